@@ -1,0 +1,27 @@
+"""lpsched: optimization solvers for LLM serving.
+
+KV-cache-constrained scheduling (exact models, bounds, heuristics, one checker
+and one simulator) and attention-FFN disaggregation sizing.
+"""
+
+from lpsched.check import CheckReport, check
+from lpsched.instance import Instance, InstanceError, Request, load, read_json, read_trace
+from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.solve import solve
+
+__all__ = [
+    "CheckReport",
+    "Instance",
+    "InstanceError",
+    "Request",
+    "Result",
+    "Schedule",
+    "SolveStatus",
+    "check",
+    "load",
+    "read_json",
+    "read_trace",
+    "solve",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Attention-FFN disaggregation (AFD) sizing."""

@@ -1,0 +1,249 @@
+"""The one memory-feasibility checker, and schedule metrics.
+
+Model (DESIGN.md section 2): request ``i`` started at step ``p_i`` runs during
+steps ``p_i+1 .. c_i`` with ``c_i = p_i + o_i`` and holds ``s_i + (t - p_i)``
+KV tokens in step ``t``. A schedule is feasible when ``p_i >= a_i`` for all
+``i`` and, for every step ``t >= 1``,
+
+    m(t) = sum_{i : p_i < t <= c_i} (s_i + t - p_i) <= M.
+
+Structure used here: writing ``w_i = s_i - p_i``, ``m(t) = W(t) + t * N(t)``
+with ``N(t)`` the number of running requests and ``W(t)`` the sum of their
+``w_i``. Between two consecutive completion steps no request leaves, so ``m`` is
+non-decreasing on ``(c_(k), c_(k+1)]``: the maximum of ``m`` is attained at a
+completion step, and it suffices to evaluate ``m`` at the ``n`` completion
+steps. ``W`` and ``N`` at any set of query steps follow from prefix sums over the
+sorted start and completion events, so a full check costs ``O(n log n)`` and is
+vectorised with ``numpy``. The first violating step (which may lie strictly
+between two completions, where memory first crosses ``M`` while still growing)
+is found by bisection on the non-decreasing stretch that ends at the first
+violating completion step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lpsched.instance import Instance
+from lpsched.schedule import Schedule
+
+__all__ = [
+    "ArrivalViolation",
+    "CheckReport",
+    "MemoryViolation",
+    "check",
+    "memory_at",
+    "memory_profile",
+]
+
+
+@dataclass(frozen=True)
+class MemoryViolation:
+    """The first step whose memory exceeds the budget."""
+
+    step: int
+    memory: int
+    excess: int
+
+    def __str__(self) -> str:
+        return f"step {self.step}: memory {self.memory} exceeds the budget by {self.excess}"
+
+
+@dataclass(frozen=True)
+class ArrivalViolation:
+    """A request that starts before it arrives (the first one, by position)."""
+
+    request: str
+    start: int
+    arrival: int
+
+    def __str__(self) -> str:
+        return f"request {self.request!r} starts at step {self.start} before its arrival {self.arrival}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Feasibility and metrics of a schedule.
+
+    ``objective`` is the total completion time ``sum_i (c_i - a_i)``;
+    ``mean_utilisation`` is the mean of ``m(t)/M`` over steps ``1..makespan``;
+    latencies are ``c_i - a_i`` in steps.
+    """
+
+    feasible: bool
+    violation: MemoryViolation | None
+    arrival_violation: ArrivalViolation | None
+    steps_checked: int
+    objective: int
+    makespan: int
+    peak_memory: int
+    peak_step: int
+    mean_utilisation: float
+    latency: dict[str, float] = field(default_factory=dict)
+
+    def reason(self) -> str:
+        """One line saying why the schedule is infeasible ('' when feasible)."""
+        parts = []
+        if self.arrival_violation is not None:
+            parts.append(str(self.arrival_violation))
+        if self.violation is not None:
+            parts.append(str(self.violation))
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feasible": self.feasible,
+            "violation": None if self.violation is None else vars(self.violation),
+            "arrival_violation": None if self.arrival_violation is None
+            else vars(self.arrival_violation),
+            "objective": self.objective,
+            "makespan": self.makespan,
+            "peak_memory": self.peak_memory,
+            "peak_step": self.peak_step,
+            "mean_utilisation": self.mean_utilisation,
+            "latency": dict(self.latency),
+        }
+
+
+def _as_starts(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -> np.ndarray:
+    if isinstance(schedule, Schedule):
+        if schedule.instance is not instance and schedule.instance != instance:
+            raise ValueError("schedule belongs to a different instance")
+        return schedule.starts
+    return Schedule(instance, schedule).starts
+
+
+class _Profile:
+    """Prefix sums over start/end events: evaluates ``m(t)`` at any steps."""
+
+    def __init__(self, s: np.ndarray, o: np.ndarray, p: np.ndarray):
+        w = s - p
+        begin = p + 1  # first step occupied
+        end = p + o + 1  # first step no longer occupied
+        ob = np.argsort(begin, kind="stable")
+        oe = np.argsort(end, kind="stable")
+        self.begin = begin[ob]
+        self.end = end[oe]
+        self.wb = np.concatenate(([0], np.cumsum(w[ob])))
+        self.we = np.concatenate(([0], np.cumsum(w[oe])))
+
+    def __call__(self, t: np.ndarray | int) -> np.ndarray:
+        t = np.asarray(t, dtype=np.int64)
+        kb = np.searchsorted(self.begin, t, side="right")
+        ke = np.searchsorted(self.end, t, side="right")
+        return (self.wb[kb] - self.we[ke]) + t * (kb - ke)
+
+
+def memory_at(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray,
+              steps: Sequence[int] | np.ndarray) -> np.ndarray:
+    """KV memory ``m(t)`` in each of ``steps`` (vectorised, ``O((n + k) log n)``)."""
+    p = _as_starts(instance, schedule)
+    return _Profile(instance.prefill, instance.decode, p)(np.asarray(steps, dtype=np.int64))
+
+
+def memory_profile(instance: Instance,
+                   schedule: Schedule | Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Memory in every step ``1..makespan``: ``(steps, memory)``; ``O(n + makespan)``."""
+    p = _as_starts(instance, schedule)
+    s, o = instance.prefill, instance.decode
+    makespan = int((p + o).max())
+    lo = int(min(1, (p + 1).min()))
+    size = makespan - lo + 2
+    cnt = np.zeros(size, dtype=np.int64)
+    wsum = np.zeros(size, dtype=np.int64)
+    np.add.at(cnt, p + 1 - lo, 1)
+    np.add.at(cnt, p + o + 1 - lo, -1)
+    np.add.at(wsum, p + 1 - lo, s - p)
+    np.add.at(wsum, p + o + 1 - lo, -(s - p))
+    steps = np.arange(lo, makespan + 1, dtype=np.int64)
+    mem = np.cumsum(wsum)[:-1] + steps * np.cumsum(cnt)[:-1]
+    keep = steps >= 1
+    return steps[keep], mem[keep]
+
+
+def _latency_stats(lat: np.ndarray) -> dict[str, float]:
+    q = np.percentile(lat, [50, 90, 99])
+    return {"mean": float(lat.mean()), "p50": float(q[0]), "p90": float(q[1]),
+            "p99": float(q[2]), "max": float(lat.max())}
+
+
+def check(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -> CheckReport:
+    """Check a schedule against its instance and compute its metrics.
+
+    Parameters
+    ----------
+    instance
+        The instance.
+    schedule
+        A :class:`~lpsched.schedule.Schedule` or an array of start steps
+        aligned with ``instance.ids``.
+
+    Returns
+    -------
+    CheckReport
+        ``feasible`` is True iff every request starts at or after its arrival
+        and ``m(t) <= M`` in every step. ``violation`` is the *first* step with
+        ``m(t) > M`` (with the memory there and the excess), if any.
+
+    Examples
+    --------
+    >>> from lpsched.instance import Instance, Request
+    >>> inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2)])
+    >>> check(inst, [0, 0]).violation  # both run in steps 1-2: 2+2, then 3+3 = 6 <= 6
+    >>> check(inst.replace(memory=5), [0, 0]).violation.step
+    2
+    """
+    p = _as_starts(instance, schedule)
+    s, o, a = instance.prefill, instance.decode, instance.arrival
+    M = instance.memory
+    c = p + o
+
+    early = p < a
+    arrival_violation = None
+    if np.any(early):
+        k = int(np.flatnonzero(early)[0])
+        arrival_violation = ArrivalViolation(instance.ids[k], int(p[k]), int(a[k]))
+
+    prof = _Profile(s, o, p)
+    q = np.unique(c)
+    q = q[q >= 1]
+    mem = prof(q)
+    k_peak = int(np.argmax(mem))
+    peak_memory, peak_step = int(mem[k_peak]), int(q[k_peak])
+
+    violation = None
+    over = mem > M
+    if np.any(over):
+        j = int(np.flatnonzero(over)[0])
+        hi = int(q[j])  # m(hi) > M
+        lo = int(q[j - 1]) if j > 0 else int(min(0, p.min()))  # m <= M up to lo
+        lo = max(lo, 0)
+        # m is non-decreasing on (lo, hi]: bisect for the first step exceeding M.
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if int(prof(mid)) > M:
+                hi = mid
+            else:
+                lo = mid
+        m_hi = int(prof(hi))
+        violation = MemoryViolation(hi, m_hi, m_hi - M)
+
+    makespan = int(c.max())
+    area = int(instance.area.sum())
+    lat = (c - a).astype(np.float64)
+    return CheckReport(
+        feasible=violation is None and arrival_violation is None,
+        violation=violation,
+        arrival_violation=arrival_violation,
+        steps_checked=int(q.size),
+        objective=int((c - a).sum()),
+        makespan=makespan,
+        peak_memory=peak_memory,
+        peak_step=peak_step,
+        mean_utilisation=area / (M * makespan) if makespan > 0 else 0.0,
+        latency=_latency_stats(lat),
+    )

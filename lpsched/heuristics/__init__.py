@@ -1,0 +1,1 @@
+"""Heuristic scheduling algorithms and simulator policies."""

@@ -1,0 +1,593 @@
+"""Problem data: requests and instances, with validation and file IO.
+
+The scheduling model (DESIGN.md section 2): an instance has a KV-cache budget
+``M`` (tokens, integer > 0) and ``n`` requests. Request ``i`` has a prefill
+(prompt) length ``s_i >= 0``, a decode (output) length ``o_i >= 1`` and an
+arrival step ``a_i >= 0``. A request with ``s_i + o_i > M`` can never run, so an
+instance holding one is refused.
+
+Instances are immutable. The per-request data is held column-wise in read-only
+``numpy`` arrays (``prefill``, ``decode``, ``arrival``) so that instances of a
+million requests stay cheap; :attr:`Instance.requests` gives the row view.
+
+File formats read here:
+
+* the JSON instance format of DESIGN.md section 6 (:func:`read_json`);
+* request-trace CSVs (:func:`read_trace`) in the Vidur layout
+  (``[arrived_at,]num_prefill_tokens,num_decode_tokens[,...]``) and in Azure's
+  original layout (``TIMESTAMP,ContextTokens,GeneratedTokens``).
+
+Every refusal raises :class:`InstanceError`, whose message names the file, the
+request and the rule that was broken.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_STEP_SECONDS",
+    "Instance",
+    "InstanceError",
+    "Request",
+    "load",
+    "read_json",
+    "read_trace",
+    "write_json",
+]
+
+#: Default wall time of one decode step, used to map trace arrival times (seconds)
+#: to integer steps: ``arrival_step = floor((t - t0) / step_seconds)``. 25 ms is a
+#: typical decode-iteration time of a 7B-70B model on one modern GPU; pass
+#: ``step_seconds=`` to override it.
+DEFAULT_STEP_SECONDS = 0.025
+
+
+class InstanceError(ValueError):
+    """Invalid problem data. The message names the source, the request and the rule."""
+
+    def __init__(self, message: str, *, source: str | None = None, request: str | None = None):
+        self.source = source
+        self.request = request
+        parts = []
+        if source:
+            parts.append(str(source))
+        if request is not None:
+            parts.append(f"request {request!r}")
+        prefix = ": ".join(parts)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request: ``prefill`` tokens of prompt, ``decode`` output tokens, ``arrival`` step."""
+
+    id: str
+    prefill: int
+    decode: int
+    arrival: int = 0
+
+    @property
+    def peak_memory(self) -> int:
+        """KV tokens held in the request's last step: ``s + o``."""
+        return self.prefill + self.decode
+
+    @property
+    def memory_area(self) -> int:
+        """Token-steps of KV memory over the request's life: ``s*o + o(o+1)/2``."""
+        return self.prefill * self.decode + self.decode * (self.decode + 1) // 2
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -> int:
+    """Return ``value`` as an int, refusing bools, floats with a fraction, strings."""
+    if isinstance(value, bool) or value is None:
+        raise InstanceError(f"{field} must be an integer, got {value!r}", source=source, request=rid)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise InstanceError(f"{field} must be an integer, got {value!r}", source=source, request=rid)
+
+
+class Instance:
+    """An immutable, validated scheduling instance.
+
+    Parameters
+    ----------
+    memory
+        KV-cache budget ``M`` in tokens (integer > 0).
+    requests
+        The requests, as :class:`Request` objects or mappings with keys
+        ``id``, ``prefill``, ``decode`` and optionally ``arrival``.
+    name
+        Instance name (used in schedule files).
+    metadata
+        Free-form metadata (source, known optimum, lower bound, ...).
+    source
+        Where the data came from (a file name), used in error messages only.
+
+    Examples
+    --------
+    >>> inst = Instance(10, [Request("a", 2, 3), Request("b", 1, 4, arrival=2)], name="ex")
+    >>> inst.n, inst.memory, inst.decode.tolist()
+    (2, 10, [3, 4])
+    """
+
+    __slots__ = ("_name", "_memory", "_ids", "_prefill", "_decode", "_arrival", "_metadata",
+                 "_index")
+
+    def __init__(
+        self,
+        memory: int,
+        requests: Iterable[Request | Mapping[str, Any]],
+        *,
+        name: str = "instance",
+        metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
+    ):
+        ids: list[str] = []
+        s: list[int] = []
+        o: list[int] = []
+        a: list[int] = []
+        for k, r in enumerate(requests):
+            if isinstance(r, Request):
+                rid, pre, dec, arr = r.id, r.prefill, r.decode, r.arrival
+            elif isinstance(r, Mapping):
+                rid = r.get("id", None)
+                rid = f"#{k}" if rid is None else rid
+                for field in ("prefill", "decode"):
+                    if field not in r:
+                        raise InstanceError(f"missing field {field!r}", source=source,
+                                            request=str(rid))
+                pre, dec, arr = r["prefill"], r["decode"], r.get("arrival", 0)
+            else:
+                raise InstanceError(f"request #{k} is not an object: {r!r}", source=source)
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+                raise InstanceError(f"id must be a string, got {rid!r}", source=source,
+                                    request=f"#{k}")
+            rid = str(rid)
+            ids.append(rid)
+            s.append(_check_int(pre, "prefill", source=source, rid=rid))
+            o.append(_check_int(dec, "decode", source=source, rid=rid))
+            a.append(_check_int(arr, "arrival", source=source, rid=rid))
+        self._init_arrays(memory, ids, np.array(s, dtype=np.int64), np.array(o, dtype=np.int64),
+                          np.array(a, dtype=np.int64), name, metadata, source)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        memory: int,
+        prefill: Sequence[int] | np.ndarray,
+        decode: Sequence[int] | np.ndarray,
+        arrival: Sequence[int] | np.ndarray | None = None,
+        *,
+        ids: Sequence[str] | None = None,
+        name: str = "instance",
+        metadata: Mapping[str, Any] | None = None,
+        source: str | None = None,
+    ) -> Instance:
+        """Build an instance from columns (fast path for large instances).
+
+        ``ids`` defaults to ``r0, r1, ...``; ``arrival`` defaults to all zeros.
+        Non-integer values are refused, not rounded.
+        """
+        cols = {}
+        for field, col in (("prefill", prefill), ("decode", decode), ("arrival", arrival)):
+            if col is None:
+                cols[field] = np.zeros(len(cols["prefill"]), dtype=np.int64)
+                continue
+            arr = np.asarray(col)
+            if arr.ndim != 1:
+                raise InstanceError(f"{field} must be one-dimensional", source=source)
+            if arr.dtype.kind not in "iu":
+                if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+                    arr = arr.astype(np.int64)
+                else:
+                    bad = 0
+                    try:
+                        fl = arr.astype(float)
+                        bad = int(np.flatnonzero(~np.isfinite(fl) | (fl != np.floor(fl)))[0])
+                    except (ValueError, TypeError, IndexError):
+                        pass
+                    rid = ids[bad] if ids is not None and bad < len(ids) else f"r{bad}"
+                    raise InstanceError(f"{field} must be an integer, got {arr[bad]!r}",
+                                        source=source, request=str(rid))
+            cols[field] = arr.astype(np.int64)
+        n = len(cols["prefill"])
+        if ids is None:
+            ids = [f"r{k}" for k in range(n)]
+        obj = cls.__new__(cls)
+        obj._init_arrays(memory, [str(i) for i in ids], cols["prefill"], cols["decode"],
+                         cols["arrival"], name, metadata, source)
+        return obj
+
+    def _init_arrays(self, memory, ids, s, o, a, name, metadata, source) -> None:
+        if isinstance(memory, bool) or not isinstance(memory, (int, np.integer)):
+            if not (isinstance(memory, float) and memory.is_integer()):
+                raise InstanceError(f"memory must be a positive integer, got {memory!r}",
+                                    source=source)
+        memory = int(memory)
+        if memory <= 0:
+            raise InstanceError(f"memory must be a positive integer, got {memory}", source=source)
+        n = len(ids)
+        if not (len(s) == len(o) == len(a) == n):
+            raise InstanceError("columns have different lengths", source=source)
+        if n == 0:
+            raise InstanceError("an instance needs at least one request", source=source)
+
+        def first(mask: np.ndarray) -> str:
+            return ids[int(np.flatnonzero(mask)[0])]
+
+        if np.any(s < 0):
+            rid = first(s < 0)
+            raise InstanceError(f"prefill must be >= 0, got {s[ids.index(rid)]}", source=source,
+                                request=rid)
+        if np.any(o < 1):
+            rid = first(o < 1)
+            raise InstanceError(f"decode must be >= 1, got {o[ids.index(rid)]}", source=source,
+                                request=rid)
+        if np.any(a < 0):
+            rid = first(a < 0)
+            raise InstanceError(f"arrival must be >= 0, got {a[ids.index(rid)]}", source=source,
+                                request=rid)
+        too_big = s + o > memory
+        if np.any(too_big):
+            k = int(np.flatnonzero(too_big)[0])
+            raise InstanceError(
+                f"prefill + decode = {s[k]} + {o[k]} = {s[k] + o[k]} exceeds memory {memory}: "
+                "the request can never run",
+                source=source, request=ids[k])
+        index: dict[str, int] = {}
+        for k, rid in enumerate(ids):
+            if rid in index:
+                raise InstanceError("duplicate id", source=source, request=rid)
+            index[rid] = k
+        self._name = str(name)
+        self._memory = memory
+        self._ids = tuple(ids)
+        self._prefill = _readonly(s)
+        self._decode = _readonly(o)
+        self._arrival = _readonly(a)
+        self._metadata = MappingProxyType(dict(metadata or {}))
+        self._index = index
+
+    # -- read-only views ---------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def memory(self) -> int:
+        """KV-cache budget ``M`` (tokens)."""
+        return self._memory
+
+    @property
+    def n(self) -> int:
+        """Number of requests."""
+        return len(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._ids
+
+    @property
+    def prefill(self) -> np.ndarray:
+        """Prefill lengths ``s`` (read-only int64 array)."""
+        return self._prefill
+
+    @property
+    def decode(self) -> np.ndarray:
+        """Decode lengths ``o`` (read-only int64 array)."""
+        return self._decode
+
+    @property
+    def arrival(self) -> np.ndarray:
+        """Arrival steps ``a`` (read-only int64 array)."""
+        return self._arrival
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self._metadata
+
+    @property
+    def peak(self) -> np.ndarray:
+        """Per-request peak memory ``s + o``."""
+        return self._prefill + self._decode
+
+    @property
+    def area(self) -> np.ndarray:
+        """Per-request memory area ``A_i = s_i*o_i + o_i(o_i+1)/2`` (token-steps)."""
+        o = self._decode
+        return self._prefill * o + o * (o + 1) // 2
+
+    @property
+    def offline(self) -> bool:
+        """True when every request arrives at step 0."""
+        return not bool(np.any(self._arrival))
+
+    @property
+    def requests(self) -> tuple[Request, ...]:
+        """Row view (builds :class:`Request` objects; avoid on huge instances)."""
+        return tuple(
+            Request(i, int(s), int(o), int(a))
+            for i, s, o, a in zip(self._ids, self._prefill, self._decode, self._arrival)
+        )
+
+    def index(self, request_id: str) -> int:
+        """Position of a request id."""
+        try:
+            return self._index[request_id]
+        except KeyError:
+            raise KeyError(f"unknown request id {request_id!r}") from None
+
+    def __getitem__(self, k: int) -> Request:
+        return Request(self._ids[k], int(self._prefill[k]), int(self._decode[k]),
+                       int(self._arrival[k]))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Instance):
+            return NotImplemented
+        return (self._memory == other._memory and self._ids == other._ids
+                and np.array_equal(self._prefill, other._prefill)
+                and np.array_equal(self._decode, other._decode)
+                and np.array_equal(self._arrival, other._arrival))
+
+    def __hash__(self) -> int:
+        return hash((self._memory, self._ids, self._prefill.tobytes(), self._decode.tobytes(),
+                     self._arrival.tobytes()))
+
+    def __repr__(self) -> str:
+        return f"Instance(name={self._name!r}, n={self.n}, memory={self._memory})"
+
+    # -- derived instances ---------------------------------------------------------------
+    def replace(self, **changes: Any) -> Instance:
+        """A copy with ``memory``, ``name`` or ``metadata`` replaced (re-validated)."""
+        allowed = {"memory", "name", "metadata"}
+        if set(changes) - allowed:
+            raise TypeError(f"replace() accepts only {sorted(allowed)}")
+        return Instance.from_arrays(
+            changes.get("memory", self._memory), self._prefill, self._decode, self._arrival,
+            ids=self._ids, name=changes.get("name", self._name),
+            metadata=changes.get("metadata", self._metadata))
+
+    def subset(self, positions: Sequence[int] | np.ndarray, *, name: str | None = None) -> Instance:
+        """The instance restricted to the requests at ``positions``."""
+        pos = np.asarray(positions, dtype=np.int64)
+        return Instance.from_arrays(
+            self._memory, self._prefill[pos], self._decode[pos], self._arrival[pos],
+            ids=[self._ids[k] for k in pos], name=name or self._name, metadata=self._metadata)
+
+    def summary(self) -> dict[str, Any]:
+        """Key statistics (used by ``lpsched info``)."""
+        s, o, a = self._prefill, self._decode, self._arrival
+
+        def stats(x: np.ndarray) -> dict[str, float]:
+            return {"min": int(x.min()), "mean": float(x.mean()), "p50": float(np.median(x)),
+                    "max": int(x.max())}
+
+        return {
+            "name": self._name, "n": self.n, "memory": self._memory,
+            "offline": self.offline, "prefill": stats(s), "decode": stats(o),
+            "arrival": stats(a), "sum_decode": int(o.sum()), "sum_area": int(self.area.sum()),
+            "max_peak": int((s + o).max()),
+            "metadata": dict(self._metadata),
+        }
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON instance format of DESIGN.md section 6."""
+        reqs = []
+        for i, s, o, a in zip(self._ids, self._prefill.tolist(), self._decode.tolist(),
+                              self._arrival.tolist()):
+            r = {"id": i, "prefill": s, "decode": o}
+            if a:
+                r["arrival"] = a
+            reqs.append(r)
+        out: dict[str, Any] = {"name": self._name, "memory": self._memory, "requests": reqs}
+        if self._metadata:
+            out["metadata"] = dict(self._metadata)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Instance:
+        """Parse the JSON instance format of DESIGN.md section 6."""
+        if not isinstance(data, Mapping):
+            raise InstanceError("top level must be a JSON object", source=source)
+        for field in ("memory", "requests"):
+            if field not in data:
+                raise InstanceError(f"missing field {field!r}", source=source)
+        if not isinstance(data["requests"], list):
+            raise InstanceError("'requests' must be a list", source=source)
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise InstanceError("'metadata' must be an object", source=source)
+        for k, r in enumerate(data["requests"]):
+            if isinstance(r, Mapping) and "id" not in r:
+                raise InstanceError("missing field 'id'", source=source, request=f"#{k}")
+        name = data.get("name") or (Path(source).stem if source else "instance")
+        memory = data["memory"]
+        if isinstance(memory, bool) or not isinstance(memory, (int, float)):
+            raise InstanceError(f"memory must be a positive integer, got {memory!r}", source=source)
+        return cls(memory, data["requests"], name=str(name), metadata=metadata, source=source)
+
+
+# ---------------------------------------------------------------------------------------------
+# File IO
+# ---------------------------------------------------------------------------------------------
+
+
+def read_json(path: str | os.PathLike[str]) -> Instance:
+    """Read an instance in the JSON format of DESIGN.md section 6."""
+    path = Path(path)
+    src = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InstanceError(f"cannot read file: {exc.strerror or exc}", source=src) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InstanceError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                            source=src) from None
+    return Instance.from_dict(data, source=src)
+
+
+def write_json(instance: Instance, path: str | os.PathLike[str]) -> None:
+    """Write an instance in the JSON format of DESIGN.md section 6."""
+    Path(path).write_text(json.dumps(instance.to_dict(), indent=1) + "\n", encoding="utf-8")
+
+
+_VIDUR = ("num_prefill_tokens", "num_decode_tokens")
+_AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    # Azure's original traces use timestamps like "2023-11-16 18:15:46.6805900".
+    t = text.strip()
+    if "." in t:
+        head, frac = t.split(".", 1)
+        t = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(t).timestamp()
+
+
+def read_trace(
+    path: str | os.PathLike[str],
+    memory: int,
+    *,
+    step_seconds: float = DEFAULT_STEP_SECONDS,
+    offline: bool = False,
+    limit: int | None = None,
+    start: int = 0,
+    sample: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Instance:
+    """Read a request trace CSV and build an instance with KV budget ``memory``.
+
+    Accepted layouts (detected from the header):
+
+    * Vidur: ``arrived_at,num_prefill_tokens,num_decode_tokens`` (``arrived_at``
+      optional; extra columns such as ``num_total_tokens`` are ignored);
+    * Azure original: ``TIMESTAMP,ContextTokens,GeneratedTokens``.
+
+    Arrival times in seconds are mapped to steps as
+    ``floor((t - t_first) / step_seconds)``. With ``offline=True`` (or when the
+    file has no time column) every request arrives at step 0 (a backlog).
+
+    ``start``/``limit`` take a contiguous window of rows (after ``start`` rows,
+    at most ``limit`` rows); ``sample`` then draws that many rows uniformly
+    without replacement (seeded by ``seed``), keeping their trace order.
+    Request ids are ``"<row number>"`` (1-based data row), so they point back
+    into the file. Rows are never silently dropped: a bad row is an error.
+    """
+    path = Path(path)
+    src = str(path)
+    if step_seconds <= 0:
+        raise InstanceError(f"step_seconds must be > 0, got {step_seconds}", source=src)
+    try:
+        fh = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InstanceError(f"cannot read file: {exc.strerror or exc}", source=src) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InstanceError("empty file", source=src) from None
+        if all(c in header for c in _VIDUR):
+            cs, co = header.index(_VIDUR[0]), header.index(_VIDUR[1])
+            ct = header.index("arrived_at") if "arrived_at" in header else None
+        elif all(c in header for c in _AZURE):
+            ct, cs, co = (header.index(c) for c in _AZURE)
+        else:
+            raise InstanceError(
+                "unrecognised CSV header; expected columns "
+                "'[arrived_at,]num_prefill_tokens,num_decode_tokens' or "
+                f"'TIMESTAMP,ContextTokens,GeneratedTokens', got {','.join(header)!r}",
+                source=src)
+        rows: list[list[str]] = []
+        for k, row in enumerate(reader):
+            if k < start:
+                continue
+            if limit is not None and len(rows) >= limit:
+                break
+            if not row or all(not c.strip() for c in row):
+                raise InstanceError(f"empty row at line {k + 2}", source=src, request=str(k + 1))
+            rows.append(row)
+            rows[-1].append(str(k + 1))
+    if not rows:
+        raise InstanceError("no request rows (after start/limit)", source=src)
+    if sample is not None:
+        if sample > len(rows) or sample < 1:
+            raise InstanceError(f"cannot sample {sample} of {len(rows)} rows", source=src)
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), size=sample, replace=False))
+        rows = [rows[k] for k in pick]
+    ids, s, o, t = [], [], [], []
+    ncol = len(header)
+    for row in rows:
+        rid = row[-1]
+        if len(row) - 1 < ncol:
+            raise InstanceError(f"row has {len(row) - 1} fields, header has {ncol}", source=src,
+                                request=rid)
+        ids.append(rid)
+        for field, col, out in (("prefill", cs, s), ("decode", co, o)):
+            cell = row[col].strip()
+            try:
+                val = float(cell)
+            except ValueError:
+                raise InstanceError(f"{field} must be an integer, got {cell!r}", source=src,
+                                    request=rid) from None
+            out.append(_check_int(val, field, source=src, rid=rid))
+        if ct is not None and not offline:
+            try:
+                t.append(_parse_time(row[ct]))
+            except ValueError:
+                raise InstanceError(f"arrival time is not a number or timestamp: {row[ct]!r}",
+                                    source=src, request=rid) from None
+    if t:
+        ta = np.asarray(t, dtype=float)
+        arrival = np.floor((ta - ta.min()) / step_seconds + 1e-9).astype(np.int64)
+    else:
+        arrival = None
+    meta = {"source": f"trace {path.name}", "step_seconds": step_seconds if t else None,
+            "rows": {"start": start, "limit": limit, "sample": sample, "seed": seed}}
+    return Instance.from_arrays(memory, s, o, arrival, ids=ids, name=name or path.stem,
+                                metadata=meta, source=src)
+
+
+def load(path: str | os.PathLike[str], *, memory: int | None = None, **trace_options: Any) -> Instance:
+    """Load an instance file: JSON, or a trace CSV (then ``memory`` is required)."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        if memory is None:
+            raise InstanceError("a trace CSV needs a memory budget (memory=... / --memory)",
+                                source=str(p))
+        return read_trace(p, memory, **trace_options)
+    inst = read_json(p)
+    if memory is not None:
+        inst = inst.replace(memory=memory)
+    return inst

@@ -1,0 +1,1 @@
+"""Exact models (MILP, CP-SAT), LP relaxations and lower bounds."""

@@ -1,0 +1,85 @@
+"""The algorithm registry: stable command-line names -> implementations.
+
+Each entry names a function ``f(instance, *, time_limit, seed, **options) -> Result``
+by module path, imported on first use so that ``import lpsched`` stays light.
+Add an algorithm by adding one :class:`AlgorithmSpec` line to ``_SPECS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lpsched.instance import Instance
+from lpsched.schedule import Result
+
+__all__ = ["AlgorithmSpec", "UnknownAlgorithm", "algorithm_names", "get", "specs"]
+
+SolveFunction = Callable[..., Result]
+
+
+class UnknownAlgorithm(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class AlgorithmSpec:
+    """One algorithm: its CLI name, where it lives, what it is, where it comes from."""
+
+    name: str
+    target: str  # "package.module:function"
+    kind: str  # "heuristic" | "exact" | "policy" | "improvement" | "lp-guided"
+    summary: str
+    source: str = ""
+
+    def load(self) -> SolveFunction:
+        module, func = self.target.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+_SPECS: tuple[AlgorithmSpec, ...] = (
+    AlgorithmSpec("fcfs", "lpsched.heuristics.baselines:solve_fcfs", "policy",
+                  "First-come-first-served with look-ahead memory admission (head-of-line blocking)"),
+    AlgorithmSpec("sf", "lpsched.heuristics.baselines:solve_sf", "policy",
+                  "Shortest decode length first with look-ahead admission (backfills)"),
+    AlgorithmSpec("size-first", "lpsched.heuristics.baselines:solve_size_first", "policy",
+                  "Smallest total size prefill+decode first with look-ahead admission"),
+    AlgorithmSpec("mc-sf", "lpsched.heuristics.baselines:solve_mc_sf", "policy",
+                  "Memory-constrained shortest-first: admit by ascending predicted decode "
+                  "while memory at every future completion step fits; stop at first misfit",
+                  "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
+                  "Constraints, 2025"),
+
+    # -- exact solvers (models/) ------------------------------------------------------------
+
+
+    # -- strong heuristics (heuristics/) -----------------------------------------------------
+
+
+    # -- end of algorithms -------------------------------------------------------------------
+)
+
+
+def specs() -> tuple[AlgorithmSpec, ...]:
+    """All registered algorithms, in listing order."""
+    return _SPECS
+
+
+def algorithm_names() -> list[str]:
+    return [s.name for s in _SPECS]
+
+
+def get(name: str) -> AlgorithmSpec:
+    """The spec of an algorithm by its (case-insensitive) name."""
+    key = name.strip().lower()
+    for s in _SPECS:
+        if s.name == key:
+            return s
+    raise UnknownAlgorithm(
+        f"unknown algorithm {name!r}; available: {', '.join(algorithm_names())}")
+
+
+def run(name: str, instance: Instance, **kwargs) -> Result:
+    return get(name).load()(instance, **kwargs)

@@ -1,0 +1,59 @@
+"""Independent brute-force oracle for tiny instances (tests only).
+
+Enumerates every start vector with ``a_i <= p_i`` and ``p_i + o_i - a_i`` no
+larger than the objective of the sequential arrival-order schedule (which is
+feasible because every request fits alone, so no optimal schedule has a single
+latency above it), keeps the memory-feasible ones using a plain per-step scan,
+and returns the minimum total completion time. Written without any code from
+the package under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+
+def naive_memory(prefill, decode, starts):
+    """Memory in every step 1..makespan by direct summation: dict step -> memory."""
+    makespan = max(p + o for p, o in zip(starts, decode))
+    mem = {}
+    for t in range(1, makespan + 1):
+        m = 0
+        for s, o, p in zip(prefill, decode, starts):
+            if p < t <= p + o:
+                m += s + t - p
+        mem[t] = m
+    return mem
+
+
+def naive_feasible(memory, prefill, decode, arrival, starts):
+    if any(p < a for p, a in zip(starts, arrival)):
+        return False
+    return all(m <= memory for m in naive_memory(prefill, decode, starts).values())
+
+
+def sequential_objective(prefill, decode, arrival):
+    order = sorted(range(len(decode)), key=lambda i: (arrival[i], i))
+    t, total = 0, 0
+    for i in order:
+        t = max(t, arrival[i]) + decode[i]
+        total += t - arrival[i]
+    return total
+
+
+def brute_force_optimum(memory, prefill, decode, arrival=None):
+    """(optimum, starts) by exhaustive enumeration; for n <= 4 and short decodes."""
+    n = len(decode)
+    arrival = list(arrival) if arrival is not None else [0] * n
+    ub = sequential_objective(prefill, decode, arrival)
+    ranges = [range(a, a + ub - o + 1) for a, o in zip(arrival, decode)]
+    best, best_starts = None, None
+    for starts in itertools.product(*ranges):
+        obj = sum(p + o - a for p, o, a in zip(starts, decode, arrival))
+        if best is not None and obj >= best:
+            continue
+        if obj > ub:
+            continue
+        if naive_feasible(memory, prefill, decode, arrival, starts):
+            best, best_starts = obj, starts
+    return best, best_starts
