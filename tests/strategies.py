@@ -1,0 +1,33 @@
+"""Shared hypothesis strategies: random instances and start vectors (tests only)."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from lpsched.instance import Instance
+
+
+@st.composite
+def instances(draw, *, min_n: int = 1, max_n: int = 6, max_memory: int = 30,
+              max_decode: int = 12, arrivals: bool | None = None, max_arrival: int = 10):
+    """A valid random instance (every request fits alone).
+
+    ``arrivals=None`` draws both offline and online instances.
+    """
+    memory = draw(st.integers(2, max_memory))
+    n = draw(st.integers(min_n, max_n))
+    online = draw(st.booleans()) if arrivals is None else arrivals
+    s, o, a = [], [], []
+    for _ in range(n):
+        si = draw(st.integers(0, memory - 1))
+        oi = draw(st.integers(1, min(max_decode, memory - si)))
+        s.append(si)
+        o.append(oi)
+        a.append(draw(st.integers(0, max_arrival)) if online else 0)
+    return Instance.from_arrays(memory, s, o, a, name="hyp")
+
+
+@st.composite
+def schedules(draw, instance: Instance, max_delay: int = 15):
+    """Arbitrary start vectors (feasible or not) with ``p_i >= a_i``."""
+    return [int(a) + draw(st.integers(0, max_delay)) for a in instance.arrival]
