@@ -56,6 +56,24 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
 
 
     # -- strong heuristics (heuristics/) -----------------------------------------------------
+    AlgorithmSpec("sorted-f", "lpsched.heuristics.sorted_f:solve_sorted_f", "heuristic",
+                  "Sorted-F: greedy min-F memory-feasible batches (F = sum o / |X|^2), run in "
+                  "ascending F, each batch after the previous one ends",
+                  "Wang, Ye, Zhou, LLM Serving Optimization with Variable Prefill and Decode "
+                  "Lengths, arXiv:2508.06133, 2025"),
+    AlgorithmSpec("sorted-f-cont", "lpsched.heuristics.sorted_f:solve_sorted_f_cont", "heuristic",
+                  "Continuous Sorted-F: the Sorted-F order, each request started at the earliest "
+                  "step memory allows (no waiting for the batch to end)",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours"),
+    AlgorithmSpec("dp", "lpsched.heuristics.dp:solve_dp", "exact",
+                  "Exact dynamic program over step states (unstarted set, running progress); "
+                  "tiny instances only",
+                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours"),
+    AlgorithmSpec("local-search", "lpsched.heuristics.local_search:solve_local_search",
+                  "improvement",
+                  "Local search (swap/insert/batch merge/split) over the batch order, serial "
+                  "earliest-start decoding; never worse than its start (default: sorted-f-cont)",
+                  "Wang, Ye, Zhou 2025 (local-search variant)"),
 
 
     # -- end of algorithms -------------------------------------------------------------------
