@@ -51,16 +51,18 @@ Two ways to run the batches (both kept, both measured in ``benchmarks/``):
   ahead of it (:func:`lpsched.heuristics.serial.decode_order`), so a new batch
   fills memory as soon as parts of the previous one complete.
 
-Arrivals: the offline algorithm is a backlog algorithm; on an instance with
-arrivals it uses the release dates as known in advance (clairvoyant), starting
-each batch no earlier than its last arrival. The online versions that see only
-what has arrived are the simulator policies.
+Arrivals: ``sorted-f`` becomes release-aware (:func:`release_aware_batches`:
+each batch is formed, when the previous one ends, from the requests that have
+arrived by then); ``sorted-f-cont`` runs the online Sorted-F policy in the event
+simulator (:mod:`lpsched.heuristics.online`), which sees only arrived requests.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +70,8 @@ from lpsched.heuristics.serial import decode_order
 from lpsched.instance import Instance
 from lpsched.schedule import Result, Schedule, SolveStatus
 
-__all__ = ["DEFAULT_THETAS", "batch_order", "f_metric", "form_batches", "solve_sorted_f",
+__all__ = ["DEFAULT_THETAS", "batch_order", "f_metric", "form_batches", "release_aware_batches",
+           "solve_sorted_f",
            "solve_sorted_f_cont"]
 
 DEFAULT_THETAS: tuple[float, ...] = (0.0, 1 / 16, 0.25, 0.5, 1.0)
@@ -164,14 +167,9 @@ def _exact_batch(rem: np.ndarray, peak: np.ndarray, dec: np.ndarray, M: int) -> 
     return np.array(chosen[::-1], dtype=np.int64)
 
 
-def form_batches(instance: Instance, *, thetas: Sequence[float] = DEFAULT_THETAS,
-                 exact_batches: bool = False) -> list[np.ndarray]:
-    """Sorted-F batches in ascending ``F`` (each a position array sorted by decode length).
-
-    Batches are chosen greedily (minimum ``F`` over the candidates of the module
-    docstring) among the requests not yet batched, then sorted by ``F``
-    (stable: ties keep their formation order).
-    """
+def _greedy_batches(instance: Instance, thetas: Sequence[float], exact_batches: bool,
+                    limit: int | None = None) -> tuple[list[np.ndarray], list[float]]:
+    """Batches in formation order (each the min-F candidate of what is left) and their F."""
     s, o = instance.prefill, instance.decode
     peak = s + o
     M = instance.memory
@@ -180,43 +178,84 @@ def form_batches(instance: Instance, *, thetas: Sequence[float] = DEFAULT_THETAS
     fvals: list[float] = []
     if exact_batches:
         rem = np.arange(n, dtype=np.int64)
-        while rem.size:
+        while rem.size and (limit is None or len(batches) < limit):
             b = _exact_batch(rem, peak, o, M)
             batches.append(b)
             fvals.append(f_metric(o, b))
             rem = np.setdiff1d(rem, b, assume_unique=True)
-    else:
-        if not thetas:
-            raise ValueError("thetas must not be empty")
-        orders = []
-        for th in thetas:
-            th = float(th)
-            if not 0.0 <= th <= 1.0:
-                raise ValueError(f"theta must be in [0, 1], got {th}")
-            key = o + th * s if th < 1.0 else peak
-            orders.append(_Order(np.lexsort((np.arange(n), key)).astype(np.int64)))
-        alive = np.ones(n, dtype=bool)
-        # window: a little more than the largest number of requests that can fit together
-        smallest = np.sort(peak)
-        window = max(16, int(np.searchsorted(np.cumsum(smallest), M, side="right")) + 8)
-        left = n
-        while left:
-            best_f, best_b = np.inf, None
-            for od in orders:
-                f, b = od.best_prefix(alive, peak, o, M, window)
-                if f < best_f:
-                    best_f, best_b = f, b
-            assert best_b is not None and best_b.size  # every request fits alone
-            alive[best_b] = False
-            left -= best_b.size
-            batches.append(best_b)
-            fvals.append(best_f)
+        return batches, fvals
+    if not thetas:
+        raise ValueError("thetas must not be empty")
+    orders = []
+    for th in thetas:
+        th = float(th)
+        if not 0.0 <= th <= 1.0:
+            raise ValueError(f"theta must be in [0, 1], got {th}")
+        key = o + th * s if th < 1.0 else peak
+        orders.append(_Order(np.lexsort((np.arange(n), key)).astype(np.int64)))
+    alive = np.ones(n, dtype=bool)
+    # window: a little more than the largest number of requests that can fit together
+    smallest = np.sort(peak)
+    window = max(16, int(np.searchsorted(np.cumsum(smallest), M, side="right")) + 8)
+    left = n
+    while left and (limit is None or len(batches) < limit):
+        best_f, best_b = np.inf, None
+        for od in orders:
+            f, b = od.best_prefix(alive, peak, o, M, window)
+            if f < best_f:
+                best_f, best_b = f, b
+        assert best_b is not None and best_b.size  # every request fits alone
+        alive[best_b] = False
+        left -= best_b.size
+        batches.append(best_b)
+        fvals.append(best_f)
+    return batches, fvals
+
+
+def _by_decode(o: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return b[np.lexsort((b, o[b]))]
+
+
+def form_batches(instance: Instance, *, thetas: Sequence[float] = DEFAULT_THETAS,
+                 exact_batches: bool = False) -> list[np.ndarray]:
+    """Sorted-F batches in ascending ``F`` (each a position array sorted by decode length).
+
+    Batches are chosen greedily (minimum ``F`` over the candidates of the module
+    docstring) among the requests not yet batched, then sorted by ``F``
+    (stable: ties keep their formation order). Arrivals are ignored here (see
+    :func:`release_aware_batches`).
+    """
+    batches, fvals = _greedy_batches(instance, thetas, exact_batches)
     rank = np.argsort(np.asarray(fvals), kind="stable")
-    out = []
-    for j in rank:
-        b = batches[int(j)]
-        out.append(b[np.lexsort((b, o[b]))])
-    return out
+    return [_by_decode(instance.decode, batches[int(j)]) for j in rank]
+
+
+def release_aware_batches(instance: Instance, *, thetas: Sequence[float] = DEFAULT_THETAS,
+                          exact_batches: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """Batch-synchronous Sorted-F with release dates: ``(batches, batch start steps)``.
+
+    At time ``t`` (0, then the end of each batch) the min-F batch is formed from
+    the requests that have arrived by ``t`` and are not batched yet; when none
+    has arrived, ``t`` jumps to the next arrival. Offline this gives the same
+    batches as :func:`form_batches` up to their order (here: formation order).
+    """
+    o, a = instance.decode, instance.arrival
+    remaining = np.arange(instance.n, dtype=np.int64)
+    t = 0
+    batches, starts = [], []
+    while remaining.size:
+        avail = remaining[a[remaining] <= t]
+        if avail.size == 0:
+            t = int(a[remaining].min())
+            continue
+        sub = instance.subset(avail) if avail.size < instance.n else instance
+        (b,), _ = _greedy_batches(sub, thetas, exact_batches, limit=1)
+        b = _by_decode(o, avail[b])
+        batches.append(b)
+        starts.append(t)
+        t += int(o[b].max())
+        remaining = np.setdiff1d(remaining, b, assume_unique=True)
+    return batches, np.asarray(starts, dtype=np.int64)
 
 
 def batch_order(batches: Sequence[np.ndarray]) -> np.ndarray:
@@ -249,23 +288,43 @@ def solve_sorted_f(instance: Instance, *, time_limit: float | None = None, seed:
                    **_: object) -> Result:
     """Sorted-F, batch-synchronous: batches in ascending ``F``, each after the previous ends."""
     t0 = time.perf_counter()
-    batches = form_batches(instance, thetas=thetas, exact_batches=exact_batches)
-    starts = _batch_sync_starts(instance, batches)
+    if instance.offline:
+        batches = form_batches(instance, thetas=thetas, exact_batches=exact_batches)
+        starts = _batch_sync_starts(instance, batches)
+    else:
+        batches, bstarts = release_aware_batches(instance, thetas=thetas,
+                                                 exact_batches=exact_batches)
+        starts = np.zeros(instance.n, dtype=np.int64)
+        for b, tb in zip(batches, bstarts):
+            starts[b] = tb
     return _result("sorted-f", instance, starts, t0,
-                   {"batches": len(batches), "exact_batches": exact_batches})
+                   {"batches": len(batches), "exact_batches": exact_batches,
+                    "release_aware": not instance.offline})
 
 
 def solve_sorted_f_cont(instance: Instance, *, time_limit: float | None = None,
                         seed: int | None = None, thetas: Sequence[float] = DEFAULT_THETAS,
                         exact_batches: bool = False, backfill: bool = False,
-                        **_: object) -> Result:
+                        clairvoyant: bool = False, **policy_options: Any) -> Result:
     """Sorted-F, continuous: the Sorted-F order, each request started as early as memory allows.
 
     ``backfill=False`` (default) keeps starts non-decreasing along the order;
     ``backfill=True`` lets a later request start before an earlier one when it
     fits (exact earliest start against all placed requests).
+
+    With arrivals, the continuous version is the online Sorted-F policy run by
+    the event simulator (:mod:`lpsched.heuristics.online`; ``policy_options``
+    such as ``prediction_noise`` go there); ``clairvoyant=True`` instead decodes
+    the offline order with the release dates known in advance (much worse: the
+    F-order ignores arrival times).
     """
     t0 = time.perf_counter()
+    if not instance.offline and not clairvoyant:
+        from lpsched.heuristics.online import solve_sorted_f_online
+
+        res = solve_sorted_f_online(instance, **policy_options)
+        res.stats["mode"] = "online policy (simulator)"
+        return dataclasses.replace(res, algorithm="sorted-f-cont")
     batches = form_batches(instance, thetas=thetas, exact_batches=exact_batches)
     starts = decode_order(instance, batch_order(batches), order_preserving=not backfill)
     return _result("sorted-f-cont", instance, starts, t0,
