@@ -24,7 +24,8 @@ GOOD = {"name": "ok", "memory": 20,
 
 # (description, mutation of GOOD, expected request id in the message, expected words)
 BAD_CASES = [
-    ("non-integer prefill", lambda d: d["requests"][0].update(prefill=2.5), "a", "prefill must be an integer"),
+    ("non-integer prefill", lambda d: d["requests"][0].update(prefill=2.5), "a",
+     "prefill must be an integer"),
     ("string decode", lambda d: d["requests"][1].update(decode="7"), "b", "decode must be an integer"),
     ("negative prefill", lambda d: d["requests"][1].update(prefill=-1), "b", "prefill must be >= 0"),
     ("decode zero", lambda d: d["requests"][0].update(decode=0), "a", "decode must be >= 1"),
