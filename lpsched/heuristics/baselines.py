@@ -17,7 +17,8 @@ happens at the first candidate that does not fit:
   keep scanning (backfilling).
 * **size-first**: ascending ``s + o_hat``; skip misfits (backfilling).
 
-Ties are broken by arrival step, then by position in the instance. These follow
+Ties are broken by arrival step, then by position in the instance. Predictions
+above ``M - s`` are clipped to ``M - s`` (every request satisfies ``s + o <= M``). These follow
 the task definitions of this project (DESIGN.md section 2); FCFS and SF as named
 in Wang, Ye, Zhou (2025) are the same orderings. With exact predictions the
 admission test is exact, so the memory guard of :mod:`lpsched.simulate` never
@@ -93,22 +94,25 @@ class LookaheadPolicy(BasePolicy):
     def reset(self, state: SimState) -> None:
         n = len(state.prefill)
         pos = np.arange(n)
+        # Every request satisfies s + o <= M (the instance guarantees it), so a larger
+        # prediction is known to be wrong: clip it, or the request could never start.
+        o_hat = np.minimum(state.predicted, state.memory - state.prefill)
         if self.key == "arrival":
             primary = state.arrival
         elif self.key == "decode":
-            primary = state.predicted
+            primary = o_hat
         else:
-            primary = state.prefill + state.predicted
+            primary = state.prefill + o_hat
         order = np.lexsort((pos, state.arrival, primary))
         self._order = order  # rank -> position
         self._s = state.prefill
-        self._o = state.predicted
+        self._o = o_hat
         self._ranks: list[int] = []  # waiting ranks, ascending (best first)
         self._rank = np.empty(n, dtype=np.int64)
         self._rank[order] = pos
         self._rank_list = self._rank.tolist()
         self._cache: np.ndarray | None = None  # waiting positions, best first
-        self._prof = LookaheadProfile(state.memory, state.prefill, state.predicted)
+        self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
 
     def _push(self, positions) -> None:
         rl = self._rank_list
