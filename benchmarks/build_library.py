@@ -11,7 +11,9 @@ best known objective (the best checker-verified schedule of the registered
 algorithms that are importable, run with ``--time-limit`` each) and the best
 proven lower bound (``lpsched.models.bounds.lower_bound(inst, method="best")``
 when that module exists; otherwise the combinatorial bound below), each with
-how it was obtained. Values already in an existing file for the same requests
+how it was obtained, and the start steps of that best schedule
+(``best_known_starts``, aligned with the requests) so anyone can re-check it
+with ``lpsched.check``. Values already in an existing file for the same requests
 are kept when they are better (the best known only goes down, the bound only
 goes up), so re-running after new solvers are merged only improves the library.
 An instance is marked optimal only when a solver proved it (status ``optimal``)
@@ -109,9 +111,10 @@ def lower_bound(inst: Instance, time_limit: float) -> tuple[float, str]:
     return float(b.value), f"lpsched.models.bounds.lower_bound(method='best') -> {b.method}"
 
 
-def best_known(inst: Instance, time_limit: float, exact: bool) -> tuple[int, str, bool, float | None]:
-    """(objective, how, proven optimal, solver bound) over the importable algorithms."""
-    best: tuple[int, str] | None = None
+def best_known(inst: Instance, time_limit: float, exact: bool
+               ) -> tuple[int, str, list[int], bool, float | None]:
+    """(objective, how, starts, proven optimal, solver bound) over the importable algorithms."""
+    best: tuple[int, str, list[int]] | None = None
     proven = False
     bound = None
     for spec in registry.specs():
@@ -126,10 +129,11 @@ def best_known(inst: Instance, time_limit: float, exact: bool) -> tuple[int, str
         if res.schedule is None or res.status == SolveStatus.ERROR:
             continue
         how = f"{spec.name} (time limit {time_limit:g} s, {time.perf_counter() - t0:.1f} s)"
+        starts = res.schedule.starts.tolist()
         if best is None or res.objective < best[0]:
-            best = (int(res.objective), how)
+            best = (int(res.objective), how, starts)
         if res.status == SolveStatus.OPTIMAL:
-            proven, best = True, (int(res.objective), how)
+            proven, best = True, (int(res.objective), how, starts)
         if res.lower_bound is not None:
             bound = max(bound or 0.0, float(res.lower_bound))
         if proven:
@@ -145,15 +149,20 @@ def best_known(inst: Instance, time_limit: float, exact: bool) -> tuple[int, str
         rep = check(inst, starts)
         assert rep.feasible
         best = (rep.objective, "sequential shortest-decode-first (build_library.py placeholder: "
-                               "no algorithm importable)")
-    return best[0], best[1], proven, bound
+                               "no algorithm importable)", starts.tolist())
+    return best[0], best[1], best[2], proven, bound
 
 
 def write_instance(inst: Instance, path: Path) -> None:
+    """The JSON instance format, one metadata field and one request per line."""
     d = inst.to_dict()
-    head = {k: v for k, v in d.items() if k != "requests"}
-    text = json.dumps(head, indent=1)[:-2] + ',\n "requests": [\n'
-    text += ",\n".join("  " + json.dumps(r) for r in d["requests"]) + "\n ]\n}\n"
+    md = d.get("metadata", {})
+    text = "{\n" + f' "name": {json.dumps(d["name"])},\n "memory": {d["memory"]},\n'
+    text += ' "metadata": {\n' + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}"
+                                             for k, v in md.items()) + "\n },\n"
+    text += ' "requests": [\n' + ",\n".join("  " + json.dumps(r) for r in d["requests"])
+    text += "\n ]\n}\n"
+    assert json.loads(text) == d
     path.write_text(text, encoding="utf-8")
 
 
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             for gen, gargs, inst in sets[set_name]:
                 path = folder / f"{inst.name}.json"
                 lb, lb_by = lower_bound(inst, args.time_limit)
-                obj, obj_by, proven, solver_lb = best_known(inst, args.time_limit,
+                obj, obj_by, starts, proven, solver_lb = best_known(inst, args.time_limit,
                                                            exact=inst.n <= args.exact_max_n)
                 if solver_lb is not None and solver_lb > lb:
                     lb, lb_by = solver_lb, f"{obj_by.split(' ')[0]} solver bound"
@@ -184,11 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                 if old and read_json(path) == inst:
                     if old.get("best_known") is not None and old["best_known"] < obj:
                         obj, obj_by = old["best_known"], old["best_known_by"]
+                        starts = list(old["best_known_starts"])
                     if old.get("lower_bound") is not None and old["lower_bound"] > lb:
                         lb, lb_by = old["lower_bound"], old["lower_bound_by"]
                     if old.get("optimum") is not None:
                         proven = True
                         obj, obj_by = old["optimum"], old["optimum_by"]
+                        starts = list(old["best_known_starts"])
                 lb = int(lb) if float(lb).is_integer() else round(float(lb), 6)
                 if obj < lb - 1e-6:
                     raise SystemExit(f"{inst.name}: best known {obj} below lower bound {lb}: "
@@ -200,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                     "generator": gen, "generator_args": gargs, "seed": gargs["seed"],
                     "optimum": obj if proven else None,
                     "optimum_by": obj_by if proven else None,
-                    "best_known": obj, "best_known_by": obj_by,
+                    "best_known": obj, "best_known_by": obj_by, "best_known_starts": starts,
                     "lower_bound": lb, "lower_bound_by": lb_by,
                 })
                 write_instance(inst.replace(metadata=md), path)

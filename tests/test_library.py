@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
+from hypothesis import given, settings
 
 from lpsched import library, registry
 from lpsched.cli import main
 from lpsched.generators import mcsf_synthetic
 from lpsched.workloads import sample_instance
 from tests.oracle import brute_force_optimum
+from tests.strategies import instances
 
 
 def test_index_matches_the_files():
@@ -37,6 +40,42 @@ def test_every_instance_carries_its_provenance_and_consistent_values():
             assert e["optimum"] == e["best_known"] and e["optimum_by"], e["name"]
         if e["set"] != "tiny":
             assert md["generator"] and md["seed"] == e["seed"] is not None
+
+
+@functools.lru_cache(maxsize=1)
+def _builder():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "build_library.py"
+    spec = importlib.util.spec_from_file_location("build_library", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_best_known_schedules_are_shipped_and_checker_verified():
+    from lpsched.check import check
+    from lpsched.schedule import Schedule
+
+    builder = _builder()
+    for e in library.load_index()["instances"]:
+        inst = library.load_instance(e["name"])
+        md = inst.metadata
+        if "best_known_starts" in md:
+            sched = Schedule(inst, md["best_known_starts"])
+        else:  # the hand-made tiny set ships its optimal schedules as a mapping
+            sched = Schedule.from_mapping(inst, md["optimal_starts"])
+        rep = check(inst, sched)
+        assert rep.feasible and rep.objective == e["best_known"], e["name"]
+        if "build_library.py fallback" in (e["lower_bound_by"] or ""):
+            assert builder.fallback_lower_bound(inst) == e["lower_bound"], e["name"]
+
+
+def test_fallback_bound_is_valid_on_tiny_optima():
+    builder = _builder()
+    for inst in library.load_set("tiny"):
+        assert builder.fallback_lower_bound(inst) <= inst.metadata["optimum"], inst.name
 
 
 def test_generated_instances_regenerate_from_their_metadata():
@@ -98,3 +137,11 @@ def test_instances_cli(capsys):
     data = json.loads(capsys.readouterr().out)
     assert [e["name"] for e in data["instances"]] == ["tiny-1", "tiny-2", "tiny-3", "tiny-4"]
     assert main(["instances", "--set", "nope"]) == 2
+
+
+@settings(max_examples=80, derandomize=True, deadline=None)
+@given(instances(min_n=1, max_n=4, max_memory=12, max_decode=5, max_arrival=4))
+def test_fallback_bound_never_exceeds_the_brute_force_optimum(inst):
+    opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                                 inst.arrival.tolist())
+    assert _builder().fallback_lower_bound(inst) <= opt
