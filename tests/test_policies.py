@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import instances
 
 from lpsched import solve
 from lpsched.check import check
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
 from lpsched.library import load_instance
+from tests.strategies import instances
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
 
