@@ -186,8 +186,8 @@ def test_local_search_never_worse(inst, seed, backfill):
 def test_local_search_improves_sorted_f_cont_and_is_deterministic():
     inst = mcsf_synthetic(30, 3)
     base = solve(inst, "sorted-f-cont").objective
-    r1 = solve(inst, "local-search", max_iters=300, seed=1)
-    r2 = solve(inst, "local-search", max_iters=300, seed=1)
+    r1 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
+    r2 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
     assert r1.objective <= base
     assert r1.objective == r2.objective
     assert r1.stats["input_objective"] == base
