@@ -189,13 +189,13 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
 
 
 def solve_local_search(instance: Instance, *, time_limit: float | None = None,
-                       seed: int | None = None, init: str = "sorted-f-cont,mc-sf",
+                       seed: int | None = None, init: str = "auto",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
                        max_iters: int | None = None, backfill: bool | None = None,
                        **_: object) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
-    registered algorithms named in ``init`` (comma-separated; default
-    ``"sorted-f-cont,mc-sf"``).
+    registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
+    sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
 
     ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
     defaults to True up to 1,000 requests and False above (a backfilling decode
@@ -206,7 +206,10 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
     if start is None:
         from lpsched import registry
         best = None
-        for name in [x.strip() for x in init.split(",") if x.strip()]:
+        names = [x.strip() for x in init.split(",") if x.strip()]
+        if init == "auto":
+            names = ["sorted-f-cont", "mc-sf"] + (["sf"] if instance.n <= 2000 else [])
+        for name in names:
             base = registry.run(name, instance)
             if base.schedule is None:
                 raise ValueError(f"local-search: initial algorithm {name!r} gave no schedule")
