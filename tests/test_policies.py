@@ -10,11 +10,14 @@ from strategies import instances
 
 from lpsched import solve
 from lpsched.check import check
+from lpsched.heuristics.baselines import fcfs, mc_sf, sf, size_first
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
 from lpsched.library import load_instance
+from lpsched.simulate import BasePolicy, simulate
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
+POLICY = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
 
 
 # -- every policy, every setting: checker-feasible ------------------------------------------------
@@ -182,6 +185,13 @@ def test_lookahead_profile_matches_direct_sum(case):
         want = next((x for x in range(t + 1, min(horizon, t + 200))
                      if _naive_fits(M, t, rows, s, o, x)), horizon)
         assert prof.earliest_fit(s, o, t) == want
+        # vectorised minimum over several candidates, against the scalar one
+        cands = [(s, o), (max(0, s - 2), o + 1), (s // 2, max(1, o - 3)), (M - 1, 1)]
+        cands = [(a, min(b, M - a)) for a, b in cands]
+        want_min = min(prof.earliest_fit(a, b, t) for a, b in cands)
+        got = prof.earliest_fit_many(np.array([c[0] for c in cands]),
+                                     np.array([c[1] for c in cands]), t)
+        assert got == want_min
     # after admitting the candidate (if it fits) the profile includes it
     if prof.fits(s, o, t):
         prof.add(n - 1, t)
@@ -190,3 +200,62 @@ def test_lookahead_profile_matches_direct_sum(case):
         for u in range(t + 1, t + 20):
             direct = sum(sj + u - pj for _, sj, pj, oj in rows2 if pj < u <= max(pj + oj, t + 1))
             assert int(prof.memory(u)) == direct
+
+
+# -- the optimised policies against a plain reference implementation -----------------------------
+
+
+class NaivePolicy(BasePolicy):
+    """Reference: sort the waiting requests by the policy's key, test each candidate by
+    summing the predicted memory over every step of its run (running requests seen as
+    ending at max(p + o_hat, t + 1)), stop or skip at a misfit. No shortcuts."""
+
+    def __init__(self, key, backfill):
+        self.key, self.backfill = key, backfill
+
+    def reset(self, state):
+        self.ohat = [min(int(h), state.memory - int(s))
+                     for h, s in zip(state.predicted, state.prefill)]
+
+    def decide(self, state):
+        t, M = state.t, state.memory
+        s, a, oh = state.prefill, state.arrival, self.ohat
+
+        def key(i):
+            k = {"arrival": int(a[i]), "decode": oh[i], "size": int(s[i]) + oh[i]}[self.key]
+            return (k, int(a[i]), i)
+
+        runs = [(int(s[j]), p, max(p + oh[j], t + 1)) for j, p in state.running.items()]
+        out = []
+        for i in sorted(state.waiting, key=key):
+            cand = (int(s[i]), t, t + oh[i])
+            ok = all(sum(sj + u - pj for sj, pj, ej in runs + [cand] if pj < u <= ej) <= M
+                     for u in range(t + 1, t + oh[i] + 1))
+            if ok:
+                runs.append(cand)
+                out.append(i)
+            elif not self.backfill:
+                break
+        return out
+
+
+@settings(max_examples=250, derandomize=True, deadline=None)
+@given(inst=instances(max_n=9, max_memory=30, max_decode=10),
+       algo=st.sampled_from(ALGOS), mode=st.integers(0, 2), k=st.integers(1, 5))
+def test_policies_match_plain_reference(inst, algo, mode, k):
+    key, backfill = {"fcfs": ("arrival", False), "sf": ("decode", True),
+                     "size-first": ("size", True), "mc-sf": ("decode", False)}[algo]
+    o = inst.decode
+    preds = None if mode == 0 else (np.maximum(1, o - k) if mode == 1 else o + k)
+    ref = simulate(inst, NaivePolicy(key, backfill), predictions=preds, skip_idle=False)
+    fast = simulate(inst, POLICY[algo](), predictions=preds)
+    assert np.array_equal(fast.schedule.starts, ref.schedule.starts)
+    assert np.array_equal(fast.evicted_runs, ref.evicted_runs)
+
+
+def test_size_first_reference_on_duplicates():
+    """Identical requests, the later-listed one arrived first: it must go first."""
+    inst = Instance(12, [Request("x", 1, 5), Request("a", 6, 2, 1), Request("b", 6, 2, 0)])
+    for algo in ("size-first", "sf"):
+        ref = simulate(inst, NaivePolicy("size" if algo == "size-first" else "decode", True))
+        assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)

@@ -132,17 +132,17 @@ class LookaheadProfile:
         """Does a request ``(s, o)`` started at ``t`` fit (conditions A and B)?"""
         y = t + o
         e = self.e
-        if self._pm[np.searchsorted(e, y, side="right")] < s - t:
+        if self._pm[e.searchsorted(y, side="right")] < s - t:
             return False
-        k = np.searchsorted(e, y, side="left")
+        k = e.searchsorted(y, side="left")
         return int(self._sw[k] + y * self._sn[k]) + s + o <= self.M
 
     def fits_many(self, s: np.ndarray, o: np.ndarray, t: int) -> np.ndarray:
         """Vectorised :meth:`fits` over candidate arrays."""
         y = t + o
         e = self.e
-        ok = self._pm[np.searchsorted(e, y, side="right")] >= s - t
-        k = np.searchsorted(e, y, side="left")
+        ok = self._pm[e.searchsorted(y, side="right")] >= s - t
+        k = e.searchsorted(y, side="left")
         ok &= self._sw[k] + y * self._sn[k] + s + o <= self.M
         return ok
 
@@ -161,17 +161,42 @@ class LookaheadProfile:
         x = t + 1
         while x < horizon:
             y = x + o
-            need = s - int(self._pm[np.searchsorted(e, y, side="right")])
+            need = s - int(self._pm[e.searchsorted(y, side="right")])
             if x < need:
                 x = need
                 continue
-            k = int(np.searchsorted(e, y, side="left"))
+            k = int(e.searchsorted(y, side="left"))
             if int(self._sw[k] + y * self._sn[k]) + s + o > self.M:
                 if k >= e.size:  # pragma: no cover - memory past every completion is 0
                     return horizon
-                x = int(e[k]) + 1 - o
-                if x <= y - o:  # defensive: always progress
-                    x = y - o + 1
+                x = int(e[k]) + 1 - o  # > x, since y <= e[k]
                 continue
             return x
         return horizon
+
+    def earliest_fit_many(self, s: np.ndarray, o: np.ndarray, t: int) -> int:
+        """``min`` of :meth:`earliest_fit` over candidate arrays (same jumps, vectorised)."""
+        horizon = self.next_view_change
+        e = self.e
+        s = np.asarray(s, dtype=np.int64)
+        o = np.asarray(o, dtype=np.int64)
+        x = np.full(s.size, t + 1, dtype=np.int64)
+        active = np.ones(s.size, dtype=bool)
+        best = horizon
+        while True:
+            idx = np.flatnonzero(active & (x < best))
+            if idx.size == 0:
+                return int(best)
+            xi, si, oi = x[idx], s[idx], o[idx]
+            y = xi + oi
+            need = si - self._pm[e.searchsorted(y, side="right")]
+            k = e.searchsorted(y, side="left")
+            bad_b = self._sw[k] + y * self._sn[k] + si + oi > self.M
+            ek = e[np.minimum(k, e.size - 1)] if e.size else k
+            a_fail = xi < need
+            nx = np.where(a_fail, need, np.where(bad_b, ek + 1 - oi, xi))
+            done = ~a_fail & ~bad_b
+            if done.any():
+                best = min(best, int(xi[done].min()))
+            active[idx[done]] = False
+            x[idx] = nx
