@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import instances
 
 from lpsched import solve
 from lpsched.check import check
@@ -15,6 +14,7 @@ from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
 from lpsched.library import load_instance
 from lpsched.simulate import BasePolicy, simulate
+from tests.strategies import instances
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
 POLICY = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}

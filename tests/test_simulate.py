@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import naive_memory
-from strategies import instances
 
 from lpsched.check import check
 from lpsched.heuristics.baselines import fcfs, mc_sf, sf, size_first
@@ -19,6 +17,8 @@ from lpsched.simulate import (
     simulate,
     timed_latencies,
 )
+from tests.oracle import naive_memory
+from tests.strategies import instances
 
 POLICIES = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
 
