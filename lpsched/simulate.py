@@ -478,7 +478,7 @@ def timed_latencies(
     >>> inst = Instance(10, [Request("a", 1, 2), Request("b", 1, 1)])
     >>> lin = lambda b, kv: 0.010 + 0.001 * b + 1e-7 * kv
     >>> res = timed_latencies(inst, [0, 0], lin)
-    >>> [round(x, 7) for x in res.latency]
+    >>> res.latency.round(7).tolist()
     [0.0230007, 0.0120004]
     """
     sched = schedule if isinstance(schedule, Schedule) else Schedule(instance, schedule)

@@ -253,9 +253,37 @@ def test_policies_match_plain_reference(inst, algo, mode, k):
     assert np.array_equal(fast.evicted_runs, ref.evicted_runs)
 
 
-def test_size_first_reference_on_duplicates():
-    """Identical requests, the later-listed one arrived first: it must go first."""
-    inst = Instance(12, [Request("x", 1, 5), Request("a", 6, 2, 1), Request("b", 6, 2, 0)])
-    for algo in ("size-first", "sf"):
-        ref = simulate(inst, NaivePolicy("size" if algo == "size-first" else "decode", True))
-        assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)
+def test_backfill_ties_on_identical_requests():
+    """M=12, x=(5,3,a0), a=(6,2,a1), b=(6,2,a0). size-first: keys all 8, order x, b, a.
+    b cannot join x (6+7 > 12 in step 1, more later) until x ends at 3; then a and b
+    are identical and both wait: the earlier arrival b goes first; a then needs
+    7+7 > 12 at step 4 and starts when b ends at 5: (0, 5, 3). SF (decode keys 3, 2,
+    2): b starts at 0 (8 at step 2), x would add 6 in step 1 (13); a arrives at 1, needs
+    8+7 in step 2, starts at 2 when b ends; x needs a's 7 + 6 at step 3, 8 + 6 at 4,
+    so it starts at 4: (4, 2, 0)."""
+    inst = Instance(12, [Request("x", 5, 3), Request("a", 6, 2, 1), Request("b", 6, 2, 0)])
+    for algo, key, want in (("size-first", "size", [0, 5, 3]), ("sf", "decode", [4, 2, 0])):
+        got = solve(inst, algo).schedule.starts.tolist()
+        assert got == want, algo
+        ref = simulate(inst, NaivePolicy(key, True), skip_idle=False)
+        assert ref.schedule.starts.tolist() == want
+
+
+@st.composite
+def tie_heavy(draw):
+    """Few distinct lengths and arrivals, so equal keys and identical requests abound."""
+    M = draw(st.integers(6, 14))
+    n = draw(st.integers(2, 9))
+    s = [draw(st.sampled_from([0, 2, 4])) for _ in range(n)]
+    o = [draw(st.sampled_from([1, 2])) for _ in range(n)]
+    a = [draw(st.sampled_from([0, 1])) for _ in range(n)]
+    return Instance.from_arrays(M, s, o, a)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(inst=tie_heavy(), algo=st.sampled_from(ALGOS))
+def test_policies_match_reference_with_ties(inst, algo):
+    key, backfill = {"fcfs": ("arrival", False), "sf": ("decode", True),
+                     "size-first": ("size", True), "mc-sf": ("decode", False)}[algo]
+    ref = simulate(inst, NaivePolicy(key, backfill), skip_idle=False)
+    assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)
