@@ -287,6 +287,32 @@ def simulate(
 
     Cost: ``O(log n)`` heap work per start/completion plus the policy's own work
     per decision time; no per-step loop over all requests.
+
+    Examples
+    --------
+    >>> from lpsched.instance import Instance, Request
+    >>> from lpsched.heuristics.baselines import mc_sf
+    >>> inst = Instance(10, [Request("r0", 5, 5), Request("r1", 2, 2)])
+    >>> res = simulate(inst, mc_sf())
+    >>> res.schedule.starts.tolist(), res.evictions
+    ([1, 0], 0)
+
+    A policy of your own only needs ``decide`` (this one looks at the next step
+    only, so the memory guard has to evict; it is called at every step):
+
+    >>> class NextStepGreedy(BasePolicy):
+    ...     name = "next-step-greedy"
+    ...     def decide(self, state):
+    ...         out, free = [], state.free_next
+    ...         for pos in sorted(state.waiting):
+    ...             need = int(state.prefill[pos]) + 1
+    ...             if need <= free:
+    ...                 out.append(pos)
+    ...                 free -= need
+    ...         return out
+    >>> res = simulate(inst, NextStepGreedy())
+    >>> res.schedule.starts.tolist(), res.evictions, res.wasted_tokens
+    ([0, 5], 2, 6)
     """
     t0 = time.perf_counter()
     n = instance.n
