@@ -32,9 +32,10 @@ completion, the next memory-guard step, and :meth:`Policy.next_decision` (defaul
 ``t + 1``, i.e. call every step). A policy may only return a later step when it
 can prove it would start nothing before it *as long as no arrival, completion or
 eviction happens* (the look-ahead policies of :mod:`lpsched.heuristics.baselines`
-compute the earliest step at which their first candidate, or a dominating
-virtual candidate, fits; ``simulate(..., skip_idle=False)`` calls every step and
-the tests check that both give the same schedule). With no request waiting, the
+compute the earliest step at which their first candidate, or with backfilling
+any request not dominated by another waiting one, fits;
+``simulate(..., skip_idle=False)`` calls every step and the tests check that
+both give the same schedule). With no request waiting, the
 simulator jumps to the next arrival or guard step; completions in between are
 reported to the policy at the next decision time (it could not act on them).
 

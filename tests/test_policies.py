@@ -155,11 +155,12 @@ def running_sets(draw):
 
 
 def _naive_fits(M, t, rows, s, o, x):
-    """Predicted memory of running + candidate in every step of (x, x+o] <= M."""
+    """Predicted memory of running + candidate in every step of (x, x+o] <= M, as seen
+    at decision time x (a running request past its prediction ends at x + 1)."""
     for u in range(x + 1, x + o + 1):
         m = s + u - x
         for _, sj, pj, oj in rows:
-            e = max(pj + oj, t + 1)
+            e = max(pj + oj, x + 1)
             if pj < u <= e:
                 m += sj + u - pj
         if m > M:
@@ -180,18 +181,20 @@ def test_lookahead_profile_matches_direct_sum(case):
     prof.prepare(t)
     assert prof.fits(s, o, t) == _naive_fits(M, t, rows, s, o, t)
     assert prof.fits_many(np.array([s]), np.array([o]), t)[0] == _naive_fits(M, t, rows, s, o, t)
-    if not prof.overrun(t):
-        horizon = prof.next_view_change
+    # earliest fit: valid until a request that is not overdue reaches its prediction
+    later = [p + oj for _, _, p, oj in rows if p + oj > t]
+    horizon = min(later) if later else 1 << 62
+    cands = [(s, o), (max(0, s - 2), o + 1), (s // 2, max(1, o - 3)), (M - 1, 1)]
+    cands = [(a, min(b, M - a)) for a, b in cands]
+    wants = []
+    for a, b in cands:
         want = next((x for x in range(t + 1, min(horizon, t + 200))
-                     if _naive_fits(M, t, rows, s, o, x)), horizon)
-        assert prof.earliest_fit(s, o, t) == want
-        # vectorised minimum over several candidates, against the scalar one
-        cands = [(s, o), (max(0, s - 2), o + 1), (s // 2, max(1, o - 3)), (M - 1, 1)]
-        cands = [(a, min(b, M - a)) for a, b in cands]
-        want_min = min(prof.earliest_fit(a, b, t) for a, b in cands)
-        got = prof.earliest_fit_many(np.array([c[0] for c in cands]),
-                                     np.array([c[1] for c in cands]), t)
-        assert got == want_min
+                     if _naive_fits(M, t, rows, a, b, x)), horizon)
+        assert prof.earliest_fit(a, b, t) == want
+        wants.append(want)
+    got = prof.earliest_fit_many(np.array([c[0] for c in cands]),
+                                 np.array([c[1] for c in cands]), t)
+    assert got == min(wants)
     # after admitting the candidate (if it fits) the profile includes it
     if prof.fits(s, o, t):
         prof.add(n - 1, t)

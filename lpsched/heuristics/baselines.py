@@ -276,8 +276,6 @@ class LookaheadPolicy(BasePolicy):
         if not len(self._wait):
             return t + 1
         prof.prepare(t)
-        if prof.overrun(t):
-            return t + 1  # the view of an overdue request changes every step
         if not self.backfill:
             pos = int(self._wait.positions()[0])  # the gate: nothing passes it
             return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
