@@ -161,6 +161,7 @@ class LookaheadPolicy(BasePolicy):
         self._wait = _RankedSet(order)
         self._pareto_set: _RankedSet | None = None
         self._front: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self._rec: tuple[int, tuple] = (-1, ())
         if self.backfill and self.key != "decode":
             self._pareto_set = _RankedSet(np.lexsort((self._wait.rank, state.prefill, o_hat)))
         self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
@@ -212,16 +213,17 @@ class LookaheadPolicy(BasePolicy):
     def _decide_records(self, t: int) -> list[int]:
         """Backfilling scan by ascending o_hat, testing prefix-minimum records of s only."""
         prof = self._prof
-        cand = self._wait.positions()
-        s = self._s[cand]
-        o = self._o[cand]
+        cand, s, o, rec = self._records()
         lo = 0
         s_failed = _BIG  # smallest prefill among the candidates that failed so far
         chosen = []
         while lo < cand.size:
-            ss = s[lo:]
-            before = np.minimum.accumulate(np.concatenate(([s_failed], ss[:-1])))
-            idx = lo + np.flatnonzero(ss < before)
+            if lo == 0:
+                idx = rec
+            else:
+                ss = s[lo:]
+                before = np.minimum.accumulate(np.concatenate(([s_failed], ss[:-1])))
+                idx = lo + np.flatnonzero(ss < before)
             hit = np.flatnonzero(prof.fits_many(s[idx], o[idx], t))
             if hit.size == 0:
                 break
@@ -234,6 +236,17 @@ class LookaheadPolicy(BasePolicy):
                 s_failed = min(s_failed, int(s[lo:j].min()))
             lo = j + 1  # everything before j failed; admissions only add memory
         return chosen
+
+    def _records(self):
+        """Waiting positions (priority order), their s and o_hat, and the indices of the
+        records of the prefix minimum of s; cached until the waiting set changes."""
+        w = self._wait
+        if self._rec[0] != w.version:
+            cand = w.positions()
+            s = self._s[cand]
+            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
+            self._rec = (w.version, (cand, s, self._o[cand], np.flatnonzero(s < before)))
+        return self._rec[1]
 
     def _pareto_positions(self) -> np.ndarray:
         """Waiting requests not dominated by another (ties: the best priority kept)."""
@@ -284,9 +297,8 @@ class LookaheadPolicy(BasePolicy):
         if self._pareto_set is not None:
             front = self._pareto_positions()
         else:  # decode order: prefix-minimum records of s (a superset of the front)
-            cand = self._wait.positions()
-            s = self._s[cand]
-            front = cand[s < np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))]
+            cand, _, _, rec = self._records()
+            front = cand[rec]
         return prof.earliest_fit_many(self._s[front], self._o[front], t)
 
 
