@@ -1,11 +1,12 @@
 """Benchmark: the simulator with MC-SF and the baselines on a full request trace.
 
 The Azure conversation trace (19,366 requests; ``lpsched.read_trace``, online
-arrivals, ``floor((t - t0) / step_seconds)`` with 0.025 s steps by default) at KV
-budget ``M`` (default 65536 tokens). For each ``M``: MC-SF, FCFS, SF and
-size-first with exact decode lengths; MC-SF with log-normal noisy predictions
-(``sigma = 0.3``, seed 0); and, as the speed baseline in the same run, MC-SF with
-``skip_idle=False`` (the policy called at every step with a waiting request).
+arrivals, ``floor((t - t0) / step_seconds)`` with 0.025 s steps by default; and the
+same requests as an offline backlog) at KV budget ``M`` (default 65536 tokens).
+For each ``M``: MC-SF, FCFS, SF and size-first with exact decode lengths; MC-SF
+with log-normal noisy predictions (``sigma = 0.3``, seed 0); and, as the speed
+baseline in the same run, MC-SF with ``skip_idle=False`` (the policy called at
+every step with a waiting request).
 Every schedule is verified with :func:`lpsched.check.check`.
 
 Columns: wall and CPU time of the whole ``solve`` (simulation + checker; CPU time is
@@ -72,6 +73,8 @@ def main(argv=None) -> int:
     ap.add_argument("trace", nargs="?", default=str(DEFAULT_TRACE), help="trace CSV path")
     ap.add_argument("--memory", type=int, nargs="+", default=[65536], help="KV budget(s) M")
     ap.add_argument("--step-seconds", type=float, default=0.025)
+    ap.add_argument("--modes", nargs="+", choices=["online", "offline"], default=["online", "offline"],
+                    help="online: trace arrivals; offline: the whole trace as a backlog at step 0")
     ap.add_argument("--out", default=str(RESULTS / "mcsf_trace"),
                     help="output path without suffix (.md and .csv are written)")
     args = ap.parse_args(argv)
@@ -80,11 +83,11 @@ def main(argv=None) -> int:
     for _, algo, opts in RUNS:  # warm-up: imports and first-call costs stay out of the timings
         solve(warm, algo, seed=0, **opts)
     rows = []
-    for M in args.memory:
+    for mode, M in [(mode, M) for mode in args.modes for M in args.memory]:
         t0 = time.perf_counter()
-        inst = read_trace(args.trace, M, step_seconds=args.step_seconds)
+        inst = read_trace(args.trace, M, step_seconds=args.step_seconds, offline=mode == "offline")
         t_read = time.perf_counter() - t0
-        print(f"{inst.name}: n={inst.n}, M={M}, read in {t_read:.2f} s", flush=True)
+        print(f"{inst.name} ({mode}): n={inst.n}, M={M}, read in {t_read:.2f} s", flush=True)
         base = {}
         for label, algo, opts in RUNS:
             t0, c0 = time.perf_counter(), time.process_time()
@@ -97,7 +100,7 @@ def main(argv=None) -> int:
                 base = {"obj": rep.objective, "cpu": cpu}
             st = res.stats
             row = {
-                "trace": inst.name, "n": inst.n, "M": M, "run": label,
+                "trace": inst.name, "mode": mode, "n": inst.n, "M": M, "run": label,
                 "time_s": round(wall, 3), "cpu_s": round(cpu, 3), "objective": rep.objective,
                 "mean_latency_steps": round(rep.latency["mean"], 2),
                 "p99_latency_steps": round(rep.latency["p99"], 1),
@@ -119,15 +122,17 @@ def main(argv=None) -> int:
         wr.writeheader()
         wr.writerows(rows)
     mems = " ".join(str(m) for m in args.memory)
+    modes = " ".join(args.modes)
     lines = [
         "# Simulator + baseline policies on a full trace",
         "",
         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"Command: `python benchmarks/bench_mcsf_trace.py {Path(args.trace).name} --memory {mems} "
-        f"--step-seconds {args.step_seconds}` (trace: Azure LLM inference trace, conversation "
-        "service, via the Vidur project's processed traces; not shipped).",
+        f"--step-seconds {args.step_seconds} --modes {modes}` (trace: Azure LLM inference trace, "
+        "conversation service, via the Vidur project's processed traces; not shipped).",
         "",
-        "Online arrivals, exact decode lengths unless noted; `time_s` / `cpu_s` = `lpsched.solve` "
+        "`online`: trace arrivals (steps of the given length); `offline`: every request at "
+        "step 0 (a backlog). Exact decode lengths unless noted; `time_s` / `cpu_s` = `lpsched.solve` "
         "wall / CPU time (simulation + checker verification); every schedule re-checked with "
         "`lpsched.check.check`. Baseline in the same run: `mc-sf every step` calls the policy at "
         "every step with a waiting request (`skip_idle=False`); `cpu_vs_mcsf` is the CPU-time ratio "
