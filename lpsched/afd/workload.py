@@ -1,0 +1,528 @@
+"""Request-length workloads for AFD sizing and the load statistics the theory needs.
+
+A workload is a joint distribution of prefill length ``P >= 0`` and decode length
+``D >= 1`` (integers).  Each attention slot serves one request at a time and is
+replenished at once when it finishes (continuous replenishment), so the slot is a
+renewal process.  Convention used everywhere in :mod:`lpsched.afd`: a request that
+starts in a slot at step ``s`` occupies it during steps ``s, ..., s+D-1`` and holds
+``P + (t - s)`` KV tokens during step ``t`` (its prompt plus the tokens decoded so
+far).  Over its life it contributes ``sum_{j=0}^{D-1} (P+j) = D*P + D(D-1)/2``
+token-steps.
+
+Statistics (Song et al., *Theoretically Optimal Attention/FFN Ratios in
+Disaggregated LLM Serving*, renewal-reward argument):
+
+* steady-state mean load per slot (renewal-reward theorem)
+  ``theta = E[D*P + D(D-1)/2] / E[D]``;
+* its variance ``Var(L) = E[sum_{j<D} (P+j)^2] / E[D] - theta^2`` with
+  ``sum_{j<D} (P+j)^2 = D P^2 + P D(D-1) + (D-1) D (2D-1) / 6``: the load of a slot
+  observed at a random step (length-biased request, uniform age);
+* the finite-horizon mean ``T_bar(H)`` from a fresh start (all slots start a new
+  request at step 0), computed exactly from the discrete renewal equation.
+
+For geometric ``D`` with mean ``mu_D`` independent of ``P``,
+``theta = mu_P + mu_D - 1`` (the seed model's ``T_bar -> B(mu_P + mu_D)``).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "Marginal", "Fixed", "Geometric", "UniformInt", "LogNormalInt", "EmpiricalMarginal",
+    "Workload", "IndependentWorkload", "JointWorkload", "LoadStats",
+    "geometric_workload", "paper_base_workload", "trace_workload", "bundled_trace_workload",
+    "read_trace_lengths", "derive_joint_table", "TRACE_PROFILES", "load_stats",
+]
+
+_DATA = Path(__file__).parent / "data"
+
+
+# --------------------------------------------------------------------------- marginals
+
+
+class Marginal:
+    """A distribution over non-negative integers with exact raw moments."""
+
+    name: str = "marginal"
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def moment(self, k: int) -> float:  # pragma: no cover
+        """``E[X^k]`` for k = 0..4."""
+        raise NotImplementedError
+
+    def support(self, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        """Values and probabilities (tail mass below ``tol`` dropped and renormalised)."""
+        raise NotImplementedError
+
+    @property
+    def mean(self) -> float:
+        return self.moment(1)
+
+    def describe(self) -> dict:
+        return {"kind": self.name, "mean": self.mean}
+
+
+@dataclass(frozen=True)
+class Fixed(Marginal):
+    value: int
+    name = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.value < 0:
+            raise ValueError(f"fixed length must be >= 0, got {self.value}")
+
+    def sample(self, n, rng):
+        return np.full(n, int(self.value), dtype=np.int64)
+
+    def moment(self, k):
+        return float(self.value) ** k
+
+    def support(self, tol=1e-12):
+        return np.array([self.value], dtype=np.int64), np.array([1.0])
+
+
+@dataclass(frozen=True)
+class Geometric(Marginal):
+    """Geometric on ``{low, low+1, ...}`` with the given mean (``low`` = 1 for decode)."""
+
+    mean_value: float
+    low: int = 1
+    name = "geometric"
+
+    def __post_init__(self) -> None:
+        if not self.mean_value >= self.low + 0.0 or not np.isfinite(self.mean_value):
+            raise ValueError(f"geometric mean must be >= {self.low}, got {self.mean_value}")
+
+    @property
+    def p(self) -> float:
+        return 1.0 / (self.mean_value - self.low + 1.0)
+
+    def sample(self, n, rng):
+        return rng.geometric(self.p, size=n).astype(np.int64) + (self.low - 1)
+
+    def moment(self, k):
+        # moments of G on {1,2,...}: E[G]=1/p, E[G^2]=(2-p)/p^2, E[G^3]=(6-6p+p^2)/p^3,
+        # E[G^4]=(24-36p+14p^2-p^3)/p^4; then shift by low-1 binomially.
+        p = self.p
+        g = [1.0, 1 / p, (2 - p) / p**2, (6 - 6 * p + p * p) / p**3,
+             (24 - 36 * p + 14 * p * p - p**3) / p**4]
+        c = float(self.low - 1)
+        from math import comb
+        return float(sum(comb(k, j) * g[j] * c ** (k - j) for j in range(k + 1)))
+
+    def support(self, tol=1e-12):
+        p = self.p
+        kmax = int(np.ceil(np.log(tol) / np.log1p(-p))) + 1 if p < 1 else 1
+        x = np.arange(1, kmax + 1)
+        pr = p * (1 - p) ** (x - 1)
+        return (x + self.low - 1).astype(np.int64), pr / pr.sum()
+
+    def describe(self):
+        return {"kind": self.name, "mean": self.mean_value, "low": self.low}
+
+
+def _moments_from(values: np.ndarray, probs: np.ndarray, k: int) -> float:
+    return float(np.dot(probs, values.astype(float) ** k))
+
+
+@dataclass(frozen=True)
+class UniformInt(Marginal):
+    low: int
+    high: int  # inclusive
+    name = "uniform"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high:
+            raise ValueError(f"uniform needs 0 <= low <= high, got {self.low}..{self.high}")
+
+    def sample(self, n, rng):
+        return rng.integers(self.low, self.high + 1, size=n, dtype=np.int64)
+
+    def support(self, tol=1e-12):
+        x = np.arange(self.low, self.high + 1, dtype=np.int64)
+        return x, np.full(x.size, 1.0 / x.size)
+
+    def moment(self, k):
+        return _moments_from(*self.support(), k)
+
+    def describe(self):
+        return {"kind": self.name, "low": self.low, "high": self.high, "mean": self.mean}
+
+
+class EmpiricalMarginal(Marginal):
+    """Uniform over a finite list of values (a sample or a quantile table)."""
+
+    name = "empirical"
+
+    def __init__(self, values) -> None:
+        v = np.asarray(values, dtype=np.int64).ravel()
+        if v.size == 0 or (v < 0).any():
+            raise ValueError("empirical lengths must be a non-empty list of integers >= 0")
+        self.values = v
+
+    def sample(self, n, rng):
+        return self.values[rng.integers(0, self.values.size, size=n)]
+
+    def support(self, tol=1e-12):
+        x, c = np.unique(self.values, return_counts=True)
+        return x, c / c.sum()
+
+    def moment(self, k):
+        return float(np.mean(self.values.astype(float) ** k))
+
+
+class LogNormalInt(EmpiricalMarginal):
+    """Rounded log-normal with the given mean and coefficient of variation, represented
+    exactly by ``q`` equal-probability quantile points (so moments are exact for it)."""
+
+    name = "lognormal"
+
+    def __init__(self, mean: float, cv: float, low: int = 1, q: int = 2000) -> None:
+        from scipy.stats import norm
+        if mean <= 0 or cv <= 0:
+            raise ValueError("lognormal needs mean > 0 and cv > 0")
+        s2 = np.log1p(cv * cv)
+        mu = np.log(mean) - s2 / 2
+        u = (np.arange(q) + 0.5) / q
+        vals = np.maximum(low, np.rint(np.exp(mu + np.sqrt(s2) * norm.ppf(u))))
+        super().__init__(vals)
+        self.mean_target, self.cv = mean, cv
+
+    def describe(self):
+        return {"kind": self.name, "mean": self.mean, "cv": self.cv}
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    """Per-slot KV-token load statistics (see module docstring)."""
+
+    mean_prefill: float
+    mean_decode: float
+    theta: float  # steady-state mean load per slot
+    var: float  # steady-state variance of the load of one slot
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(max(self.var, 0.0)))
+
+    def instance_load(self, batch: int) -> tuple[float, float]:
+        """Mean and std of the token load ``T`` of one attention instance with ``batch``
+        independent slots (sum of ``batch`` stationary slot loads)."""
+        return batch * self.theta, float(np.sqrt(batch * max(self.var, 0.0)))
+
+    def to_dict(self) -> dict:
+        return {"mean_prefill": self.mean_prefill, "mean_decode": self.mean_decode,
+                "theta": self.theta, "var": self.var, "std": self.std}
+
+
+def load_stats(e: dict[str, float]) -> LoadStats:
+    """LoadStats from the mixed moments ``E[P^a D^b]`` keyed ``"a,b"``."""
+    ed = e["0,1"]
+    if not ed >= 1:
+        raise ValueError("E[D] must be >= 1")
+    # E[D P + D(D-1)/2]
+    num1 = e["1,1"] + (e["0,2"] - e["0,1"]) / 2
+    theta = num1 / ed
+    # E[D P^2 + P D(D-1) + (D-1)D(2D-1)/6];  (D-1)D(2D-1) = 2D^3 - 3D^2 + D
+    num2 = e["2,1"] + e["1,2"] - e["1,1"] + (2 * e["0,3"] - 3 * e["0,2"] + e["0,1"]) / 6
+    var = num2 / ed - theta * theta
+    return LoadStats(e["1,0"], ed, float(theta), float(var))
+
+
+_KEYS = ("1,0", "0,1", "1,1", "0,2", "2,1", "1,2", "0,3")
+
+
+class Workload:
+    """Joint (prefill, decode) distribution.  Subclasses: :class:`IndependentWorkload`,
+    :class:`JointWorkload`."""
+
+    name: str = "workload"
+
+    def sample(self, n: int, rng: np.random.Generator | int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def mixed_moment(self, a: int, b: int) -> float:  # pragma: no cover
+        """``E[P^a D^b]``."""
+        raise NotImplementedError
+
+    def survival_terms(self, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``f[k] = P(D=k)``, ``S[j] = P(D>j)`` and ``EPS[j] = E[P 1{D>j}]`` for
+        ``k, j = 0..horizon`` (used by :meth:`finite_horizon_load`)."""  # pragma: no cover
+        raise NotImplementedError
+
+    def stats(self) -> LoadStats:
+        """Steady-state load statistics (exact for the distribution)."""
+        return load_stats({k: self.mixed_moment(*map(int, k.split(","))) for k in _KEYS})
+
+    @property
+    def theta(self) -> float:
+        return self.stats().theta
+
+    def finite_horizon_load(self, horizon: int) -> np.ndarray:
+        """Exact mean load per slot ``E[L(t)]`` for ``t = 0..horizon-1`` from a fresh
+        start (every slot starts a new request at step 0).
+
+        Renewal equation: ``u(0) = 1``, ``u(t) = sum_{k=1}^{t} u(t-k) P(D=k)`` is the
+        probability that a new request starts at step ``t``; a request started at
+        ``s`` contributes ``g(t-s) = E[P 1{D>t-s}] + (t-s) P(D>t-s)``, so
+        ``E[L(t)] = sum_{s<=t} u(s) g(t-s)``.
+        """
+        if horizon < 1:
+            raise ValueError("horizon must be >= 1")
+        f, surv, eps = self.survival_terms(horizon)
+        u = np.zeros(horizon)
+        u[0] = 1.0
+        kmax = int(np.max(np.nonzero(f)[0])) if f.any() else 0
+        fr = f[1:kmax + 1][::-1]  # f[kmax], ..., f[1]
+        for t in range(1, horizon):
+            lo = max(0, t - kmax)
+            u[t] = np.dot(u[lo:t], fr[kmax - (t - lo):])
+        j = np.arange(horizon)
+        g = eps[:horizon] + j * surv[:horizon]
+        from scipy.signal import fftconvolve
+        return np.maximum(fftconvolve(u, g)[:horizon], 0.0)
+
+    def T_bar(self, batch: int, horizon: int | None = None) -> float:
+        """Mean token load of an attention instance with ``batch`` slots: steady state
+        ``batch * theta`` (``horizon=None``) or averaged over the first ``horizon`` steps
+        from a fresh start."""
+        if batch < 1:
+            raise ValueError(f"batch size must be >= 1, got {batch}")
+        if horizon is None:
+            return batch * self.theta
+        return float(batch * self.finite_horizon_load(horizon).mean())
+
+    def describe(self) -> dict:  # pragma: no cover
+        return {"name": self.name}
+
+
+def _rng(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+class IndependentWorkload(Workload):
+    """``P`` and ``D`` independent with the given marginals."""
+
+    def __init__(self, prefill: Marginal, decode: Marginal, name: str = "independent") -> None:
+        dv, _ = decode.support()
+        if dv.min() < 1:
+            raise ValueError("decode lengths must be >= 1")
+        self.prefill, self.decode, self.name = prefill, decode, name
+
+    def sample(self, n, rng=None):
+        g = _rng(rng)
+        return self.prefill.sample(n, g), self.decode.sample(n, g)
+
+    def mixed_moment(self, a, b):
+        return self.prefill.moment(a) * self.decode.moment(b)
+
+    def survival_terms(self, horizon):
+        x, p = self.decode.support()
+        f = np.zeros(horizon + 1)
+        keep = x <= horizon
+        np.add.at(f, x[keep], p[keep])
+        surv = 1.0 - np.cumsum(f)  # P(D > j), tail beyond horizon included
+        return f, surv, self.prefill.mean * surv
+
+    def describe(self):
+        return {"name": self.name, "prefill": self.prefill.describe(),
+                "decode": self.decode.describe(), **self.stats().to_dict()}
+
+
+class JointWorkload(Workload):
+    """A discrete joint distribution given by strata.
+
+    Stratum ``k`` (probability ``w_k``) holds prefill values ``P_k`` and decode values
+    ``D_k`` (equal weights inside the stratum), drawn independently *within* the
+    stratum.  One pair per stratum is the exact empirical joint distribution of a
+    trace; a few hundred strata of sorted decode lengths with conditional quantiles of
+    both lengths is the compact profile shipped for the real traces.
+    """
+
+    def __init__(self, prefill: list, decode: list, weights=None, name: str = "joint") -> None:
+        if len(prefill) != len(decode) or not prefill:
+            raise ValueError("joint workload needs the same non-zero number of strata")
+        self.P = [np.asarray(p, dtype=np.int64).ravel() for p in prefill]
+        self.D = [np.asarray(d, dtype=np.int64).ravel() for d in decode]
+        for p, d in zip(self.P, self.D):
+            if p.size == 0 or d.size == 0 or (p < 0).any() or (d < 1).any():
+                raise ValueError("each stratum needs prefill >= 0 and decode >= 1 values")
+        w = np.ones(len(self.P)) if weights is None else np.asarray(weights, float)
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError("stratum weights must be non-negative and not all zero")
+        self.w = w / w.sum()
+        self.name = name
+        self._pm = np.array([[np.mean(p.astype(float) ** a) for a in range(3)] for p in self.P])
+        self._dm = np.array([[np.mean(d.astype(float) ** b) for b in range(4)] for d in self.D])
+
+    @classmethod
+    def from_pairs(cls, prefill, decode, name: str = "empirical") -> JointWorkload:
+        """The exact empirical joint distribution of ``(prefill[i], decode[i])``."""
+        p = np.asarray(prefill, dtype=np.int64)
+        d = np.asarray(decode, dtype=np.int64)
+        if p.shape != d.shape or p.size == 0:
+            raise ValueError("prefill and decode must be equal-length non-empty arrays")
+        if (p < 0).any() or (d < 1).any():
+            raise ValueError("need prefill >= 0 and decode >= 1 for every request")
+        obj = cls.__new__(cls)
+        obj.P = [p]
+        obj.D = [d]
+        obj.w = np.ones(1)
+        obj.name = name
+        obj._pairs = True
+        return obj
+
+    def _is_pairs(self) -> bool:
+        return getattr(self, "_pairs", False)
+
+    def sample(self, n, rng=None):
+        g = _rng(rng)
+        if self._is_pairs():
+            idx = g.integers(0, self.P[0].size, size=n)
+            return self.P[0][idx], self.D[0][idx]
+        k = g.choice(len(self.P), size=n, p=self.w)
+        sizes_p = np.array([p.size for p in self.P])
+        sizes_d = np.array([d.size for d in self.D])
+        offs_p = np.concatenate([[0], np.cumsum(sizes_p)[:-1]])
+        offs_d = np.concatenate([[0], np.cumsum(sizes_d)[:-1]])
+        allp, alld = np.concatenate(self.P), np.concatenate(self.D)
+        ip = offs_p[k] + (g.random(n) * sizes_p[k]).astype(np.int64)
+        idd = offs_d[k] + (g.random(n) * sizes_d[k]).astype(np.int64)
+        return allp[ip], alld[idd]
+
+    def mixed_moment(self, a, b):
+        if self._is_pairs():
+            return float(np.mean(self.P[0].astype(float) ** a * self.D[0].astype(float) ** b))
+        return float(np.dot(self.w, self._pm[:, a] * self._dm[:, b]))
+
+    def survival_terms(self, horizon):
+        f = np.zeros(horizon + 1)
+        eps_f = np.zeros(horizon + 1)  # E[P 1{D=k}]
+        if self._is_pairs():
+            strata = [(1.0, self.P[0].astype(float), self.D[0], True)]
+        else:
+            strata = [(w, p.astype(float), d, False) for w, p, d in zip(self.w, self.P, self.D)]
+        for w, p, d, paired in strata:
+            keep = d <= horizon
+            pw = w / d.size
+            np.add.at(f, d[keep], pw)
+            ep = p[keep] if paired else np.full(int(keep.sum()), p.mean())
+            np.add.at(eps_f, d[keep], pw * ep)
+        surv = 1.0 - np.cumsum(f)
+        ep_total = self.mixed_moment(1, 0)
+        eps = ep_total - np.cumsum(eps_f)
+        return f, np.maximum(surv, 0.0), np.maximum(eps, 0.0)
+
+    def describe(self):
+        return {"name": self.name, "strata": len(self.P), **self.stats().to_dict()}
+
+
+# --------------------------------------------------------------------------- constructors
+
+
+def geometric_workload(mean_prefill: float = 100.0, mean_decode: float = 500.0,
+                       prefill: str = "fixed") -> IndependentWorkload:
+    """Geometric decode lengths (the seed model).  ``prefill``: ``fixed`` (every prompt
+    has ``mean_prefill`` tokens, rounded) or ``geometric`` (on ``{0, 1, ...}``)."""
+    if mean_prefill < 0:
+        raise ValueError(f"mean prefill must be >= 0, got {mean_prefill}")
+    if prefill == "fixed":
+        pm: Marginal = Fixed(int(round(mean_prefill)))
+    elif prefill == "geometric":
+        pm = Geometric(mean_prefill, low=0)
+    else:
+        raise ValueError(f"prefill distribution must be 'fixed' or 'geometric', got {prefill!r}")
+    return IndependentWorkload(pm, Geometric(mean_decode, low=1),
+                               name=f"geo-P{mean_prefill:g}-D{mean_decode:g}")
+
+
+def paper_base_workload() -> IndependentWorkload:
+    """The seed paper's base case: mean prefill 100, geometric decode with mean 500."""
+    return geometric_workload(100, 500)
+
+
+def read_trace_lengths(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(prefill, decode)`` columns of a trace CSV in the Vidur layout
+    (``num_prefill_tokens``, ``num_decode_tokens``) or Azure's original
+    (``ContextTokens``, ``GeneratedTokens``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such trace file")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        for pc, dc in (("num_prefill_tokens", "num_decode_tokens"),
+                       ("ContextTokens", "GeneratedTokens")):
+            if pc in cols and dc in cols:
+                break
+        else:
+            raise ValueError(f"{path}: need columns num_prefill_tokens,num_decode_tokens "
+                             f"(or ContextTokens,GeneratedTokens); found {cols}")
+        p, d = [], []
+        for i, row in enumerate(reader, start=2):
+            try:
+                p.append(int(float(row[pc])))
+                d.append(int(float(row[dc])))
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: line {i}: non-numeric length") from None
+    P, D = np.array(p, dtype=np.int64), np.array(d, dtype=np.int64)
+    bad = np.flatnonzero((P < 0) | (D < 1))
+    if bad.size:
+        raise ValueError(f"{path}: line {bad[0] + 2}: needs prefill >= 0 and decode >= 1")
+    return P, D
+
+
+def trace_workload(path: str | Path, name: str | None = None) -> JointWorkload:
+    """Exact empirical joint workload of a trace CSV (read from a path you give)."""
+    P, D = read_trace_lengths(path)
+    return JointWorkload.from_pairs(P, D, name=name or Path(path).stem)
+
+
+def derive_joint_table(prefill, decode, strata: int = 100, quantiles: int = 10
+                       ) -> list[tuple[int, int, int, int]]:
+    """Compact joint profile of a trace: sort requests by decode length, cut them into
+    ``strata`` equal-count strata and record ``quantiles`` mid-point quantiles
+    ``(j+0.5)/quantiles`` of prefill and of decode inside each.  Rows:
+    ``(stratum, j, prefill_q, decode_q)``.  Keeps the prefill-decode dependence that
+    ``theta`` needs (independent marginals would overstate arXiv's theta by ~30%)."""
+    P = np.asarray(prefill, dtype=np.int64)
+    D = np.asarray(decode, dtype=np.int64)
+    order = np.lexsort((P, D))
+    rows = []
+    qs = (np.arange(quantiles) + 0.5) / quantiles
+    for k, idx in enumerate(np.array_split(order, strata)):
+        pq = np.rint(np.quantile(P[idx], qs)).astype(int)
+        dq = np.maximum(1, np.rint(np.quantile(D[idx], qs))).astype(int)
+        rows.extend((k, j, int(pq[j]), int(dq[j])) for j in range(quantiles))
+    return rows
+
+
+#: Bundled trace profiles (derived tables under ``lpsched/afd/data``, see PROVENANCE.md).
+TRACE_PROFILES = {"azure-conv": "azure_conv_2023_profile.csv",
+                  "arxiv-sum": "arxiv_summarization_profile.csv"}
+
+
+def bundled_trace_workload(name: str) -> JointWorkload:
+    """The shipped joint profile of a real trace (``azure-conv`` or ``arxiv-sum``)."""
+    if name not in TRACE_PROFILES:
+        raise ValueError(f"unknown trace profile {name!r}; available: {', '.join(TRACE_PROFILES)}")
+    path = _DATA / TRACE_PROFILES[name]
+    strata: dict[int, tuple[list, list]] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            s = strata.setdefault(int(row["stratum"]), ([], []))
+            s[0].append(int(row["prefill"]))
+            s[1].append(int(row["decode"]))
+    keys = sorted(strata)
+    return JointWorkload([strata[k][0] for k in keys], [strata[k][1] for k in keys], name=name)
