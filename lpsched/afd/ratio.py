@@ -135,9 +135,15 @@ def closed_form(c: SeedCoefficients, B: float, T_bar: float) -> ClosedForm:
 
 
 def brute_force_integer(thr, r_max: int) -> int:
-    """The integer ``r`` in ``1..r_max`` maximising ``thr(r)`` (smallest on ties)."""
+    """The integer ``r`` in ``1..r_max`` maximising ``thr(r)`` (smallest on ties);
+    ``thr`` may be vectorised (called once with all ``r``) or scalar."""
     rs = np.arange(1, r_max + 1)
-    vals = np.array([float(thr(int(r))) for r in rs])
+    try:
+        vals = np.asarray(thr(rs), dtype=float)
+        if vals.shape != rs.shape:
+            raise TypeError
+    except (TypeError, ValueError):
+        vals = np.array([float(thr(int(r))) for r in rs])
     return int(rs[int(np.argmax(vals))])
 
 
