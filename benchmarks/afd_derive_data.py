@@ -1,8 +1,5 @@
-"""Derive the AFD package data shipped under ``lpsched/afd/data`` from third-party files.
+"""Derive the AFD communication figures shipped under ``lpsched/afd/data`` (third-party input).
 
-* joint prefill/decode profiles of the two real traces (``derive_joint_table``:
-  100 decode-sorted strata x 10 conditional quantiles of each length), with a check
-  that the profile's theta is close to the trace's;
 * latency + bandwidth fits of the Vidur H100 DGX point-to-point send/recv table
   (``t = latency + bytes / bandwidth``, least squares on the medians; one fit for the
   intra-node NVLink rows, ``devices_per_node = 2``, one for inter-node,
@@ -10,8 +7,7 @@
 
 Only the derived figures are written; the input files are never copied.
 
-    python benchmarks/afd_derive_data.py [--traces ../shared/traces]
-        [--vidur ../shared/calibration/vidur_h100_dgx_send_recv.csv]
+    python benchmarks/afd_derive_data.py [--vidur ../shared/calibration/vidur_h100_dgx_send_recv.csv]
 """
 
 from __future__ import annotations
@@ -25,32 +21,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lpsched.afd.workload import JointWorkload, derive_joint_table, read_trace_lengths  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "lpsched" / "afd" / "data"
-
-
-def derive_traces(trace_dir: Path) -> list[dict]:
-    out = []
-    for src, dst in (("azure_conv_2023.csv", "azure_conv_2023_profile.csv"),
-                     ("arxiv_summarization.csv", "arxiv_summarization_profile.csv")):
-        P, D = read_trace_lengths(trace_dir / src)
-        rows = derive_joint_table(P, D, strata=100, quantiles=10)
-        with (DATA / dst).open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["stratum", "j", "prefill", "decode"])
-            w.writerows(rows)
-        exact = JointWorkload.from_pairs(P, D).stats()
-        prof = JointWorkload([[r[2] for r in rows if r[0] == k] for k in range(100)],
-                             [[r[3] for r in rows if r[0] == k] for k in range(100)]).stats()
-        rec = {"trace": src, "profile": dst, "requests": int(P.size),
-               "theta_trace": exact.theta, "theta_profile": prof.theta,
-               "std_trace": exact.std, "std_profile": prof.std,
-               "mean_prefill": exact.mean_prefill, "mean_decode": exact.mean_decode}
-        print(json.dumps(rec))
-        out.append(rec)
-    return out
 
 
 def fit_vidur(path: Path) -> dict:
@@ -78,12 +51,10 @@ def fit_vidur(path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", default=str(ROOT.parent / "shared" / "traces"))
     ap.add_argument("--vidur", default=str(ROOT.parent / "shared" / "calibration"
                                            / "vidur_h100_dgx_send_recv.csv"))
     args = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
-    traces = derive_traces(Path(args.traces))
     fits = fit_vidur(Path(args.vidur))
     comm = {
         "source": "Vidur project (microsoft/vidur, MIT licence), profiling data "
@@ -94,7 +65,6 @@ def main() -> None:
         "links": fits,
     }
     (DATA / "comm_vidur_h100.json").write_text(json.dumps(comm, indent=1) + "\n")
-    (DATA / "trace_profiles.json").write_text(json.dumps(traces, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -33,6 +32,8 @@ from lpsched.afd.workload import (
     bundled_trace_workload,
     geometric_workload,
     paper_base_workload,
+    read_trace_lengths,
+    trace_workload,
 )
 
 DATA = Path(cal.__file__).parent / "data"
@@ -89,14 +90,34 @@ def test_finite_horizon_load_matches_monte_carlo_and_converges():
     assert wl.T_bar(4, horizon=H) == pytest.approx(4 * exact.mean())
 
 
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
+
+
 def test_bundled_trace_profiles_keep_theta_of_the_traces():
-    rec = {r["profile"]: r for r in json.loads((DATA / "trace_profiles.json").read_text())}
-    for name, fname in (("azure-conv", "azure_conv_2023_profile.csv"),
-                        ("arxiv-sum", "arxiv_summarization_profile.csv")):
+    pytest.importorskip("lpsched.workloads")
+    # theta of the real traces (computed from the CSVs, exact): 1226.5 and 2419.7
+    for name, theta in (("azure-conv", 1226.48), ("arxiv-sum", 2419.73)):
         wl = bundled_trace_workload(name)
-        assert wl.theta == pytest.approx(rec[fname]["theta_trace"], rel=0.02)
+        assert wl.theta == pytest.approx(theta, rel=0.02)
         P, D = wl.sample(1000, 0)
         assert (P >= 0).all() and (D >= 1).all()
+
+
+@pytest.mark.skipif(not (TRACES / "azure_conv_2023.csv").exists(), reason="traces not present")
+def test_trace_csv_workload_is_exact():
+    wl = trace_workload(TRACES / "azure_conv_2023.csv")
+    P, D = read_trace_lengths(TRACES / "azure_conv_2023.csv")
+    assert wl.theta == pytest.approx(float(np.sum(D * P + D * (D - 1) / 2) / D.sum()))
+
+
+def test_trace_csv_bad_columns(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="need columns num_prefill_tokens"):
+        trace_workload(f)
+    f.write_text("num_prefill_tokens,num_decode_tokens\n5,0\n")
+    with pytest.raises(ValueError, match="line 2: needs prefill >= 0 and decode >= 1"):
+        trace_workload(f)
 
 
 def test_workload_bad_inputs():

@@ -36,10 +36,8 @@ __all__ = [
     "Marginal", "Fixed", "Geometric", "UniformInt", "LogNormalInt", "EmpiricalMarginal",
     "Workload", "IndependentWorkload", "JointWorkload", "LoadStats",
     "geometric_workload", "paper_base_workload", "trace_workload", "bundled_trace_workload",
-    "read_trace_lengths", "derive_joint_table", "TRACE_PROFILES", "load_stats",
+    "read_trace_lengths", "TRACE_PROFILES", "load_stats",
 ]
-
-_DATA = Path(__file__).parent / "data"
 
 
 # --------------------------------------------------------------------------- marginals
@@ -489,40 +487,32 @@ def trace_workload(path: str | Path, name: str | None = None) -> JointWorkload:
     return JointWorkload.from_pairs(P, D, name=name or Path(path).stem)
 
 
-def derive_joint_table(prefill, decode, strata: int = 100, quantiles: int = 10
-                       ) -> list[tuple[int, int, int, int]]:
-    """Compact joint profile of a trace: sort requests by decode length, cut them into
-    ``strata`` equal-count strata and record ``quantiles`` mid-point quantiles
-    ``(j+0.5)/quantiles`` of prefill and of decode inside each.  Rows:
-    ``(stratum, j, prefill_q, decode_q)``.  Keeps the prefill-decode dependence that
-    ``theta`` needs (independent marginals would overstate arXiv's theta by ~30%)."""
-    P = np.asarray(prefill, dtype=np.int64)
-    D = np.asarray(decode, dtype=np.int64)
-    order = np.lexsort((P, D))
-    rows = []
-    qs = (np.arange(quantiles) + 0.5) / quantiles
-    for k, idx in enumerate(np.array_split(order, strata)):
-        pq = np.rint(np.quantile(P[idx], qs)).astype(int)
-        dq = np.maximum(1, np.rint(np.quantile(D[idx], qs))).astype(int)
-        rows.extend((k, j, int(pq[j]), int(dq[j])) for j in range(quantiles))
-    return rows
+#: Aliases of the bundled trace profiles of :mod:`lpsched.workloads`.
+TRACE_PROFILES = {"azure-conv": "azure_conv_2023", "arxiv-sum": "arxiv_summarization",
+                  "azure_conv_2023": "azure_conv_2023",
+                  "arxiv_summarization": "arxiv_summarization"}
 
 
-#: Bundled trace profiles (derived tables under ``lpsched/afd/data``, see PROVENANCE.md).
-TRACE_PROFILES = {"azure-conv": "azure_conv_2023_profile.csv",
-                  "arxiv-sum": "arxiv_summarization_profile.csv"}
-
-
-def bundled_trace_workload(name: str) -> JointWorkload:
-    """The shipped joint profile of a real trace (``azure-conv`` or ``arxiv-sum``)."""
-    if name not in TRACE_PROFILES:
-        raise ValueError(f"unknown trace profile {name!r}; available: {', '.join(TRACE_PROFILES)}")
-    path = _DATA / TRACE_PROFILES[name]
-    strata: dict[int, tuple[list, list]] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            s = strata.setdefault(int(row["stratum"]), ([], []))
-            s[0].append(int(row["prefill"]))
-            s[1].append(int(row["decode"]))
-    keys = sorted(strata)
-    return JointWorkload([strata[k][0] for k in keys], [strata[k][1] for k in keys], name=name)
+def bundled_trace_workload(name: str, n: int = 200_000, seed: int = 0) -> JointWorkload:
+    """A real-trace workload from the shipped profile of :mod:`lpsched.workloads`
+    (marginal quantile tables + checkerboard copula, so the prefill-decode dependence
+    that ``theta`` needs is kept: independent marginals would put arXiv's theta at
+    3216 tokens instead of 2420).  Represented exactly by a fixed-seed sample of ``n``
+    pairs from the profile, so its moments carry a small sampling error (theta within
+    about 1% of the trace's for the default ``n``)."""
+    if name not in TRACE_PROFILES and not str(name).endswith(".json"):
+        raise ValueError(f"unknown trace profile {name!r}; available: "
+                         f"{', '.join(sorted(set(TRACE_PROFILES)))} or a profile JSON path")
+    key = TRACE_PROFILES.get(name, name)
+    try:
+        from lpsched.workloads import load_profile
+    except ImportError:  # pragma: no cover - the profiles module ships with the package
+        raise ValueError("trace profiles need lpsched.workloads; or give a trace CSV path") \
+            from None
+    try:
+        prof = load_profile(key)
+    except ValueError:
+        raise ValueError(f"unknown trace profile {name!r}; available: "
+                         f"{', '.join(sorted(set(TRACE_PROFILES)))}") from None
+    P, D = prof.sample(n, np.random.default_rng(seed))
+    return JointWorkload.from_pairs(P, D, name=key)
