@@ -15,7 +15,7 @@ from lpsched.afd.sizing_ip import (
     configurations,
     solve_sizing,
 )
-from lpsched.afd.workload import bundled_trace_workload, geometric_workload
+from lpsched.afd.workload import geometric_workload
 
 WL = {"base": geometric_workload(100, 500), "short": geometric_workload(50, 100),
       "long": geometric_workload(8000, 300)}
@@ -85,8 +85,8 @@ def test_mixing_configurations_never_loses_and_builder_is_extensible():
 
 
 def test_kv_capacity_and_infeasible_cases():
-    # long-context trace on H100 at B = 512 cannot hold the KV cache
-    p = SizingProblem(bundled_trace_workload("arxiv-sum"), (DeviceType("h100", "h100"),),
+    # long contexts on H100 at B = 512 cannot hold the KV cache
+    p = SizingProblem(geometric_workload(2500, 300), (DeviceType("h100", "h100"),),
                       batch_sizes=(512,), r_values=(1, 2))
     assert all("KV" in c.reason for c in configurations(p))
     assert solve_sizing(p).status == "infeasible"
