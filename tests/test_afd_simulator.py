@@ -124,3 +124,13 @@ def test_simulator_bad_inputs():
         simulate(m, requests=([1], [0]))
     with pytest.raises(ValueError, match="no measurement window"):
         simulate(m, wl, r=1, B=256, n_requests=10, start="fresh")
+
+
+def test_simulated_instance_load_matches_theta_and_finite_horizon():
+    m = build_step_model("h200")
+    wl = geometric_workload(40, 60, prefill="geometric")
+    s = simulate(m, wl, r=4, B=64, n_requests=40000, seed=5)  # stationary start
+    assert s.mean_load / 64 == pytest.approx(wl.theta, rel=0.02)
+    f = simulate(m, wl, r=4, B=64, n_requests=40000, seed=5, start="fresh", warmup=0)
+    assert f.mean_load == pytest.approx(wl.T_bar(64, horizon=f.steps), rel=0.02)
+    assert f.mean_load < s.mean_load  # the fresh start's transient is lighter
