@@ -85,3 +85,29 @@ def test_help_has_examples(capsys, sub):
     with pytest.raises(SystemExit):
         main(["afd", sub, "--help"])
     assert "example" in capsys.readouterr().out
+
+
+def test_sweep_json_feeds_the_shared_plot_command(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, _ = run(capsys, "afd", "sweep", "--json", "--requests", "1500", "--r-max", "4",
+                       "--ffn-model", "dsv3-moe-e8")
+    f = tmp_path / "sweep.json"
+    f.write_text(out)
+    png = tmp_path / "afd.png"
+    code, out, _ = run(capsys, "plot", "afd", str(f), "--out", str(png))
+    assert code == 0 and png.stat().st_size > 1000
+
+
+def test_step_time_bridge_with_timed_latencies():
+    from lpsched.afd.timing import step_time_callable
+    from lpsched.instance import Instance, Request
+    from lpsched.simulate import timed_latencies
+
+    inst = Instance(100, [Request("a", 10, 3), Request("b", 5, 2)])
+    f = step_time_callable("h100", "llama3-8b")
+    res = timed_latencies(inst, [0, 0], f)
+    # steps 1-2 run both requests, step 3 only "a": durations from the calibration
+    assert list(res.batch) == [2, 2, 1]
+    assert res.step_seconds == pytest.approx(f(res.batch, res.kv_tokens))
+    assert res.latency[1] == pytest.approx(res.step_seconds[:2].sum())
+    assert 1e-3 < res.stats["makespan_s"] < 0.1  # a few ms per step for an 8B model
