@@ -149,7 +149,8 @@ def simulate(model, workload: Workload | None = None, r: int = 1, B: int = 256,
 
     # slot state: load during step k is base + k; the slot frees at the start of step end
     base = np.zeros(S, dtype=np.int64)
-    end = np.full(S, -1, dtype=np.int64)
+    NEVER = np.iinfo(np.int64).max
+    end = np.full(S, NEVER, dtype=np.int64)  # empty slots never free
     from_stream = np.zeros(S, dtype=bool)
     dlen = np.zeros(S, dtype=np.int64)
     ptr = 0
@@ -167,7 +168,7 @@ def simulate(model, workload: Workload | None = None, r: int = 1, B: int = 256,
         base[:] = p0 + age  # load at step 0 is P + age
         end[:] = d0 - age
         warmup = 0 if warmup is None else warmup
-    active = end >= 0
+    active = end < NEVER
     g_base = np.bincount(slot_group, weights=base * active, minlength=G).astype(np.int64)
     g_active = np.bincount(slot_group, weights=active, minlength=G).astype(np.int64)
 
@@ -181,7 +182,32 @@ def simulate(model, workload: Workload | None = None, r: int = 1, B: int = 256,
     rr_ptr = 0
     while True:
         free = np.flatnonzero(end == k)
-        if free.size:
+        if free.size == 1:  # scalar fast path (the common case at small r)
+            s1 = int(free[0])
+            g1 = int(slot_group[s1])
+            completed += 1
+            if from_stream[s1]:
+                decode_completed += int(dlen[s1])
+            g_base[g1] -= base[s1]
+            if ptr < n:
+                p1, d1 = int(P[ptr]), int(D[ptr])
+                ptr += 1
+                base[s1] = p1 - k
+                end[s1] = k + d1
+                dlen[s1] = d1
+                from_stream[s1] = True
+                g_base[g1] += p1 - k
+                if admission == "round-robin":
+                    rr_ptr = (rr_ptr + 1) % r
+            else:
+                if first_empty is None:
+                    first_empty = k
+                base[s1] = 0
+                end[s1] = NEVER
+                g_active[g1] -= 1
+                if not g_active.any() or not drain:
+                    break
+        elif free.size:
             completed += free.size
             decode_completed += int(dlen[free][from_stream[free]].sum())
             fg = slot_group[free]
@@ -215,17 +241,25 @@ def simulate(model, workload: Workload | None = None, r: int = 1, B: int = 256,
                                   ).astype(np.int64)
             if emptied.size:
                 base[emptied] = 0
-                end[emptied] = -1
+                end[emptied] = NEVER
                 g_active -= np.bincount(slot_group[emptied], minlength=G)
             if not g_active.any() or (first_empty is not None and not drain):
                 break
-        if k == cap:
-            cap *= 2
+        # event skipping: nothing changes until the next completion, and the loads
+        # grow by one token per active slot per step in between
+        nxt = int(end.min())
+        if nxt > cap:
+            while cap < nxt:
+                cap *= 2
             loads = np.resize(loads, (cap, G))
             acts = np.resize(acts, (cap, G))
-        loads[k] = g_base + k * g_active
-        acts[k] = g_active
-        k += 1
+        if nxt == k + 1:
+            loads[k] = g_base + k * g_active
+            acts[k] = g_active
+        else:
+            loads[k:nxt] = g_base + np.arange(k, nxt)[:, None] * g_active
+            acts[k:nxt] = g_active
+        k = nxt
     K = k
     loads, acts = loads[:K].astype(float), acts[:K].astype(float)
     tokens_step = acts.sum(1)
