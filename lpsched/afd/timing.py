@@ -119,7 +119,8 @@ class StepTimeModel:
             b_A = b_A + att.params["c"] * B
         return {"a_A": att.params["a"], "b_A": float(b_A), "a_C": self.a_C, "b_C": self.b_C,
                 "a_F": ffn.params["a"] * self.rows_per_token, "b_F": ffn.params["b"],
-                "unit": TIME_UNIT, "a_unit": "ms per layer per token"}
+                "unit": TIME_UNIT, "a_unit": "ms per layer per token",
+                "fits": f"attention {att.kind} ({self.attn_gpu}), FFN {ffn.kind} ({self.ffn_gpu})"}
 
     def describe(self) -> dict:
         return {"model": self.model, "ffn_model": self.ffn_model, "attn_gpu": self.attn_gpu,
