@@ -21,8 +21,6 @@ import argparse
 import csv
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,25 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_checker import machine  # noqa: E402
+
 from lpsched.afd.ratio import size_bundle  # noqa: E402
 from lpsched.afd.simulator import sweep  # noqa: E402
 from lpsched.afd.timing import build_step_model  # noqa: E402
 from lpsched.afd.workload import geometric_workload, read_trace_lengths, trace_workload  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, nproc {nproc}, Python {platform.python_version()}"
 
 
 def workloads(trace_dir: Path, passes: int = 4):
@@ -147,6 +135,24 @@ def md_table(rows, cols, heads=None):
     return "\n".join(out)
 
 
+def plot_sweep_axes(a1, a2, curve, title="", marks=None):
+    """Throughput per device (left) and idle fractions (right) against r."""
+    r = [x["r"] for x in curve]
+    a1.plot(r, [x["throughput_per_instance"] for x in curve], "o-", ms=3, label="simulation")
+    a1.set_xlabel("r (attention instances per FFN)")
+    a1.set_ylabel("tokens/s per device")
+    a2.plot(r, [x["idle_attention"] for x in curve], "o-", ms=3, label="attention idle")
+    a2.plot(r, [x["idle_ffn"] for x in curve], "s-", ms=3, label="FFN idle")
+    a2.set_xlabel("r")
+    a2.set_ylabel("idle fraction")
+    for ls, (label, rv) in zip(("--", ":", "-."), (marks or {}).items()):
+        for a in (a1, a2):
+            a.axvline(rv, color="gray", ls=ls, lw=1, label=f"{label} = {rv}")
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7)
+    a1.set_title(title, fontsize=9)
+
+
 def plots(rows, tag):
     try:
         import matplotlib
@@ -155,7 +161,6 @@ def plots(rows, tag):
     except ImportError:
         print("matplotlib missing: no plots", file=sys.stderr)
         return []
-    from lpsched.afd.plots import plot_sweep
     files = []
     for gpu in ("h100", "h200"):
         sel = [r for r in rows if r["gpu"] == gpu]
@@ -163,10 +168,10 @@ def plots(rows, tag):
             continue
         fig, axes = plt.subplots(len(sel), 2, figsize=(10, 2.6 * len(sel)))
         for (a1, a2), r in zip(axes, sel):
-            plot_sweep(r["curve"], "", title=f"{r['workload']} / {r['ffn']} / {gpu} "
+            plot_sweep_axes(a1, a2, r["curve"], title=f"{r['workload']} / {r['ffn']} / {gpu} "
                        f"({r['regime']})", marks={"theory r_int": r["r_int"],
                                                   "barrier r_int": r["r_int_barrier"],
-                                                  "sim best": r["r_sim"]}, ax_pair=(a1, a2))
+                                                  "sim best": r["r_sim"]})
         fig.tight_layout()
         f = RESULTS / f"afd_sweeps_{tag}_{gpu}.png"
         fig.savefig(f, dpi=80)

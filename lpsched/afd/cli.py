@@ -181,10 +181,10 @@ def _cmd_sweep(args) -> int:
              "idle_ffn": s.idle_ffn, "tau_ms_per_layer": s.breakdown["tau"]}
             for s in out["results"]]
     if args.plot:
-        from lpsched.afd.plots import plot_sweep
-        plot_sweep(rows, args.plot, title=f"{wl.name}, B={args.batch}, {model.attn_gpu}",
-                   marks={"theory r_int": theory["r_int"],
-                          "barrier r_int": theory["barrier"]["r_int"]})
+        from lpsched.plots import plot_afd_sweep
+        plot_afd_sweep(rows, args.plot, r_best=out["r_best"],
+                       title=f"{wl.name}, B={args.batch}, {model.attn_gpu}: simulation sweep "
+                             f"(theory r* = {theory['r_star']:.2f})")
     if args.json:
         _dump({"r_best": out["r_best"], "throughput_best": out["throughput_best"],
                "theory": {"r_star": theory["r_star"], "r_int": theory["r_int"],
