@@ -271,3 +271,13 @@ def test_barrier_terms():
     assert out["r_int"] == search_ratio(m, 256, wl.T_bar(256)).r_best
     for k in ("a_A", "b_A", "a_C", "b_C", "a_F", "b_F", "unit"):
         assert k in out["coefficients"]
+
+
+def test_empirical_finite_horizon_matches_monte_carlo():
+    wl = JointWorkload.from_pairs([5, 100, 7, 30], [40, 2, 17, 9])
+    H = 50
+    exact = wl.finite_horizon_load(H)
+    rng = np.random.default_rng(9)
+    mc = sum(_slot_loads(wl, H, rng) for _ in range(4000)) / 4000
+    assert np.allclose(mc, exact, rtol=0.05, atol=0.5)
+    assert wl.finite_horizon_load(4000)[-1] == pytest.approx(wl.theta, rel=1e-3)

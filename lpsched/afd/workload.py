@@ -339,91 +339,42 @@ class IndependentWorkload(Workload):
 
 
 class JointWorkload(Workload):
-    """A discrete joint distribution given by strata.
+    """The exact empirical joint distribution of ``(prefill[i], decode[i])`` pairs
+    (a trace, or a large sample of a profile): moments, survival terms and sampling
+    all use the pairs themselves, so the prefill-decode dependence is kept."""
 
-    Stratum ``k`` (probability ``w_k``) holds prefill values ``P_k`` and decode values
-    ``D_k`` (equal weights inside the stratum), drawn independently *within* the
-    stratum.  One pair per stratum is the exact empirical joint distribution of a
-    trace; a few hundred strata of sorted decode lengths with conditional quantiles of
-    both lengths is the compact profile shipped for the real traces.
-    """
-
-    def __init__(self, prefill: list, decode: list, weights=None, name: str = "joint") -> None:
-        if len(prefill) != len(decode) or not prefill:
-            raise ValueError("joint workload needs the same non-zero number of strata")
-        self.P = [np.asarray(p, dtype=np.int64).ravel() for p in prefill]
-        self.D = [np.asarray(d, dtype=np.int64).ravel() for d in decode]
-        for p, d in zip(self.P, self.D):
-            if p.size == 0 or d.size == 0 or (p < 0).any() or (d < 1).any():
-                raise ValueError("each stratum needs prefill >= 0 and decode >= 1 values")
-        w = np.ones(len(self.P)) if weights is None else np.asarray(weights, float)
-        if (w < 0).any() or w.sum() <= 0:
-            raise ValueError("stratum weights must be non-negative and not all zero")
-        self.w = w / w.sum()
-        self.name = name
-        self._pm = np.array([[np.mean(p.astype(float) ** a) for a in range(3)] for p in self.P])
-        self._dm = np.array([[np.mean(d.astype(float) ** b) for b in range(4)] for d in self.D])
-
-    @classmethod
-    def from_pairs(cls, prefill, decode, name: str = "empirical") -> JointWorkload:
-        """The exact empirical joint distribution of ``(prefill[i], decode[i])``."""
-        p = np.asarray(prefill, dtype=np.int64)
-        d = np.asarray(decode, dtype=np.int64)
+    def __init__(self, prefill, decode, name: str = "empirical") -> None:
+        p = np.asarray(prefill, dtype=np.int64).ravel()
+        d = np.asarray(decode, dtype=np.int64).ravel()
         if p.shape != d.shape or p.size == 0:
             raise ValueError("prefill and decode must be equal-length non-empty arrays")
         if (p < 0).any() or (d < 1).any():
             raise ValueError("need prefill >= 0 and decode >= 1 for every request")
-        obj = cls.__new__(cls)
-        obj.P = [p]
-        obj.D = [d]
-        obj.w = np.ones(1)
-        obj.name = name
-        obj._pairs = True
-        return obj
+        self.P, self.D, self.name = p, d, name
 
-    def _is_pairs(self) -> bool:
-        return getattr(self, "_pairs", False)
+    @classmethod
+    def from_pairs(cls, prefill, decode, name: str = "empirical") -> JointWorkload:
+        return cls(prefill, decode, name)
 
     def sample(self, n, rng=None):
-        g = _rng(rng)
-        if self._is_pairs():
-            idx = g.integers(0, self.P[0].size, size=n)
-            return self.P[0][idx], self.D[0][idx]
-        k = g.choice(len(self.P), size=n, p=self.w)
-        sizes_p = np.array([p.size for p in self.P])
-        sizes_d = np.array([d.size for d in self.D])
-        offs_p = np.concatenate([[0], np.cumsum(sizes_p)[:-1]])
-        offs_d = np.concatenate([[0], np.cumsum(sizes_d)[:-1]])
-        allp, alld = np.concatenate(self.P), np.concatenate(self.D)
-        ip = offs_p[k] + (g.random(n) * sizes_p[k]).astype(np.int64)
-        idd = offs_d[k] + (g.random(n) * sizes_d[k]).astype(np.int64)
-        return allp[ip], alld[idd]
+        idx = _rng(rng).integers(0, self.P.size, size=n)
+        return self.P[idx], self.D[idx]
 
     def mixed_moment(self, a, b):
-        if self._is_pairs():
-            return float(np.mean(self.P[0].astype(float) ** a * self.D[0].astype(float) ** b))
-        return float(np.dot(self.w, self._pm[:, a] * self._dm[:, b]))
+        return float(np.mean(self.P.astype(float) ** a * self.D.astype(float) ** b))
 
     def survival_terms(self, horizon):
-        f = np.zeros(horizon + 1)
-        eps_f = np.zeros(horizon + 1)  # E[P 1{D=k}]
-        if self._is_pairs():
-            strata = [(1.0, self.P[0].astype(float), self.D[0], True)]
-        else:
-            strata = [(w, p.astype(float), d, False) for w, p, d in zip(self.w, self.P, self.D)]
-        for w, p, d, paired in strata:
-            keep = d <= horizon
-            pw = w / d.size
-            np.add.at(f, d[keep], pw)
-            ep = p[keep] if paired else np.full(int(keep.sum()), p.mean())
-            np.add.at(eps_f, d[keep], pw * ep)
-        surv = 1.0 - np.cumsum(f)
-        ep_total = self.mixed_moment(1, 0)
-        eps = ep_total - np.cumsum(eps_f)
-        return f, np.maximum(surv, 0.0), np.maximum(eps, 0.0)
+        keep = self.D <= horizon
+        w = 1.0 / self.D.size
+        f = np.bincount(self.D[keep], minlength=horizon + 1)[:horizon + 1] * w
+        eps_f = np.bincount(self.D[keep], weights=self.P[keep].astype(float),
+                            minlength=horizon + 1)[:horizon + 1] * w  # E[P 1{D=k}]
+        surv = np.maximum(1.0 - np.cumsum(f), 0.0)
+        eps = np.maximum(self.mixed_moment(1, 0) - np.cumsum(eps_f), 0.0)
+        return f, surv, eps
 
     def describe(self):
-        return {"name": self.name, "strata": len(self.P), **self.stats().to_dict()}
+        return {"name": self.name, "requests": int(self.P.size), **self.stats().to_dict()}
 
 
 # --------------------------------------------------------------------------- constructors
