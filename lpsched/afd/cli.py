@@ -135,13 +135,22 @@ def _add_sim_options(p):
                         "model's fully overlapped stages)")
     g.add_argument("--start", default="stationary", choices=["stationary", "fresh"],
                    help="initial slot state (stationary: no warm-up needed)")
+    g.add_argument("--replay", action="store_true",
+                   help="with --trace: replay the trace's requests in order instead of "
+                        "sampling --requests of them")
 
 
 def _sim_kwargs(args):
     if args.requests < 1:
         raise ValueError(f"--requests must be >= 1, got {args.requests}")
-    return {"n_requests": args.requests, "seed": args.seed, "admission": args.admission,
-            "micro_batches": args.micro_batches, "start": args.start}
+    kw = {"n_requests": args.requests, "seed": args.seed, "admission": args.admission,
+          "micro_batches": args.micro_batches, "start": args.start}
+    if args.replay:
+        if not args.trace:
+            raise ValueError("--replay needs --trace")
+        from lpsched.afd.workload import read_trace_lengths
+        kw["requests"] = read_trace_lengths(args.trace)
+    return kw
 
 
 def _cmd_simulate(args) -> int:
