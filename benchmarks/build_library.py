@@ -84,9 +84,10 @@ def generated_sets() -> dict[str, list[tuple[str, dict, Instance]]]:
     ]
     sets["azure-online"] = [
         sampled("azure-o", "azure_conv_2023", 200, 16384, 1, arrivals="trace-rate"),
+        sampled("azure-o", "azure_conv_2023", 200, 32768, 5, arrivals="trace-rate"),
         sampled("azure-o", "azure_conv_2023", 200, 65536, 2, arrivals="trace-rate"),
         sampled("azure-o", "azure_conv_2023", 2000, 16384, 3, arrivals="trace-rate"),
-        sampled("azure-o", "azure_conv_2023", 2000, 65536, 4, arrivals="trace-rate"),
+        sampled("azure-o", "azure_conv_2023", 2000, 32768, 6, arrivals="trace-rate"),
     ]
     return sets
 
