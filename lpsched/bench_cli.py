@@ -48,18 +48,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                           progress=False if args.quiet else None)
     print(format_table(bench.table_rows(run), list(bench.COLUMNS)))
     print()
-    summ = [{**s, "mean_gap_pct": None if s["mean_gap_pct"] is None else round(s["mean_gap_pct"], 2),
-             "max_gap_pct": None if s["max_gap_pct"] is None else round(s["max_gap_pct"], 2),
-             "time_s": round(s["time_s"], 3)} for s in run.summary]
+    def r2(v):
+        return None if v is None else round(v, 2)
+
+    summ = [{**s, "mean_gap_pct": r2(s["mean_gap_pct"]), "max_gap_pct": r2(s["max_gap_pct"]),
+             "mean_vs_best_pct": r2(s["mean_vs_best_pct"]), "time_s": round(s["time_s"], 3)}
+            for s in run.summary]
     print(format_table(summ, ["algorithm", "runs", "solved", "errors", "mean_gap_pct",
-                              "max_gap_pct", "wins", "proven_optimal", "time_s"]))
+                              "max_gap_pct", "mean_vs_best_pct", "wins", "proven_optimal",
+                              "time_s"]))
     errors = [r for r in run.rows if r.status == "error"]
     for r in errors[:10]:
         print(f"error: {r.instance} / {r.algorithm}: {r.message}")
     if len(errors) > 10:
         print(f"error: ... and {len(errors) - 10} more (see the CSV)")
-    print(f"\ngap% = 100 (objective - LB) / objective, LB = best of metadata, bound function and "
-          f"solver bounds; {len(run.rows)} runs on {run.executor}")
+    print("\ngap% = 100 (objective - LB) / objective with LB the best of the metadata bound, "
+          "lpsched.models.bounds and solver bounds;\nvs_best% = 100 (objective - best known) / "
+          f"best known; {len(run.rows)} runs on {run.executor}")
     if json_path is not None:
         bench.write_json(run, json_path)
     if csv_path is not None:

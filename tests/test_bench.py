@@ -105,6 +105,8 @@ def test_bench_cli_table_files_and_gaps(tmp_path, capsys):
         assert r["verified"] is True
         assert r["gap_pct"] == pytest.approx(100 * (r["objective"] - opt) / r["objective"])
         assert r["objective"] >= opt
+        assert r["best_known"] == opt
+        assert r["vs_best_pct"] == pytest.approx(100 * (r["objective"] - opt) / opt)
     summ = {s["algorithm"]: s for s in data["summary"]}
     for a in ("t-seq", "t-spt"):
         mine = [r for r in data["rows"] if r["algorithm"] == a]
@@ -122,7 +124,9 @@ def test_bench_gap_uses_the_best_bound_of_all_sources():
     insts = [mcsf_synthetic(8, 3)]  # no bound in metadata
     run = bench.run_bench(insts, ["t-seq", "t-spt"], jobs=1, bound=False, progress=False)
     lb = float(insts[0].decode.sum())  # reported by t-spt, used for t-seq too
+    best = min(r.objective for r in run.rows)
     for r in run.rows:
+        assert r.best_known == best  # no metadata: the best of the run
         assert r.lower_bound == lb and r.lb_source == "t-spt bound"
         assert r.gap_pct == pytest.approx(100 * (r.objective - lb) / r.objective)
         assert r.objective == check(insts[0], _starts_of(r, insts[0])).objective
