@@ -149,13 +149,14 @@ def _bound_task(task: Mapping[str, Any]) -> dict[str, Any]:
     except ImportError:
         return {"instance": inst.name, "value": None, "method": None}
     try:
-        kwargs = {"method": "best"}
-        if task.get("time_limit") is not None:
+        import inspect
+
+        kwargs: dict[str, Any] = {"method": "best"}
+        params = inspect.signature(lower_bound).parameters
+        if task.get("time_limit") is not None and ("time_limit" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values())):
             kwargs["time_limit"] = task["time_limit"]
-        try:
-            b = lower_bound(inst, **kwargs)
-        except TypeError:  # no time_limit parameter
-            b = lower_bound(inst, method="best")
+        b = lower_bound(inst, **kwargs)
         return {"instance": inst.name, "value": float(b.value), "method": str(b.method)}
     except Exception as exc:  # noqa: BLE001
         return {"instance": inst.name, "value": None, "method": None,
@@ -462,6 +463,7 @@ def run_bench(
              for i in instances for a in algos]
     do_bound = bound and bounds_available()
     computed: dict[str, tuple[float | None, str | None]] = {}
+    bound_errors: dict[str, str] = {}
     prog = _Progress(len(tasks) + (len(instances) if do_bound else 0), progress)
     fh = writer = None
     if csv_path is not None:
@@ -488,6 +490,8 @@ def run_bench(
                 out = _result(executor, fut)
                 if kind == "bound":
                     computed[out["instance"]] = (out["value"], out["method"])
+                    if out.get("error"):
+                        bound_errors[out["instance"]] = out["error"]
                     prog.step(f"bound {out['instance']}")
                     continue
                 row = BenchRow(**out)
@@ -517,7 +521,8 @@ def run_bench(
     run = BenchRun(rows=done_rows, summary=summarize(done_rows, algos), algorithms=algos,
                    instances=names, interrupted=interrupted, executor=executor.name,
                    meta={"time_limit": time_limit, "seed": seed,
-                         "bound_function": do_bound, "tasks": len(tasks),
+                         "bound_function": do_bound, "bound_errors": bound_errors,
+                         "tasks": len(tasks),
                          "finished": len(done_rows)})
     if csv_path is not None:
         write_csv(run, csv_path)

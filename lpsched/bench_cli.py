@@ -1,4 +1,4 @@
-"""Subcommands ``lpsched bench``, ``lpsched instances`` and ``lpsched plot``."""
+"""Subcommands ``lpsched bench``, ``instances``, ``plot`` and ``sample``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     run = bench.run_bench(instances, algos, time_limit=args.time_limit, seed=args.seed,
                           jobs=args.jobs, scheduler=args.scheduler,
                           connect_timeout=args.connect_timeout, bound=not args.no_bound,
+                          bound_time_limit=args.bound_time_limit or args.time_limit,
                           options=options, csv_path=csv_path,
                           progress=False if args.quiet else None)
     print(format_table(bench.table_rows(run), list(bench.COLUMNS)))
@@ -158,8 +159,61 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_mix(spec: str) -> dict[str, float]:
+    """``name`` or ``name:weight,name:weight`` -> {name: weight}."""
+    mix: dict[str, float] = {}
+    for part in (x.strip() for x in spec.split(",")):
+        if not part:
+            continue
+        name, _, w = part.partition(":")
+        try:
+            mix[name] = float(w) if w else 1.0
+        except ValueError:
+            raise CliError(f"profile weight must be a number: {part!r}") from None
+    if not mix:
+        raise CliError("give a profile name (see `lpsched sample --list`)")
+    return mix
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from lpsched import workloads
+    from lpsched.instance import write_json
+
+    if args.list or not args.profile:
+        rows = []
+        for name in workloads.profile_names():
+            p = workloads.load_profile(name)
+            rows.append({"profile": name, "rows": p.provenance.get("rows"),
+                         "mean_prefill": round(p.mean_prefill, 1),
+                         "mean_decode": round(p.mean_decode, 1),
+                         "max_s+o": p.max_total,
+                         "arrivals/s": None if p.mean_interarrival is None
+                         else round(1 / p.mean_interarrival, 2),
+                         "spearman": p.dependence.get("trace", {}).get("spearman")})
+        print(format_table(rows, ["profile", "rows", "mean_prefill", "mean_decode", "max_s+o",
+                                  "arrivals/s", "spearman"]))
+        return 0
+    if args.n is None or args.memory is None:
+        raise CliError("sample needs --n and --memory")
+    inst = workloads.sample_instance(_parse_mix(args.profile), args.n, args.memory, args.seed,
+                                     arrivals=args.arrivals, rate=args.rate,
+                                     step_seconds=args.step_seconds,
+                                     too_large="resample" if args.resample else "error",
+                                     name=args.name)
+    info = inst.summary()
+    if args.out:
+        write_json(inst, args.out)
+    print(f"{inst.name}: n={inst.n} M={inst.memory} "
+          f"{'offline' if inst.offline else 'online, last arrival step ' + str(info['arrival']['max'])}"
+          f"; prefill mean {info['prefill']['mean']:.0f}, decode mean {info['decode']['mean']:.0f}"
+          f"; redrawn too large: {inst.metadata['resampled_too_large']}")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Add ``bench``, ``instances`` and ``plot`` to the ``lpsched`` command."""
+    """Add ``bench``, ``instances``, ``plot`` and ``sample`` to the ``lpsched`` command."""
     p = subparsers.add_parser(
         "bench", help="run algorithms over instance sets and compare with bounds",
         formatter_class=_EX,
@@ -191,6 +245,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed passed to every algorithm")
     p.add_argument("--options", default=None,
                    help='per-algorithm options as JSON, e.g. \'{"milp": {"threads": 1}}\'')
+    p.add_argument("--bound-time-limit", type=float, default=None,
+                   help="time limit of the per-instance bound computation (default: --time-limit)")
     p.add_argument("--no-bound", action="store_true",
                    help="do not compute lpsched.models.bounds per instance")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -225,3 +281,33 @@ def register(subparsers: Any) -> None:
     p.add_argument("--memory", type=int, default=None, help="memory: override the budget M")
     p.add_argument("--title", default=None, help="figure title")
     p.set_defaults(func=_cmd_plot)
+
+    p = subparsers.add_parser(
+        "sample", help="sample an instance from the trace-derived workload profiles",
+        formatter_class=_EX,
+        description="Draw an instance from the bundled workload profiles (quantile tables and "
+                    "prefill/decode dependence derived from the Azure 2023 conversation trace "
+                    "and the arXiv summarisation trace). Same seed, same instance. Requests "
+                    "with prefill + decode > M are an error unless --resample.",
+        epilog="examples:\n"
+               "  lpsched sample --list\n"
+               "  lpsched sample azure_conv_2023 --n 500 --memory 65536 --seed 1 --out a.json\n"
+               "  lpsched sample azure_conv_2023:1,arxiv_summarization:1 --n 200 --memory 16384 "
+               "--seed 2\n"
+               "  lpsched sample azure_conv_2023 --n 1000 --memory 32768 --seed 3 "
+               "--arrivals trace-rate")
+    p.add_argument("profile", nargs="?", help="profile name, or name:weight,... for a mix")
+    p.add_argument("--list", action="store_true", help="list the bundled profiles")
+    p.add_argument("--n", type=int, default=None, help="number of requests")
+    p.add_argument("--memory", type=int, default=None, help="KV budget M (tokens)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--arrivals", choices=["offline", "trace-rate", "poisson"], default="offline",
+                   help="arrival process (default offline: all at step 0)")
+    p.add_argument("--rate", type=float, default=None, help="arrivals per second")
+    p.add_argument("--step-seconds", type=float, default=0.025,
+                   help="seconds per decode step for arrival steps (default 0.025)")
+    p.add_argument("--resample", action="store_true",
+                   help="redraw requests with s+o > M (counted in the metadata) instead of failing")
+    p.add_argument("--name", default=None, help="instance name")
+    p.add_argument("--out", default=None, help="write the instance JSON here")
+    p.set_defaults(func=_cmd_sample)

@@ -157,6 +157,14 @@ def test_bound_function_is_used_when_available(monkeypatch):
     off = bench.run_bench([inst], ["t-spt"], jobs=1, bound=False, progress=False)
     assert off.rows[0].lower_bound == inst.decode.sum()
 
+    def broken(inst, method="best", time_limit=None):
+        raise RuntimeError("bound failed")
+
+    fake.lower_bound = broken
+    run = bench.run_bench([inst], ["t-spt"], jobs=1, progress=False, bound_time_limit=5)
+    assert run.rows[0].lower_bound == inst.decode.sum()  # falls back to the other sources
+    assert run.meta["bound_errors"] == {inst.name: "RuntimeError: bound failed"}
+
 
 def test_invalid_bound_is_reported_not_hidden():
     inst = mcsf_synthetic(5, 1)

@@ -215,3 +215,24 @@ def test_shipped_profiles_in_sync_with_script(name, fresh_profiles):
         d["provenance"].pop("derived_on")
     assert fresh == shipped
     assert len(shipped["provenance"]["sha256"]) == 64
+
+
+def test_sample_cli(tmp_path, capsys):
+    from lpsched.cli import main
+    from lpsched.instance import read_json
+
+    assert main(["sample", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "azure_conv_2023" in out and "arxiv_summarization" in out
+    assert main(["sample", "arxiv_summarization", "--n", "50", "--memory", "2048"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot fit in memory 2048" in err and err.count("\n") == 1
+    f = tmp_path / "s.json"
+    assert main(["sample", "azure_conv_2023:1,arxiv_summarization:3", "--n", "40", "--memory",
+                 "2048", "--seed", "4", "--resample", "--out", str(f)]) == 0
+    inst = read_json(f)
+    assert inst == sample_instance({"azure_conv_2023": 1, "arxiv_summarization": 3}, 40, 2048, 4,
+                                   too_large="resample")
+    assert inst.metadata["counts"] == {"azure_conv_2023": 10, "arxiv_summarization": 30}
+    assert main(["sample", "azure_conv_2023:x", "--n", "5", "--memory", "99999"]) == 2
+    assert "weight" in capsys.readouterr().err
