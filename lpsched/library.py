@@ -175,12 +175,14 @@ def build_index(base: Path | None = None) -> dict[str, Any]:
     """The index of every instance file under ``base`` (default: the bundled library)."""
     base = root() if base is None else base
     files = sorted(p for p in base.rglob("*.json") if p.name != "index.json")
-    entries = [index_entry(p, base) for p in files]
+    order = {s: k for k, s in enumerate(SETS)}
+    entries = sorted((index_entry(p, base) for p in files),
+                     key=lambda e: (order.get(e["set"], len(order)), e["set"], e["path"]))
     names = [e["name"] for e in entries]
     dup = {x for x in names if names.count(x) > 1}
     if dup:
         raise ValueError(f"duplicate instance names in the library: {sorted(dup)}")
-    sets = sorted({e["set"] for e in entries})
+    sets = list(dict.fromkeys(e["set"] for e in entries))
     return {
         "format": INDEX_FORMAT,
         "sets": {s: {"description": SETS.get(s, ""),
