@@ -136,7 +136,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if not Path(f).exists():
                 raise CliError(f"{f}: no such file")
             rows.extend(read_rows(f))
-        out = plots.plot_gaps(rows, args.out, title=args.title)
+        out = plots.plot_gaps(rows, args.out, metric=args.metric, title=args.title)
     else:  # afd
         if len(args.inputs) != 1:
             raise CliError("plot afd takes one sweep JSON file")
@@ -271,6 +271,7 @@ def register(subparsers: Any) -> None:
                "  lpsched plot memory tiny-3 --algo mc-sf --out mem.png\n"
                "  lpsched plot memory tiny-3 sched.json --out mem.svg\n"
                "  lpsched plot gaps results.csv --out gaps.png\n"
+               "  lpsched plot gaps results.csv --metric vs_best_pct --out vs_best.svg\n"
                "  lpsched plot afd sweep.json --out afd.png")
     p.add_argument("kind", choices=["memory", "gaps", "afd"], help="which figure")
     p.add_argument("inputs", nargs="+", help="memory: INSTANCE [SCHEDULE]; gaps: bench "
@@ -279,6 +280,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--algo", default=None, help="memory: solve with this algorithm first")
     p.add_argument("--time-limit", type=float, default=None, help="memory: solver time limit")
     p.add_argument("--memory", type=int, default=None, help="memory: override the budget M")
+    p.add_argument("--metric", choices=["gap_pct", "vs_best_pct"], default="gap_pct",
+                   help="gaps: gap to the lower bound (default) or excess over the best known")
     p.add_argument("--title", default=None, help="figure title")
     p.set_defaults(func=_cmd_plot)
 
