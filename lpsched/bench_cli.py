@@ -14,11 +14,11 @@ __all__ = ["register"]
 _EX = argparse.RawDescriptionHelpFormatter
 
 
-def _resolve(specs: list[str]):
+def _resolve(specs: list[str], memory: int | None = None):
     from lpsched import library
 
     try:
-        return library.resolve(specs)
+        return library.resolve(specs, memory=memory)
     except KeyError as exc:
         raise CliError(f"{exc.args[0]}: no such file, bundled instance or set "
                        "(`lpsched instances` lists them)") from None
@@ -27,7 +27,7 @@ def _resolve(specs: list[str]):
 def _cmd_bench(args: argparse.Namespace) -> int:
     from lpsched import bench
 
-    instances = _resolve(args.instances)
+    instances = _resolve(args.instances, args.memory)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     csv_path = Path(args.out) if args.out else None
     json_path = Path(args.json) if args.json else (csv_path.with_suffix(".json")
@@ -230,6 +230,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("instances", nargs="+",
                    help="set names, instance names, JSON files or folders (comma-separated ok)")
     p.add_argument("--algos", required=True, help="comma-separated algorithm names")
+    p.add_argument("--memory", type=int, default=None,
+                   help="KV budget M for trace CSV inputs (required for them)")
     p.add_argument("--time-limit", type=float, default=None,
                    help="per-run time limit in seconds")
     p.add_argument("--jobs", type=int, default=None,

@@ -246,3 +246,15 @@ def test_bench_cli_errors(argv, match, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_bench_trace_csv_needs_memory(tmp_path, capsys):
+    f = tmp_path / "t.csv"
+    f.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,5,3\n0.1,2,4\n0.3,7,2\n")
+    assert main(["bench", str(f), "--algos", "t-seq", "--jobs", "1"]) == 2
+    assert "needs a memory budget" in capsys.readouterr().err
+    assert main(["bench", str(f), "--algos", "t-seq", "--jobs", "1", "--memory", "20",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "t  " in out or "t " in out
+    assert "feasible" in out
