@@ -129,8 +129,9 @@ def main() -> None:
         md.append(f"| {r['case']} | {r['rep']} | {r['seconds']:.2f} | {r['steps']} | "
                   f"{r['us_per_step']:.1f} | {r.get('r_best', '-')} | {ref} | {spd} | "
                   f"{r.get('match', '-')} |")
-    md += ["", "Steps include only the measurement window (a sweep does not simulate the "
-           "drain). The reference is a plain-Python per-slot loop with the same rules and the same "
+    md += ["", "Sweep rows count the simulated steps up to the end of the measurement window (a "
+           "sweep does not simulate the drain); reference rows run to the end of the drain. "
+           "The reference is a plain-Python per-slot loop with the same rules and the same "
            "admission permutations; `match` = identical throughput (relative 1e-9).", ""]
     (RESULTS / "afd_speed.md").write_text("\n".join(md))
 
