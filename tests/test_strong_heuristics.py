@@ -132,6 +132,22 @@ def test_serial_decoder_earliest_and_feasible(inst, seed, order_preserving):
 
 
 @SETTINGS
+@given(instances(min_n=2, max_n=12, max_memory=40, max_decode=20), st.integers(0, 2**31 - 1))
+def test_earliest_start_three_ways(inst, seed):
+    from lpsched.heuristics.serial import DenseProfile
+
+    rng = np.random.default_rng(seed)
+    prof = DenseProfile(inst.memory, int(inst.decode.max()))
+    for i in rng.permutation(inst.n).tolist():
+        s, o = int(inst.prefill[i]), int(inst.decode[i])
+        t0 = int(rng.integers(0, 30))
+        p = prof.earliest(s, o, t0)
+        assert p == prof.earliest_jump(s, o, t0) == prof.earliest_blocks(s, o, t0)
+        assert prof.fits(s, o, p) and (p == t0 or not prof.fits(s, o, p - 1))
+        prof.add(s, o, p)
+
+
+@SETTINGS
 @given(instances(max_n=8, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1))
 def test_group_decoder_feasible(inst, seed):
     rng = np.random.default_rng(seed)
@@ -170,8 +186,8 @@ def test_local_search_never_worse(inst, seed, backfill):
 def test_local_search_improves_sorted_f_cont_and_is_deterministic():
     inst = mcsf_synthetic(30, 3)
     base = solve(inst, "sorted-f-cont").objective
-    r1 = solve(inst, "local-search", max_iters=300, seed=1)
-    r2 = solve(inst, "local-search", max_iters=300, seed=1)
+    r1 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
+    r2 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
     assert r1.objective <= base
     assert r1.objective == r2.objective
     assert r1.stats["input_objective"] == base

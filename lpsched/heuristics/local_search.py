@@ -189,27 +189,40 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
 
 
 def solve_local_search(instance: Instance, *, time_limit: float | None = None,
-                       seed: int | None = None, init: str = "sorted-f-cont",
+                       seed: int | None = None, init: str = "sorted-f-cont,mc-sf",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
-                       max_iters: int | None = None, backfill: bool = True,
+                       max_iters: int | None = None, backfill: bool | None = None,
                        **_: object) -> Result:
-    """Local search from ``start`` (a feasible schedule) or from the registered algorithm ``init``.
+    """Local search from ``start`` (a feasible schedule) or from the best schedule of the
+    registered algorithms named in ``init`` (comma-separated; default
+    ``"sorted-f-cont,mc-sf"``).
 
-    ``time_limit`` defaults to 2 s when ``max_iters`` is not given.
+    ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
+    defaults to True up to 1,000 requests and False above (a backfilling decode
+    scans from each request's arrival, ``O(n * makespan)`` on large backlogs; the
+    queue-order decode is amortised ``O(makespan + sum o)``).
     """
     t0 = time.perf_counter()
     if start is None:
         from lpsched import registry
-        base = registry.run(init, instance)
-        if base.schedule is None:
-            raise ValueError(f"local-search: initial algorithm {init!r} gave no schedule")
-        p0 = base.schedule.starts
+        best = None
+        for name in [x.strip() for x in init.split(",") if x.strip()]:
+            base = registry.run(name, instance)
+            if base.schedule is None:
+                raise ValueError(f"local-search: initial algorithm {name!r} gave no schedule")
+            if best is None or base.objective < best[1]:
+                best = (name, base.objective, base.schedule.starts)
+        if best is None:
+            raise ValueError("local-search: init names no algorithm")
+        init, _, p0 = best
     else:
         p0 = start.starts if isinstance(start, Schedule) else np.asarray(start, dtype=np.int64)
         init = "given"
     if time_limit is None and max_iters is None:
         time_limit = DEFAULT_TIME
     budget = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+    if backfill is None:
+        backfill = instance.n <= 1000
     starts, stats = improve(instance, p0, time_limit=budget, max_iters=max_iters,
                             seed=0 if seed is None else seed, backfill=backfill)
     stats["init"] = init

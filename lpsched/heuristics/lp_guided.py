@@ -84,6 +84,32 @@ class OrderingLP:
     runtime: float
 
 
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance (its one-time banner would otherwise go to the CLI's stdout)."""
+    import os
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _area_min(s: int, o: int, kl: np.ndarray, kh: np.ndarray, lo: np.ndarray,
               hi: np.ndarray) -> np.ndarray:
     """``min(E(kl), E(kh))``: least area in steps ``[lo, hi]`` of a start in ``[kl, kh]``."""
@@ -142,8 +168,7 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     A_mem = sp.csr_matrix((v, (np.searchsorted(used, r), c)), shape=(used.size, col))
     A_eq = sp.csr_matrix((np.ones(col), (req_a, np.arange(col))), shape=(n, col))
     A = sp.vstack([A_eq, A_mem]).tocsr()
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("solver", solver)
     if time_limit is not None:
@@ -256,7 +281,7 @@ def solve_lp_swap(instance: Instance, *, time_limit: float | None = None,
 
 def solve_lp_horizon(instance: Instance, *, time_limit: float | None = None,
                      seed: int | None = None, window: int = 40, commit: int | None = None,
-                     key: str = "completion", max_columns: int = 20_000,
+                     key: str = "completion", max_columns: int = 4_000,
                      backfill: bool = False, **_: object) -> Result:
     """Receding-horizon LP scheduler (module docstring); ``commit`` defaults to ``window // 2``."""
     t0 = time.perf_counter()

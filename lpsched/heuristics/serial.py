@@ -15,10 +15,12 @@ growable ``int64`` array (the same difference-array construction as
 * placing ``i`` at ``p`` adds the ramp ``s_i + (1..o_i)`` to ``m[p+1 .. p+o_i]``
   (one vectorised slice operation, ``O(o_i)``);
 * ``i`` fits at ``p`` iff ``max_{r=1..o_i} (m[p+r] + r) <= M - s_i``;
-* the earliest fitting ``p >= t0`` is found in blocks of candidate steps with a
-  sliding-window maximum: with ``h(u) = m(u) + u``, ``i`` fits at ``p`` iff
-  ``max_{u in (p, p+o_i]} h(u) - p <= M - s_i``, and the window maxima for a
-  block of ``K`` candidates cost ``O(K + o_i)`` (``scipy.ndimage.maximum_filter1d``).
+* the earliest fitting ``p >= t0``: with ``h(u) = m(u) + u``, ``i`` fits at ``p``
+  iff ``max_{u in (p, p+o_i]} h(u) - p <= M - s_i``; a failing ``p`` rules out
+  every ``p' < min(u, h(u) - M + s_i)`` for each violating step ``u``, so the
+  search jumps (:meth:`DenseProfile.earliest`); an independent block scan with
+  a sliding-window maximum (:meth:`DenseProfile.earliest_blocks`) checks it in
+  the tests.
 
 This is exact: every step is a candidate start (not only completion steps), and
 because the profile holds *all* placed requests (also those that start later in
@@ -36,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import maximum_filter1d
 
 from lpsched.instance import Instance
@@ -46,22 +49,35 @@ __all__ = ["DenseProfile", "decode_groups", "decode_order", "objective_of"]
 class DenseProfile:
     """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array)."""
 
-    __slots__ = ("M", "mem", "ramp")
+    __slots__ = ("M", "_mem", "ramp", "_win", "_maxo")
 
     def __init__(self, memory: int, max_decode: int, size: int = 0):
         self.M = int(memory)
+        self._maxo = int(max_decode)
         self.ramp = np.arange(max_decode + 1, dtype=np.int64)
         self.mem = np.zeros(max(size, 4 * (max_decode + 2), 64), dtype=np.int64)
 
+    @property
+    def mem(self) -> np.ndarray:
+        return self._mem
+
+    @mem.setter
+    def mem(self, value: np.ndarray) -> None:
+        self._mem = value
+        # rows j: mem[j : j + max_decode] (a read-only view that follows mem's values)
+        self._win = sliding_window_view(value, self._maxo)
+
     def copy(self) -> DenseProfile:
         out = DenseProfile.__new__(DenseProfile)
-        out.M, out.ramp, out.mem = self.M, self.ramp, self.mem.copy()
+        out.M, out.ramp, out._maxo = self.M, self.ramp, self._maxo
+        out.mem = self.mem.copy()
         return out
 
     def _ensure(self, end: int) -> None:
-        if end >= self.mem.size:
-            new = np.zeros(max(2 * self.mem.size, end + 1), dtype=np.int64)
-            new[: self.mem.size] = self.mem
+        end += self._maxo
+        if end >= self._mem.size:
+            new = np.zeros(max(2 * self._mem.size, end + 1), dtype=np.int64)
+            new[: self._mem.size] = self._mem
             self.mem = new
 
     def add(self, s: int, o: int, p: int) -> None:
@@ -77,7 +93,47 @@ class DenseProfile:
         return int((self.mem[p + 1: p + o + 1] + self.ramp[1: o + 1]).max()) <= self.M - s
 
     def earliest(self, s: int, o: int, t0: int) -> int:
-        """The smallest ``p >= t0`` at which the request fits (exists: it fits alone)."""
+        """The smallest ``p >= t0`` at which the request fits (exists: it fits alone).
+
+        Candidates are tested in blocks of ``k`` (8, 16, 32, ...): row ``p`` of the
+        strided window view holds ``m[p+1 .. p+o]``, so one block costs ``O(k o)``
+        vectorised work and no Python loop over steps.
+        """
+        cap = self.M - s
+        ramp = self.ramp[1: o + 1]
+        t = t0
+        k = 8
+        while True:
+            self._ensure(t + k + o + 1)
+            v = (self._win[t + 1: t + 1 + k, :o] + ramp).max(axis=1)
+            ok = np.flatnonzero(v <= cap)
+            if ok.size:
+                return t + int(ok[0])
+            t += k
+            k = min(2 * k, 4096)
+
+    def earliest_jump(self, s: int, o: int, t0: int) -> int:
+        """Same as :meth:`earliest` by jump search (an independent implementation).
+
+        If ``p`` fails, every step ``u`` of its window with ``h(u) - p > M - s``
+        (``h(u) = m(u) + u``) excludes all ``p' < min(u, h(u) - (M - s))`` (for
+        ``p' < u`` the step stays in the window and needs ``h(u) - p' <= M - s``).
+        """
+        cap = self.M - s
+        ramp = self.ramp[1: o + 1]
+        t = t0
+        while True:
+            self._ensure(t + o + 1)
+            v = self._mem[t + 1: t + o + 1] + ramp  # = h(u) - t
+            bad = np.flatnonzero(v > cap)
+            if bad.size == 0:
+                return t
+            u = bad + (t + 1)
+            t = max(t + 1, int(np.minimum(u, v[bad] + t - cap).max()))
+
+    def earliest_blocks(self, s: int, o: int, t0: int) -> int:
+        """Same as :meth:`earliest` by scanning blocks of candidates with a sliding
+        window maximum (kept as an independent implementation for the tests)."""
         if self.fits(s, o, t0):
             return t0
         cap = self.M - s
@@ -86,7 +142,10 @@ class DenseProfile:
         while True:
             self._ensure(t + k + o + 1)
             seg = self.mem[t + 1: t + k + o] + np.arange(t + 1, t + k + o, dtype=np.int64)
-            win = maximum_filter1d(seg, size=o, origin=-(o // 2))[:k]
+            if o * k <= 16384:  # small windows: a strided view beats the filter's overhead
+                win = sliding_window_view(seg, o).max(axis=1)
+            else:
+                win = maximum_filter1d(seg, size=o, origin=-(o // 2))[:k]
             ok = np.flatnonzero(win - np.arange(t, t + k, dtype=np.int64) <= cap)
             if ok.size:
                 return t + int(ok[0])
