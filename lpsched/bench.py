@@ -15,10 +15,14 @@ Gap. For each instance the lower bound ``LB`` is the best (largest) of
 
 The gap of a feasible result with objective ``z`` is ``100 (z - LB) / z`` percent,
 the convention of :attr:`lpsched.schedule.Result.gap` and of MIP solvers
-(0% = proven optimal). If some ``LB`` exceeds a checker-verified objective the
+(0% = proven optimal). Because bounds can be weak, each row also gives
+``vs_best_pct = 100 (z - best) / best``, the excess over the best known
+objective (the smaller of the instance's ``best_known``/``optimum`` metadata and
+the best objective of the run). If some ``LB`` exceeds a checker-verified objective the
 bound is wrong: the gap is left empty and the row says so.
 
-Summary per algorithm: runs, errors, mean gap over the instances it solved,
+Summary per algorithm: runs, errors, mean gap and mean excess over the best
+known objective over the instances it solved,
 *wins* (instances where it reached the best objective of the run, ties
 included) and *proven optimal* (objective equal to ``LB``).
 
@@ -57,7 +61,7 @@ __all__ = [
 ]
 
 COLUMNS = ("instance", "n", "M", "algorithm", "status", "objective", "lower_bound", "gap_pct",
-           "time_s")
+           "best_known", "vs_best_pct", "time_s")
 
 
 @dataclass
@@ -73,6 +77,8 @@ class BenchRow:
     lower_bound: float | None = None  # the instance LB used for the gap (see module doc)
     lb_source: str = ""
     gap_pct: float | None = None
+    best_known: int | None = None  # best of metadata best_known/optimum and this run
+    vs_best_pct: float | None = None  # 100 (objective - best_known) / best_known
     time_s: float = 0.0
     algo_lower_bound: float | None = None  # the algorithm's own proven bound
     verified: bool = False  # schedule re-checked feasible by lpsched.check
@@ -143,13 +149,14 @@ def _bound_task(task: Mapping[str, Any]) -> dict[str, Any]:
     except ImportError:
         return {"instance": inst.name, "value": None, "method": None}
     try:
-        kwargs = {"method": "best"}
-        if task.get("time_limit") is not None:
+        import inspect
+
+        kwargs: dict[str, Any] = {"method": "best"}
+        params = inspect.signature(lower_bound).parameters
+        if task.get("time_limit") is not None and ("time_limit" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values())):
             kwargs["time_limit"] = task["time_limit"]
-        try:
-            b = lower_bound(inst, **kwargs)
-        except TypeError:  # no time_limit parameter
-            b = lower_bound(inst, method="best")
+        b = lower_bound(inst, **kwargs)
         return {"instance": inst.name, "value": float(b.value), "method": str(b.method)}
     except Exception as exc:  # noqa: BLE001
         return {"instance": inst.name, "value": None, "method": None,
@@ -327,9 +334,22 @@ def instance_lower_bound(inst: Instance, rows: Iterable[BenchRow] = (),
     return max(cands, key=lambda c: c[0])
 
 
+def _best_known(inst: Instance, rows: Sequence[BenchRow]) -> int | None:
+    cands = [r.objective for r in rows if r.objective is not None]
+    for key in ("best_known", "optimum"):
+        v = inst.metadata.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            cands.append(v)
+    return int(min(cands)) if cands else None
+
+
 def _apply_bounds(rows: list[BenchRow], inst: Instance, computed) -> None:
     lb, src = instance_lower_bound(inst, rows, computed)
+    best = _best_known(inst, rows)
     for r in rows:
+        r.best_known = best
+        if best is not None and r.objective is not None and best > 0:
+            r.vs_best_pct = 100.0 * (r.objective - best) / best
         r.lower_bound = None if lb is None else (int(lb) if float(lb).is_integer() else lb)
         r.lb_source = src
         r.gap_pct = None
@@ -353,6 +373,7 @@ def summarize(rows: Sequence[BenchRow], algorithms: Sequence[str]) -> list[dict[
     for a in algorithms:
         mine = [r for r in rows if r.algorithm == a]
         gaps = [r.gap_pct for r in mine if r.gap_pct is not None]
+        above = [r.vs_best_pct for r in mine if r.vs_best_pct is not None]
         out.append({
             "algorithm": a,
             "runs": len(mine),
@@ -360,6 +381,7 @@ def summarize(rows: Sequence[BenchRow], algorithms: Sequence[str]) -> list[dict[
             "errors": sum(r.status == "error" for r in mine),
             "mean_gap_pct": (sum(gaps) / len(gaps)) if gaps else None,
             "max_gap_pct": max(gaps) if gaps else None,
+            "mean_vs_best_pct": (sum(above) / len(above)) if above else None,
             "wins": sum(r.objective is not None and r.objective == best.get(r.instance)
                         for r in mine),
             "proven_optimal": sum(r.objective is not None and r.lower_bound is not None
@@ -441,6 +463,7 @@ def run_bench(
              for i in instances for a in algos]
     do_bound = bound and bounds_available()
     computed: dict[str, tuple[float | None, str | None]] = {}
+    bound_errors: dict[str, str] = {}
     prog = _Progress(len(tasks) + (len(instances) if do_bound else 0), progress)
     fh = writer = None
     if csv_path is not None:
@@ -467,6 +490,8 @@ def run_bench(
                 out = _result(executor, fut)
                 if kind == "bound":
                     computed[out["instance"]] = (out["value"], out["method"])
+                    if out.get("error"):
+                        bound_errors[out["instance"]] = out["error"]
                     prog.step(f"bound {out['instance']}")
                     continue
                 row = BenchRow(**out)
@@ -496,7 +521,8 @@ def run_bench(
     run = BenchRun(rows=done_rows, summary=summarize(done_rows, algos), algorithms=algos,
                    instances=names, interrupted=interrupted, executor=executor.name,
                    meta={"time_limit": time_limit, "seed": seed,
-                         "bound_function": do_bound, "tasks": len(tasks),
+                         "bound_function": do_bound, "bound_errors": bound_errors,
+                         "tasks": len(tasks),
                          "finished": len(done_rows)})
     if csv_path is not None:
         write_csv(run, csv_path)
@@ -550,5 +576,7 @@ def table_rows(run: BenchRun) -> list[dict[str, Any]]:
                     "status": r.status, "objective": r.objective,
                     "lower_bound": r.lower_bound,
                     "gap_pct": None if r.gap_pct is None else round(r.gap_pct, 2),
+                    "best_known": r.best_known,
+                    "vs_best_pct": None if r.vs_best_pct is None else round(r.vs_best_pct, 2),
                     "time_s": round(r.time_s, 3)})
     return out

@@ -1,4 +1,4 @@
-"""Subcommands ``lpsched bench``, ``lpsched instances`` and ``lpsched plot``."""
+"""Subcommands ``lpsched bench``, ``instances``, ``plot`` and ``sample``."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ __all__ = ["register"]
 _EX = argparse.RawDescriptionHelpFormatter
 
 
-def _resolve(specs: list[str]):
+def _resolve(specs: list[str], memory: int | None = None):
     from lpsched import library
 
     try:
-        return library.resolve(specs)
+        return library.resolve(specs, memory=memory)
     except KeyError as exc:
         raise CliError(f"{exc.args[0]}: no such file, bundled instance or set "
                        "(`lpsched instances` lists them)") from None
@@ -27,7 +27,7 @@ def _resolve(specs: list[str]):
 def _cmd_bench(args: argparse.Namespace) -> int:
     from lpsched import bench
 
-    instances = _resolve(args.instances)
+    instances = _resolve(args.instances, args.memory)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     csv_path = Path(args.out) if args.out else None
     json_path = Path(args.json) if args.json else (csv_path.with_suffix(".json")
@@ -44,22 +44,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     run = bench.run_bench(instances, algos, time_limit=args.time_limit, seed=args.seed,
                           jobs=args.jobs, scheduler=args.scheduler,
                           connect_timeout=args.connect_timeout, bound=not args.no_bound,
+                          bound_time_limit=args.bound_time_limit or args.time_limit,
                           options=options, csv_path=csv_path,
                           progress=False if args.quiet else None)
     print(format_table(bench.table_rows(run), list(bench.COLUMNS)))
     print()
-    summ = [{**s, "mean_gap_pct": None if s["mean_gap_pct"] is None else round(s["mean_gap_pct"], 2),
-             "max_gap_pct": None if s["max_gap_pct"] is None else round(s["max_gap_pct"], 2),
-             "time_s": round(s["time_s"], 3)} for s in run.summary]
+    def r2(v):
+        return None if v is None else round(v, 2)
+
+    summ = [{**s, "mean_gap_pct": r2(s["mean_gap_pct"]), "max_gap_pct": r2(s["max_gap_pct"]),
+             "mean_vs_best_pct": r2(s["mean_vs_best_pct"]), "time_s": round(s["time_s"], 3)}
+            for s in run.summary]
     print(format_table(summ, ["algorithm", "runs", "solved", "errors", "mean_gap_pct",
-                              "max_gap_pct", "wins", "proven_optimal", "time_s"]))
+                              "max_gap_pct", "mean_vs_best_pct", "wins", "proven_optimal",
+                              "time_s"]))
     errors = [r for r in run.rows if r.status == "error"]
     for r in errors[:10]:
         print(f"error: {r.instance} / {r.algorithm}: {r.message}")
     if len(errors) > 10:
         print(f"error: ... and {len(errors) - 10} more (see the CSV)")
-    print(f"\ngap% = 100 (objective - LB) / objective, LB = best of metadata, bound function and "
-          f"solver bounds; {len(run.rows)} runs on {run.executor}")
+    print("\ngap% = 100 (objective - LB) / objective with LB the best of the metadata bound, "
+          "lpsched.models.bounds and solver bounds;\nvs_best% = 100 (objective - best known) / "
+          f"best known; {len(run.rows)} runs on {run.executor}")
     if json_path is not None:
         bench.write_json(run, json_path)
     if csv_path is not None:
@@ -130,7 +136,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if not Path(f).exists():
                 raise CliError(f"{f}: no such file")
             rows.extend(read_rows(f))
-        out = plots.plot_gaps(rows, args.out, title=args.title)
+        out = plots.plot_gaps(rows, args.out, metric=args.metric, title=args.title)
     else:  # afd
         if len(args.inputs) != 1:
             raise CliError("plot afd takes one sweep JSON file")
@@ -153,8 +159,61 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_mix(spec: str) -> dict[str, float]:
+    """``name`` or ``name:weight,name:weight`` -> {name: weight}."""
+    mix: dict[str, float] = {}
+    for part in (x.strip() for x in spec.split(",")):
+        if not part:
+            continue
+        name, _, w = part.partition(":")
+        try:
+            mix[name] = float(w) if w else 1.0
+        except ValueError:
+            raise CliError(f"profile weight must be a number: {part!r}") from None
+    if not mix:
+        raise CliError("give a profile name (see `lpsched sample --list`)")
+    return mix
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from lpsched import workloads
+    from lpsched.instance import write_json
+
+    if args.list or not args.profile:
+        rows = []
+        for name in workloads.profile_names():
+            p = workloads.load_profile(name)
+            rows.append({"profile": name, "rows": p.provenance.get("rows"),
+                         "mean_prefill": round(p.mean_prefill, 1),
+                         "mean_decode": round(p.mean_decode, 1),
+                         "max_s+o": p.max_total,
+                         "arrivals/s": None if p.mean_interarrival is None
+                         else round(1 / p.mean_interarrival, 2),
+                         "spearman": p.dependence.get("trace", {}).get("spearman")})
+        print(format_table(rows, ["profile", "rows", "mean_prefill", "mean_decode", "max_s+o",
+                                  "arrivals/s", "spearman"]))
+        return 0
+    if args.n is None or args.memory is None:
+        raise CliError("sample needs --n and --memory")
+    inst = workloads.sample_instance(_parse_mix(args.profile), args.n, args.memory, args.seed,
+                                     arrivals=args.arrivals, rate=args.rate,
+                                     step_seconds=args.step_seconds,
+                                     too_large="resample" if args.resample else "error",
+                                     name=args.name)
+    info = inst.summary()
+    if args.out:
+        write_json(inst, args.out)
+    print(f"{inst.name}: n={inst.n} M={inst.memory} "
+          f"{'offline' if inst.offline else 'online, last arrival step ' + str(info['arrival']['max'])}"
+          f"; prefill mean {info['prefill']['mean']:.0f}, decode mean {info['decode']['mean']:.0f}"
+          f"; redrawn too large: {inst.metadata['resampled_too_large']}")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Add ``bench``, ``instances`` and ``plot`` to the ``lpsched`` command."""
+    """Add ``bench``, ``instances``, ``plot`` and ``sample`` to the ``lpsched`` command."""
     p = subparsers.add_parser(
         "bench", help="run algorithms over instance sets and compare with bounds",
         formatter_class=_EX,
@@ -171,6 +230,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("instances", nargs="+",
                    help="set names, instance names, JSON files or folders (comma-separated ok)")
     p.add_argument("--algos", required=True, help="comma-separated algorithm names")
+    p.add_argument("--memory", type=int, default=None,
+                   help="KV budget M for trace CSV inputs (required for them)")
     p.add_argument("--time-limit", type=float, default=None,
                    help="per-run time limit in seconds")
     p.add_argument("--jobs", type=int, default=None,
@@ -186,6 +247,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed passed to every algorithm")
     p.add_argument("--options", default=None,
                    help='per-algorithm options as JSON, e.g. \'{"milp": {"threads": 1}}\'')
+    p.add_argument("--bound-time-limit", type=float, default=None,
+                   help="time limit of the per-instance bound computation (default: --time-limit)")
     p.add_argument("--no-bound", action="store_true",
                    help="do not compute lpsched.models.bounds per instance")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -210,6 +273,7 @@ def register(subparsers: Any) -> None:
                "  lpsched plot memory tiny-3 --algo mc-sf --out mem.png\n"
                "  lpsched plot memory tiny-3 sched.json --out mem.svg\n"
                "  lpsched plot gaps results.csv --out gaps.png\n"
+               "  lpsched plot gaps results.csv --metric vs_best_pct --out vs_best.svg\n"
                "  lpsched plot afd sweep.json --out afd.png")
     p.add_argument("kind", choices=["memory", "gaps", "afd"], help="which figure")
     p.add_argument("inputs", nargs="+", help="memory: INSTANCE [SCHEDULE]; gaps: bench "
@@ -218,5 +282,37 @@ def register(subparsers: Any) -> None:
     p.add_argument("--algo", default=None, help="memory: solve with this algorithm first")
     p.add_argument("--time-limit", type=float, default=None, help="memory: solver time limit")
     p.add_argument("--memory", type=int, default=None, help="memory: override the budget M")
+    p.add_argument("--metric", choices=["gap_pct", "vs_best_pct"], default="gap_pct",
+                   help="gaps: gap to the lower bound (default) or excess over the best known")
     p.add_argument("--title", default=None, help="figure title")
     p.set_defaults(func=_cmd_plot)
+
+    p = subparsers.add_parser(
+        "sample", help="sample an instance from the trace-derived workload profiles",
+        formatter_class=_EX,
+        description="Draw an instance from the bundled workload profiles (quantile tables and "
+                    "prefill/decode dependence derived from the Azure 2023 conversation trace "
+                    "and the arXiv summarisation trace). Same seed, same instance. Requests "
+                    "with prefill + decode > M are an error unless --resample.",
+        epilog="examples:\n"
+               "  lpsched sample --list\n"
+               "  lpsched sample azure_conv_2023 --n 500 --memory 65536 --seed 1 --out a.json\n"
+               "  lpsched sample azure_conv_2023:1,arxiv_summarization:1 --n 200 --memory 16384 "
+               "--seed 2\n"
+               "  lpsched sample azure_conv_2023 --n 1000 --memory 32768 --seed 3 "
+               "--arrivals trace-rate")
+    p.add_argument("profile", nargs="?", help="profile name, or name:weight,... for a mix")
+    p.add_argument("--list", action="store_true", help="list the bundled profiles")
+    p.add_argument("--n", type=int, default=None, help="number of requests")
+    p.add_argument("--memory", type=int, default=None, help="KV budget M (tokens)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--arrivals", choices=["offline", "trace-rate", "poisson"], default="offline",
+                   help="arrival process (default offline: all at step 0)")
+    p.add_argument("--rate", type=float, default=None, help="arrivals per second")
+    p.add_argument("--step-seconds", type=float, default=0.025,
+                   help="seconds per decode step for arrival steps (default 0.025)")
+    p.add_argument("--resample", action="store_true",
+                   help="redraw requests with s+o > M (counted in the metadata) instead of failing")
+    p.add_argument("--name", default=None, help="instance name")
+    p.add_argument("--out", default=None, help="write the instance JSON here")
+    p.set_defaults(func=_cmd_sample)

@@ -102,11 +102,13 @@ def load_set(set_name: str) -> list[Instance]:
     return [read_json(p) for p in files]
 
 
-def resolve(specs: str | Iterable[str]) -> list[Instance]:
+def resolve(specs: str | Iterable[str], *, memory: int | None = None) -> list[Instance]:
     """Instances named by ``specs``: set names, instance names, ``set/name``, or JSON/CSV paths.
 
-    A string may hold several comma-separated items. Raises ``KeyError`` naming
-    the first item that is neither a file nor in the library.
+    A string may hold several comma-separated items. ``memory`` is the KV budget
+    for trace CSVs (required for them; JSON files and library instances keep
+    their own). Raises ``KeyError`` naming the first item that is neither a file
+    nor in the library.
     """
     from lpsched.instance import load
 
@@ -118,7 +120,8 @@ def resolve(specs: str | Iterable[str]) -> list[Instance]:
                 continue
             path = Path(part)
             if path.is_file():
-                out.append(load(path))
+                csv = path.suffix.lower() == ".csv"
+                out.append(load(path, memory=memory if csv else None))
             elif path.is_dir():
                 files = sorted(path.glob("*.json"))
                 out.extend(read_json(p) for p in files if p.name != "index.json")
@@ -175,12 +178,14 @@ def build_index(base: Path | None = None) -> dict[str, Any]:
     """The index of every instance file under ``base`` (default: the bundled library)."""
     base = root() if base is None else base
     files = sorted(p for p in base.rglob("*.json") if p.name != "index.json")
-    entries = [index_entry(p, base) for p in files]
+    order = {s: k for k, s in enumerate(SETS)}
+    entries = sorted((index_entry(p, base) for p in files),
+                     key=lambda e: (order.get(e["set"], len(order)), e["set"], e["path"]))
     names = [e["name"] for e in entries]
     dup = {x for x in names if names.count(x) > 1}
     if dup:
         raise ValueError(f"duplicate instance names in the library: {sorted(dup)}")
-    sets = sorted({e["set"] for e in entries})
+    sets = list(dict.fromkeys(e["set"] for e in entries))
     return {
         "format": INDEX_FORMAT,
         "sets": {s: {"description": SETS.get(s, ""),

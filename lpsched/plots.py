@@ -100,25 +100,37 @@ def plot_memory(instance: Instance, schedule: Schedule | Sequence[int] | np.ndar
     return _save(fig, path)
 
 
+_METRICS = {
+    "gap_pct": ("gap to lower bound (%) = 100 (obj - LB) / obj", "Gap to the best lower bound"),
+    "vs_best_pct": ("above best known (%) = 100 (obj - best) / best",
+                    "Excess over the best known objective"),
+}
+
+
 def plot_gaps(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *,
-              title: str | None = None) -> Path:
+              metric: str = "gap_pct", title: str | None = None) -> Path:
     """Gap to the lower bound (%) of each algorithm over an instance set.
 
-    ``rows`` are bench rows (``instance``, ``algorithm``, ``gap_pct``, ``status``).
+    ``rows`` are bench rows (``instance``, ``algorithm``, ``gap_pct``,
+    ``vs_best_pct``, ``status``); ``metric`` picks ``"gap_pct"`` (default) or
+    ``"vs_best_pct"`` (excess over the best known objective).
     Up to 16 instances: grouped bars per instance; more: one box per algorithm
     with the instances as dots. Errors and rows without a bound are left out
     and counted in the legend.
     """
     path = _out(path)
+    if metric not in _METRICS:
+        raise ValueError(f"metric must be one of {sorted(_METRICS)}, got {metric!r}")
+    ylabel, default_title = _METRICS[metric]
     plt = _pyplot()
     algos = list(dict.fromkeys(str(r["algorithm"]) for r in rows))
     insts = list(dict.fromkeys(str(r["instance"]) for r in rows))
     if not algos:
         raise ValueError("no rows to plot")
-    gap = {(str(r["instance"]), str(r["algorithm"])): r.get("gap_pct") for r in rows}
+    gap = {(str(r["instance"]), str(r["algorithm"])): r.get(metric) for r in rows}
     missing = {a: sum(gap.get((i, a)) is None for i in insts) for a in algos}
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(insts) * max(1, len(algos)) / 2 + 3)
-                                    if len(insts) <= 16 else 8, 4.5))
+    width = min(13.0, max(6.0, 0.25 * len(insts) * len(algos) + 3)) if len(insts) <= 16 else 8.0
+    fig, ax = plt.subplots(figsize=(width, 4.8))
     if len(insts) <= 16:
         w = 0.8 / len(algos)
         x = np.arange(len(insts))
@@ -141,9 +153,9 @@ def plot_gaps(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *
         ax.set_xticklabels([a + (f"\n({missing[a]} w/o gap)" if missing[a] else "")
                             for a in algos], fontsize=8)
         ax.set_xlabel("algorithm")
-    ax.set_ylabel("gap to lower bound (%)  = 100 (obj - LB) / obj")
-    ax.set_title(title or f"Gap to the best lower bound: {len(insts)} instances, "
-                          f"{len(algos)} algorithms", fontsize=10)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"{default_title}: {len(insts)} instances, {len(algos)} algorithms",
+                 fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 

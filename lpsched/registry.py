@@ -53,7 +53,12 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Constraints, 2025"),
 
     # -- exact solvers (models/) ------------------------------------------------------------
-
+    AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
+                  "Time-indexed MILP (PuLP model, HiGHS); bound and gap read from HiGHS",
+                  "Sousa & Wolsey 1992 time-indexed formulation; DESIGN.md section 2"),
+    AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
+                  "CP-SAT: memory ramps as a cumulative of staircase intervals (OR-Tools)",
+                  "formulations/cpsat.md"),
 
     # -- strong heuristics (heuristics/) -----------------------------------------------------
     AlgorithmSpec("sorted-f", "lpsched.heuristics.sorted_f:solve_sorted_f", "heuristic",

@@ -105,6 +105,8 @@ def test_bench_cli_table_files_and_gaps(tmp_path, capsys):
         assert r["verified"] is True
         assert r["gap_pct"] == pytest.approx(100 * (r["objective"] - opt) / r["objective"])
         assert r["objective"] >= opt
+        assert r["best_known"] == opt
+        assert r["vs_best_pct"] == pytest.approx(100 * (r["objective"] - opt) / opt)
     summ = {s["algorithm"]: s for s in data["summary"]}
     for a in ("t-seq", "t-spt"):
         mine = [r for r in data["rows"] if r["algorithm"] == a]
@@ -122,7 +124,9 @@ def test_bench_gap_uses_the_best_bound_of_all_sources():
     insts = [mcsf_synthetic(8, 3)]  # no bound in metadata
     run = bench.run_bench(insts, ["t-seq", "t-spt"], jobs=1, bound=False, progress=False)
     lb = float(insts[0].decode.sum())  # reported by t-spt, used for t-seq too
+    best = min(r.objective for r in run.rows)
     for r in run.rows:
+        assert r.best_known == best  # no metadata: the best of the run
         assert r.lower_bound == lb and r.lb_source == "t-spt bound"
         assert r.gap_pct == pytest.approx(100 * (r.objective - lb) / r.objective)
         assert r.objective == check(insts[0], _starts_of(r, insts[0])).objective
@@ -152,6 +156,14 @@ def test_bound_function_is_used_when_available(monkeypatch):
     assert "lpsched.models.bounds" in run.rows[0].lb_source
     off = bench.run_bench([inst], ["t-spt"], jobs=1, bound=False, progress=False)
     assert off.rows[0].lower_bound == inst.decode.sum()
+
+    def broken(inst, method="best", time_limit=None):
+        raise RuntimeError("bound failed")
+
+    fake.lower_bound = broken
+    run = bench.run_bench([inst], ["t-spt"], jobs=1, progress=False, bound_time_limit=5)
+    assert run.rows[0].lower_bound == inst.decode.sum()  # falls back to the other sources
+    assert run.meta["bound_errors"] == {inst.name: "RuntimeError: bound failed"}
 
 
 def test_invalid_bound_is_reported_not_hidden():
@@ -234,3 +246,15 @@ def test_bench_cli_errors(argv, match, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_bench_trace_csv_needs_memory(tmp_path, capsys):
+    f = tmp_path / "t.csv"
+    f.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,5,3\n0.1,2,4\n0.3,7,2\n")
+    assert main(["bench", str(f), "--algos", "t-seq", "--jobs", "1"]) == 2
+    assert "needs a memory budget" in capsys.readouterr().err
+    assert main(["bench", str(f), "--algos", "t-seq", "--jobs", "1", "--memory", "20",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "t  " in out or "t " in out
+    assert "feasible" in out

@@ -44,6 +44,11 @@ def test_gap_plot_bars_and_boxes(tmp_path):
     assert _is_png(plots.plot_gaps(rows[:10], tmp_path / "bars.png"))
     svg = plots.plot_gaps(rows, tmp_path / "box.svg").read_text()
     assert "gap to lower bound" in svg
+    rows = [dict(r, vs_best_pct=r["gap_pct"]) for r in rows]
+    svg = plots.plot_gaps(rows, tmp_path / "vs.svg", metric="vs_best_pct").read_text()
+    assert "above best known" in svg
+    with pytest.raises(ValueError, match="metric"):
+        plots.plot_gaps(rows, tmp_path / "x.svg", metric="nope")
 
 
 def test_afd_plot_and_cli(tmp_path, capsys):

@@ -15,7 +15,6 @@ from scipy import stats
 from lpsched.check import check
 from lpsched.workloads import (
     WorkloadProfile,
-    derive_profile,
     load_profile,
     profile_names,
     sample_instance,
@@ -192,20 +191,48 @@ def test_errors(kwargs, match):
         load_profile("arxiv_summarization").sample_interarrival(3)
 
 
-@pytest.mark.skipif(not TRACES.is_dir(), reason=f"traces not present at {TRACES}")
-@pytest.mark.parametrize("name", NAMES)
-def test_shipped_profiles_in_sync_with_script(name, tmp_path):
-    """Re-running benchmarks/derive_profiles.py on the traces reproduces the shipped JSON."""
+@pytest.fixture(scope="module")
+def fresh_profiles(tmp_path_factory):
+    """Run benchmarks/derive_profiles.py on the traces once, into a temporary folder."""
+    if not TRACES.is_dir():
+        pytest.skip(f"traces not present at {TRACES}")
+    out = tmp_path_factory.mktemp("profiles")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "derive_profiles.py"), "--traces", str(TRACES),
-         "--out", str(tmp_path), "--date", "2000-01-01"],
+         "--out", str(out), "--date", "2000-01-01"],
         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    fresh = json.loads((tmp_path / f"{name}.json").read_text())
-    shipped_file = ROOT / "lpsched" / "data" / "profiles" / f"{name}.json"
-    shipped = json.loads(shipped_file.read_text())
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_profiles_in_sync_with_script(name, fresh_profiles):
+    """Re-running benchmarks/derive_profiles.py on the traces reproduces the shipped JSON."""
+    fresh = json.loads((fresh_profiles / f"{name}.json").read_text())
+    shipped = json.loads((ROOT / "lpsched" / "data" / "profiles" / f"{name}.json").read_text())
+    assert fresh["provenance"]["derived_on"] == "2000-01-01"
     for d in (fresh, shipped):
         d["provenance"].pop("derived_on")
     assert fresh == shipped
-    assert derive_profile(TRACES / f"{name}.csv", name)["provenance"]["sha256"] == \
-        shipped["provenance"]["sha256"]
+    assert len(shipped["provenance"]["sha256"]) == 64
+
+
+def test_sample_cli(tmp_path, capsys):
+    from lpsched.cli import main
+    from lpsched.instance import read_json
+
+    assert main(["sample", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "azure_conv_2023" in out and "arxiv_summarization" in out
+    assert main(["sample", "arxiv_summarization", "--n", "50", "--memory", "2048"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot fit in memory 2048" in err and err.count("\n") == 1
+    f = tmp_path / "s.json"
+    assert main(["sample", "azure_conv_2023:1,arxiv_summarization:3", "--n", "40", "--memory",
+                 "2048", "--seed", "4", "--resample", "--out", str(f)]) == 0
+    inst = read_json(f)
+    assert inst == sample_instance({"azure_conv_2023": 1, "arxiv_summarization": 3}, 40, 2048, 4,
+                                   too_large="resample")
+    assert inst.metadata["counts"] == {"azure_conv_2023": 10, "arxiv_summarization": 30}
+    assert main(["sample", "azure_conv_2023:x", "--n", "5", "--memory", "99999"]) == 2
+    assert "weight" in capsys.readouterr().err
