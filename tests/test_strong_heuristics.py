@@ -305,12 +305,14 @@ def test_ordering_lp_width_one_is_the_time_indexed_relaxation():
 
     for seed in range(3):
         inst = mcsf_synthetic(8, seed)
-        mine = ordering_lp(inst, width=1)
+        mine = ordering_lp(inst, width=1, engine="own")
+        shared = ordering_lp(inst, width=1)  # delegates to lpsched.models.lp_relaxation
+        assert shared.value == pytest.approx(mine.value, rel=1e-7, abs=1e-6)
         T = mine.horizon
         o, a = inst.decode, inst.arrival
         w = windows.Windows(earliest=a.copy(), latest=np.maximum(T - o, a), upper_bound=0,
                             incumbent=np.zeros(inst.n, dtype=np.int64), horizon=T)
-        theirs = lpmod.solve_lp_arrays(arrays.time_indexed_arrays(inst, w))
+        theirs = lpmod.solve_lp_arrays(arrays.time_indexed_arrays(inst, w), cuts=False)
         assert mine.value == pytest.approx(theirs.value, rel=1e-7, abs=1e-6)
         assert np.allclose(mine.mean_start, theirs.mean_start, atol=1e-5) or \
             mine.value == pytest.approx(theirs.value)  # alternative optima may differ
