@@ -29,8 +29,8 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,9 +59,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return (f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")
+    load = os.getloadavg()[0]
+    return (f"cpus={os.cpu_count()}, {platform.python_implementation()} "
+            f"{platform.python_version()}, CPU: {cpu}, load average (1 min) at the end of the "
+            f"run {load:.2f}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")
 
 
 def read_lengths(path: Path) -> tuple[np.ndarray, np.ndarray]:
