@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from tests.oracle_bb import bb_optimum
 
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
@@ -29,6 +28,7 @@ from lpsched.models.windows import horizon_windows, start_windows
 from lpsched.schedule import SolveStatus
 from lpsched.solve import solve
 from tests.oracle import brute_force_optimum
+from tests.oracle_bb import bb_optimum
 from tests.strategies import instances
 
 TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
