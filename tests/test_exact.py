@@ -241,3 +241,12 @@ def test_warm_start_incumbent_is_used_and_never_worse():
         res = solve(inst, algo, time_limit=1, incumbent=inc)
         assert res.objective <= ub
         assert math.isfinite(res.lower_bound)
+
+
+def test_best_bound_switches_to_buckets_for_large_models():
+    inst = mcsf_synthetic(40, 11)
+    ub = best_serial_schedule(inst)[1]
+    b = lower_bound(inst, "best", max_columns=1000, bucket_columns=5000)
+    assert b.details["best_of"] in ("bucket", "combinatorial")
+    assert "width" in b.details and b.details["width"] > 1
+    assert combined_bound(inst) <= b.value <= ub
