@@ -122,6 +122,7 @@ TRACE_ALGOS = ["fcfs", "sf", "size-first", "mc-sf", "sorted-f", "sorted-f-cont",
 
 def cmd_traces(args) -> None:
     az, ax = read_lengths(Path(args.azure)), read_lengths(Path(args.arxiv))
+    limits = {k: int(v) for k, v in (x.split("=") for x in args.max_n)}
     rows = []
     for M in args.memory:
         for n in args.sizes:
@@ -132,6 +133,8 @@ def cmd_traces(args) -> None:
                                          "combinatorial")
                 lb_time = time.perf_counter() - t
                 for algo in args.algos:
+                    if n > limits.get(algo, n):
+                        continue
                     opts = {}
                     if algo == "local-search":
                         opts["time_limit"] = args.ls_time * max(1.0, n / 1000) ** 0.5
@@ -153,6 +156,8 @@ def cmd_traces(args) -> None:
 
     def cell(M, n, a, field):
         v = [r[field] for r in rows if r["M"] == M and r["n"] == n and r["algorithm"] == a]
+        if not v:
+            return "-"
         return round(float(np.mean(v)), 3 if field == "ratio_to_lb" else 2)
 
     t1 = md_table(["M", "n", "LB kind"] + algos,
@@ -249,7 +254,7 @@ def cmd_synthetic(args) -> None:
                 opts = {"time_limit": args.ls_time} if algo == "local-search" else {}
                 results[algo] = solve(inst, algo, **opts)
             best_heur = min(r.objective for r in results.values())
-            lb, lb_kind = best_bound(inst, "best")
+            lb, lb_kind = best_bound(inst, args.bound)
             if opt is None and args.solve_milp:
                 # warm start is the MILP's own business; we only use proven optima
                 res = solve(inst, "milp", time_limit=args.solve_milp)
@@ -311,7 +316,10 @@ def main(argv=None) -> int:
     t.add_argument("--seeds", type=int, default=1)
     t.add_argument("--algos", nargs="+", default=TRACE_ALGOS)
     t.add_argument("--ls-time", type=float, default=10.0)
-    t.add_argument("--lp-bound-max-n", type=int, default=100)
+    t.add_argument("--lp-bound-max-n", type=int, default=0,
+                   help="use the LP-based 'best' bound up to this n (default: combinatorial only)")
+    t.add_argument("--max-n", nargs="*", default=["lp-horizon=1000"],
+                   help="skip ALGO above N requests, as ALGO=N")
     s = sub.add_parser("scale")
     s.add_argument("azure", nargs="?", default=str(DEFAULT_AZURE))
     s.add_argument("arxiv", nargs="?", default=str(DEFAULT_ARXIV))
@@ -327,6 +335,8 @@ def main(argv=None) -> int:
     y.add_argument("--solve-milp", type=float, default=0.0)
     y.add_argument("--algos", nargs="+", default=SYN_ALGOS)
     y.add_argument("--ls-time", type=float, default=5.0)
+    y.add_argument("--bound", default="combinatorial",
+                   help="lower_bound method (the LP-based 'best' adds little here and is slow)")
     args = p.parse_args(argv)
     {"traces": cmd_traces, "scale": cmd_scale, "adversarial": cmd_adversarial,
      "synthetic": cmd_synthetic}[args.cmd](args)

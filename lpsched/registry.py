@@ -77,7 +77,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("local-search", "lpsched.heuristics.local_search:solve_local_search",
                   "improvement",
                   "Local search (swap/insert/batch merge/split) over the batch order, serial "
-                  "earliest-start decoding; never worse than its start (default: sorted-f-cont)",
+                  "earliest-start decoding; never worse than its start (default: best of "
+                  "sorted-f-cont, mc-sf, sf)",
                   "Wang, Ye, Zhou 2025 (local-search variant)"),
     AlgorithmSpec("sorted-lp", "lpsched.heuristics.lp_guided:solve_sorted_lp", "lp-guided",
                   "Sorted-LP: order by fractional completion times of the (bucketed) time-indexed "

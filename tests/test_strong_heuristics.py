@@ -321,3 +321,20 @@ def test_sorted_lp_hand_example():
     res = solve(inst, "sorted-lp")
     assert res.objective <= solve(inst, "sorted-f").objective
     assert res.stats["lp_status"] == "optimal" and res.stats["lp_width"] == 1
+
+
+@pytest.mark.parametrize("name", ["tiny-1", "tiny-2", "tiny-3", "tiny-4"])
+def test_local_search_stops_at_a_local_optimum(name):
+    from lpsched.library import load_instance
+
+    inst = load_instance(name)
+    res = solve(inst, "local-search", time_limit=60)
+    assert res.stats["stopped"] == "local_optimum"
+    assert res.stats["iterations"] < 200  # a handful of moves, not 60 s of them
+    assert res.objective == inst.metadata["optimum"]  # these tiny cases are easy
+
+
+def test_local_search_reports_why_it_stopped():
+    inst = mcsf_synthetic(40, 1)
+    res = solve(inst, "local-search", max_iters=5)
+    assert res.stats["stopped"] == "max_iters" and res.stats["iterations"] == 5

@@ -23,8 +23,14 @@ with probability 1/2, otherwise anywhere):
 * ``split(i)``: cut a batch (its requests sorted by decode length) at a random
   point into two consecutive groups.
 
-A move is kept when the decoded objective is not worse than the current one
-(sideways moves cross plateaus); the best schedule seen is returned.
+A random move is kept when the decoded objective is not worse than the current
+one (sideways moves cross plateaus). After ``max(20, 2G)`` random moves without
+a strict improvement (``G`` groups) a systematic pass tries every move of the
+neighbourhood (swaps and inserts within 8 positions, all merges of neighbours,
+all split points); the first strictly improving move is applied and the random
+phase resumes; a complete pass without one is a *local optimum* and the search
+stops there (``stats["stopped"] == "local_optimum"``), otherwise it stops at the
+time limit or iteration cap. The best schedule seen is returned.
 Incremental evaluation: decoding restarts at the first changed position from a
 snapshot of the memory profile (snapshots every ``n/32`` groups), so a move late
 in the list costs little.
@@ -132,48 +138,94 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
     rng = np.random.default_rng(seed)
     S, D = inst.prefill, inst.decode
     deadline = None if time_limit is None else time.perf_counter() + time_limit
-    it = accepted = improved = 0
+    it = accepted = improved = scans = 0
     counts = {"swap": 0, "insert": 0, "merge": 0, "split": 0}
-    while True:
-        if max_iters is not None and it >= max_iters:
-            break
-        if deadline is not None and time.perf_counter() >= deadline:
-            break
-        it += 1
-        G = len(cur)
-        if G < 2 and all(len(g) < 2 for g in cur):
-            break
-        move = rng.choice(4, p=(0.4, 0.4, 0.1, 0.1))
-        i = int(rng.integers(G))
-        if rng.random() < 0.5:
-            j = int(np.clip(i + rng.integers(-8, 9), 0, G - 1))
-        else:
-            j = int(rng.integers(G))
-        new = None
-        if move == 0 and i != j:
+    stall = 0
+    stopped = "max_iters"
+
+    def apply(cur: list[list[int]], mv: tuple[str, int, int]):
+        name, i, j = mv
+        if name == "swap":
             new = cur.copy()
             new[i], new[j] = new[j], new[i]
-            first, name = min(i, j), "swap"
-        elif move == 1 and i != j:
+            return new, min(i, j)
+        if name == "insert":
             new = cur.copy()
-            g = new.pop(i)
-            new.insert(j, g)
-            first, name = min(i, j), "insert"
-        elif move == 2 and i + 1 < G:
+            new.insert(j, new.pop(i))
+            return new, min(i, j)
+        if name == "merge":
             merged = cur[i] + cur[i + 1]
             gi = np.asarray(merged)
-            if group_fits_alone(inst.memory, S[gi], D[gi]):
-                new = cur[:i] + [merged] + cur[i + 2:]
-                first, name = i, "merge"
-        elif move == 3 and len(cur[i]) >= 2:
-            g = sorted(cur[i], key=lambda r: (int(D[r]), r))
-            cut = int(rng.integers(1, len(g)))
-            new = cur[:i] + [g[:cut], g[cut:]] + cur[i + 1:]
-            first, name = i, "split"
-        if new is None:
+            if not group_fits_alone(inst.memory, S[gi], D[gi]):
+                return None
+            return cur[:i] + [merged] + cur[i + 2:], i
+        g = sorted(cur[i], key=lambda r: (int(D[r]), r))  # split at cut j
+        return cur[:i] + [g[:j], g[j:]] + cur[i + 1:], i
+
+    def out_of_budget() -> bool:
+        return ((max_iters is not None and it >= max_iters)
+                or (deadline is not None and time.perf_counter() >= deadline))
+
+    while True:
+        if out_of_budget():
+            stopped = "time_limit" if deadline is not None and time.perf_counter() >= deadline \
+                else "max_iters"
+            break
+        G = len(cur)
+        if stall >= max(20, 2 * G):
+            # systematic pass over the whole neighbourhood: stop at a local optimum
+            scans += 1
+            found = complete = False
+            for mv in _neighbourhood(cur):
+                if out_of_budget():
+                    break
+                res = apply(cur, mv)
+                if res is None:
+                    continue
+                it += 1
+                new, first = res
+                cand, k0, snaps = dec.decode(new, first)
+                obj = _objective(inst, cand)
+                if obj < cur_obj:
+                    found = True
+                    accepted += 1
+                    counts[mv[0]] += 1
+                    cur, cur_obj = new, obj
+                    dec.commit(k0, snaps)
+                    if obj < best_obj:
+                        improved += 1
+                        best_starts, best_obj = cand.copy(), obj
+                    break
+            else:
+                complete = True
+            if complete and not found:
+                stopped = "local_optimum"
+                break
+            stall = 0
             continue
+        it += 1
+        move = int(rng.choice(4, p=(0.4, 0.4, 0.1, 0.1)))
+        i = int(rng.integers(G))
+        if rng.random() < 0.5:
+            j = int(np.clip(i + rng.integers(-NEAR, NEAR + 1), 0, G - 1))
+        else:
+            j = int(rng.integers(G))
+        res = None
+        if move == 0 and i != j:
+            res, name = apply(cur, ("swap", i, j)), "swap"
+        elif move == 1 and i != j:
+            res, name = apply(cur, ("insert", i, j)), "insert"
+        elif move == 2 and i + 1 < G:
+            res, name = apply(cur, ("merge", i, 0)), "merge"
+        elif move == 3 and len(cur[i]) >= 2:
+            res, name = apply(cur, ("split", i, int(rng.integers(1, len(cur[i]))))), "split"
+        if res is None:
+            stall += 1
+            continue
+        new, first = res
         cand, k0, snaps = dec.decode(new, first)
         obj = _objective(inst, cand)
+        stall = 0 if obj < cur_obj else stall + 1
         if obj <= cur_obj:
             accepted += 1
             counts[name] += 1
@@ -184,18 +236,39 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
                 best_starts, best_obj = cand.copy(), obj
     stats = {"iterations": it, "accepted": accepted, "improvements": improved,
              "accepted_moves": counts, "input_objective": input_obj, "objective": best_obj,
-             "backfill": backfill}
+             "backfill": backfill, "stopped": stopped, "neighbourhood_scans": scans}
     return best_starts, stats
 
 
+NEAR = 8  # the "near" second position of swap/insert moves: within +-NEAR
+
+
+def _neighbourhood(cur: list[list[int]]):
+    """All moves of the systematic pass: swaps and inserts within +-NEAR positions,
+    merges of neighbouring groups, every split point of every batch."""
+    G = len(cur)
+    for i in range(G):
+        for j in range(i + 1, min(G, i + NEAR + 1)):
+            yield ("swap", i, j)
+    for i in range(G):
+        for j in range(max(0, i - NEAR), min(G, i + NEAR + 1)):
+            if j != i and j != i + 1:  # insert(i, i+1) is swap(i, i+1)
+                yield ("insert", i, j)
+    for i in range(G - 1):
+        yield ("merge", i, 0)
+    for i in range(G):
+        for cut in range(1, len(cur[i])):
+            yield ("split", i, cut)
+
+
 def solve_local_search(instance: Instance, *, time_limit: float | None = None,
-                       seed: int | None = None, init: str = "sorted-f-cont,mc-sf",
+                       seed: int | None = None, init: str = "auto",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
                        max_iters: int | None = None, backfill: bool | None = None,
                        **_: object) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
-    registered algorithms named in ``init`` (comma-separated; default
-    ``"sorted-f-cont,mc-sf"``).
+    registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
+    sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
 
     ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
     defaults to True up to 1,000 requests and False above (a backfilling decode
@@ -206,7 +279,10 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
     if start is None:
         from lpsched import registry
         best = None
-        for name in [x.strip() for x in init.split(",") if x.strip()]:
+        names = [x.strip() for x in init.split(",") if x.strip()]
+        if init == "auto":
+            names = ["sorted-f-cont", "mc-sf"] + (["sf"] if instance.n <= 2000 else [])
+        for name in names:
             base = registry.run(name, instance)
             if base.schedule is None:
                 raise ValueError(f"local-search: initial algorithm {name!r} gave no schedule")
