@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import platform
 import subprocess
 import sys
@@ -62,7 +63,9 @@ def machine() -> str:
     except OSError:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, CPU: {cpu}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, "
+            f"CPU: {cpu}, load average at start {load} (other jobs shared the 2 cores)")
 
 
 def build(n: int, memory: int, seed: int, gap: int = 4):
@@ -126,13 +129,14 @@ def python_per_step(inst: Instance, starts: np.ndarray) -> tuple[bool, int | Non
 
 
 def timed(fn, *args, repeat: int = 1):
-    """(result, best wall time of ``repeat`` runs)."""
-    best = float("inf")
+    """(result, (best wall time, best CPU time) of ``repeat`` runs)."""
+    wall = cpu = float("inf")
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return out, (wall, cpu)
 
 
 def main(argv=None) -> int:
@@ -166,10 +170,11 @@ def main(argv=None) -> int:
         rows.append({
             "schedule": label, "n": inst.n, "M": inst.memory, "makespan": rep.makespan,
             "feasible": rep.feasible, "first_violation": first_chk,
-            "check_s": round(t_check, 4), "dense_numpy_s": round(t_np, 4),
-            "python_per_step_s": round(t_py, 4),
-            "ratio_numpy_over_check": round(t_np / t_check, 2),
-            "ratio_python_over_check": round(t_py / t_check, 2),
+            "check_s": round(t_check[0], 4), "check_cpu_s": round(t_check[1], 4),
+            "dense_numpy_s": round(t_np[0], 4), "dense_numpy_cpu_s": round(t_np[1], 4),
+            "python_per_step_s": round(t_py[0], 4), "python_per_step_cpu_s": round(t_py[1], 4),
+            "cpu_ratio_numpy_over_check": round(t_np[1] / t_check[1], 2),
+            "cpu_ratio_python_over_check": round(t_py[1] / t_check[1], 2),
         })
         print(rows[-1], flush=True)
 
@@ -186,14 +191,15 @@ def main(argv=None) -> int:
         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"Command: `python benchmarks/bench_checker.py --n {args.n} --memory {args.memory} "
         f"--seed {args.seed} --gap {args.gap} --repeat {args.repeat}` "
-        f"(instance + schedules built in {t_build:.2f} s).",
+        f"(instance + schedules built in {t_build[0]:.2f} s).",
         "",
         "`check` = `lpsched.check.check` (evaluates m(t) only at the n completion steps, "
         "bisection for the first violating step). Baselines in the same run: `dense numpy` "
         "= m(t) at every step by difference arrays (`memory_profile`); `python per-step` = "
         "plain Python loop over every step with running count/sum. All three agree on "
         "feasibility and the first violating step (the script stops otherwise). Times: "
-        f"best of {args.repeat} runs after a warm-up (python per-step: one run).",
+        f"best of {args.repeat} runs after a warm-up (python per-step: one run); wall `_s` and "
+        "CPU `_cpu_s` seconds, ratios on CPU time (other jobs shared the cores).",
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),

@@ -32,9 +32,10 @@ completion, the next memory-guard step, and :meth:`Policy.next_decision` (defaul
 ``t + 1``, i.e. call every step). A policy may only return a later step when it
 can prove it would start nothing before it *as long as no arrival, completion or
 eviction happens* (the look-ahead policies of :mod:`lpsched.heuristics.baselines`
-compute the earliest step at which their first candidate, or a dominating
-virtual candidate, fits; ``simulate(..., skip_idle=False)`` calls every step and
-the tests check that both give the same schedule). With no request waiting, the
+compute the earliest step at which their first candidate, or with backfilling
+any request not dominated by another waiting one, fits;
+``simulate(..., skip_idle=False)`` calls every step and the tests check that
+both give the same schedule). With no request waiting, the
 simulator jumps to the next arrival or guard step; completions in between are
 reported to the policy at the next decision time (it could not act on them).
 
@@ -287,6 +288,32 @@ def simulate(
 
     Cost: ``O(log n)`` heap work per start/completion plus the policy's own work
     per decision time; no per-step loop over all requests.
+
+    Examples
+    --------
+    >>> from lpsched.instance import Instance, Request
+    >>> from lpsched.heuristics.baselines import mc_sf
+    >>> inst = Instance(10, [Request("r0", 5, 5), Request("r1", 2, 2)])
+    >>> res = simulate(inst, mc_sf())
+    >>> res.schedule.starts.tolist(), res.evictions
+    ([1, 0], 0)
+
+    A policy of your own only needs ``decide`` (this one looks at the next step
+    only, so the memory guard has to evict; it is called at every step):
+
+    >>> class NextStepGreedy(BasePolicy):
+    ...     name = "next-step-greedy"
+    ...     def decide(self, state):
+    ...         out, free = [], state.free_next
+    ...         for pos in sorted(state.waiting):
+    ...             need = int(state.prefill[pos]) + 1
+    ...             if need <= free:
+    ...                 out.append(pos)
+    ...                 free -= need
+    ...         return out
+    >>> res = simulate(inst, NextStepGreedy())
+    >>> res.schedule.starts.tolist(), res.evictions, res.wasted_tokens
+    ([0, 5], 2, 6)
     """
     t0 = time.perf_counter()
     n = instance.n
@@ -478,7 +505,7 @@ def timed_latencies(
     >>> inst = Instance(10, [Request("a", 1, 2), Request("b", 1, 1)])
     >>> lin = lambda b, kv: 0.010 + 0.001 * b + 1e-7 * kv
     >>> res = timed_latencies(inst, [0, 0], lin)
-    >>> [round(x, 7) for x in res.latency]
+    >>> res.latency.round(7).tolist()
     [0.0230007, 0.0120004]
     """
     sched = schedule if isinstance(schedule, Schedule) else Schedule(instance, schedule)

@@ -9,12 +9,15 @@ from hypothesis import strategies as st
 
 from lpsched import solve
 from lpsched.check import check
+from lpsched.heuristics.baselines import fcfs, mc_sf, sf, size_first
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
 from lpsched.library import load_instance
+from lpsched.simulate import BasePolicy, simulate
 from tests.strategies import instances
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
+POLICY = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
 
 
 # -- every policy, every setting: checker-feasible ------------------------------------------------
@@ -152,11 +155,12 @@ def running_sets(draw):
 
 
 def _naive_fits(M, t, rows, s, o, x):
-    """Predicted memory of running + candidate in every step of (x, x+o] <= M."""
+    """Predicted memory of running + candidate in every step of (x, x+o] <= M, as seen
+    at decision time x (a running request past its prediction ends at x + 1)."""
     for u in range(x + 1, x + o + 1):
         m = s + u - x
         for _, sj, pj, oj in rows:
-            e = max(pj + oj, t + 1)
+            e = max(pj + oj, x + 1)
             if pj < u <= e:
                 m += sj + u - pj
         if m > M:
@@ -177,11 +181,20 @@ def test_lookahead_profile_matches_direct_sum(case):
     prof.prepare(t)
     assert prof.fits(s, o, t) == _naive_fits(M, t, rows, s, o, t)
     assert prof.fits_many(np.array([s]), np.array([o]), t)[0] == _naive_fits(M, t, rows, s, o, t)
-    if not prof.overrun(t):
-        horizon = prof.next_view_change
+    # earliest fit: valid until a request that is not overdue reaches its prediction
+    later = [p + oj for _, _, p, oj in rows if p + oj > t]
+    horizon = min(later) if later else 1 << 62
+    cands = [(s, o), (max(0, s - 2), o + 1), (s // 2, max(1, o - 3)), (M - 1, 1)]
+    cands = [(a, min(b, M - a)) for a, b in cands]
+    wants = []
+    for a, b in cands:
         want = next((x for x in range(t + 1, min(horizon, t + 200))
-                     if _naive_fits(M, t, rows, s, o, x)), horizon)
-        assert prof.earliest_fit(s, o, t) == want
+                     if _naive_fits(M, t, rows, a, b, x)), horizon)
+        assert prof.earliest_fit(a, b, t) == want
+        wants.append(want)
+    got = prof.earliest_fit_many(np.array([c[0] for c in cands]),
+                                 np.array([c[1] for c in cands]), t)
+    assert got == min(wants)
     # after admitting the candidate (if it fits) the profile includes it
     if prof.fits(s, o, t):
         prof.add(n - 1, t)
@@ -190,3 +203,90 @@ def test_lookahead_profile_matches_direct_sum(case):
         for u in range(t + 1, t + 20):
             direct = sum(sj + u - pj for _, sj, pj, oj in rows2 if pj < u <= max(pj + oj, t + 1))
             assert int(prof.memory(u)) == direct
+
+
+# -- the optimised policies against a plain reference implementation -----------------------------
+
+
+class NaivePolicy(BasePolicy):
+    """Reference: sort the waiting requests by the policy's key, test each candidate by
+    summing the predicted memory over every step of its run (running requests seen as
+    ending at max(p + o_hat, t + 1)), stop or skip at a misfit. No shortcuts."""
+
+    def __init__(self, key, backfill):
+        self.key, self.backfill = key, backfill
+
+    def reset(self, state):
+        self.ohat = [min(int(h), state.memory - int(s))
+                     for h, s in zip(state.predicted, state.prefill)]
+
+    def decide(self, state):
+        t, M = state.t, state.memory
+        s, a, oh = state.prefill, state.arrival, self.ohat
+
+        def key(i):
+            k = {"arrival": int(a[i]), "decode": oh[i], "size": int(s[i]) + oh[i]}[self.key]
+            return (k, int(a[i]), i)
+
+        runs = [(int(s[j]), p, max(p + oh[j], t + 1)) for j, p in state.running.items()]
+        out = []
+        for i in sorted(state.waiting, key=key):
+            cand = (int(s[i]), t, t + oh[i])
+            ok = all(sum(sj + u - pj for sj, pj, ej in runs + [cand] if pj < u <= ej) <= M
+                     for u in range(t + 1, t + oh[i] + 1))
+            if ok:
+                runs.append(cand)
+                out.append(i)
+            elif not self.backfill:
+                break
+        return out
+
+
+@settings(max_examples=250, derandomize=True, deadline=None)
+@given(inst=instances(max_n=9, max_memory=30, max_decode=10),
+       algo=st.sampled_from(ALGOS), mode=st.integers(0, 2), k=st.integers(1, 5))
+def test_policies_match_plain_reference(inst, algo, mode, k):
+    key, backfill = {"fcfs": ("arrival", False), "sf": ("decode", True),
+                     "size-first": ("size", True), "mc-sf": ("decode", False)}[algo]
+    o = inst.decode
+    preds = None if mode == 0 else (np.maximum(1, o - k) if mode == 1 else o + k)
+    ref = simulate(inst, NaivePolicy(key, backfill), predictions=preds, skip_idle=False)
+    fast = simulate(inst, POLICY[algo](), predictions=preds)
+    assert np.array_equal(fast.schedule.starts, ref.schedule.starts)
+    assert np.array_equal(fast.evicted_runs, ref.evicted_runs)
+
+
+def test_backfill_ties_on_identical_requests():
+    """M=12, x=(5,3,a0), a=(6,2,a1), b=(6,2,a0). size-first: keys all 8, order x, b, a.
+    b cannot join x (6+7 > 12 in step 1, more later) until x ends at 3; then a and b
+    are identical and both wait: the earlier arrival b goes first; a then needs
+    7+7 > 12 at step 4 and starts when b ends at 5: (0, 5, 3). SF (decode keys 3, 2,
+    2): b starts at 0 (8 at step 2), x would add 6 in step 1 (13); a arrives at 1, needs
+    8+7 in step 2, starts at 2 when b ends; x needs a's 7 + 6 at step 3, 8 + 6 at 4,
+    so it starts at 4: (4, 2, 0)."""
+    inst = Instance(12, [Request("x", 5, 3), Request("a", 6, 2, 1), Request("b", 6, 2, 0)])
+    for algo, key, want in (("size-first", "size", [0, 5, 3]), ("sf", "decode", [4, 2, 0])):
+        got = solve(inst, algo).schedule.starts.tolist()
+        assert got == want, algo
+        ref = simulate(inst, NaivePolicy(key, True), skip_idle=False)
+        assert ref.schedule.starts.tolist() == want
+
+
+@st.composite
+def tie_heavy(draw):
+    """Few distinct lengths and arrivals, so equal keys and identical requests abound."""
+    M = draw(st.integers(6, 14))
+    n = draw(st.integers(2, 9))
+    s = [draw(st.sampled_from([0, 2, 4])) for _ in range(n)]
+    o = [draw(st.sampled_from([1, 2])) for _ in range(n)]
+    a = [draw(st.sampled_from([0, 1])) for _ in range(n)]
+    return Instance.from_arrays(M, s, o, a)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(inst=tie_heavy(), algo=st.sampled_from(ALGOS))
+def test_policies_match_reference_with_ties(inst, algo):
+    key, backfill = {"fcfs": ("arrival", False), "sf": ("decode", True),
+                     "size-first": ("size", True), "mc-sf": ("decode", False)}[algo]
+    ref = simulate(inst, NaivePolicy(key, backfill), skip_idle=False)
+    assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)

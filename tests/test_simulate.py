@@ -223,3 +223,26 @@ def test_guard_with_a_policy_without_look_ahead():
     assert res.schedule.starts.tolist() == [0, 8]
     assert res.wasted_steps == 7
     assert res.wasted_tokens == (4 + 10) + (2 + 3) + (1 + 1)
+
+
+def test_state_seen_by_the_policy():
+    """M=20, r0=(3,4) starts at 0 (FCFS), r1=(2,2,a2), predictions (2, 2): at t=2 the
+    policy sees r0 running (started 0, 3+2=5 tokens in step 2, predicted remaining
+    max(0+2-2, 1) = 1), r1 waiting, next-step memory 3+3=6, free 14; r0 is overdue
+    in the policy's view, yet it runs to step 4 (the truth)."""
+    seen = {}
+
+    class Spy(BasePolicy):
+        def decide(self, state):
+            if state.t == 2:
+                seen.update(running=dict(state.running), waiting=set(state.waiting),
+                            mem_now=state.memory_now(0), rem=state.predicted_remaining(0),
+                            nxt=state.memory_next, free=state.free_next)
+            return [p for p in sorted(state.waiting) if state.arrival[p] <= state.t][:1] \
+                if state.free_next >= 10 else []
+
+    inst = Instance(20, [Request("r0", 3, 4), Request("r1", 2, 2, 2)])
+    res = simulate(inst, Spy(), predictions=[2, 2])
+    assert seen == {"running": {0: 0}, "waiting": {1}, "mem_now": 5, "rem": 1, "nxt": 6,
+                    "free": 14}
+    assert res.schedule.starts.tolist() == [0, 2]

@@ -37,7 +37,6 @@ Registry functions ``solve_fcfs``, ``solve_sf``, ``solve_size_first`` and
 
 from __future__ import annotations
 
-import bisect
 from typing import Any
 
 import numpy as np
@@ -67,6 +66,50 @@ __all__ = [
 ]
 
 _KEYS = ("arrival", "decode", "size")
+_BIG = 1 << 62
+
+
+class _RankedSet:
+    """A set of request positions kept sorted by a fixed global order.
+
+    Held as a sorted ``numpy`` array of ranks; inserts and deletes are ``O(size)``
+    memory moves in C, the ordered positions are cached between changes.
+    """
+
+    __slots__ = ("order", "rank", "ranks", "_pos", "version")
+
+    def __init__(self, order: np.ndarray):
+        self.order = order  # rank -> position
+        self.rank = np.empty(order.size, dtype=np.int64)
+        self.rank[order] = np.arange(order.size)
+        self.ranks = np.zeros(0, dtype=np.int64)
+        self._pos: np.ndarray | None = None
+        self.version = 0
+
+    def __len__(self) -> int:
+        return int(self.ranks.size)
+
+    def insert(self, positions) -> None:
+        r = np.sort(self.rank[np.asarray(positions, dtype=np.int64)])
+        self.ranks = np.insert(self.ranks, np.searchsorted(self.ranks, r), r)
+        self._pos = None
+        self.version += 1
+
+    def remove(self, positions) -> None:
+        r = self.rank[np.asarray(positions, dtype=np.int64)]
+        self.ranks = np.delete(self.ranks, np.searchsorted(self.ranks, r))
+        self._pos = None
+        self.version += 1
+
+    def drop_first(self, k: int) -> None:
+        self.ranks = self.ranks[k:]
+        self._pos = None
+        self.version += 1
+
+    def positions(self) -> np.ndarray:
+        if self._pos is None:
+            self._pos = self.order[self.ranks]
+        return self._pos
 
 
 class LookaheadPolicy(BasePolicy):
@@ -81,6 +124,15 @@ class LookaheadPolicy(BasePolicy):
         False: stop at the first misfit. True: skip it and keep scanning.
     name
         Display name.
+
+    Speed-ups that do not change the outcome (the tests compare against plain
+    scans): a request ``b`` dominated by a request ``a`` scanned before it
+    (``s_a <= s_b`` and ``o_a <= o_b``) fits only if ``a`` does, so with
+    backfilling only requests not dominated by an earlier failed one are tested.
+    Under the ``decode`` order these are the records of the prefix minimum of
+    ``s``; under the ``size`` order every strict dominator comes first, so they
+    are the Pareto-minimal waiting requests (kept in a second order, by
+    ``(o_hat, s, priority)``).
     """
 
     def __init__(self, key: str, backfill: bool, name: str | None = None):
@@ -104,26 +156,20 @@ class LookaheadPolicy(BasePolicy):
         else:
             primary = state.prefill + o_hat
         order = np.lexsort((pos, state.arrival, primary))
-        self._order = order  # rank -> position
         self._s = state.prefill
         self._o = o_hat
-        self._ranks: list[int] = []  # waiting ranks, ascending (best first)
-        self._rank = np.empty(n, dtype=np.int64)
-        self._rank[order] = pos
-        self._rank_list = self._rank.tolist()
-        self._cache: np.ndarray | None = None  # waiting positions, best first
+        self._wait = _RankedSet(order)
+        self._pareto_set: _RankedSet | None = None
+        self._front: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self._rec: tuple[int, tuple] = (-1, ())
+        if self.backfill and self.key != "decode":
+            self._pareto_set = _RankedSet(np.lexsort((self._wait.rank, state.prefill, o_hat)))
         self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
 
     def _push(self, positions) -> None:
-        rl = self._rank_list
-        ranks = self._ranks
-        if not ranks or len(positions) > 16:
-            ranks.extend(rl[p] for p in positions)
-            ranks.sort()
-        else:
-            for p in positions:
-                bisect.insort(ranks, rl[p])
-        self._cache = None
+        self._wait.insert(positions)
+        if self._pareto_set is not None:
+            self._pareto_set.insert(positions)
 
     def on_arrival(self, state: SimState, positions: list[int]) -> None:
         self._push(positions)
@@ -135,75 +181,125 @@ class LookaheadPolicy(BasePolicy):
     def on_finish(self, state: SimState, positions: list[int]) -> None:
         self._prof.remove(positions)
 
-    def _waiting_array(self) -> np.ndarray:
-        if self._cache is None:
-            self._cache = self._order[np.asarray(self._ranks, dtype=np.int64)]
-        return self._cache
-
     # -- decisions ---------------------------------------------------------------------------
     def decide(self, state: SimState) -> list[int]:
         t = state.t
         prof = self._prof
         prof.prepare(t)
         chosen: list[int] = []
+        s_all, o_all = self._s, self._o
         if not self.backfill:
-            ranks = self._ranks
-            order = self._order
-            s, o = self._s, self._o
+            cand = self._wait.positions()
             k = 0
-            while k < len(ranks):
-                pos = int(order[ranks[k]])
-                if not prof.fits(int(s[pos]), int(o[pos]), t):
+            while k < cand.size:
+                pos = int(cand[k])
+                if not prof.fits(int(s_all[pos]), int(o_all[pos]), t):
                     break
                 prof.add(pos, t)
                 prof.prepare(t)
                 chosen.append(pos)
                 k += 1
             if k:
-                del ranks[:k]
-                self._cache = None
+                self._wait.drop_first(k)
             return chosen
-        cand = self._waiting_array()
-        s = self._s[cand]
-        o = self._o[cand]
+        if self.key == "decode":
+            chosen = self._decide_records(t)
+        else:
+            chosen = self._decide_pareto(t)
+        if chosen:
+            self._wait.remove(chosen)
+        return chosen
+
+    def _decide_records(self, t: int) -> list[int]:
+        """Backfilling scan by ascending o_hat, testing prefix-minimum records of s only."""
+        prof = self._prof
+        cand, s, o, rec = self._records()
         lo = 0
-        taken = []
+        s_failed = _BIG  # smallest prefill among the candidates that failed so far
+        chosen = []
         while lo < cand.size:
-            ok = prof.fits_many(s[lo:], o[lo:], t)
-            hit = np.flatnonzero(ok)
+            if lo == 0:
+                idx = rec
+            else:
+                ss = s[lo:]
+                before = np.minimum.accumulate(np.concatenate(([s_failed], ss[:-1])))
+                idx = lo + np.flatnonzero(ss < before)
+            hit = np.flatnonzero(prof.fits_many(s[idx], o[idx], t))
             if hit.size == 0:
                 break
-            j = lo + int(hit[0])
+            j = int(idx[hit[0]])
             pos = int(cand[j])
             prof.add(pos, t)
             prof.prepare(t)
             chosen.append(pos)
-            taken.append(j)
-            lo = j + 1  # earlier candidates failed and admissions only add memory
-        if taken:
-            keep = np.ones(cand.size, dtype=bool)
-            keep[taken] = False
-            self._ranks = [r for r, k in zip(self._ranks, keep.tolist()) if k]
-            self._cache = cand[keep]
+            if j > lo:
+                s_failed = min(s_failed, int(s[lo:j].min()))
+            lo = j + 1  # everything before j failed; admissions only add memory
+        return chosen
+
+    def _records(self):
+        """Waiting positions (priority order), their s and o_hat, and the indices of the
+        records of the prefix minimum of s; cached until the waiting set changes."""
+        w = self._wait
+        if self._rec[0] != w.version:
+            cand = w.positions()
+            s = self._s[cand]
+            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
+            self._rec = (w.version, (cand, s, self._o[cand], np.flatnonzero(s < before)))
+        return self._rec[1]
+
+    def _pareto_positions(self) -> np.ndarray:
+        """Waiting requests not dominated by another (ties: the best priority kept)."""
+        ps = self._pareto_set
+        if self._front[0] != ps.version:
+            cand = ps.positions()
+            s = self._s[cand]
+            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
+            self._front = (ps.version, cand[s < before])
+        return self._front[1]
+
+    def _decide_pareto(self, t: int) -> list[int]:
+        """Backfilling scan by priority, testing the Pareto-minimal requests only."""
+        prof = self._prof
+        rank = self._wait.rank
+        chosen = []
+        last = -1
+        while len(self._pareto_set):
+            front = self._pareto_positions()
+            front = front[rank[front] > last]  # the others failed already
+            if front.size == 0:
+                break
+            ok = prof.fits_many(self._s[front], self._o[front], t)
+            if not ok.any():
+                break
+            fit = front[ok]
+            pos = int(fit[np.argmin(rank[fit])])
+            last = int(rank[pos])
+            prof.add(pos, t)
+            prof.prepare(t)
+            chosen.append(pos)
+            self._pareto_set.remove([pos])
         return chosen
 
     def next_decision(self, state: SimState) -> int:
-        """Earliest step at which this policy could start something (no events)."""
+        """Earliest step at which this policy could start something if no arrival,
+        completion or eviction happens first (exact, see the module docstring)."""
         t = state.t
         prof = self._prof
-        if not self._ranks:
+        if not len(self._wait):
             return t + 1
         prof.prepare(t)
-        if prof.overrun(t):
-            return t + 1  # the view of an overdue request changes every step
-        if self.backfill:
-            cand = self._waiting_array()
-            s = int(self._s[cand].min())  # a virtual candidate dominated by all
-            o = int(self._o[cand].min())
-        else:
-            pos = int(self._order[self._ranks[0]])  # the gate: nothing passes it
-            s, o = int(self._s[pos]), int(self._o[pos])
-        return prof.earliest_fit(s, o, t)
+        if not self.backfill:
+            pos = int(self._wait.positions()[0])  # the gate: nothing passes it
+            return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+        # Backfilling: something can start only when some waiting request fits, and a
+        # dominated request (s, o both >=) fits no earlier than its dominator.
+        if self._pareto_set is not None:
+            front = self._pareto_positions()
+        else:  # decode order: prefix-minimum records of s (a superset of the front)
+            cand, _, _, rec = self._records()
+            front = cand[rec]
+        return prof.earliest_fit_many(self._s[front], self._o[front], t)
 
 
 def fcfs() -> LookaheadPolicy:

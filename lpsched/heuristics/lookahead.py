@@ -66,6 +66,9 @@ class LookaheadProfile:
         self._sw = np.zeros(1, dtype=np.int64)
         self._sn = np.zeros(1, dtype=np.int64)
         self._pm = np.full(1, _BIG, dtype=np.int64)
+        self._rest = (self.e, self._sw, self._sn, self._pm)
+        self._horizon = int(_BIG)
+        self._w_all = self._n_all = 0
 
     # -- membership ------------------------------------------------------------------------
     def add(self, pos: int, start: int) -> None:
@@ -99,19 +102,36 @@ class LookaheadProfile:
         r = len(self._start)
         if r == 0:
             self._min_base = _BIG
+            self._horizon = int(_BIG)
+            self._w_all = self._n_all = 0
             self.e = np.zeros(0, dtype=np.int64)
             self._sw = np.zeros(1, dtype=np.int64)
             self._sn = np.zeros(1, dtype=np.int64)
             self._pm = np.full(1, _BIG, dtype=np.int64)
+            self._rest = (self.e, self._sw, self._sn, self._pm)
             return
         pos = np.fromiter(self._start.keys(), dtype=np.int64, count=r)
         p = np.fromiter(self._start.values(), dtype=np.int64, count=r)
         base = p + self.ohat[pos]
+        w = self.s[pos] - p
         self._min_base = int(base.min())
-        e = np.maximum(base, t + 1)
+        self._w_all, self._n_all = int(w.sum()), r
+        self.e, self._sw, self._sn, self._pm = self._arrays(np.maximum(base, t + 1), w)
+        if self._min_base <= t:  # overdue requests: the others' profile, built on demand
+            keep = base > t
+            self._horizon = int(base[keep].min()) if keep.any() else int(_BIG)
+            self._rest = None
+            self._rest_src = (base[keep], w[keep])
+        else:
+            self._horizon = self._min_base
+            self._rest = (self.e, self._sw, self._sn, self._pm)
+
+    def _arrays(self, e: np.ndarray, w: np.ndarray):
+        """Sorted completions, suffix sums of ``w`` and counts, prefix minima of ``g``."""
+        r = e.size
         order = np.argsort(e, kind="stable")
         e = e[order]
-        w = (self.s[pos] - p)[order]
+        w = w[order]
         sw = np.zeros(r + 1, dtype=np.int64)
         sw[:r] = np.cumsum(w[::-1])[::-1]
         sn = r - np.arange(r + 1, dtype=np.int64)
@@ -120,7 +140,7 @@ class LookaheadProfile:
         pm = np.empty(r + 1, dtype=np.int64)
         pm[0] = _BIG
         np.minimum.accumulate(g, out=pm[1:])
-        self.e, self._sw, self._sn, self._pm = e, sw, sn, pm
+        return e, sw, sn, pm
 
     def memory(self, u) -> np.ndarray | int:
         """Predicted memory of the running set in step(s) ``u`` (after :meth:`prepare`)."""
@@ -132,17 +152,17 @@ class LookaheadProfile:
         """Does a request ``(s, o)`` started at ``t`` fit (conditions A and B)?"""
         y = t + o
         e = self.e
-        if self._pm[np.searchsorted(e, y, side="right")] < s - t:
+        if self._pm[e.searchsorted(y, side="right")] < s - t:
             return False
-        k = np.searchsorted(e, y, side="left")
+        k = e.searchsorted(y, side="left")
         return int(self._sw[k] + y * self._sn[k]) + s + o <= self.M
 
     def fits_many(self, s: np.ndarray, o: np.ndarray, t: int) -> np.ndarray:
         """Vectorised :meth:`fits` over candidate arrays."""
         y = t + o
         e = self.e
-        ok = self._pm[np.searchsorted(e, y, side="right")] >= s - t
-        k = np.searchsorted(e, y, side="left")
+        ok = self._pm[e.searchsorted(y, side="right")] >= s - t
+        k = e.searchsorted(y, side="left")
         ok &= self._sw[k] + y * self._sn[k] + s + o <= self.M
         return ok
 
@@ -156,22 +176,64 @@ class LookaheadProfile:
         failing at ``y = x + o`` fails on the whole rising stretch up to the next
         completion ``e``, so ``x`` jumps to ``e + 1 - o``.
         """
+        if self._min_base <= t:
+            return self.earliest_fit_many(np.array([s]), np.array([o]), t)
         horizon = self.next_view_change
         e = self.e
         x = t + 1
         while x < horizon:
             y = x + o
-            need = s - int(self._pm[np.searchsorted(e, y, side="right")])
+            need = s - int(self._pm[e.searchsorted(y, side="right")])
             if x < need:
                 x = need
                 continue
-            k = int(np.searchsorted(e, y, side="left"))
+            k = int(e.searchsorted(y, side="left"))
             if int(self._sw[k] + y * self._sn[k]) + s + o > self.M:
                 if k >= e.size:  # pragma: no cover - memory past every completion is 0
                     return horizon
-                x = int(e[k]) + 1 - o
-                if x <= y - o:  # defensive: always progress
-                    x = y - o + 1
+                x = int(e[k]) + 1 - o  # > x, since y <= e[k]
                 continue
             return x
         return horizon
+
+    def earliest_fit_many(self, s: np.ndarray, o: np.ndarray, t: int) -> int:
+        """``min`` over candidates of the earliest ``x > t`` at which each fits, as long as
+        no arrival, completion or eviction happens (after :meth:`prepare` at ``t``).
+
+        Without overdue requests this is :meth:`earliest_fit`, vectorised. An overdue
+        request is seen at decision ``x`` as ending at ``x + 1``, so it only counts in
+        step ``x + 1``: a candidate fits at ``x`` iff it fits the profile of the other
+        running requests (the same jumps, valid up to their first predicted completion,
+        the horizon) and (i) the known memory of step ``x + 1`` plus ``s + 1`` is
+        ``<= M``. (i) only gets harder as ``x`` grows, so if it fails at the first ``x``
+        that passes the rest, the candidate fits nowhere before the horizon.
+        """
+        horizon = self._horizon
+        if self._rest is None:
+            self._rest = self._arrays(*self._rest_src)
+        e, sw, sn, pm = self._rest
+        s = np.asarray(s, dtype=np.int64)
+        o = np.asarray(o, dtype=np.int64)
+        x = np.full(s.size, t + 1, dtype=np.int64)
+        active = np.ones(s.size, dtype=bool)
+        best = horizon
+        while True:
+            idx = np.flatnonzero(active & (x < best))
+            if idx.size == 0:
+                return int(best)
+            xi, si, oi = x[idx], s[idx], o[idx]
+            y = xi + oi
+            need = si - pm[e.searchsorted(y, side="right")]
+            k = e.searchsorted(y, side="left")
+            bad_b = sw[k] + y * sn[k] + si + oi > self.M
+            ek = e[np.minimum(k, e.size - 1)] if e.size else k
+            a_fail = xi < need
+            nx = np.where(a_fail, need, np.where(bad_b, ek + 1 - oi, xi))
+            done = ~a_fail & ~bad_b
+            if done.any():
+                xd = xi[done]
+                ok_next = self._w_all + self._n_all * (xd + 1) + si[done] + 1 <= self.M
+                if ok_next.any():
+                    best = min(best, int(xd[ok_next].min()))
+            active[idx[done]] = False
+            x[idx] = nx

@@ -1,0 +1,42 @@
+"""highspy helpers: a Highs object without the one-time banner on stdout.
+
+HiGHS prints a copyright banner to the process's stdout (at C level) when the
+first ``Highs`` object is created; that would corrupt ``--json`` output of the
+CLI. :func:`new_highs` creates objects with ``output_flag`` off and swallows the
+banner of the first construction by redirecting file descriptor 1 briefly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import highspy
+
+__all__ = ["new_highs"]
+
+_banner_done = False
+
+
+def new_highs() -> highspy.Highs:
+    """A fresh ``highspy.Highs`` with logging off (banner suppressed)."""
+    global _banner_done
+    if not _banner_done:
+        _banner_done = True
+        try:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            try:
+                h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+                os.close(devnull)
+        except OSError:  # no usable fd 1 (e.g. embedded): accept the banner
+            h = highspy.Highs()
+    else:
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h

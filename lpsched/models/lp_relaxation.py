@@ -1,0 +1,131 @@
+"""LP relaxation of the time-indexed model, solved directly with highspy.
+
+The relaxation replaces ``x[i,k] in {0,1}`` by ``0 <= x[i,k] <= 1`` in the model of
+:mod:`lpsched.models.arrays` (DESIGN.md section 2, restricted to the provable
+start windows of :mod:`lpsched.models.windows`). Every optimal schedule is a 0/1
+point of it, so its optimum is a lower bound on the optimal total completion
+time; because the objective of any schedule is an integer, ``ceil(LP - 1e-6)``
+is a lower bound too.
+
+For LP-guided heuristics the fractional solution is exposed per request:
+
+* ``mean_start[i] = sum_k k * x[i,k]`` - the fractional mean start step;
+* ``mean_completion[i] = mean_start[i] + o_i`` - the fractional completion
+  time (``sum_k (k + o_i) x[i,k]``), e.g. to sort requests ("Sorted-LP",
+  Wang, Ye & Zhou 2025) or to seed a list schedule;
+* ``x`` - the fractional start distribution as ``{(i, k): value}`` for
+  values above ``1e-9``.
+
+Example
+-------
+>>> from lpsched.instance import Instance, Request
+>>> from lpsched.models.lp_relaxation import solve_lp_relaxation
+>>> inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2), Request("c", 2, 3)])
+>>> lp = solve_lp_relaxation(inst)
+>>> lp.status, round(lp.value, 3) <= 12, lp.mean_completion.shape
+('optimal', True, (3,))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from lpsched.instance import Instance
+from lpsched.models._highs import new_highs
+from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
+from lpsched.models.windows import Windows
+
+__all__ = ["LPRelaxation", "solve_lp_relaxation", "solve_lp_arrays"]
+
+
+@dataclass(frozen=True)
+class LPRelaxation:
+    """Solution of the time-indexed LP relaxation.
+
+    ``value`` is the LP optimum (a valid lower bound only when ``status`` is
+    ``"optimal"``); ``bound`` is ``ceil(value - 1e-6)`` (or the dual bound for a
+    time-limited solve: None). ``mean_start``/``mean_completion`` are the
+    fractional per-request start/completion times ``sum_k k x[i,k]`` and
+    ``sum_k (k + o_i) x[i,k]``, aligned with ``instance.ids``.
+    """
+
+    status: str
+    value: float
+    bound: int | None
+    mean_start: np.ndarray
+    mean_completion: np.ndarray
+    x: dict[tuple[int, int], float]
+    runtime: float
+    ncols: int
+    nrows: int
+    upper_bound: int
+
+    @property
+    def lower_bound(self) -> int | None:
+        return self.bound
+
+
+def _highs_from_arrays(arr: TimeIndexedArrays, *, integer: bool) -> highspy.Highs:
+    h = new_highs()
+    ncols = arr.ncols
+    inf = highspy.kHighsInf
+    h.addVars(ncols, np.zeros(ncols), np.ones(ncols))
+    h.changeColsCost(ncols, np.arange(ncols, dtype=np.int32), arr.cost)
+    A = sp.vstack([arr.A_eq, arr.A_mem]).tocsr()
+    n = arr.A_eq.shape[0]
+    m = arr.A_mem.shape[0]
+    lower = np.concatenate([np.ones(n), np.full(m, -inf)])
+    upper = np.concatenate([np.ones(n), np.full(m, float(arr.instance.memory))])
+    h.addRows(n + m, lower, upper, A.nnz, A.indptr[:-1].astype(np.int32),
+              A.indices.astype(np.int32), A.data)
+    if integer:
+        h.changeColsIntegrality(ncols, np.arange(ncols, dtype=np.int32),
+                                np.full(ncols, highspy.HighsVarType.kInteger))
+    return h
+
+
+def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
+                    threads: int = 1) -> LPRelaxation:
+    """Solve the LP relaxation of prebuilt arrays (see :func:`solve_lp_relaxation`)."""
+    import time
+
+    t0 = time.perf_counter()
+    h = _highs_from_arrays(arr, integer=False)
+    h.setOptionValue("threads", int(threads))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    h.run()
+    status = h.getModelStatus()
+    n = arr.instance.n
+    if status != highspy.HighsModelStatus.kOptimal:
+        nan = np.full(n, np.nan)
+        return LPRelaxation("time_limit" if status == highspy.HighsModelStatus.kTimeLimit
+                            else "error", math.nan, None, nan, nan, {},
+                            time.perf_counter() - t0, arr.ncols, arr.A_mem.shape[0] + n,
+                            arr.windows.upper_bound)
+    xv = np.asarray(h.getSolution().col_value)
+    value = float(h.getInfo().objective_function_value)
+    mean_start = np.bincount(arr.req, weights=xv * arr.start, minlength=n)
+    mean_completion = mean_start + arr.instance.decode
+    nz = np.flatnonzero(xv > 1e-9)
+    x = {(int(arr.req[j]), int(arr.start[j])): float(xv[j]) for j in nz}
+    return LPRelaxation("optimal", value, int(math.ceil(value - 1e-6)), mean_start,
+                        mean_completion, x, time.perf_counter() - t0, arr.ncols,
+                        arr.A_mem.shape[0] + n, arr.windows.upper_bound)
+
+
+def solve_lp_relaxation(instance: Instance, *, windows: Windows | None = None,
+                        time_limit: float | None = None, threads: int = 1) -> LPRelaxation:
+    """Solve the LP relaxation of the time-indexed model of ``instance``.
+
+    Returns an :class:`LPRelaxation` with the LP value (lower bound), and the
+    fractional mean start/completion time of every request for LP-guided
+    heuristics. ``windows`` defaults to the provable start windows.
+    """
+    return solve_lp_arrays(time_indexed_arrays(instance, windows), time_limit=time_limit,
+                           threads=threads)

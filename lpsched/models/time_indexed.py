@@ -1,0 +1,349 @@
+"""Time-indexed MILP (PuLP model, solved by HiGHS through highspy).
+
+The reference formulation of DESIGN.md section 2 (Sousa & Wolsey 1992 style
+time-indexed variables; for KV-cache scheduling see Jaillet et al. 2025):
+``x[i,k] = 1`` iff request ``i`` starts at step ``k``,
+
+    min  sum_i sum_k (k + o_i - a_i) x[i,k]
+    s.t. sum_k x[i,k] = 1                                          for all i
+         sum_i sum_{k=t-o_i}^{t-1} (s_i + t - k) x[i,k] <= M        for all steps t
+         x binary
+
+with ``k`` restricted to the provable start windows ``[a_i, u_i]`` of
+:mod:`lpsched.models.windows` (the horizon argument is there and in
+``formulations/time-indexed.md``). Valid strengthening applied:
+
+* start fixing: starts after ``u_i = a_i + UB - LB(I \\ {i}) - o_i`` are never
+  optimal and are not generated;
+* implied memory rows are dropped (:mod:`lpsched.models.arrays`);
+* symmetry breaking between identical requests ``i < j`` (same ``s, o, a``):
+  ``sum_k k x[i,k] <= sum_k k x[j,k]`` (any schedule can be relabelled so that
+  the earlier-listed twin starts first);
+* warm start: the incumbent of the windows (best serial schedule or a
+  user-supplied one) is handed to HiGHS with ``setSolution``.
+
+Status, objective bound and gap are read from the highspy model after the
+solve (``getModelStatus``, ``getInfo().mip_dual_bound``, ``mip_gap``), never from
+PuLP's status, which maps a time-limited incumbent to "Optimal".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+import pulp
+
+from lpsched.instance import Instance
+from lpsched.models._highs import new_highs
+from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
+from lpsched.models.windows import Windows, start_windows
+from lpsched.schedule import Result, Schedule, SolveStatus
+
+__all__ = ["TimeIndexedModel", "build_time_indexed", "solve_milp", "highs_solver",
+           "read_highs_outcome"]
+
+
+@dataclass
+class TimeIndexedModel:
+    """The raw PuLP problem and its variables.
+
+    ``x[(i, k)]`` is the binary start variable of request position ``i`` at step ``k``;
+    ``memory_rows[t]`` the memory constraint of step ``t``; ``assign_rows[i]`` the
+    assignment row of request ``i``; ``windows`` the start windows used.
+    """
+
+    problem: pulp.LpProblem
+    x: dict[tuple[int, int], pulp.LpVariable]
+    assign_rows: list[pulp.LpConstraint]
+    memory_rows: dict[int, pulp.LpConstraint]
+    windows: Windows
+    arrays: TimeIndexedArrays
+    instance: Instance
+
+    def starts_from_values(self) -> np.ndarray:
+        """Start vector from the variable values after a solve (argmax per request)."""
+        n = self.instance.n
+        best = np.full(n, -1.0)
+        starts = np.zeros(n, dtype=np.int64)
+        for (i, k), var in self.x.items():
+            v = var.varValue if var.varValue is not None else 0.0
+            if v > best[i]:
+                best[i], starts[i] = v, k
+        return starts
+
+    def set_warm_start(self, starts: np.ndarray) -> None:
+        """Give every variable an initial value from a start vector (``warmStart``)."""
+        for (i, k), var in self.x.items():
+            var.setInitialValue(1 if int(starts[i]) == k else 0)
+
+
+def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
+                       relax: bool = False, symmetry_breaking: bool = True,
+                       warm_start: bool = True) -> TimeIndexedModel:
+    """Build the time-indexed MILP of ``instance`` as a ``pulp.LpProblem``.
+
+    ``relax=True`` builds the LP relaxation (continuous ``0 <= x <= 1``).
+
+    Example: a side constraint (request ``r1`` must be done by step 20)::
+
+        import pulp
+        from lpsched.models.time_indexed import build_time_indexed, highs_solver
+        m = build_time_indexed(inst)
+        i = inst.index("r1")
+        m.problem += pulp.lpSum((k + int(inst.decode[i])) * v
+                                for (j, k), v in m.x.items() if j == i) <= 20, "r1_deadline"
+        m.problem.solve(highs_solver(time_limit=10))
+        starts = m.starts_from_values()
+    """
+    w = windows if windows is not None else start_windows(instance)
+    arr = time_indexed_arrays(instance, w)
+    prob = pulp.LpProblem(f"time_indexed_{_safe(instance.name)}", pulp.LpMinimize)
+    cat = pulp.LpContinuous if relax else pulp.LpBinary
+    ids = instance.ids
+    xs: list[pulp.LpVariable] = []
+    x: dict[tuple[int, int], pulp.LpVariable] = {}
+    for j in range(arr.ncols):
+        i, k = int(arr.req[j]), int(arr.start[j])
+        v = pulp.LpVariable(f"x_{_safe(ids[i])}_{k}", lowBound=0, upBound=1, cat=cat)
+        xs.append(v)
+        x[(i, k)] = v
+    prob += pulp.LpAffineExpression(list(zip(xs, arr.cost.tolist()))), "total_completion_time"
+    assign_rows = []
+    eq = arr.A_eq
+    for i in range(instance.n):
+        cols = eq.indices[eq.indptr[i]:eq.indptr[i + 1]]
+        con = pulp.LpConstraint(pulp.LpAffineExpression([(xs[c], 1.0) for c in cols]),
+                                sense=pulp.LpConstraintEQ, rhs=1, name=f"assign_{_safe(ids[i])}")
+        prob += con
+        assign_rows.append(con)
+    memory_rows = {}
+    A = arr.A_mem
+    for r, t in enumerate(arr.mem_steps.tolist()):
+        lo, hi = A.indptr[r], A.indptr[r + 1]
+        expr = pulp.LpAffineExpression(
+            [(xs[c], v) for c, v in zip(A.indices[lo:hi].tolist(), A.data[lo:hi].tolist())])
+        con = pulp.LpConstraint(expr, sense=pulp.LpConstraintLE, rhs=instance.memory,
+                                name=f"memory_{t}")
+        prob += con
+        memory_rows[t] = con
+    if symmetry_breaking:
+        for i, j in _twin_pairs(instance):
+            prob += (pulp.lpSum(k * x[(i, k)] for k in range(w.earliest[i], w.latest[i] + 1))
+                     <= pulp.lpSum(k * x[(j, k)] for k in range(w.earliest[j], w.latest[j] + 1)),
+                     f"twins_{_safe(ids[i])}_{_safe(ids[j])}")
+    model = TimeIndexedModel(prob, x, assign_rows, memory_rows, w, arr, instance)
+    if warm_start:
+        inc = w.incumbent.copy()
+        if symmetry_breaking:
+            inc = _relabel_twins(instance, inc)
+        model.set_warm_start(inc)
+    return model
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name))
+
+
+def _twin_groups(instance: Instance) -> list[list[int]]:
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i in range(instance.n):
+        key = (int(instance.prefill[i]), int(instance.decode[i]), int(instance.arrival[i]))
+        groups.setdefault(key, []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _twin_pairs(instance: Instance) -> list[tuple[int, int]]:
+    return [(g[k], g[k + 1]) for g in _twin_groups(instance) for k in range(len(g) - 1)]
+
+
+def _relabel_twins(instance: Instance, starts: np.ndarray) -> np.ndarray:
+    starts = starts.copy()
+    for g in _twin_groups(instance):
+        starts[g] = np.sort(starts[g])
+    return starts
+
+
+class _HiGHSWarm(pulp.HiGHS):
+    """PuLP's HiGHS (highspy) interface plus a MIP start from the variables' initial values.
+
+    PuLP 3.x keeps the ``highspy.Highs`` object on ``problem.solverModel``;
+    we pass the warm start with ``setSolution`` just before ``run``.
+    """
+
+    def __init__(self, *args: Any, warmStart: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.warm = warmStart
+
+    def callSolver(self, lp):  # noqa: N802 - PuLP API
+        if self.warm and self.mip:
+            values = [0.0] * len(lp.variables())
+            given = False
+            for var in lp.variables():
+                if var.varValue is not None:
+                    values[var.index] = float(var.varValue)
+                    given = True
+            if given:
+                sol = highspy.HighsSolution()
+                sol.col_value = values
+                sol.value_valid = True
+                lp.solverModel.setSolution(sol)
+        lp.solverModel.run()
+
+
+def highs_solver(*, time_limit: float | None = None, threads: int = 1, msg: bool = False,
+                 warm_start: bool = True, mip: bool = True, **options: Any) -> pulp.HiGHS:
+    """A PuLP HiGHS solver object (highspy backend) with our defaults.
+
+    ``options`` are HiGHS option names (e.g. ``mip_rel_gap=0``, ``random_seed=0``).
+    """
+    opts = {"mip_rel_gap": 0.0, "random_seed": 0}
+    opts.update(options)
+    new_highs()  # swallow HiGHS's one-time stdout banner before PuLP creates its model
+    return _HiGHSWarm(mip=mip, msg=msg, timeLimit=time_limit, threads=threads,
+                      warmStart=warm_start, **opts)
+
+
+@dataclass(frozen=True)
+class HighsOutcome:
+    """What HiGHS itself says after a solve."""
+
+    status: str  # highspy model status name, e.g. "kOptimal", "kTimeLimit"
+    has_solution: bool
+    objective: float | None
+    dual_bound: float | None
+    gap: float | None
+    nodes: int
+
+
+def read_highs_outcome(problem: pulp.LpProblem | highspy.Highs) -> HighsOutcome:
+    """Read status, objective, MIP dual bound and gap from the highspy model.
+
+    ``problem`` is a solved ``pulp.LpProblem`` (its ``solverModel``) or a ``highspy.Highs``.
+    """
+    h = problem if isinstance(problem, highspy.Highs) else problem.solverModel
+    st = h.getModelStatus()
+    info = h.getInfo()
+    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    obj = float(info.objective_function_value) if has else None
+    dual = float(info.mip_dual_bound)
+    dual = dual if math.isfinite(dual) else None
+    gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
+    return HighsOutcome(h.modelStatusToString(st), has, obj, dual, gap,
+                        int(info.mip_node_count))
+
+
+def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_breaking: bool,
+               warm: np.ndarray) -> highspy.Highs:
+    """The same MILP as :func:`build_time_indexed`, loaded straight into highspy."""
+    from lpsched.models.lp_relaxation import _highs_from_arrays
+
+    arr = model_arrays
+    h = _highs_from_arrays(arr, integer=True)
+    if symmetry_breaking:
+        inf = highspy.kHighsInf
+        for i, j in _twin_pairs(instance):
+            ci = np.arange(arr.col_offset[i], arr.col_offset[i + 1])
+            cj = np.arange(arr.col_offset[j], arr.col_offset[j + 1])
+            idx = np.concatenate([ci, cj]).astype(np.int32)
+            val = np.concatenate([arr.start[ci], -arr.start[cj]]).astype(float)
+            h.addRow(-inf, 0.0, idx.size, idx, val)
+    cols = np.array([arr.column(i, int(k)) for i, k in enumerate(warm)], dtype=np.int64)
+    values = np.zeros(arr.ncols)
+    values[cols] = 1.0
+    sol = highspy.HighsSolution()
+    sol.col_value = values.tolist()
+    sol.value_valid = True
+    h.setSolution(sol)
+    return h
+
+
+def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
+               threads: int = 1, incumbent: np.ndarray | None = None,
+               symmetry_breaking: bool = True, engine: str = "highspy", msg: bool = False,
+               **highs_options: Any) -> Result:
+    """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
+
+    Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
+    ``seed`` (HiGHS ``random_seed``, default 0), ``incumbent`` (a feasible start
+    vector: horizon and MIP start), ``symmetry_breaking``, ``engine``
+    (``"highspy"``: load the sparse model straight into highspy, fast;
+    ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
+    through PuLP's HiGHS interface - the same model, slower to load),
+    ``msg`` (solver log), and any HiGHS option by name.
+
+    ``lower_bound`` is the larger of HiGHS's MIP dual bound (rounded up:
+    objectives are integers) and the combinatorial bound; status ``optimal``
+    only when HiGHS reports ``kOptimal`` with zero gap.
+    """
+    from lpsched.models.combinatorial import combined_bound
+
+    if engine not in ("highspy", "pulp"):
+        raise ValueError(f"engine must be 'highspy' or 'pulp', got {engine!r}")
+    t0 = time.perf_counter()
+    w = start_windows(instance, incumbent)
+    warm = _relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
+    opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed)}
+    opts.update(highs_options)
+    if engine == "pulp":
+        model = build_time_indexed(instance, windows=w, symmetry_breaking=symmetry_breaking)
+        arr = model.arrays
+        build_time = time.perf_counter() - t0
+        remaining = None if time_limit is None else max(0.01, time_limit - build_time)
+        model.problem.solve(highs_solver(time_limit=remaining, threads=threads, msg=msg, **opts))
+        h = model.problem.solverModel
+        starts = model.starts_from_values() if read_highs_outcome(h).has_solution else None
+    else:
+        arr = time_indexed_arrays(instance, w)
+        h = _highs_mip(arr, instance, symmetry_breaking, warm)
+        build_time = time.perf_counter() - t0
+        h.setOptionValue("output_flag", bool(msg))
+        h.setOptionValue("threads", int(threads))
+        for k, v in opts.items():
+            h.setOptionValue(k, v)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
+        h.run()
+        starts = None
+        if read_highs_outcome(h).has_solution:
+            xv = np.asarray(h.getSolution().col_value)
+            starts = np.zeros(instance.n, dtype=np.int64)
+            for i in range(instance.n):
+                lo, hi = arr.col_offset[i], arr.col_offset[i + 1]
+                starts[i] = arr.start[lo + int(np.argmax(xv[lo:hi]))]
+    out = read_highs_outcome(h)
+    runtime = time.perf_counter() - t0
+    stats = {"highs_status": out.status, "mip_gap": out.gap, "mip_dual_bound": out.dual_bound,
+             "nodes": out.nodes, "columns": arr.ncols, "memory_rows": int(arr.A_mem.shape[0]),
+             "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
+             "build_time": round(build_time, 4), "engine": engine}
+    st = h.getModelStatus()
+    comb = float(combined_bound(instance))
+    lb = comb if out.dual_bound is None else max(comb, float(math.ceil(out.dual_bound - 1e-6)))
+    if starts is None:
+        if st == highspy.HighsModelStatus.kInfeasible:
+            return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats,
+                          message="HiGHS reported the model infeasible although the "
+                                  "incumbent lies inside it")
+        starts = w.incumbent
+        msg_ = f"HiGHS {out.status} without a solution; returning the incumbent"
+    else:
+        msg_ = ""
+    obj = int((starts + instance.decode - instance.arrival).sum())
+    lb = min(lb, float(obj))
+    if st == highspy.HighsModelStatus.kOptimal and (lb >= obj or (out.gap is not None
+                                                                  and out.gap <= 1e-9)):
+        status, lb = SolveStatus.OPTIMAL, float(obj)
+    elif st == highspy.HighsModelStatus.kTimeLimit:
+        status = SolveStatus.TIME_LIMIT
+    elif lb >= obj:
+        status = SolveStatus.OPTIMAL
+    else:
+        status = SolveStatus.TIME_LIMIT
+        msg_ = (msg_ + "; " if msg_ else "") + f"HiGHS stopped: {out.status}"
+    return Result("milp", status, obj, lb, runtime, Schedule(instance, starts), message=msg_,
+                  stats=stats)

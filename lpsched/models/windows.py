@@ -1,0 +1,78 @@
+"""Start windows that provably contain every optimal schedule (the model horizon).
+
+Let ``UB`` be the objective of a feasible schedule (here the best serial schedule
+of :mod:`lpsched.models.incumbent`, or a user-supplied one) and ``LB(I \\ {i})``
+a lower bound on the optimum of the instance without request ``i``
+(:func:`lpsched.models.combinatorial.combined_bound_without_each`). For an
+optimal schedule ``p*`` of value ``OPT <= UB``:
+
+    c_i - a_i = OPT - sum_{j != i} (c_j - a_j) <= UB - LB(I \\ {i}) =: L_i
+
+because the other requests, scheduled as in ``p*``, form a feasible schedule of
+``I \\ {i}`` (dropping a request only lowers memory), whose objective is at least
+``OPT(I \\ {i}) >= LB(I \\ {i})``. Hence ``p_i`` lies in
+``[a_i, a_i + L_i - o_i]`` and the horizon ``T = max_i (a_i + L_i)`` contains
+every completion of every optimal schedule. The same inequality holds for the
+incumbent itself (its other requests form a feasible schedule too), so the
+warm start always lies inside the windows.
+
+With ``cutoff=True`` the windows use ``UB`` (not ``UB - 1``) so that a schedule of
+value exactly ``UB`` stays feasible: the models can always return the incumbent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lpsched.instance import Instance
+from lpsched.models.combinatorial import combined_bound_without_each
+from lpsched.models.incumbent import best_serial_schedule
+
+__all__ = ["Windows", "start_windows"]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Per-request start windows ``earliest[i] <= p_i <= latest[i]``.
+
+    ``upper_bound`` is the objective of ``incumbent`` (a feasible start vector).
+    ``horizon`` is the last step any optimal schedule can use.
+    """
+
+    earliest: np.ndarray
+    latest: np.ndarray
+    upper_bound: int
+    incumbent: np.ndarray
+    horizon: int
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return self.latest - self.earliest + 1
+
+
+def start_windows(instance: Instance, incumbent: np.ndarray | None = None) -> Windows:
+    """Start windows from a feasible schedule (default: the best serial schedule).
+
+    ``incumbent`` (a feasible start vector aligned with ``instance.ids``) may be
+    passed to use a better upper bound, e.g. from a strong heuristic; it must be
+    feasible (the caller is responsible; :func:`lpsched.check.check` it first).
+    """
+    o, a = instance.decode, instance.arrival
+    if incumbent is None:
+        inc, ub = best_serial_schedule(instance)
+    else:
+        inc = np.asarray(incumbent, dtype=np.int64)
+        ub = int((inc + o - a).sum())
+        own, own_ub = best_serial_schedule(instance)
+        if own_ub < ub:
+            inc, ub = own, own_ub
+    lb_rest = combined_bound_without_each(instance)
+    latency_max = ub - lb_rest  # c_i - a_i <= L_i
+    latest = a + latency_max - o
+    latest = np.maximum(latest, a)  # cannot be below a_i when LB is valid; defensive
+    latest = np.maximum(latest, inc)  # incumbent is inside by the argument above
+    horizon = int((latest + o).max())
+    return Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=ub,
+                   incumbent=inc.astype(np.int64), horizon=horizon)
