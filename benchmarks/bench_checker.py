@@ -38,7 +38,6 @@ import argparse
 import csv
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,10 +61,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    # os.cpu_count(), not `nproc`: nproc honours OMP_NUM_THREADS and can report 1 on 2 cores.
+    ncpu = os.cpu_count()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu}, load average at start {load} (other jobs shared the 2 cores)")
+    return (f"cpus={ncpu}, {platform.python_implementation()} {platform.python_version()}, "
+            f"CPU: {cpu}, load average at start {load}")
 
 
 def build(n: int, memory: int, seed: int, gap: int = 4):

@@ -134,3 +134,19 @@ def test_simulated_instance_load_matches_theta_and_finite_horizon():
     f = simulate(m, wl, r=4, B=64, n_requests=40000, seed=5, start="fresh", warmup=0)
     assert f.mean_load == pytest.approx(wl.T_bar(64, horizon=f.steps), rel=0.02)
     assert f.mean_load < s.mean_load  # the fresh start's transient is lighter
+
+
+@pytest.mark.parametrize("m", [1, 2, 4])
+@pytest.mark.parametrize("ffn", ["llama3-70b", "dsv3-moe-e8"])
+def test_micro_batch_cycle_matches_the_sizing_formula(m, ffn):
+    """Constant loads (D = 1): the simulated step time converges to the flow-shop cycle
+    max(m tA_m, m tC_m, m tF_m, tA_m + 2 tC_m + tF_m) the integer program uses."""
+    from lpsched.afd.sizing_ip import _tau
+    sm = build_step_model("h200", "llama3-70b", ffn, link="inter-node")
+    wl = IndependentWorkload(Fixed(300), Fixed(1))
+    r, B = 3, 64
+    s = simulate(sm, wl, r=r, B=B, n_requests=r * B * 400, start="fresh", warmup=5,
+                 micro_batches=m)
+    tA_m = float(sm.t_A(B // m * 300, B // m))
+    expect = _tau(sm, r, B, m, float(sm.t_A(B * 300, B)), tA_m)
+    assert s.elapsed_ms / s.steps == pytest.approx(expect, rel=1e-6)

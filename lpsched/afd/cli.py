@@ -116,10 +116,13 @@ def _cmd_size(args) -> int:
           f"  ->  r* = {out['r_star']:.2f} ({out['regime']}), best integer r = {out['r_int']}"
           f"  ({out['throughput_per_instance']:.0f} tokens/s per device)")
     b = out["barrier"]
+    limit = f"  [at --r-max {out['r_max']}: the optimum may be larger]"
     print(f"barrier-aware (slowest of r instances)  r* = {b['r_star']:.2f}, integer r = "
-          f"{b['r_int']}  ({b['throughput_per_instance']:.0f} tokens/s per device)")
+          f"{b['r_int']}  ({b['throughput_per_instance']:.0f} tokens/s per device)"
+          + (limit if b["at_r_max"] else ""))
     ms = out["model_search"]
-    print(f"search on the {ms['kind']} model  r* = {ms['r_star']:.2f}, integer r = {ms['r_int']}")
+    print(f"search on the {ms['kind']} model  r* = {ms['r_star']:.2f}, integer r = {ms['r_int']}"
+          + (limit if ms["at_r_max"] else ""))
     return 0
 
 

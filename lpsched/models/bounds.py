@@ -2,10 +2,12 @@
 
 ``lower_bound(instance, method=...) -> Bound`` with ``method`` one of
 
-* ``"combinatorial"`` - the combined decode/memory-area bound
-  (:mod:`lpsched.models.combinatorial`);
+* ``"combinatorial"`` - the larger of the combined decode/memory-area bound
+  (:mod:`lpsched.models.combinatorial`) and the disjoint-tail single-machine
+  bound (:mod:`lpsched.models.tails`);
 * ``"lp"`` - the LP relaxation of the time-indexed model
-  (:mod:`lpsched.models.lp_relaxation`), rounded up;
+  (:mod:`lpsched.models.lp_relaxation`), rounded up; for LPs of at most 20,000
+  columns strengthened by disjoint-tail clique cuts (``lp_cuts`` overrides);
 * ``"bucket"`` - the interval-indexed (time-bucket) relaxation below, for instances
   whose full time-indexed LP is too large;
 * ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
@@ -52,6 +54,7 @@ import scipy.sparse as sp
 from lpsched.instance import Instance
 from lpsched.models._highs import new_highs
 from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
+from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
 
 __all__ = ["Bound", "METHODS", "bucket_bound", "lower_bound"]
@@ -165,7 +168,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 
 def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 300_000,
                 time_limit: float | None = None, threads: int = 1,
-                bucket_width: int | None = None) -> Bound:
+                bucket_width: int | None = None, lp_cuts: bool | None = None) -> Bound:
     """A proven lower bound on the optimal ``sum_i (c_i - a_i)`` of ``instance``.
 
     See the module docstring for the methods. ``max_columns`` caps the LP size
@@ -181,8 +184,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method not in METHODS:
         raise ValueError(f"unknown bound method {method!r}; choose one of {', '.join(METHODS)}")
     t0 = time.perf_counter()
-    comb = combined_bound(instance)
-    parts = {"decode": decode_bound(instance), "area": area_bound(instance), "combined": comb}
+    tail = tail_bound(instance)
+    comb = max(combined_bound(instance), tail)
+    parts = {"decode": decode_bound(instance), "area": area_bound(instance),
+             "combined": combined_bound(instance), "tail": tail}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     w = start_windows(instance)
@@ -194,8 +199,12 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if use_lp:
         from lpsched.models.lp_relaxation import solve_lp_relaxation
 
-        lp = solve_lp_relaxation(instance, windows=w, time_limit=time_limit, threads=threads)
-        details = {**parts, "lp_value": lp.value, "lp_status": lp.status, "columns": lp.ncols}
+        # tail cuts make the LP markedly stronger but slower to re-solve: small LPs only
+        cuts = lp_cuts if lp_cuts is not None else int(w.sizes.sum()) <= 20_000
+        lp = solve_lp_relaxation(instance, windows=w, time_limit=time_limit, threads=threads,
+                                 cuts=cuts)
+        details = {**parts, "lp_value": lp.value, "lp_status": lp.status, "columns": lp.ncols,
+                   "lp_cuts": len(lp.cut_rows)}
         value = lp.bound if lp.bound is not None else comb
         name = "lp"
     else:

@@ -21,7 +21,7 @@ def _cmd_bound(args: argparse.Namespace) -> int:
         return 0
     print(f"instance     {inst.name} (n={inst.n}, M={inst.memory})")
     print(f"lower bound  {b.value}   ({b.method})")
-    for k in ("decode", "area", "combined", "lp_value", "lp_status", "width", "columns",
+    for k in ("decode", "area", "combined", "tail", "lp_value", "lp_status", "lp_cuts", "width", "columns",
               "best_of"):
         if k in b.details:
             v = b.details[k]

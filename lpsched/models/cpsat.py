@@ -18,6 +18,9 @@ then reason about the ramps directly. Intervals of equal demand that share the
 same end are merged where possible: the ``o_i`` unit intervals are kept as is
 (they differ in start), which gives ``sum_i (o_i + 1)`` intervals.
 
+Redundant constraints: for up to ``tail_families`` families of large-peak
+requests, a ``NoOverlap`` of their disjoint tails (:mod:`lpsched.models.tails`).
+
 Objective ``min sum_i (p_i + o_i - a_i)``. Strengthening: identical requests
 (same ``s, o, a``) are ordered ``p_i <= p_j`` (symmetry breaking; any schedule can
 be relabelled), and the incumbent is given as a solution hint.
@@ -61,14 +64,19 @@ class CpsatModel:
 
 
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
-                symmetry_breaking: bool = True) -> CpsatModel:
+                symmetry_breaking: bool = True, tail_families: int = 8) -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring).
+
+    The default windows contain every optimum of the model as built; with side
+    constraints pass ``windows=horizon_windows(inst)`` (see
+    :func:`lpsched.models.windows.horizon_windows`).
 
     Example: add a side constraint (request ``r1`` must finish by step 20) and solve::
 
         from ortools.sat.python import cp_model
         from lpsched.models.cpsat import build_cpsat
-        m = build_cpsat(inst)
+        from lpsched.models.windows import horizon_windows
+        m = build_cpsat(inst, windows=horizon_windows(inst))
         m.model.Add(m.end[inst.index("r1")] <= 20)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
@@ -95,6 +103,14 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
                                                             f"tok_{i}_{d}"))
             demands.append(1)
     model.AddCumulative(intervals, demands, instance.memory)
+    if tail_families:
+        from lpsched.models.tails import tail_families as families
+
+        for f in families(instance, max_families=tail_families):
+            tails = [model.NewFixedSizeIntervalVar(starts[j] + int(d), int(o[j]) - int(d),
+                                                   f"tail{f.theta}_{j}")
+                     for j, d in zip(f.members.tolist(), f.delta.tolist())]
+            model.AddNoOverlap(tails)
     if symmetry_breaking:
         groups: dict[tuple[int, int, int], list[int]] = {}
         for i in range(instance.n):
@@ -104,7 +120,7 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
                 model.Add(starts[i] <= starts[j])
     objective = sum(ends) - int(a.sum())
     model.Minimize(objective)
-    if hint:
+    if hint and np.all(w.incumbent <= w.latest):
         inc = w.incumbent
         if symmetry_breaking:  # relabel the incumbent so that it respects the ordering
             inc = inc.copy()
@@ -117,7 +133,8 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
 
 def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                 threads: int = 1, incumbent: np.ndarray | None = None,
-                symmetry_breaking: bool = True, log: bool = False, **params: Any) -> Result:
+                symmetry_breaking: bool = True, tail_families: int = 8, log: bool = False,
+                **params: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
 
     Options: ``threads`` (CP-SAT ``num_workers``, default 1 for determinism),
@@ -129,7 +146,8 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     """
     t0 = time.perf_counter()
     w = start_windows(instance, incumbent)
-    m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking)
+    m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
+                    tail_families=tail_families)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = int(threads)

@@ -29,7 +29,7 @@ Example
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -64,6 +64,8 @@ class LPRelaxation:
     ncols: int
     nrows: int
     upper_bound: int
+    cut_rows: list = field(default_factory=list, repr=False)
+    cut_rounds: int = 0
 
     @property
     def lower_bound(self) -> int | None:
@@ -90,24 +92,45 @@ def _highs_from_arrays(arr: TimeIndexedArrays, *, integer: bool) -> highspy.High
 
 
 def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
-                    threads: int = 1) -> LPRelaxation:
+                    threads: int = 1, cuts: bool = True, cut_rounds: int = 20) -> LPRelaxation:
     """Solve the LP relaxation of prebuilt arrays (see :func:`solve_lp_relaxation`)."""
     import time
+
+    from lpsched.models.tails import separate_tail_rows, tail_families
 
     t0 = time.perf_counter()
     h = _highs_from_arrays(arr, integer=False)
     h.setOptionValue("threads", int(threads))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
-    h.run()
-    status = h.getModelStatus()
     n = arr.instance.n
+    families = tail_families(arr.instance) if cuts else []
+    added: list[np.ndarray] = []
+    rounds = 0
+    while True:
+        if time_limit is not None:
+            left = time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                break
+            h.setOptionValue("time_limit", float(left))
+        h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal or not families or rounds >= cut_rounds:
+            break
+        xv = np.asarray(h.getSolution().col_value)
+        new_rows = separate_tail_rows(arr, families, xv)
+        if not new_rows:
+            break
+        rounds += 1
+        for cols in new_rows:
+            h.addRow(-highspy.kHighsInf, 1.0, cols.size, cols.astype(np.int32),
+                     np.ones(cols.size))
+        added.extend(new_rows)
+    status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         nan = np.full(n, np.nan)
         return LPRelaxation("time_limit" if status == highspy.HighsModelStatus.kTimeLimit
                             else "error", math.nan, None, nan, nan, {},
                             time.perf_counter() - t0, arr.ncols, arr.A_mem.shape[0] + n,
-                            arr.windows.upper_bound)
+                            arr.windows.upper_bound, added, rounds)
     xv = np.asarray(h.getSolution().col_value)
     value = float(h.getInfo().objective_function_value)
     mean_start = np.bincount(arr.req, weights=xv * arr.start, minlength=n)
@@ -116,16 +139,25 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     x = {(int(arr.req[j]), int(arr.start[j])): float(xv[j]) for j in nz}
     return LPRelaxation("optimal", value, int(math.ceil(value - 1e-6)), mean_start,
                         mean_completion, x, time.perf_counter() - t0, arr.ncols,
-                        arr.A_mem.shape[0] + n, arr.windows.upper_bound)
+                        arr.A_mem.shape[0] + n + len(added), arr.windows.upper_bound, added,
+                        rounds)
 
 
 def solve_lp_relaxation(instance: Instance, *, windows: Windows | None = None,
-                        time_limit: float | None = None, threads: int = 1) -> LPRelaxation:
+                        time_limit: float | None = None, threads: int = 1, cuts: bool = True,
+                        cut_rounds: int = 20) -> LPRelaxation:
     """Solve the LP relaxation of the time-indexed model of ``instance``.
 
     Returns an :class:`LPRelaxation` with the LP value (lower bound), and the
     fractional mean start/completion time of every request for LP-guided
     heuristics. ``windows`` defaults to the provable start windows.
+
+    With ``cuts=True`` (default) the relaxation is strengthened by up to
+    ``cut_rounds`` rounds of separating the disjoint-tail clique rows of
+    :mod:`lpsched.models.tails` (valid for every feasible schedule, so the
+    value stays a lower bound); ``cuts=False`` gives the plain LP of DESIGN.md
+    section 2. The added rows are in ``cut_rows`` (column-index arrays, each a
+    row ``sum x <= 1``).
     """
     return solve_lp_arrays(time_indexed_arrays(instance, windows), time_limit=time_limit,
-                           threads=threads)
+                           threads=threads, cuts=cuts, cut_rounds=cut_rounds)

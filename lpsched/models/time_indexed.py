@@ -89,11 +89,17 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
 
     ``relax=True`` builds the LP relaxation (continuous ``0 <= x <= 1``).
 
+    The default windows (:func:`~lpsched.models.windows.start_windows`) contain
+    every optimum of the model *as built*. A side constraint can push the optimum
+    later: then pass explicit windows, e.g.
+    ``windows=horizon_windows(inst)`` (all starts up to ``max a + sum o - o_i``).
+
     Example: a side constraint (request ``r1`` must be done by step 20)::
 
         import pulp
         from lpsched.models.time_indexed import build_time_indexed, highs_solver
-        m = build_time_indexed(inst)
+        from lpsched.models.windows import horizon_windows
+        m = build_time_indexed(inst, windows=horizon_windows(inst))
         i = inst.index("r1")
         m.problem += pulp.lpSum((k + int(inst.decode[i])) * v
                                 for (j, k), v in m.x.items() if j == i) <= 20, "r1_deadline"
@@ -137,7 +143,7 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
                      <= pulp.lpSum(k * x[(j, k)] for k in range(w.earliest[j], w.latest[j] + 1)),
                      f"twins_{_safe(ids[i])}_{_safe(ids[j])}")
     model = TimeIndexedModel(prob, x, assign_rows, memory_rows, w, arr, instance)
-    if warm_start:
+    if warm_start and np.all(w.incumbent <= w.latest):
         inc = w.incumbent.copy()
         if symmetry_breaking:
             inc = _relabel_twins(instance, inc)
@@ -238,7 +244,7 @@ def read_highs_outcome(problem: pulp.LpProblem | highspy.Highs) -> HighsOutcome:
 
 
 def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_breaking: bool,
-               warm: np.ndarray) -> highspy.Highs:
+               warm: np.ndarray, tail_families: int = 0) -> highspy.Highs:
     """The same MILP as :func:`build_time_indexed`, loaded straight into highspy."""
     from lpsched.models.lp_relaxation import _highs_from_arrays
 
@@ -252,6 +258,17 @@ def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_bre
             idx = np.concatenate([ci, cj]).astype(np.int32)
             val = np.concatenate([arr.start[ci], -arr.start[cj]]).astype(float)
             h.addRow(-inf, 0.0, idx.size, idx, val)
+    if tail_families:
+        from lpsched.models.tails import tail_families as families
+        from lpsched.models.tails import tail_rows
+
+        for f in families(instance, max_families=tail_families):
+            _, indptr, indices = tail_rows(arr, f)
+            m = indptr.size - 1
+            if m:
+                h.addRows(m, np.full(m, -highspy.kHighsInf), np.ones(m), indices.size,
+                          indptr[:-1].astype(np.int32), indices.astype(np.int32),
+                          np.ones(indices.size))
     cols = np.array([arr.column(i, int(k)) for i, k in enumerate(warm)], dtype=np.int64)
     values = np.zeros(arr.ncols)
     values[cols] = 1.0
@@ -265,7 +282,7 @@ def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_bre
 def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                threads: int = 1, incumbent: np.ndarray | None = None,
                symmetry_breaking: bool = True, engine: str = "highspy", msg: bool = False,
-               **highs_options: Any) -> Result:
+               tail_families: int = 0, **highs_options: Any) -> Result:
     """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
 
     Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
@@ -274,7 +291,9 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
-    ``msg`` (solver log), and any HiGHS option by name.
+    ``msg`` (solver log), ``tail_families`` (engine highspy: add the disjoint-tail
+    clique rows of :mod:`lpsched.models.tails` for that many families; valid
+    inequalities, default 0), and any HiGHS option by name.
 
     ``lower_bound`` is the larger of HiGHS's MIP dual bound (rounded up:
     objectives are integers) and the combinatorial bound; status ``optimal``
@@ -299,7 +318,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
         starts = model.starts_from_values() if read_highs_outcome(h).has_solution else None
     else:
         arr = time_indexed_arrays(instance, w)
-        h = _highs_mip(arr, instance, symmetry_breaking, warm)
+        h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
         build_time = time.perf_counter() - t0
         h.setOptionValue("output_flag", bool(msg))
         h.setOptionValue("threads", int(threads))

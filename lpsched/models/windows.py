@@ -30,7 +30,7 @@ from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound_without_each
 from lpsched.models.incumbent import best_serial_schedule
 
-__all__ = ["Windows", "start_windows"]
+__all__ = ["Windows", "horizon_windows", "start_windows", "trivial_horizon"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +76,28 @@ def start_windows(instance: Instance, incumbent: np.ndarray | None = None) -> Wi
     horizon = int((latest + o).max())
     return Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=ub,
                    incumbent=inc.astype(np.int64), horizon=horizon)
+
+
+def trivial_horizon(instance: Instance) -> int:
+    """``max_i a_i + sum_i o_i``: the makespan of running all requests one after another."""
+    return int(instance.arrival.max() + instance.decode.sum())
+
+
+def horizon_windows(instance: Instance, horizon: int | None = None) -> Windows:
+    """Windows ``[a_i, horizon - o_i]`` for a user-chosen horizon (default: trivial).
+
+    The default :func:`start_windows` are only guaranteed to contain the optima
+    of the model *as built*. After adding side constraints (deadlines, precedences,
+    ...) the optimum may move later: build with these explicit windows instead
+    and choose ``horizon`` large enough for the constrained problem.
+    """
+    o, a = instance.decode, instance.arrival
+    T = trivial_horizon(instance) if horizon is None else int(horizon)
+    latest = T - o
+    if np.any(latest < a):
+        k = int(np.flatnonzero(latest < a)[0])
+        raise ValueError(f"horizon {T} is too short for request {instance.ids[k]!r} "
+                         f"(arrival {a[k]} + decode {o[k]})")
+    inc, ub = best_serial_schedule(instance)
+    return Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=ub,
+                   incumbent=inc, horizon=T)

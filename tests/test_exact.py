@@ -1,0 +1,243 @@
+"""Exact models and bounds: cross-checked against an independent oracle on tiny instances."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from lpsched.check import check
+from lpsched.generators import mcsf_synthetic, random_instance
+from lpsched.instance import Instance, InstanceError, Request
+from lpsched.models.bounds import bucket_bound, lower_bound
+from lpsched.models.combinatorial import (
+    area_bound,
+    combined_bound,
+    combined_bound_without_each,
+    decode_bound,
+    srpt_fluid_sum,
+)
+from lpsched.models.cpsat import build_cpsat, solve_cpsat
+from lpsched.models.incumbent import best_serial_schedule
+from lpsched.models.lp_relaxation import solve_lp_relaxation
+from lpsched.models.tails import tail_bound, tail_families
+from lpsched.models.time_indexed import build_time_indexed, highs_solver, read_highs_outcome
+from lpsched.models.windows import horizon_windows, start_windows
+from lpsched.schedule import SolveStatus
+from lpsched.solve import solve
+from tests.oracle import brute_force_optimum
+from tests.oracle_bb import bb_optimum
+from tests.strategies import instances
+
+TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
+
+
+def _oracle(inst: Instance) -> tuple[int, tuple[int, ...]]:
+    return bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                      inst.arrival.tolist())
+
+
+@settings(max_examples=200, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(instances(**TINY))
+def test_milp_cpsat_oracle_and_bounds_agree(inst):
+    """MILP optimum == CP-SAT optimum == oracle; every bound <= optimum; schedules checked."""
+    opt, opt_starts = _oracle(inst)
+    milp = solve(inst, "milp", time_limit=30)
+    cps = solve(inst, "cpsat", time_limit=30)
+    for res in (milp, cps):
+        assert res.status == SolveStatus.OPTIMAL, res.message
+        assert check(inst, res.schedule).feasible
+        assert res.objective == opt
+        assert res.lower_bound == opt
+    bounds = {
+        "decode": decode_bound(inst), "area": area_bound(inst), "combined": combined_bound(inst),
+        "tail": tail_bound(inst),
+        "lp": solve_lp_relaxation(inst, cuts=False).value,
+        "lp_cuts": solve_lp_relaxation(inst, cuts=True).value,
+        "bucket1": bucket_bound(inst, width=1).value,
+        "bucket3": bucket_bound(inst, width=3).value,
+        "best": lower_bound(inst, "best").value,
+    }
+    for name, b in bounds.items():
+        assert b <= opt + 1e-6, f"{name} bound {b} exceeds the optimum {opt}"
+    # the horizon argument: the oracle's optimal schedule lies inside the start windows
+    w = start_windows(inst)
+    p = np.asarray(opt_starts)
+    assert np.all(p >= w.earliest) and np.all(p <= w.latest)
+    assert (p + inst.decode).max() <= w.horizon
+
+
+def test_fast_oracle_matches_brute_force():
+    for seed in range(25):
+        inst = random_instance(3, 9, seed, max_decode=4, max_arrival=3 if seed % 2 else 0)
+        args = (inst.memory, inst.prefill.tolist(), inst.decode.tolist(), inst.arrival.tolist())
+        assert bb_optimum(*args)[0] == brute_force_optimum(*args)[0]
+
+
+def test_every_optimal_schedule_is_inside_the_windows():
+    """Enumerate ALL optimal schedules of small instances: each lies in the windows."""
+    import itertools
+
+    from tests.oracle import naive_feasible, sequential_objective
+
+    for seed in range(12):
+        inst = random_instance(3, 8, seed, max_decode=4, max_arrival=2 if seed % 2 else 0)
+        s, o, a = inst.prefill.tolist(), inst.decode.tolist(), inst.arrival.tolist()
+        ub = sequential_objective(s, o, a)
+        opt = _oracle(inst)[0]
+        w = start_windows(inst)
+        for p in itertools.product(*[range(ai, ai + ub - oi + 1) for ai, oi in zip(a, o)]):
+            if sum(pi + oi - ai for pi, oi, ai in zip(p, o, a)) == opt and \
+                    naive_feasible(inst.memory, s, o, a, p):
+                assert np.all(np.asarray(p) <= w.latest), (seed, p, w.latest)
+
+
+def test_bucket_width_one_is_the_lp_relaxation():
+    for seed in range(8):
+        inst = random_instance(5, 14, seed, max_decode=6, max_arrival=4 if seed % 2 else 0)
+        lp = solve_lp_relaxation(inst, cuts=False)
+        b = bucket_bound(inst, width=1)
+        assert b.details["lp_value"] == pytest.approx(lp.value, abs=1e-6)
+
+
+def test_combinatorial_bounds_hand_examples():
+    inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2)])
+    assert decode_bound(inst) == 4
+    # areas 1*2+3 = 5 each; ceil(5/6) + ceil(10/6) = 1 + 2
+    assert area_bound(inst) == 3
+    assert combined_bound(inst) == 4
+    # SRPT: two jobs of 1 unit released at 0 -> completions 1, 2
+    assert srpt_fluid_sum(np.array([3, 3]), np.array([0, 0]), 3.0) == pytest.approx(3.0)
+    # preemption: long job at 0, short job at 1 -> short done at 2, long at 4
+    assert srpt_fluid_sum(np.array([3, 1]), np.array([0, 1]), 1.0) == pytest.approx(6.0)
+    rest = combined_bound_without_each(inst)
+    assert rest.tolist() == [combined_bound(inst.subset([1])), combined_bound(inst.subset([0]))]
+
+
+def test_tail_families_are_disjoint_in_optimal_schedules():
+    """The disjoint-tail lemma, checked on oracle optima and on every heuristic schedule."""
+    for seed in range(40):
+        inst = random_instance(4, 12, seed, max_decode=5, max_arrival=3 if seed % 3 == 0 else 0)
+        opt, starts = _oracle(inst)
+        schedules = [np.asarray(starts), best_serial_schedule(inst)[0]]
+        for p in schedules:
+            for f in tail_families(inst):
+                lo = p[f.members] + f.delta
+                hi = p[f.members] + inst.decode[f.members]
+                order = np.argsort(lo)
+                assert np.all(lo[order][1:] >= hi[order][:-1])
+
+
+def test_time_limited_solves_report_time_limit_with_checked_schedule_and_bound():
+    inst = mcsf_synthetic(30, 7)
+    for algo in ("milp", "cpsat"):
+        res = solve(inst, algo, time_limit=2)
+        assert res.status == SolveStatus.TIME_LIMIT
+        assert res.schedule is not None and check(inst, res.schedule).feasible
+        assert res.lower_bound is not None and res.lower_bound < res.objective
+        assert res.lower_bound >= combined_bound(inst)
+
+
+def test_request_that_cannot_fit_is_refused_before_any_solver(tmp_path, monkeypatch, capsys):
+    import json
+
+    import lpsched.models.cpsat as cps
+    import lpsched.models.time_indexed as ti
+    from lpsched.cli import main
+
+    called = []
+    monkeypatch.setattr(ti, "solve_milp", lambda *a, **k: called.append(1))
+    monkeypatch.setattr(cps, "solve_cpsat", lambda *a, **k: called.append(1))
+    with pytest.raises(InstanceError, match="big.*exceeds memory 10"):
+        Instance(10, [Request("ok", 1, 2), Request("big", 4, 7)])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"name": "bad", "memory": 10, "requests": [
+        {"id": "ok", "prefill": 1, "decode": 2}, {"id": "big", "prefill": 4, "decode": 7}]}))
+    for algo in ("milp", "cpsat"):
+        assert main(["solve", str(path), "--algo", algo]) == 2
+        err = capsys.readouterr().err
+        assert "big" in err and "exceeds memory" in err and err.count("\n") == 1
+    assert called == []
+
+
+def test_milp_pulp_engine_equals_highspy_engine_and_oracle():
+    for seed in range(4):
+        inst = random_instance(4, 12, seed, max_decode=5, max_arrival=3 * (seed % 2))
+        a = solve(inst, "milp", engine="pulp")
+        b = solve(inst, "milp", engine="highspy")
+        assert a.status == b.status == SolveStatus.OPTIMAL
+        assert a.objective == b.objective == _oracle(inst)[0]
+
+
+def test_milp_bound_read_from_highs_not_pulp_status():
+    """A time-limited PuLP solve: PuLP says 'Optimal', HiGHS says time limit with a gap."""
+    import pulp
+
+    inst = mcsf_synthetic(18, 3)
+    m = build_time_indexed(inst)
+    m.problem.solve(highs_solver(time_limit=0.5))
+    out = read_highs_outcome(m.problem)
+    assert pulp.LpStatus[m.problem.status] == "Optimal"  # PuLP's misleading mapping
+    assert out.status == "Time limit reached"
+    assert out.gap is None or out.gap > 0
+
+
+def test_time_indexed_builder_with_side_constraint():
+    import pulp
+
+    inst = Instance(8, [Request("a", 2, 3), Request("b", 1, 4), Request("c", 0, 2)])
+    base = solve(inst, "milp")
+    m = build_time_indexed(inst, windows=horizon_windows(inst))
+    i = inst.index("b")
+    # side constraint: b must not start before step 3
+    m.problem += pulp.lpSum(v for (j, k), v in m.x.items() if j == i and k < 3) == 0, "b_late"
+    m.problem.solve(highs_solver())
+    out = read_highs_outcome(m.problem)
+    assert out.status == "Optimal"
+    p = m.starts_from_values()
+    assert p[i] >= 3 and check(inst, p).feasible
+    assert out.objective >= base.objective
+
+
+def test_cpsat_builder_with_side_constraint_and_determinism():
+    from ortools.sat.python import cp_model
+
+    inst = random_instance(5, 14, 3, max_decode=6)
+    m = build_cpsat(inst, windows=horizon_windows(inst))
+    m.model.Add(m.end[0] <= m.start[1])  # r0 must finish before r1 starts
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    assert solver.Solve(m.model) == cp_model.OPTIMAL
+    p = np.array([solver.Value(v) for v in m.start])
+    assert p[0] + inst.decode[0] <= p[1] and check(inst, p).feasible
+    r1 = solve_cpsat(inst, seed=3)
+    r2 = solve_cpsat(inst, seed=3)
+    assert r1.objective == r2.objective and np.array_equal(r1.schedule.starts, r2.schedule.starts)
+
+
+def test_lp_relaxation_exposes_fractional_completions():
+    inst = random_instance(6, 15, 2, max_decode=6, max_arrival=3)
+    lp = solve_lp_relaxation(inst)
+    assert lp.status == "optimal"
+    mass = np.zeros(inst.n)
+    for (i, k), v in lp.x.items():
+        mass[i] += v
+        assert k >= inst.arrival[i]
+    assert np.allclose(mass, 1.0)
+    assert np.allclose(lp.mean_completion, lp.mean_start + inst.decode)
+    assert np.all(lp.mean_start >= inst.arrival - 1e-9)
+    # the LP objective is the sum of fractional latencies
+    assert float((lp.mean_completion - inst.arrival).sum()) == pytest.approx(lp.value, rel=1e-6)
+
+
+def test_warm_start_incumbent_is_used_and_never_worse():
+    inst = mcsf_synthetic(12, 5)
+    inc, ub = best_serial_schedule(inst)
+    for algo in ("milp", "cpsat"):
+        res = solve(inst, algo, time_limit=1, incumbent=inc)
+        assert res.objective <= ub
+        assert math.isfinite(res.lower_bound)
