@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(library.SETS), help="comma-separated set names")
     ap.add_argument("--time-limit", type=float, default=20.0)
     ap.add_argument("--jobs", type=int, default=None)
+    ap.add_argument("--no-bound", action="store_true",
+                    help="use only the library's stored bounds (no lpsched.models.bounds calls)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "library_bench"),
                     help="output path without suffix (.md and .csv are written)")
     args = ap.parse_args(argv)
@@ -63,12 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         for inst in library.load_set(s):
             insts.append(inst)
             set_of[inst.name] = s
-    run = run_bench(insts, algos, time_limit=args.time_limit, jobs=args.jobs)
+    run = run_bench(insts, algos, time_limit=args.time_limit, jobs=args.jobs,
+                    bound=not args.no_bound, bound_time_limit=args.time_limit)
     write_csv(run, out.with_suffix(".csv"))
     base = {r.instance: r.objective for r in run.rows if r.algorithm == algos[0]}
     lines = [f"# Library benchmark: {', '.join(algos)}", "",
              f"Machine: {machine()}. Time limit {args.time_limit:g} s per run, "
-             f"{len(run.rows)} runs on {run.executor}.", "",
+             f"{len(run.rows)} runs on {run.executor}. Bounds: "
+             + ("the library's stored bounds only." if args.no_bound else
+                "stored bounds and lpsched.models.bounds where it can add.") + "", "",
              "gap% = 100 (obj - LB) / obj (LB: best of instance metadata, bound function, solver "
              "bounds); vs best% = 100 (obj - best known) / best known; ratio = obj / "
              f"{algos[0]} obj on the same instance (baseline of the same run).", "",

@@ -102,23 +102,36 @@ def fallback_lower_bound(inst: Instance) -> int:
     return int(np.maximum(area, ready).sum() - a.sum())
 
 
-def lower_bound(inst: Instance, time_limit: float) -> tuple[float, str]:
+def lower_bound(inst: Instance, time_limit: float, use_fn: bool = True) -> tuple[float, str]:
     try:
+        if not use_fn:
+            raise ImportError
         from lpsched.models.bounds import lower_bound as bound_fn
     except ImportError:
         return fallback_lower_bound(inst), ("combinatorial area/decode bound "
                                             "(benchmarks/build_library.py fallback)")
-    b = bound_fn(inst, method="best")
-    return float(b.value), f"lpsched.models.bounds.lower_bound(method='best') -> {b.method}"
+    import inspect
+
+    kwargs = {"time_limit": time_limit} if "time_limit" in inspect.signature(bound_fn).parameters \
+        else {}
+    b = bound_fn(inst, method="best", **kwargs)
+    fb = fallback_lower_bound(inst)
+    if fb > b.value:  # keep whichever is stronger, and say so
+        return fb, ("combinatorial area/decode bound (benchmarks/build_library.py fallback; "
+                    f"lpsched.models.bounds gave {b.value})")
+    return float(b.value), (f"lpsched.models.bounds.lower_bound(method='best', "
+                            f"time_limit={time_limit:g}) -> {b.method}")
 
 
-def best_known(inst: Instance, time_limit: float, exact: bool
+def best_known(inst: Instance, time_limit: float, exact: bool, algos: list[str] | None = None
                ) -> tuple[int, str, list[int], bool, float | None]:
     """(objective, how, starts, proven optimal, solver bound) over the importable algorithms."""
     best: tuple[int, str, list[int]] | None = None
     proven = False
     bound = None
     for spec in registry.specs():
+        if algos is not None and spec.name not in algos:
+            continue
         if spec.kind == "exact" and not exact:
             continue
         try:
@@ -174,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="per-algorithm time limit for the best known objective (s)")
     ap.add_argument("--exact-max-n", type=int, default=60,
                     help="run exact solvers only on instances with at most this many requests")
+    ap.add_argument("--algos", default=None,
+                    help="comma-separated algorithms to try (default: all registered)")
+    ap.add_argument("--bound-max-n", type=int, default=None,
+                    help="use lpsched.models.bounds only up to this many requests "
+                         "(larger: the combinatorial bound)")
+    ap.add_argument("--instances", default=None, help="comma-separated instance names only")
     ap.add_argument("--index-only", action="store_true", help="only rewrite index.json")
     args = ap.parse_args(argv)
     base = library.root()
@@ -184,10 +203,16 @@ def main(argv: list[str] | None = None) -> int:
             folder = base / set_name
             folder.mkdir(exist_ok=True)
             for gen, gargs, inst in sets[set_name]:
+                if args.instances and inst.name not in args.instances.split(","):
+                    continue
                 path = folder / f"{inst.name}.json"
-                lb, lb_by = lower_bound(inst, args.time_limit)
-                obj, obj_by, starts, proven, solver_lb = best_known(inst, args.time_limit,
-                                                           exact=inst.n <= args.exact_max_n)
+                t0 = time.perf_counter()
+                lb, lb_by = lower_bound(inst, args.time_limit, use_fn=args.bound_max_n is None
+                                        or inst.n <= args.bound_max_n)
+                t_lb = time.perf_counter() - t0
+                obj, obj_by, starts, proven, solver_lb = best_known(
+                    inst, args.time_limit, exact=inst.n <= args.exact_max_n,
+                    algos=args.algos.split(",") if args.algos else None)
                 if solver_lb is not None and solver_lb > lb:
                     lb, lb_by = solver_lb, f"{obj_by.split(' ')[0]} solver bound"
                 old = read_json(path).metadata if path.exists() else {}
@@ -217,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 })
                 write_instance(inst.replace(metadata=md), path)
                 print(f"{set_name}/{inst.name}: n={inst.n} M={inst.memory} best {obj} "
-                      f"lb {lb} {'optimal' if proven else ''}")
+                      f"lb {lb} ({t_lb:.1f} s) {'optimal' if proven else ''}", flush=True)
     out = library.write_index(base)
     print(f"wrote {out}")
     return 0

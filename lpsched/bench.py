@@ -9,7 +9,9 @@ Gap. For each instance the lower bound ``LB`` is the best (largest) of
 
 * the instance metadata (``optimum`` when proven, ``lower_bound``);
 * ``lpsched.models.bounds.lower_bound(instance, method="best")`` when that
-  module is importable (``bound=True``);
+  module is importable (``bound=True``), skipped for instances whose metadata
+  already holds a proven optimum or a bound from that same function (listed in
+  ``BenchRun.meta["bound_skipped"]``);
 * every proven ``lower_bound`` reported by any algorithm in the run on that
   instance (a proven bound is a bound for everyone).
 
@@ -161,6 +163,15 @@ def _bound_task(task: Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001
         return {"instance": inst.name, "value": None, "method": None,
                 "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _needs_bound(inst: Instance) -> bool:
+    """False when the bound function cannot add anything: a proven optimum is in the
+    metadata, or the metadata bound already came from ``lpsched.models.bounds``."""
+    md = inst.metadata
+    if md.get("optimum") is not None:
+        return False
+    return not str(md.get("lower_bound_by") or "").startswith("lpsched.models.bounds")
 
 
 def bounds_available() -> bool:
@@ -462,9 +473,11 @@ def run_bench(
               "seed": seed, "options": dict(options.get(a, {}))}
              for i in instances for a in algos]
     do_bound = bound and bounds_available()
+    bound_insts = [i for i in instances if do_bound and _needs_bound(i)]
+    skipped = [i.name for i in instances if do_bound and not _needs_bound(i)]
     computed: dict[str, tuple[float | None, str | None]] = {}
     bound_errors: dict[str, str] = {}
-    prog = _Progress(len(tasks) + (len(instances) if do_bound else 0), progress)
+    prog = _Progress(len(tasks) + len(bound_insts), progress)
     fh = writer = None
     if csv_path is not None:
         fh = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -477,8 +490,8 @@ def run_bench(
     try:
         for t in tasks:
             pending[executor.submit(_run_task, t)] = ("run", t)
-        if do_bound:
-            for i in instances:
+        if bound_insts:
+            for i in bound_insts:
                 pending[executor.submit(_bound_task, {"instance": payloads[i.name],
                                                       "time_limit": bound_time_limit})] = \
                     ("bound", i.name)
@@ -522,6 +535,7 @@ def run_bench(
                    instances=names, interrupted=interrupted, executor=executor.name,
                    meta={"time_limit": time_limit, "seed": seed,
                          "bound_function": do_bound, "bound_errors": bound_errors,
+                         "bound_skipped": skipped,
                          "tasks": len(tasks),
                          "finished": len(done_rows)})
     if csv_path is not None:

@@ -160,6 +160,15 @@ def test_bound_function_is_used_when_available(monkeypatch):
     def broken(inst, method="best", time_limit=None):
         raise RuntimeError("bound failed")
 
+    # not computed where it cannot help: a proven optimum, or a bound from the same function
+    from lpsched import library
+
+    tiny = library.load_instance("tiny-1")
+    same = inst.replace(metadata={"lower_bound": 3, "lower_bound_by": "lpsched.models.bounds (x)"})
+    run = bench.run_bench([tiny, same], ["t-spt"], jobs=1, progress=False)
+    assert run.meta["bound_skipped"] == [tiny.name, same.name]
+    assert run.rows[0].lower_bound == 4 and run.rows[1].lower_bound == inst.decode.sum()
+
     fake.lower_bound = broken
     run = bench.run_bench([inst], ["t-spt"], jobs=1, progress=False, bound_time_limit=5)
     assert run.rows[0].lower_bound == inst.decode.sum()  # falls back to the other sources

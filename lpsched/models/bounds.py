@@ -11,7 +11,8 @@
 * ``"bucket"`` - the interval-indexed (time-bucket) relaxation below, for instances
   whose full time-indexed LP is too large;
 * ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
-  bucket bound when the time-indexed LP would exceed ``max_columns`` columns).
+  bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
+  default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
 
 Bucket relaxation (validity)
 ----------------------------
@@ -89,7 +90,7 @@ def _area_in(s: int, o: int, k: np.ndarray, lo_step: np.ndarray, hi_step: np.nda
 
 
 def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windows | None = None,
-                 max_columns: int = 200_000, time_limit: float | None = None,
+                 max_columns: int = 30_000, time_limit: float | None = None,
                  threads: int = 1, max_levels: int = 12) -> Bound:
     """The interval-indexed relaxation bound (see module docstring).
 
@@ -113,26 +114,32 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
         levels.append(levels[-1] * 2)
     for i in range(n):
         si, oi, ai = int(s[i]), int(o[i]), int(a[i])
-        b_first, b_last = int(w.earliest[i]) // width, int(w.latest[i]) // width
-        for b in range(b_first, b_last + 1):
-            kl = max(b * width, int(w.earliest[i]))
-            kh = min(b * width + width - 1, int(w.latest[i]))
-            ks = np.arange(kl, kh + 1)
-            costs.append(kl + oi - ai)
-            req.append(i)
-            # steps touched: kl+1 .. kh+oi. Rows: dyadic step windows of w * 2^l steps,
-            # S = [c*W+1, c*W+W] with W = w * 2^l, for every level l.
-            for lev, W in enumerate(levels):
-                c_first, c_last = kl // W, (kh + oi - 1) // W
-                cs = np.arange(c_first, c_last + 1)
-                lo = cs * W + 1
-                hi = cs * W + W
-                e = _area_in(si, oi, ks[None, :], lo[:, None], hi[:, None]).min(axis=1)
-                keep = e > 0
-                rows.append(cs[keep] * len(levels) + lev)
-                cols.append(np.full(int(keep.sum()), col))
-                vals.append(e[keep])
-            col += 1
+        e_i, u_i = int(w.earliest[i]), int(w.latest[i])
+        bs = np.arange(e_i // width, u_i // width + 1)
+        kl = np.maximum(bs * width, e_i)
+        kh = np.minimum(bs * width + width - 1, u_i)
+        nb = bs.size
+        # candidate starts of each bucket, padded with the bucket's last start
+        ks = np.minimum(kl[:, None] + np.arange(width)[None, :], kh[:, None])  # (nb, width)
+        cols_i = col + np.arange(nb)
+        costs.append(kl + oi - ai)
+        req.append(np.full(nb, i))
+        # Rows: dyadic step windows S = [c*W+1, c*W+W], W = width * 2^l, every level l;
+        # bucket b touches steps kl+1 .. kh+oi.
+        for lev, W in enumerate(levels):
+            c_first = kl // W
+            c_last = (kh + oi - 1) // W
+            span = int((c_last - c_first).max()) + 1
+            cs = c_first[:, None] + np.arange(span)[None, :]  # (nb, span)
+            valid = cs <= c_last[:, None]
+            lo = (cs * W + 1)[:, :, None]
+            hi = (cs * W + W)[:, :, None]
+            e = _area_in(si, oi, ks[:, None, :], lo, hi).min(axis=2)  # (nb, span)
+            keep = valid & (e > 0)
+            rows.append(cs[keep] * len(levels) + lev)
+            cols.append(np.broadcast_to(cols_i[:, None], cs.shape)[keep])
+            vals.append(e[keep])
+        col += nb
     ncols = col
     r = np.concatenate(rows)
     c = np.concatenate(cols)
@@ -140,7 +147,8 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     used = np.unique(r)
     rmap = np.searchsorted(used, r)
     A_mem = sp.csr_matrix((v, (rmap, c)), shape=(used.size, ncols))
-    A_eq = sp.csr_matrix((np.ones(ncols), (np.array(req), np.arange(ncols))), shape=(n, ncols))
+    A_eq = sp.csr_matrix((np.ones(ncols), (np.concatenate(req), np.arange(ncols))),
+                         shape=(n, ncols))
     A = sp.vstack([A_eq, A_mem]).tocsr()
     h = new_highs()
     h.setOptionValue("threads", int(threads))
@@ -148,7 +156,8 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
         h.setOptionValue("time_limit", float(time_limit))
     inf = highspy.kHighsInf
     h.addVars(ncols, np.zeros(ncols), np.full(ncols, inf))
-    h.changeColsCost(ncols, np.arange(ncols, dtype=np.int32), np.asarray(costs, dtype=float))
+    h.changeColsCost(ncols, np.arange(ncols, dtype=np.int32),
+                     np.concatenate(costs).astype(float))
     m = used.size
     cap = np.array([levels[int(u) % len(levels)] * M for u in used], dtype=float)
     h.addRows(n + m, np.concatenate([np.ones(n), np.full(m, -inf)]),
@@ -166,13 +175,15 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     return Bound(int(math.ceil(value - 1e-6)), "bucket", time.perf_counter() - t0, details)
 
 
-def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 300_000,
+def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 150_000,
+                bucket_columns: int = 30_000,
                 time_limit: float | None = None, threads: int = 1,
                 bucket_width: int | None = None, lp_cuts: bool | None = None) -> Bound:
     """A proven lower bound on the optimal ``sum_i (c_i - a_i)`` of ``instance``.
 
-    See the module docstring for the methods. ``max_columns`` caps the LP size
-    for ``"best"`` (above it the bucket relaxation is used) and the bucket LP.
+    See the module docstring for the methods. ``max_columns`` caps the
+    time-indexed LP size for ``"best"`` (above it the bucket relaxation is used);
+    ``bucket_columns`` is the target size of the bucket LP (it sets the width).
 
     Example
     -------
@@ -192,7 +203,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     w = start_windows(instance)
     if method == "bucket":
-        b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=max_columns,
+        b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
                          time_limit=time_limit, threads=threads)
         return Bound(b.value, "bucket", time.perf_counter() - t0, {**parts, **b.details})
     use_lp = method == "lp" or int(w.sizes.sum()) <= max_columns
@@ -208,7 +219,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         value = lp.bound if lp.bound is not None else comb
         name = "lp"
     else:
-        b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=max_columns,
+        b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
                          time_limit=time_limit, threads=threads)
         details = {**parts, **b.details}
         value, name = b.value, "bucket"

@@ -14,7 +14,7 @@ def _cmd_bound(args: argparse.Namespace) -> int:
 
     inst = _instance_from(args)
     b = lower_bound(inst, args.method, max_columns=args.max_columns, time_limit=args.time_limit,
-                    bucket_width=args.bucket_width)
+                    bucket_width=args.bucket_width, bucket_columns=args.bucket_columns)
     if args.json:
         print(json.dumps({"instance": inst.name, "n": inst.n, "memory": inst.memory,
                           **b.to_dict()}, indent=1))
@@ -61,8 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_instance_options(p)
     p.add_argument("--method", choices=METHODS, default="best", help="bound (default: best)")
     p.add_argument("--json", action="store_true", help="print JSON (lower_bound, method, ...)")
-    p.add_argument("--max-columns", type=int, default=300_000,
-                   help="largest time-indexed LP solved by 'best' (else bucket); default 300000")
+    p.add_argument("--max-columns", type=int, default=150_000,
+                   help="largest time-indexed LP solved by 'best' (else bucket); default 150000")
+    p.add_argument("--bucket-columns", type=int, default=30_000,
+                   help="target size of the bucket LP (sets the bucket width); default 30000")
     p.add_argument("--bucket-width", type=int, default=None,
                    help="bucket width in steps for 'bucket' (default: automatic)")
     p.add_argument("--time-limit", type=float, default=None, help="LP time limit in seconds")

@@ -35,12 +35,19 @@ def serial_schedule(instance: Instance, order: np.ndarray | list[int]) -> np.nda
     for i in order:
         si, oi, ai = int(s[i]), int(o[i]), int(a[i])
         need = si + np.arange(1, oi + 1)  # memory of i in its d-th step, d = 1..o_i
-        # candidate starts p = ai .. horizon; window slack[p+1 .. p+oi]
-        win = np.lib.stride_tricks.sliding_window_view(slack[ai + 1:], oi)
-        ok = np.all(win >= need, axis=1)
-        p = ai + int(np.argmax(ok))
-        if not ok[p - ai]:  # pragma: no cover - impossible: the tail of slack is all M
-            raise RuntimeError("serial_schedule: no feasible start found")
+        # scan candidate starts p = ai, ai+1, ... in blocks (window slack[p+1 .. p+oi]);
+        # the tail of ``slack`` is all M, so a start is always found
+        lo, block = ai, max(64, 4 * oi)
+        while True:
+            seg = slack[lo + 1:lo + block + oi]
+            win = np.lib.stride_tricks.sliding_window_view(seg, oi)
+            ok = np.all(win >= need, axis=1)
+            if ok.any():
+                p = lo + int(np.argmax(ok))
+                break
+            lo += win.shape[0]
+            if lo + oi >= slack.size:  # pragma: no cover - impossible, see above
+                raise RuntimeError("serial_schedule: no feasible start found")
         slack[p + 1:p + oi + 1] -= need
         starts[i] = p
     return starts
