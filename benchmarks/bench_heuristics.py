@@ -256,6 +256,11 @@ def cmd_synthetic(args) -> None:
                 results[algo] = solve(inst, algo, **opts)
             best_heur = min(r.objective for r in results.values())
             lb, lb_kind = best_bound(inst, args.bound)
+            if opt is None and args.solve_dp:
+                res = solve(inst, "dp", time_limit=args.solve_dp)
+                milp_note = "dp " + str(res.status)
+                if str(res.status) == "optimal":
+                    opt = res.objective
             if opt is None and args.solve_milp:
                 # warm start is the MILP's own business; we only use proven optima
                 res = solve(inst, "milp", time_limit=args.solve_milp)
@@ -302,8 +307,8 @@ def cmd_synthetic(args) -> None:
                "the optimum) and against the best heuristic of the run:", "",
                md_table(["algorithm", "instances", "mean ALG/LB", "worst ALG/LB",
                          "mean ALG/best", "best on", "mean runtime (s)"], tab_lb)]
-    write("synthetic", "# MC-SF synthetic family against proven optima and lower bounds", rows,
-          tables)
+    write("synthetic" + (f"_{args.tag}" if args.tag else ""),
+          "# MC-SF synthetic family against proven optima and lower bounds", rows, tables)
 
 
 def main(argv=None) -> int:
@@ -334,6 +339,9 @@ def main(argv=None) -> int:
     y.add_argument("--sizes", type=int, nargs="+", default=[40, 50, 60])
     y.add_argument("--seeds", type=int, default=10)
     y.add_argument("--solve-milp", type=float, default=0.0)
+    y.add_argument("--solve-dp", type=float, default=0.0,
+                   help="prove optima with the exact DP (tiny n only), time limit per instance")
+    y.add_argument("--tag", default="", help="suffix of the result file names")
     y.add_argument("--algos", nargs="+", default=SYN_ALGOS)
     y.add_argument("--ls-time", type=float, default=5.0)
     y.add_argument("--bound", default="combinatorial",
