@@ -332,7 +332,8 @@ def test_local_search_stops_at_a_local_optimum(name):
     inst = load_instance(name)
     res = solve(inst, "local-search", time_limit=60)
     assert res.stats["stopped"] == "local_optimum"
-    assert res.stats["iterations"] < 200  # a handful of moves, not 60 s of them
+    assert res.stats["iterations"] < 5000  # 20 kicks of a few moves each, not 60 s of them
+    assert res.stats["restarts"] == 20
     assert res.objective == inst.metadata["optimum"]  # these tiny cases are easy
 
 

@@ -29,8 +29,11 @@ a strict improvement (``G`` groups) a systematic pass tries every move of the
 neighbourhood (swaps and inserts within 8 positions, all merges of neighbours,
 all split points); the first strictly improving move is applied and the random
 phase resumes; a complete pass without one is a *local optimum* and the search
-stops there (``stats["stopped"] == "local_optimum"``), otherwise it stops at the
-time limit or iteration cap. The best schedule seen is returned.
+is followed by up to ``restarts`` (default 20) *kicks* (iterated local search:
+three random swaps/inserts applied to the best list, then search again); after
+the last one the search stops (``stats["stopped"] == "local_optimum"``), so tiny
+instances finish in milliseconds; otherwise it stops at the time limit or the
+iteration cap. The best schedule seen is returned.
 Incremental evaluation: decoding restarts at the first changed position from a
 snapshot of the memory profile (snapshots every ``n/32`` groups), so a move late
 in the list costs little.
@@ -108,12 +111,15 @@ def _objective(inst: Instance, starts: np.ndarray) -> int:
 def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
             time_limit: float | None = DEFAULT_TIME, max_iters: int | None = None,
             seed: int | None = 0, backfill: bool = True,
-            groups: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, dict]:
+            groups: Sequence[Sequence[int]] | None = None, restarts: int = 20,
+            kick: int = 3) -> tuple[np.ndarray, dict]:
     """Improve a feasible schedule; returns ``(starts, stats)``, never worse than the input.
 
     ``groups`` optionally gives the initial batch list (default: one group per
     request, in order of the input start steps). Stops after ``time_limit``
-    seconds or ``max_iters`` moves (whichever comes first; at least one must be set).
+    seconds or ``max_iters`` moves (whichever comes first; at least one must be set),
+    or at a local optimum once ``restarts`` kicks (``kick`` random swaps/inserts applied
+    to the best list, then local search again) have been spent.
     """
     if time_limit is None and max_iters is None:
         raise ValueError("local search needs a time_limit or max_iters")
@@ -133,8 +139,10 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
     cur_starts, k0, snaps = dec.decode(cur, 0)
     dec.commit(k0, snaps)
     cur_obj = _objective(inst, cur_starts)
+    best_groups = cur
     if cur_obj < best_obj:
         best_starts, best_obj = cur_starts.copy(), cur_obj
+    restarts_done = 0
     rng = np.random.default_rng(seed)
     S, D = inst.prefill, inst.decode
     deadline = None if time_limit is None else time.perf_counter() + time_limit
@@ -194,13 +202,29 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
                     dec.commit(k0, snaps)
                     if obj < best_obj:
                         improved += 1
-                        best_starts, best_obj = cand.copy(), obj
+                        best_starts, best_obj, best_groups = cand.copy(), obj, cur
                     break
             else:
                 complete = True
             if complete and not found:
-                stopped = "local_optimum"
-                break
+                if restarts_done >= restarts:
+                    stopped = "local_optimum"
+                    break
+                # iterated local search: kick the best list with random swaps/inserts
+                restarts_done += 1
+                cur = list(best_groups)
+                for _ in range(kick):
+                    G = len(cur)
+                    if G < 2:
+                        break
+                    i, j = (int(x) for x in rng.choice(G, 2, replace=False))
+                    cur, _f = apply(cur, ("swap" if rng.random() < 0.5 else "insert", i, j))
+                cur_starts, k0, snaps = dec.decode(cur, 0)
+                dec.commit(k0, snaps)
+                cur_obj = _objective(inst, cur_starts)
+                it += 1
+                if cur_obj < best_obj:
+                    best_starts, best_obj, best_groups = cur_starts.copy(), cur_obj, cur
             stall = 0
             continue
         it += 1
@@ -233,10 +257,11 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
             dec.commit(k0, snaps)
             if obj < best_obj:
                 improved += 1
-                best_starts, best_obj = cand.copy(), obj
+                best_starts, best_obj, best_groups = cand.copy(), obj, cur
     stats = {"iterations": it, "accepted": accepted, "improvements": improved,
              "accepted_moves": counts, "input_objective": input_obj, "objective": best_obj,
-             "backfill": backfill, "stopped": stopped, "neighbourhood_scans": scans}
+             "backfill": backfill, "stopped": stopped, "neighbourhood_scans": scans,
+             "restarts": restarts_done}
     return best_starts, stats
 
 
@@ -265,7 +290,7 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
                        seed: int | None = None, init: str = "auto",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
                        max_iters: int | None = None, backfill: bool | None = None,
-                       **_: object) -> Result:
+                       restarts: int = 20, **_: object) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
     registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
     sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
@@ -301,7 +326,8 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
     if backfill is None:
         backfill = instance.n <= 300
     starts, stats = improve(instance, p0, time_limit=budget, max_iters=max_iters,
-                            seed=0 if seed is None else seed, backfill=backfill)
+                            seed=0 if seed is None else seed, backfill=backfill,
+                            restarts=restarts)
     stats["init"] = init
     return Result(algorithm="local-search", status=SolveStatus.FEASIBLE,
                   objective=stats["objective"], lower_bound=None,
