@@ -101,6 +101,10 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     t0 = time.perf_counter()
     h = _highs_from_arrays(arr, integer=False)
     h.setOptionValue("threads", int(threads))
+    if time_limit is not None:
+        from lpsched.models._highs import enforce_deadline
+
+        enforce_deadline(h, t0 + float(time_limit))
     n = arr.instance.n
     families = tail_families(arr.instance) if cuts else []
     added: list[np.ndarray] = []
@@ -127,8 +131,9 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         nan = np.full(n, np.nan)
-        return LPRelaxation("time_limit" if status == highspy.HighsModelStatus.kTimeLimit
-                            else "error", math.nan, None, nan, nan, {},
+        stopped = status in (highspy.HighsModelStatus.kTimeLimit,
+                             highspy.HighsModelStatus.kInterrupt)
+        return LPRelaxation("time_limit" if stopped else "error", math.nan, None, nan, nan, {},
                             time.perf_counter() - t0, arr.ncols, arr.A_mem.shape[0] + n,
                             arr.windows.upper_bound, added, rounds)
     xv = np.asarray(h.getSolution().col_value)

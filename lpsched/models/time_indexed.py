@@ -39,7 +39,7 @@ import numpy as np
 import pulp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import enforce_deadline, new_highs
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
@@ -326,6 +326,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
             h.setOptionValue(k, v)
         if time_limit is not None:
             h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
+            enforce_deadline(h, t0 + float(time_limit))
         h.run()
         starts = None
         if read_highs_outcome(h).has_solution:
@@ -357,8 +358,10 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     if st == highspy.HighsModelStatus.kOptimal and (lb >= obj or (out.gap is not None
                                                                   and out.gap <= 1e-9)):
         status, lb = SolveStatus.OPTIMAL, float(obj)
-    elif st == highspy.HighsModelStatus.kTimeLimit:
+    elif st in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
         status = SolveStatus.TIME_LIMIT
+        if st == highspy.HighsModelStatus.kInterrupt:
+            msg_ = (msg_ + "; " if msg_ else "") + "HiGHS stopped by the wall-clock deadline"
     elif lb >= obj:
         status = SolveStatus.OPTIMAL
     else:
