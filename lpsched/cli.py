@@ -125,6 +125,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         print(f"latency    mean {lat['mean']:.1f}  p50 {lat['p50']:.0f}  p90 {lat['p90']:.0f}"
               f"  p99 {lat['p99']:.0f} steps")
     print(f"runtime    {res.runtime:.3f} s")
+    scalar_stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
+    if scalar_stats:
+        print("stats      " + "  ".join(f"{k} {v}" for k, v in scalar_stats.items()))
     if res.message:
         print(f"note       {res.message}")
     if args.out:

@@ -61,6 +61,44 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "formulations/cpsat.md"),
 
     # -- strong heuristics (heuristics/) -----------------------------------------------------
+    AlgorithmSpec("sorted-f", "lpsched.heuristics.sorted_f:solve_sorted_f", "heuristic",
+                  "Sorted-F: greedy min-F memory-feasible batches (F = sum o / |X|^2), run in "
+                  "ascending F, each batch after the previous one ends",
+                  "Wang, Ye, Zhou, LLM Serving Optimization with Variable Prefill and Decode "
+                  "Lengths, arXiv:2508.06133, 2025"),
+    AlgorithmSpec("sorted-f-cont", "lpsched.heuristics.sorted_f:solve_sorted_f_cont", "heuristic",
+                  "Continuous Sorted-F: the Sorted-F order, each request started at the earliest "
+                  "step memory allows (no waiting for the batch to end)",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours"),
+    AlgorithmSpec("dp", "lpsched.heuristics.dp:solve_dp", "exact",
+                  "Exact dynamic program over step states (unstarted set, running progress); "
+                  "tiny instances only",
+                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours"),
+    AlgorithmSpec("local-search", "lpsched.heuristics.local_search:solve_local_search",
+                  "improvement",
+                  "Local search (swap/insert/batch merge/split) over the batch order, serial "
+                  "earliest-start decoding; never worse than its start (default: best of "
+                  "sorted-f-cont, mc-sf, sf)",
+                  "Wang, Ye, Zhou 2025 (local-search variant)"),
+    AlgorithmSpec("sorted-lp", "lpsched.heuristics.lp_guided:solve_sorted_lp", "lp-guided",
+                  "Sorted-LP: order by fractional completion times of the (bucketed) time-indexed "
+                  "LP relaxation, earliest-start decoding",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133), LP-based scheduler"),
+    AlgorithmSpec("lp-swap", "lpsched.heuristics.lp_guided:solve_lp_swap", "lp-guided",
+                  "LP-Swap: the Sorted-LP order improved by adjacent pairwise swaps",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133)"),
+    AlgorithmSpec("lp-horizon", "lpsched.heuristics.lp_guided:solve_lp_horizon", "lp-guided",
+                  "Receding horizon: re-solve the ordering LP over a window of the next requests "
+                  "(Sorted-F order), commit the first half, slide",
+                  "Wang, Ye, Zhou 2025 (receding-horizon variant); windowing ours"),
+    AlgorithmSpec("sorted-f-online", "lpsched.heuristics.online:solve_sorted_f_online", "policy",
+                  "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
+                  "requests (predicted lengths), look-ahead admission, no overtaking",
+                  "Wang, Ye, Zhou 2025; online adaptation ours"),
+    AlgorithmSpec("sorted-lp-online", "lpsched.heuristics.online:solve_sorted_lp_online", "policy",
+                  "Online receding-horizon Sorted-LP policy: the first window of the online "
+                  "Sorted-F order re-ordered by the ordering LP at every arrival",
+                  "Wang, Ye, Zhou 2025; online adaptation ours"),
 
 
     # -- end of algorithms -------------------------------------------------------------------

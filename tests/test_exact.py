@@ -7,9 +7,6 @@ import math
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from oracle import brute_force_optimum
-from oracle_bb import bb_optimum
-from strategies import instances
 
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
@@ -30,6 +27,9 @@ from lpsched.models.time_indexed import build_time_indexed, highs_solver, read_h
 from lpsched.models.windows import horizon_windows, start_windows
 from lpsched.schedule import SolveStatus
 from lpsched.solve import solve
+from tests.oracle import brute_force_optimum
+from tests.oracle_bb import bb_optimum
+from tests.strategies import instances
 
 TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
 
@@ -81,7 +81,7 @@ def test_every_optimal_schedule_is_inside_the_windows():
     """Enumerate ALL optimal schedules of small instances: each lies in the windows."""
     import itertools
 
-    from oracle import naive_feasible, sequential_objective
+    from tests.oracle import naive_feasible, sequential_objective
 
     for seed in range(12):
         inst = random_instance(3, 8, seed, max_decode=4, max_arrival=2 if seed % 2 else 0)

@@ -1,0 +1,393 @@
+"""``lpsched afd ...``: fit, size, simulate, sweep, plan.
+
+With no options each command runs the seed paper's base case (B = 256, mean
+prefill 100, geometric decode with mean 500) on the bundled H200 calibration
+(Llama-3-70B attention and dense FFN, NVLink link).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from lpsched.afd.calibration import load_calibration
+
+EX = argparse.RawDescriptionHelpFormatter
+
+
+def _fmt_table(rows, cols):
+    from lpsched.cli import format_table
+    return format_table(rows, cols)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hardware and model")
+    g.add_argument("--gpu", default="h200",
+                   help="calibration: h100, h200 (bundled) or a CSV path (default h200)")
+    g.add_argument("--ffn-gpu", default=None, help="FFN device calibration (default: --gpu)")
+    g.add_argument("--model", default="llama3-70b", help="attention model (llama3-70b, llama3-8b)")
+    g.add_argument("--ffn-model", default=None,
+                   help="FFN model: llama3-70b, llama3-8b, dsv3-moe-e8, dsv3-moe-e32 "
+                        "(default: --model)")
+    g.add_argument("--fit", default="linear", choices=["linear", "linear-batch", "roofline"],
+                   help="step-time model: the seed paper's linear fits (default), linear with "
+                        "a batch term in attention, or roofline max(b, a*x)")
+    g.add_argument("--link", default="nvlink",
+                   help="nvlink, inter-node (fits of the Vidur H100 table) or a bandwidth in GB/s")
+
+
+def _add_workload_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("workload")
+    g.add_argument("--workload", default="geometric",
+                   help="geometric (default), azure-conv, arxiv-sum (bundled trace profiles)")
+    g.add_argument("--trace", default=None, help="trace CSV with prefill/decode columns (exact)")
+    g.add_argument("--mean-prefill", type=float, default=100.0, help="geometric: mean prefill")
+    g.add_argument("--mean-decode", type=float, default=500.0, help="geometric: mean decode")
+    g.add_argument("--prefill-dist", default="fixed", choices=["fixed", "geometric"],
+                   help="geometric workload: prefill length distribution")
+    g.add_argument("-B", "--batch", type=int, default=256, help="slots per attention instance")
+
+
+def _workload(args):
+    from lpsched.afd import workload as wl
+    if args.trace:
+        return wl.trace_workload(args.trace)
+    if args.workload == "geometric":
+        return wl.geometric_workload(args.mean_prefill, args.mean_decode, args.prefill_dist)
+    return wl.bundled_trace_workload(args.workload)
+
+
+def _step_model(args):
+    from lpsched.afd.timing import build_step_model
+    return build_step_model(args.gpu, args.model, args.ffn_model, kind=args.fit, link=args.link,
+                            ffn_gpu=args.ffn_gpu)
+
+
+def _check_batch(args):
+    if args.batch < 1:
+        raise ValueError(f"--batch must be a positive integer, got {args.batch}")
+
+
+def _dump(obj) -> None:
+    def default(o):
+        if hasattr(o, "to_dict"):
+            return o.to_dict()
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        raise TypeError(type(o).__name__)
+    print(json.dumps(obj, indent=1, default=default))
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _cmd_fit(args) -> int:
+    cal = load_calibration(args.gpu)
+    rows = cal.report()
+    if args.json:
+        _dump({"gpu": cal.gpu, "source": cal.source, "time_unit": "ms per layer",
+               "fits": rows})
+        return 0
+    print(f"calibration {cal.gpu}  ({cal.source}); times in ms per layer; errors relative")
+    table = [{"role": r["role"], "model": r["model"], "fit": r["fit"], "n": r["n"],
+              "median_err": f"{r['median_rel_error']:.1%}", "max_err": f"{r['max_rel_error']:.1%}",
+              "rms_err": f"{r['rms_rel_error']:.1%}", "best": "*" if r["best"] else "",
+              "params": " ".join(f"{k}={v:.3g}" for k, v in r["params"].items())}
+             for r in rows]
+    print(_fmt_table(table, ["role", "model", "fit", "n", "median_err", "max_err", "rms_err",
+                             "best", "params"]))
+    return 0
+
+
+def _cmd_size(args) -> int:
+    from lpsched.afd.ratio import size_bundle
+    _check_batch(args)
+    out = size_bundle(_step_model(args), _workload(args), args.batch, horizon=args.horizon,
+                      r_max=args.r_max)
+    if args.json:
+        _dump(out)
+        return 0
+    c = out["coefficients"]
+    print(f"workload   {out['workload']['name']}   B = {out['B']}   theta = {out['theta']:.1f} "
+          f"tokens/slot (std {out['theta_std']:.1f})   T_bar = {out['T_bar']:.0f}")
+    print(f"coefficients ({c['unit']}): a_A={c['a_A']:.3g} b_A={c['b_A']:.3g} "
+          f"a_C={c['a_C']:.3g} b_C={c['b_C']:.3g} a_F={c['a_F']:.3g} b_F={c['b_F']:.3g}")
+    print(f"closed form  r_A={out['r_A']:.2f}  r_C={out['r_C']:.2f}  r_peak={out['r_peak']:.2f}"
+          f"  ->  r* = {out['r_star']:.2f} ({out['regime']}), best integer r = {out['r_int']}"
+          f"  ({out['throughput_per_instance']:.0f} tokens/s per device)")
+    b = out["barrier"]
+    limit = f"  [at --r-max {out['r_max']}: the optimum may be larger]"
+    print(f"barrier-aware (slowest of r instances)  r* = {b['r_star']:.2f}, integer r = "
+          f"{b['r_int']}  ({b['throughput_per_instance']:.0f} tokens/s per device)"
+          + (limit if b["at_r_max"] else ""))
+    ms = out["model_search"]
+    print(f"search on the {ms['kind']} model  r* = {ms['r_star']:.2f}, integer r = {ms['r_int']}"
+          + (limit if ms["at_r_max"] else ""))
+    return 0
+
+
+def _add_sim_options(p):
+    g = p.add_argument_group("simulation")
+    g.add_argument("--requests", type=int, default=10000, help="requests in the stream")
+    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--admission", default="random", choices=["random", "round-robin",
+                                                             "least-load"],
+                   help="which free slot gets a new request")
+    g.add_argument("--micro-batches", type=int, default=None,
+                   help="explicit micro-batch pipeline with m micro-batches (default: the seed "
+                        "model's fully overlapped stages)")
+    g.add_argument("--start", default="stationary", choices=["stationary", "fresh"],
+                   help="initial slot state (stationary: no warm-up needed)")
+    g.add_argument("--replay", action="store_true",
+                   help="with --trace: replay the trace's requests in order instead of "
+                        "sampling --requests of them")
+
+
+def _sim_kwargs(args):
+    if args.requests < 1:
+        raise ValueError(f"--requests must be >= 1, got {args.requests}")
+    kw = {"n_requests": args.requests, "seed": args.seed, "admission": args.admission,
+          "micro_batches": args.micro_batches, "start": args.start}
+    if args.replay:
+        if not args.trace:
+            raise ValueError("--replay needs --trace")
+        from lpsched.afd.workload import read_trace_lengths
+        kw["requests"] = read_trace_lengths(args.trace)
+    return kw
+
+
+def _cmd_simulate(args) -> int:
+    from lpsched.afd.ratio import size_bundle
+    from lpsched.afd.simulator import simulate
+    _check_batch(args)
+    model, wl = _step_model(args), _workload(args)
+    r = args.r
+    if r is None:
+        r = size_bundle(model, wl, args.batch)["r_int"]
+    s = simulate(model, wl, r=r, B=args.batch, **_sim_kwargs(args))
+    if args.json:
+        _dump({**s.to_dict(), "workload": wl.describe(), "step_model": model.describe()})
+        return 0
+    b = s.breakdown
+    print(f"r = {s.r}  B = {s.B}  admission {s.admission}  steps measured {s.steps} "
+          f"(window {s.window[0]}..{s.window[1]} of {s.total_steps})")
+    print(f"throughput   {s.throughput_per_instance:.0f} tokens/s per device   "
+          f"{s.tokens_per_s:.0f} tokens/s per bundle")
+    print(f"step (ms/layer)  tau {b['tau']:.4f}  t_A max {b['t_A_max']:.4f}  "
+          f"t_A mean {b['t_A_mean']:.4f}  t_C {b['t_C']:.4f}  t_F {b['t_F']:.4f}")
+    print(f"idle         attention {s.idle_attention:.1%}   FFN {s.idle_ffn:.1%}")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from lpsched.afd.ratio import size_bundle
+    from lpsched.afd.simulator import sweep
+    _check_batch(args)
+    if not 1 <= args.r_min <= args.r_max:
+        raise ValueError(f"need 1 <= --r-min <= --r-max, got {args.r_min}..{args.r_max}")
+    model, wl = _step_model(args), _workload(args)
+    out = sweep(model, wl, range(args.r_min, args.r_max + 1), B=args.batch, **_sim_kwargs(args))
+    theory = size_bundle(model, wl, args.batch, r_max=max(64, args.r_max))
+    rows = [{"r": s.r, "throughput_per_instance": s.throughput_per_instance,
+             "tokens_per_s": s.tokens_per_s, "idle_attention": s.idle_attention,
+             "idle_ffn": s.idle_ffn, "tau_ms_per_layer": s.breakdown["tau"]}
+            for s in out["results"]]
+    if args.plot:
+        from lpsched.plots import plot_afd_sweep
+        plot_afd_sweep(rows, args.plot, r_best=out["r_best"],
+                       title=f"{wl.name}, B={args.batch}, {model.attn_gpu}: simulation sweep "
+                             f"(theory r* = {theory['r_star']:.2f})")
+    if args.json:
+        _dump({"r_best": out["r_best"], "throughput_best": out["throughput_best"],
+               "theory": {"r_star": theory["r_star"], "r_int": theory["r_int"],
+                          "regime": theory["regime"],
+                          "barrier_r_star": theory["barrier"]["r_star"],
+                          "barrier_r_int": theory["barrier"]["r_int"]},
+               "results": rows})
+        return 0
+    print(_fmt_table([{**r, "throughput_per_instance": round(r["throughput_per_instance"]),
+                       "tokens_per_s": round(r["tokens_per_s"]),
+                       "idle_attention": f"{r['idle_attention']:.1%}",
+                       "idle_ffn": f"{r['idle_ffn']:.1%}",
+                       "tau_ms_per_layer": round(r["tau_ms_per_layer"], 4)} for r in rows],
+                     ["r", "throughput_per_instance", "tokens_per_s", "idle_attention",
+                      "idle_ffn", "tau_ms_per_layer"]))
+    print(f"simulation-optimal r = {out['r_best']}   theory r* = {theory['r_star']:.2f} "
+          f"(integer {theory['r_int']}, {theory['regime']})   barrier-aware r* = "
+          f"{theory['barrier']['r_star']:.2f} (integer {theory['barrier']['r_int']})")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _parse_devices(spec: str):
+    from lpsched.afd.sizing_ip import DeviceType
+    devs = []
+    for part in spec.split(","):
+        f = part.strip().split(":")
+        if not f[0] or len(f) > 4:
+            raise ValueError(f"--devices entry {part!r}: use name[:cost[:available[:gpu]]]")
+        try:
+            cost = float(f[1]) if len(f) > 1 and f[1] else 1.0
+            avail = int(f[2]) if len(f) > 2 and f[2] not in ("", "inf") else None
+        except ValueError:
+            raise ValueError(f"--devices entry {part!r}: cost must be a number and "
+                             "available an integer") from None
+        gpu = f[3] if len(f) > 3 else f[0]
+        devs.append(DeviceType(f[0], gpu, cost, available=avail))
+    return tuple(devs)
+
+
+def _int_list(s: str, what: str):
+    out = []
+    for x in s.split(","):
+        x = x.strip()
+        if x.lower() == "none":
+            out.append(None)
+            continue
+        try:
+            v = int(x)
+        except ValueError:
+            raise ValueError(f"{what}: {x!r} is not an integer") from None
+        if v < 1:
+            raise ValueError(f"{what}: values must be >= 1, got {v}")
+        out.append(v)
+    return tuple(out)
+
+
+def _cmd_plan(args) -> int:
+    from lpsched.afd.sizing_ip import SizingProblem, solve_sizing
+    p = SizingProblem(
+        _workload(args), _parse_devices(args.devices), model=args.model,
+        ffn_model=args.ffn_model, r_values=tuple(range(1, args.r_max + 1)),
+        batch_sizes=_int_list(args.batches, "--batches"),
+        micro_batches=_int_list(args.micro_batches, "--micro-batches"),
+        attention_devices=tuple(args.attention_devices.split(",")) if args.attention_devices
+        else None,
+        ffn_devices=tuple(args.ffn_devices.split(",")) if args.ffn_devices else None,
+        tpot_ms=args.tpot_ms, kv_margin_z=args.kv_margin_z, budget=args.budget,
+        max_bundles=args.max_bundles, objective=args.objective, kind=args.fit, link=args.link,
+        barrier=not args.no_barrier, mix=args.mix)
+    res = solve_sizing(p, time_limit=args.time_limit)
+    if args.json:
+        _dump(res.to_dict())
+        return 0 if res.status != "error" else 1
+    print(f"status {res.status}   objective {args.objective} = "
+          f"{res.objective if res.objective is not None else '-'}   configurations "
+          f"{res.configs_feasible} feasible of {res.configs_total}   {res.runtime:.2f} s")
+    if res.chosen:
+        rows = [{"bundles": n, "r": c.r, "B": c.B, "m": c.m if c.m else "overlap",
+                 "attention": c.attn, "ffn": c.ffn, "tpot_ms": c.tpot_ms,
+                 "tokens/s/bundle": round(c.throughput), "cost/bundle": c.cost,
+                 "kv_need": round(c.kv_need), "kv_cap": round(c.kv_capacity)}
+                for c, n in res.chosen]
+        print(_fmt_table(rows, list(rows[0])))
+        print(f"total {res.throughput:.0f} tokens/s for cost {res.cost:.2f} "
+              f"({res.throughput / res.cost:.0f} tokens/s per unit cost)")
+    return 0 if res.status != "error" else 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "afd", help="attention-FFN disaggregation sizing (fit, size, simulate, sweep, plan)",
+        formatter_class=EX,
+        description="Size rA-1F attention-FFN disaggregated bundles from calibrated step-time "
+                    "models. Without options every subcommand runs the seed paper's base case "
+                    "(B=256, mean prefill 100, geometric decode mean 500) on the bundled H200 "
+                    "calibration.",
+        epilog="examples:\n  lpsched afd fit --gpu h100\n  lpsched afd size --json\n"
+               "  lpsched afd sweep --ffn-model dsv3-moe-e8 --r-max 12\n"
+               "  lpsched afd plan --devices h200:1.3,h100:1.0 --budget 40")
+    sub = p.add_subparsers(dest="afd_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+    q = sub.add_parser("fit", help="fit step-time models to a calibration CSV", formatter_class=EX,
+                       description="Fit linear, linear-batch and roofline models per role and "
+                                   "model; report each fit's relative error and the best one.",
+                       epilog="examples:\n  lpsched afd fit\n  lpsched afd fit --gpu h100 --json\n"
+                              "  lpsched afd fit --gpu my_gpu.csv")
+    q.add_argument("--gpu", default="h200", help="h100, h200 or a calibration CSV path")
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=_cmd_fit)
+
+    q = sub.add_parser("size", help="closed-form optimal A/F ratio", formatter_class=EX,
+                       description="r* = max(r_A, r_C, r_peak) of the seed model, the best "
+                                   "integer r and the deciding regime; barrier-aware and "
+                                   "fitted-model (e.g. roofline) searches.",
+                       epilog="examples:\n  lpsched afd size\n"
+                              "  lpsched afd size --ffn-model dsv3-moe-e8 --fit roofline --json\n"
+                              "  lpsched afd size --workload arxiv-sum --gpu h100")
+    _add_model_options(q)
+    _add_workload_options(q)
+    q.add_argument("--horizon", type=int, default=None,
+                   help="finite-horizon T_bar over this many steps from a fresh start "
+                        "(default: steady state)")
+    q.add_argument("--r-max", type=int, default=64, help="search range for r")
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=_cmd_size)
+
+    q = sub.add_parser("simulate", help="simulate one rA-1F bundle", formatter_class=EX,
+                       description="Step-synchronous simulation with barrier, continuous "
+                                   "replenishment and fitted step times. Default r: the "
+                                   "closed-form integer ratio.",
+                       epilog="examples:\n  lpsched afd simulate\n"
+                              "  lpsched afd simulate --r 4 --admission least-load --json\n"
+                              "  lpsched afd simulate --trace azure_conv_2023.csv --r 2")
+    _add_model_options(q)
+    _add_workload_options(q)
+    _add_sim_options(q)
+    q.add_argument("--r", type=int, default=None, help="attention instances per bundle")
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=_cmd_simulate)
+
+    q = sub.add_parser("sweep", help="simulate r = r-min..r-max and find the best r",
+                       formatter_class=EX,
+                       description="Simulate every r (same request stream) and report "
+                                   "throughput per device and idle fractions; compare with "
+                                   "the theory.",
+                       epilog="examples:\n  lpsched afd sweep\n"
+                              "  lpsched afd sweep --ffn-model dsv3-moe-e8 --r-max 16 "
+                              "--plot sweep.png\n  lpsched afd sweep --json")
+    _add_model_options(q)
+    _add_workload_options(q)
+    _add_sim_options(q)
+    q.add_argument("--r-min", type=int, default=1)
+    q.add_argument("--r-max", type=int, default=32)
+    q.add_argument("--plot", default=None, help="write a PNG of throughput and idle vs r")
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=_cmd_sweep)
+
+    q = sub.add_parser("plan", help="A/F sizing integer program", formatter_class=EX,
+                       description="Choose r, batch, micro-batches, device types and number "
+                                   "of bundles (HiGHS) under KV capacity, TPOT and budget.",
+                       epilog="examples:\n  lpsched afd plan\n"
+                              "  lpsched afd plan --devices h200:1.3:16,h100:1.0:32 "
+                              "--budget 40 --batches 64,128,256 --tpot-ms 50\n"
+                              "  lpsched afd plan --objective throughput_per_cost --json")
+    _add_model_options(q)
+    _add_workload_options(q)
+    q.add_argument("--devices", default="h200:1.0",
+                   help="device types name[:cost[:available[:gpu]]], comma-separated "
+                        "(default h200:1.0)")
+    q.add_argument("--attention-devices", default=None, help="allowed attention device names")
+    q.add_argument("--ffn-devices", default=None, help="allowed FFN device names")
+    q.add_argument("--batches", default="256", help="candidate batch sizes B")
+    q.add_argument("--micro-batches", default="none",
+                   help="candidate micro-batch counts ('none' = fully overlapped)")
+    q.add_argument("--r-max", type=int, default=32, help="largest r considered")
+    q.add_argument("--tpot-ms", type=float, default=None, help="per-token latency limit (ms)")
+    q.add_argument("--kv-margin-z", type=float, default=2.0,
+                   help="KV tail margin in standard deviations of the instance load")
+    q.add_argument("--budget", type=float, default=None, help="total device cost budget")
+    q.add_argument("--max-bundles", type=int, default=1, help="most bundles (default 1)")
+    q.add_argument("--objective", default="throughput_per_cost",
+                   choices=["throughput", "throughput_per_cost"])
+    q.add_argument("--no-barrier", action="store_true",
+                   help="attention time at the mean load instead of the slowest instance")
+    q.add_argument("--mix", action="store_true", help="allow several bundle configurations")
+    q.add_argument("--time-limit", type=float, default=30.0)
+    q.add_argument("--json", action="store_true", help="print as JSON")
+    q.set_defaults(func=_cmd_plan)
+
+
+__all__ = ["register"]

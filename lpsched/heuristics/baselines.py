@@ -1,0 +1,389 @@
+"""Baseline scheduling policies: FCFS, SF, size-first and MC-SF, run by the simulator.
+
+All four share one admission rule, the look-ahead test of
+:mod:`lpsched.heuristics.lookahead`: at decision time ``t`` a waiting request
+``k`` may start only if, with the predicted decode lengths, the memory at every
+future completion step of (running + already admitted + ``k``) up to ``k``'s own
+completion stays ``<= M``. Running requests are never preempted by the policy.
+They differ in the order in which waiting requests are scanned and in what
+happens at the first candidate that does not fit:
+
+* **MC-SF** (memory-constrained shortest-first; Jaillet, Jiang, Mellou, Molinaro,
+  Podimata, Zhou, *Online Scheduling for LLM Inference with KV Cache
+  Constraints*, 2025): ascending predicted decode length; stop at the first
+  misfit.
+* **FCFS**: arrival order; stop at the first misfit (head-of-line blocking).
+* **SF** (shortest-first): ascending predicted decode length; skip misfits and
+  keep scanning (backfilling).
+* **size-first**: ascending ``s + o_hat``; skip misfits (backfilling).
+
+Ties are broken by arrival step, then by position in the instance. Predictions
+above ``M - s`` are clipped to ``M - s`` (every request satisfies ``s + o <= M``). These follow
+the task definitions of this project (DESIGN.md section 2); FCFS and SF as named
+in Wang, Ye, Zhou (2025) are the same orderings. With exact predictions the
+admission test is exact, so the memory guard of :mod:`lpsched.simulate` never
+evicts; with noisy predictions it may (counted in ``Result.stats``).
+
+Registry functions ``solve_fcfs``, ``solve_sf``, ``solve_size_first`` and
+``solve_mc_sf`` take the options
+
+* ``predictions``: list of predicted decode lengths (integers >= 1), or
+* ``prediction_noise``: ``sigma >= 0``, predictions ``max(1, round(o * exp(sigma Z)))``
+  with standard normal ``Z`` drawn from ``seed`` (default 0);
+* ``skip_idle``: bool, default True (see :func:`lpsched.simulate.simulate`).
+
+``time_limit`` is accepted and ignored: each is a single simulation pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lpsched.heuristics.lookahead import LookaheadProfile
+from lpsched.instance import Instance
+from lpsched.schedule import Result, SolveStatus
+from lpsched.simulate import (
+    BasePolicy,
+    SimState,
+    noisy_predictions,
+    simulate,
+    validate_predictions,
+)
+
+__all__ = [
+    "LookaheadPolicy",
+    "fcfs",
+    "mc_sf",
+    "run_policy",
+    "sf",
+    "size_first",
+    "solve_fcfs",
+    "solve_mc_sf",
+    "solve_sf",
+    "solve_size_first",
+]
+
+_KEYS = ("arrival", "decode", "size")
+_BIG = 1 << 62
+
+
+class _RankedSet:
+    """A set of request positions kept sorted by a fixed global order.
+
+    Held as a sorted ``numpy`` array of ranks; inserts and deletes are ``O(size)``
+    memory moves in C, the ordered positions are cached between changes.
+    """
+
+    __slots__ = ("order", "rank", "ranks", "_pos", "version")
+
+    def __init__(self, order: np.ndarray):
+        self.order = order  # rank -> position
+        self.rank = np.empty(order.size, dtype=np.int64)
+        self.rank[order] = np.arange(order.size)
+        self.ranks = np.zeros(0, dtype=np.int64)
+        self._pos: np.ndarray | None = None
+        self.version = 0
+
+    def __len__(self) -> int:
+        return int(self.ranks.size)
+
+    def insert(self, positions) -> None:
+        r = np.sort(self.rank[np.asarray(positions, dtype=np.int64)])
+        self.ranks = np.insert(self.ranks, np.searchsorted(self.ranks, r), r)
+        self._pos = None
+        self.version += 1
+
+    def remove(self, positions) -> None:
+        r = self.rank[np.asarray(positions, dtype=np.int64)]
+        self.ranks = np.delete(self.ranks, np.searchsorted(self.ranks, r))
+        self._pos = None
+        self.version += 1
+
+    def drop_first(self, k: int) -> None:
+        self.ranks = self.ranks[k:]
+        self._pos = None
+        self.version += 1
+
+    def positions(self) -> np.ndarray:
+        if self._pos is None:
+            self._pos = self.order[self.ranks]
+        return self._pos
+
+
+class LookaheadPolicy(BasePolicy):
+    """Scan waiting requests in a fixed priority order, admit with the look-ahead test.
+
+    Parameters
+    ----------
+    key
+        ``"arrival"`` (FCFS), ``"decode"`` (predicted ``o_hat``) or ``"size"``
+        (``s + o_hat``); ties by arrival, then position.
+    backfill
+        False: stop at the first misfit. True: skip it and keep scanning.
+    name
+        Display name.
+
+    Speed-ups that do not change the outcome (the tests compare against plain
+    scans): a request ``b`` dominated by a request ``a`` scanned before it
+    (``s_a <= s_b`` and ``o_a <= o_b``) fits only if ``a`` does, so with
+    backfilling only requests not dominated by an earlier failed one are tested.
+    Under the ``decode`` order these are the records of the prefix minimum of
+    ``s``; under the ``size`` order every strict dominator comes first, so they
+    are the Pareto-minimal waiting requests (kept in a second order, by
+    ``(o_hat, s, priority)``).
+    """
+
+    def __init__(self, key: str, backfill: bool, name: str | None = None):
+        if key not in _KEYS:
+            raise ValueError(f"key must be one of {_KEYS}, got {key!r}")
+        self.key = key
+        self.backfill = backfill
+        self.name = name or f"lookahead-{key}{'-backfill' if backfill else ''}"
+
+    # -- state -------------------------------------------------------------------------------
+    def reset(self, state: SimState) -> None:
+        n = len(state.prefill)
+        pos = np.arange(n)
+        # Every request satisfies s + o <= M (the instance guarantees it), so a larger
+        # prediction is known to be wrong: clip it, or the request could never start.
+        o_hat = np.minimum(state.predicted, state.memory - state.prefill)
+        if self.key == "arrival":
+            primary = state.arrival
+        elif self.key == "decode":
+            primary = o_hat
+        else:
+            primary = state.prefill + o_hat
+        order = np.lexsort((pos, state.arrival, primary))
+        self._s = state.prefill
+        self._o = o_hat
+        self._wait = _RankedSet(order)
+        self._pareto_set: _RankedSet | None = None
+        self._front: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self._rec: tuple[int, tuple] = (-1, ())
+        if self.backfill and self.key != "decode":
+            self._pareto_set = _RankedSet(np.lexsort((self._wait.rank, state.prefill, o_hat)))
+        self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
+
+    def _push(self, positions) -> None:
+        self._wait.insert(positions)
+        if self._pareto_set is not None:
+            self._pareto_set.insert(positions)
+
+    def on_arrival(self, state: SimState, positions: list[int]) -> None:
+        self._push(positions)
+
+    def on_evict(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+        self._push(positions)
+
+    def on_finish(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def decide(self, state: SimState) -> list[int]:
+        t = state.t
+        prof = self._prof
+        prof.prepare(t)
+        chosen: list[int] = []
+        s_all, o_all = self._s, self._o
+        if not self.backfill:
+            cand = self._wait.positions()
+            k = 0
+            while k < cand.size:
+                pos = int(cand[k])
+                if not prof.fits(int(s_all[pos]), int(o_all[pos]), t):
+                    break
+                prof.add(pos, t)
+                prof.prepare(t)
+                chosen.append(pos)
+                k += 1
+            if k:
+                self._wait.drop_first(k)
+            return chosen
+        if self.key == "decode":
+            chosen = self._decide_records(t)
+        else:
+            chosen = self._decide_pareto(t)
+        if chosen:
+            self._wait.remove(chosen)
+        return chosen
+
+    def _decide_records(self, t: int) -> list[int]:
+        """Backfilling scan by ascending o_hat, testing prefix-minimum records of s only."""
+        prof = self._prof
+        cand, s, o, rec = self._records()
+        lo = 0
+        s_failed = _BIG  # smallest prefill among the candidates that failed so far
+        chosen = []
+        while lo < cand.size:
+            if lo == 0:
+                idx = rec
+            else:
+                ss = s[lo:]
+                before = np.minimum.accumulate(np.concatenate(([s_failed], ss[:-1])))
+                idx = lo + np.flatnonzero(ss < before)
+            hit = np.flatnonzero(prof.fits_many(s[idx], o[idx], t))
+            if hit.size == 0:
+                break
+            j = int(idx[hit[0]])
+            pos = int(cand[j])
+            prof.add(pos, t)
+            prof.prepare(t)
+            chosen.append(pos)
+            if j > lo:
+                s_failed = min(s_failed, int(s[lo:j].min()))
+            lo = j + 1  # everything before j failed; admissions only add memory
+        return chosen
+
+    def _records(self):
+        """Waiting positions (priority order), their s and o_hat, and the indices of the
+        records of the prefix minimum of s; cached until the waiting set changes."""
+        w = self._wait
+        if self._rec[0] != w.version:
+            cand = w.positions()
+            s = self._s[cand]
+            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
+            self._rec = (w.version, (cand, s, self._o[cand], np.flatnonzero(s < before)))
+        return self._rec[1]
+
+    def _pareto_positions(self) -> np.ndarray:
+        """Waiting requests not dominated by another (ties: the best priority kept)."""
+        ps = self._pareto_set
+        if self._front[0] != ps.version:
+            cand = ps.positions()
+            s = self._s[cand]
+            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
+            self._front = (ps.version, cand[s < before])
+        return self._front[1]
+
+    def _decide_pareto(self, t: int) -> list[int]:
+        """Backfilling scan by priority, testing the Pareto-minimal requests only."""
+        prof = self._prof
+        rank = self._wait.rank
+        chosen = []
+        last = -1
+        while len(self._pareto_set):
+            front = self._pareto_positions()
+            front = front[rank[front] > last]  # the others failed already
+            if front.size == 0:
+                break
+            ok = prof.fits_many(self._s[front], self._o[front], t)
+            if not ok.any():
+                break
+            fit = front[ok]
+            pos = int(fit[np.argmin(rank[fit])])
+            last = int(rank[pos])
+            prof.add(pos, t)
+            prof.prepare(t)
+            chosen.append(pos)
+            self._pareto_set.remove([pos])
+        return chosen
+
+    def next_decision(self, state: SimState) -> int:
+        """Earliest step at which this policy could start something if no arrival,
+        completion or eviction happens first (exact, see the module docstring)."""
+        t = state.t
+        prof = self._prof
+        if not len(self._wait):
+            return t + 1
+        prof.prepare(t)
+        if not self.backfill:
+            pos = int(self._wait.positions()[0])  # the gate: nothing passes it
+            return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+        # Backfilling: something can start only when some waiting request fits, and a
+        # dominated request (s, o both >=) fits no earlier than its dominator.
+        if self._pareto_set is not None:
+            front = self._pareto_positions()
+        else:  # decode order: prefix-minimum records of s (a superset of the front)
+            cand, _, _, rec = self._records()
+            front = cand[rec]
+        return prof.earliest_fit_many(self._s[front], self._o[front], t)
+
+
+def fcfs() -> LookaheadPolicy:
+    """First-come-first-served, look-ahead admission, stops at the first misfit."""
+    return LookaheadPolicy("arrival", backfill=False, name="fcfs")
+
+
+def sf() -> LookaheadPolicy:
+    """Shortest predicted decode first, look-ahead admission, backfills."""
+    return LookaheadPolicy("decode", backfill=True, name="sf")
+
+
+def size_first() -> LookaheadPolicy:
+    """Smallest ``s + o_hat`` first, look-ahead admission, backfills."""
+    return LookaheadPolicy("size", backfill=True, name="size-first")
+
+
+def mc_sf() -> LookaheadPolicy:
+    """MC-SF (Jaillet et al. 2025): shortest predicted decode first, stops at the first misfit."""
+    return LookaheadPolicy("decode", backfill=False, name="mc-sf")
+
+
+_ALLOWED = {"predictions", "prediction_noise", "skip_idle"}
+
+
+def run_policy(instance: Instance, policy: LookaheadPolicy, *, seed: int | None = None,
+               **options: Any) -> Result:
+    """Simulate ``policy`` on ``instance`` and wrap the outcome in a :class:`Result`."""
+    unknown = set(options) - _ALLOWED
+    if unknown:
+        raise ValueError(f"{policy.name}: unknown option(s) {sorted(unknown)}; "
+                         f"allowed: {sorted(_ALLOWED)}")
+    preds = options.get("predictions")
+    noise = options.get("prediction_noise")
+    if preds is not None and noise is not None:
+        raise ValueError(f"{policy.name}: give either 'predictions' or 'prediction_noise', not both")
+    if preds is not None:
+        o_hat = validate_predictions(instance, preds)
+        mode = "given"
+    elif noise is not None:
+        o_hat = noisy_predictions(instance, noise, seed)
+        mode = f"lognormal sigma={noise} seed={0 if seed is None else seed}"
+    else:
+        o_hat = None
+        mode = "exact"
+    sim = simulate(instance, policy, predictions=o_hat,
+                   skip_idle=bool(options.get("skip_idle", True)))
+    stats = sim.stats()
+    stats["predictions"] = mode
+    if o_hat is not None:
+        err = o_hat - instance.decode
+        stats["under_predicted"] = int((err < 0).sum())
+        stats["over_predicted"] = int((err > 0).sum())
+    return Result(algorithm=policy.name, status=SolveStatus.FEASIBLE,
+                  objective=sim.schedule.objective, lower_bound=None, runtime=sim.runtime,
+                  schedule=sim.schedule, stats=stats)
+
+
+def _doc(policy: str) -> str:
+    return (f"Registry entry: simulate {policy} on ``instance`` (see the module docstring for "
+            "options); status ``feasible``, no lower bound.")
+
+
+def solve_fcfs(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
+               **options: Any) -> Result:
+    return run_policy(instance, fcfs(), seed=seed, **options)
+
+
+def solve_sf(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
+             **options: Any) -> Result:
+    return run_policy(instance, sf(), seed=seed, **options)
+
+
+def solve_size_first(instance: Instance, *, time_limit: float | None = None,
+                     seed: int | None = None, **options: Any) -> Result:
+    return run_policy(instance, size_first(), seed=seed, **options)
+
+
+def solve_mc_sf(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
+                **options: Any) -> Result:
+    return run_policy(instance, mc_sf(), seed=seed, **options)
+
+
+for _f, _p in ((solve_fcfs, "FCFS"), (solve_sf, "SF"), (solve_size_first, "size-first"),
+               (solve_mc_sf, "MC-SF")):
+    _f.__doc__ = _doc(_p)
+

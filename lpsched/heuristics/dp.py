@@ -1,0 +1,171 @@
+"""Exact dynamic program over step states, for small instances.
+
+State at the start of step ``t+1`` (i.e. at time ``t``): the set ``U`` of
+requests not yet started and, for each running request ``i``, its progress
+``e_i`` (tokens already decoded, ``0 <= e_i < o_i``). Requests neither in ``U``
+nor running are done. Because
+
+    sum_i (c_i - a_i) = sum_{t >= 0} |{i : a_i <= t < c_i}|,
+
+each step costs the number of arrived, unfinished requests, and
+
+    V(t, U, A) = |{i in U : a_i <= t}| + |A|
+                 + min_{S subset of arrived U} V(t+1, U \\ S, advance(A + S)),
+
+where ``S`` (requests started at ``t``) must satisfy the memory of step
+``t+1``: ``sum_{i in A + S} (s_i + e_i + 1) <= M`` (``e_i = 0`` for ``S``), and
+``advance`` adds one to every progress and drops the requests that complete
+(``e_i + 1 = o_i``). ``V(., {}, {}) = 0``. The time ``t`` only matters until the
+last arrival (it is capped at ``max a_i``). Two exact reductions:
+
+* idling (``S`` empty) with nothing running and everything arrived is
+  dominated (shift the rest of the schedule one step earlier), so it is not
+  tried;
+* identical requests (same ``s, o, a``) are interchangeable, so they start in
+  id order (symmetry breaking).
+
+A state whose running set would exceed ``M`` on its own later (memory grows by
+one per request per step) is a dead end (``V = inf``).
+
+Complexity: every request is unstarted, running with progress ``0..o_i-1``, or
+done, so there are at most ``(max_i a_i + 1) * prod_i (o_i + 2)`` states, each
+with at most ``2^n`` start sets: ``O((a_max + 1) 2^n prod_i (o_i + 2))`` time and
+the states in memory. In practice memory pruning keeps far fewer states, but
+this is for tiny instances only (``n <= 8`` with short decodes); ``max_states``
+guards against blow-up and a time limit is honoured (status ``time_limit``
+without a schedule).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from lpsched.instance import Instance
+from lpsched.schedule import Result, Schedule, SolveStatus
+
+__all__ = ["dp_optimum", "solve_dp"]
+
+
+class _Abort(Exception):
+    pass
+
+
+def dp_optimum(instance: Instance, *, time_limit: float | None = None,
+               max_states: int = 2_000_000) -> tuple[int, np.ndarray, int]:
+    """``(optimum, starts, states)`` by the dynamic program (raises ``_Abort`` on limits)."""
+    n = instance.n
+    s = instance.prefill.tolist()
+    o = instance.decode.tolist()
+    a = instance.arrival.tolist()
+    M = instance.memory
+    amax = max(a)
+    # symmetry: the identical request with the next smaller index, if any
+    prev_twin = [-1] * n
+    seen: dict[tuple[int, int, int], int] = {}
+    for i in range(n):
+        key = (s[i], o[i], a[i])
+        if key in seen:
+            prev_twin[i] = seen[key]
+        seen[key] = i
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    memo: dict[tuple, tuple[float, int]] = {}
+
+    def future_ok(active: tuple[tuple[int, int], ...]) -> bool:
+        # memory of the running set alone at every later completion step (it peaks there)
+        for i, ei in active:
+            u = o[i] - ei  # steps until i completes (>= 1)
+            tot = 0
+            for j, ej in active:
+                if o[j] - ej >= u:
+                    tot += s[j] + ej + u
+            if tot > M:
+                return False
+        return True
+
+    def V(t: int, U: int, active: tuple[tuple[int, int], ...]) -> float:
+        if U == 0 and not active:
+            return 0
+        key = (min(t, amax), U, active)
+        hit = memo.get(key)
+        if hit is not None:
+            return hit[0]
+        if len(memo) >= max_states or (deadline is not None and len(memo) % 512 == 0
+                                       and time.perf_counter() > deadline):
+            raise _Abort("max_states" if len(memo) >= max_states else "time_limit")
+        avail = [i for i in range(n) if U >> i & 1 and a[i] <= t]
+        cost = len(avail) + len(active)
+        base_mem = sum(s[i] + e + 1 for i, e in active)
+        best, best_S = float("inf"), -1
+        all_arrived = t >= amax
+
+        def rec(k: int, S: int, mem: int) -> None:
+            nonlocal best, best_S
+            if k == len(avail):
+                if S == 0 and not active and all_arrived:
+                    return
+                new = active + tuple((i, 0) for i in range(n) if S >> i & 1)
+                if not future_ok(new):
+                    return
+                nxt = tuple(sorted((i, e + 1) for i, e in new if e + 1 < o[i]))
+                v = V(t + 1, U & ~S, nxt)
+                if v < best:
+                    best, best_S = v, S
+                return
+            i = avail[k]
+            rec(k + 1, S, mem)  # i waits
+            tw = prev_twin[i]
+            if tw >= 0 and (U >> tw & 1) and not (S >> tw & 1):
+                return  # its identical twin with a smaller id has not started: not allowed
+            if mem + s[i] + 1 <= M:
+                rec(k + 1, S | (1 << i), mem + s[i] + 1)
+
+        rec(0, 0, base_mem)
+        val = cost + best
+        memo[key] = (val, best_S)
+        return val
+
+    old = sys.getrecursionlimit()
+    horizon = amax + sum(o) + 10
+    sys.setrecursionlimit(max(old, 4 * horizon + 1000))
+    try:
+        opt = V(0, (1 << n) - 1, ())
+    finally:
+        sys.setrecursionlimit(old)
+    if opt == float("inf"):  # cannot happen for valid instances (sequential is feasible)
+        raise _Abort("no feasible schedule")
+    # rebuild the start steps from the stored decisions
+    starts = np.zeros(n, dtype=np.int64)
+    t, U, active = 0, (1 << n) - 1, ()
+    while U or active:
+        _, S = memo[(min(t, amax), U, active)]
+        for i in range(n):
+            if S >> i & 1:
+                starts[i] = t
+        new = active + tuple((i, 0) for i in range(n) if S >> i & 1)
+        active = tuple(sorted((i, e + 1) for i, e in new if e + 1 < o[i]))
+        U &= ~S
+        t += 1
+    return int(opt), starts, len(memo)
+
+
+def solve_dp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
+             max_states: int = 2_000_000, **_: object) -> Result:
+    """Exact step-state dynamic program (tiny instances); status ``optimal`` when it finishes."""
+    t0 = time.perf_counter()
+    if instance.n > 16:
+        return Result(algorithm="dp", status=SolveStatus.ERROR, objective=None, lower_bound=None,
+                      runtime=0.0, schedule=None,
+                      message=f"dp is for tiny instances (n <= 16), got n = {instance.n}")
+    try:
+        opt, starts, states = dp_optimum(instance, time_limit=time_limit, max_states=max_states)
+    except _Abort as exc:
+        status = SolveStatus.TIME_LIMIT if str(exc) == "time_limit" else SolveStatus.ERROR
+        return Result(algorithm="dp", status=status, objective=None, lower_bound=None,
+                      runtime=time.perf_counter() - t0, schedule=None,
+                      message=f"dp stopped: {exc} (state space too large for this instance)")
+    return Result(algorithm="dp", status=SolveStatus.OPTIMAL, objective=opt, lower_bound=opt,
+                  runtime=time.perf_counter() - t0, schedule=Schedule(instance, starts),
+                  stats={"states": states})

@@ -1,0 +1,239 @@
+"""Look-ahead memory admission: does a request started now fit at every future step?
+
+The admission rule of MC-SF (Jaillet et al., 2025) and of the FCFS / SF /
+size-first baselines. A policy keeps the running set ``R`` with starts ``p_j`` and
+*predicted* completion steps ``e_j``. As seen at decision time ``t`` a running
+request that has outlived its prediction (``p_j + o_hat_j <= t``, it has not
+finished, or the simulator would have said so) is expected to finish in the next
+step: ``e_j = max(p_j + o_hat_j, t + 1)``. The predicted memory of ``R`` in a
+step ``u > t`` is
+
+    m_R(u) = sum_{j in R, e_j >= u} (s_j + u - p_j) = W(u) + u * N(u),
+
+with ``W``/``N`` suffix sums over ``R`` sorted by ``e``. A candidate ``k`` (prefill
+``s``, predicted decode ``o``) started at ``x`` adds ``s + u - x`` in the steps
+``u = x+1 .. x+o``. Between completions memory only grows, so the memory of
+``R + k`` peaks at completion steps; ``k`` does not change steps after ``x+o``.
+Hence ``k`` fits at ``x`` iff
+
+    (A) g_i := M - m_R(e_i) - e_i >= s - x   for every e_i <= x + o, and
+    (B) m_R(x + o) + s + o <= M              (the step where k completes).
+
+``g_i`` does not depend on ``x``, so with ``R`` sorted by ``e`` and the prefix
+minima of ``g`` both tests are two binary searches: ``O(log |R|)`` per candidate
+(:meth:`LookaheadProfile.fits`), vectorised over many candidates in
+:meth:`LookaheadProfile.fits_many`. The arrays are rebuilt in ``O(|R| log |R|)``
+only when ``R`` changes (a start, finish or eviction) or, while some request has
+outlived its prediction, when ``t`` moves.
+
+Admitting ``k`` only adds memory, so a candidate that does not fit stays unfit
+after further admissions at the same ``t``. And a candidate with ``s' >= s``,
+``o' >= o`` is subject to every constraint of ``(s, o)`` (its window covers
+``k``'s and (B) for ``(s, o)`` is a step inside its window), which gives the
+lower bound used by :meth:`LookaheadProfile.earliest_fit` for wake-up times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LookaheadProfile"]
+
+_BIG = np.int64(1) << 62
+
+
+class LookaheadProfile:
+    """Predicted memory profile of a running set, for look-ahead admission tests.
+
+    Parameters
+    ----------
+    memory
+        The budget ``M``.
+    prefill, predicted
+        Per-request ``s`` and ``o_hat`` arrays (indexed by position).
+    """
+
+    def __init__(self, memory: int, prefill: np.ndarray, predicted: np.ndarray):
+        self.M = int(memory)
+        self.s = prefill
+        self.ohat = predicted
+        self._start: dict[int, int] = {}
+        self._dirty = True
+        self._t = -1
+        self._min_base = _BIG  # smallest p + o_hat in R
+        empty = np.zeros(0, dtype=np.int64)
+        self.e = empty
+        self._sw = np.zeros(1, dtype=np.int64)
+        self._sn = np.zeros(1, dtype=np.int64)
+        self._pm = np.full(1, _BIG, dtype=np.int64)
+        self._rest = (self.e, self._sw, self._sn, self._pm)
+        self._horizon = int(_BIG)
+        self._w_all = self._n_all = 0
+
+    # -- membership ------------------------------------------------------------------------
+    def add(self, pos: int, start: int) -> None:
+        self._start[pos] = start
+        self._dirty = True
+
+    def remove(self, positions) -> None:
+        for pos in positions:
+            if self._start.pop(pos, None) is not None:
+                self._dirty = True
+
+    def __len__(self) -> int:
+        return len(self._start)
+
+    @property
+    def next_view_change(self) -> int:
+        """Earliest step at which some predicted completion is reached (view changes)."""
+        return int(self._min_base)
+
+    def overrun(self, t: int) -> bool:
+        """True if some running request has outlived its prediction at ``t``."""
+        return self._min_base <= t
+
+    # -- arrays ------------------------------------------------------------------------------
+    def prepare(self, t: int) -> None:
+        """Make the arrays valid for decision time ``t`` (cheap when nothing changed)."""
+        if not self._dirty and (self._min_base > t or self._t == t):
+            return
+        self._t = t
+        self._dirty = False
+        r = len(self._start)
+        if r == 0:
+            self._min_base = _BIG
+            self._horizon = int(_BIG)
+            self._w_all = self._n_all = 0
+            self.e = np.zeros(0, dtype=np.int64)
+            self._sw = np.zeros(1, dtype=np.int64)
+            self._sn = np.zeros(1, dtype=np.int64)
+            self._pm = np.full(1, _BIG, dtype=np.int64)
+            self._rest = (self.e, self._sw, self._sn, self._pm)
+            return
+        pos = np.fromiter(self._start.keys(), dtype=np.int64, count=r)
+        p = np.fromiter(self._start.values(), dtype=np.int64, count=r)
+        base = p + self.ohat[pos]
+        w = self.s[pos] - p
+        self._min_base = int(base.min())
+        self._w_all, self._n_all = int(w.sum()), r
+        self.e, self._sw, self._sn, self._pm = self._arrays(np.maximum(base, t + 1), w)
+        if self._min_base <= t:  # overdue requests: the others' profile, built on demand
+            keep = base > t
+            self._horizon = int(base[keep].min()) if keep.any() else int(_BIG)
+            self._rest = None
+            self._rest_src = (base[keep], w[keep])
+        else:
+            self._horizon = self._min_base
+            self._rest = (self.e, self._sw, self._sn, self._pm)
+
+    def _arrays(self, e: np.ndarray, w: np.ndarray):
+        """Sorted completions, suffix sums of ``w`` and counts, prefix minima of ``g``."""
+        r = e.size
+        order = np.argsort(e, kind="stable")
+        e = e[order]
+        w = w[order]
+        sw = np.zeros(r + 1, dtype=np.int64)
+        sw[:r] = np.cumsum(w[::-1])[::-1]
+        sn = r - np.arange(r + 1, dtype=np.int64)
+        first = np.searchsorted(e, e, side="left")  # ties: all of them still run at e_i
+        g = self.M - (sw[first] + e * sn[first]) - e
+        pm = np.empty(r + 1, dtype=np.int64)
+        pm[0] = _BIG
+        np.minimum.accumulate(g, out=pm[1:])
+        return e, sw, sn, pm
+
+    def memory(self, u) -> np.ndarray | int:
+        """Predicted memory of the running set in step(s) ``u`` (after :meth:`prepare`)."""
+        k = np.searchsorted(self.e, u, side="left")
+        return self._sw[k] + u * self._sn[k]
+
+    # -- tests -------------------------------------------------------------------------------
+    def fits(self, s: int, o: int, t: int) -> bool:
+        """Does a request ``(s, o)`` started at ``t`` fit (conditions A and B)?"""
+        y = t + o
+        e = self.e
+        if self._pm[e.searchsorted(y, side="right")] < s - t:
+            return False
+        k = e.searchsorted(y, side="left")
+        return int(self._sw[k] + y * self._sn[k]) + s + o <= self.M
+
+    def fits_many(self, s: np.ndarray, o: np.ndarray, t: int) -> np.ndarray:
+        """Vectorised :meth:`fits` over candidate arrays."""
+        y = t + o
+        e = self.e
+        ok = self._pm[e.searchsorted(y, side="right")] >= s - t
+        k = e.searchsorted(y, side="left")
+        ok &= self._sw[k] + y * self._sn[k] + s + o <= self.M
+        return ok
+
+    def earliest_fit(self, s: int, o: int, t: int) -> int:
+        """Earliest ``x > t`` at which ``(s, o)`` fits, assuming the running set and its
+        predicted completions stay as they are (capped at :attr:`next_view_change`,
+        where that assumption ends). After :meth:`prepare` at ``t`` with no overrun.
+
+        Both conditions only tighten as ``x`` grows within a window, so the scan
+        jumps: (A) needs ``x >= s - min g`` over the completions in the window; (B)
+        failing at ``y = x + o`` fails on the whole rising stretch up to the next
+        completion ``e``, so ``x`` jumps to ``e + 1 - o``.
+        """
+        if self._min_base <= t:
+            return self.earliest_fit_many(np.array([s]), np.array([o]), t)
+        horizon = self.next_view_change
+        e = self.e
+        x = t + 1
+        while x < horizon:
+            y = x + o
+            need = s - int(self._pm[e.searchsorted(y, side="right")])
+            if x < need:
+                x = need
+                continue
+            k = int(e.searchsorted(y, side="left"))
+            if int(self._sw[k] + y * self._sn[k]) + s + o > self.M:
+                if k >= e.size:  # pragma: no cover - memory past every completion is 0
+                    return horizon
+                x = int(e[k]) + 1 - o  # > x, since y <= e[k]
+                continue
+            return x
+        return horizon
+
+    def earliest_fit_many(self, s: np.ndarray, o: np.ndarray, t: int) -> int:
+        """``min`` over candidates of the earliest ``x > t`` at which each fits, as long as
+        no arrival, completion or eviction happens (after :meth:`prepare` at ``t``).
+
+        Without overdue requests this is :meth:`earliest_fit`, vectorised. An overdue
+        request is seen at decision ``x`` as ending at ``x + 1``, so it only counts in
+        step ``x + 1``: a candidate fits at ``x`` iff it fits the profile of the other
+        running requests (the same jumps, valid up to their first predicted completion,
+        the horizon) and (i) the known memory of step ``x + 1`` plus ``s + 1`` is
+        ``<= M``. (i) only gets harder as ``x`` grows, so if it fails at the first ``x``
+        that passes the rest, the candidate fits nowhere before the horizon.
+        """
+        horizon = self._horizon
+        if self._rest is None:
+            self._rest = self._arrays(*self._rest_src)
+        e, sw, sn, pm = self._rest
+        s = np.asarray(s, dtype=np.int64)
+        o = np.asarray(o, dtype=np.int64)
+        x = np.full(s.size, t + 1, dtype=np.int64)
+        active = np.ones(s.size, dtype=bool)
+        best = horizon
+        while True:
+            idx = np.flatnonzero(active & (x < best))
+            if idx.size == 0:
+                return int(best)
+            xi, si, oi = x[idx], s[idx], o[idx]
+            y = xi + oi
+            need = si - pm[e.searchsorted(y, side="right")]
+            k = e.searchsorted(y, side="left")
+            bad_b = sw[k] + y * sn[k] + si + oi > self.M
+            ek = e[np.minimum(k, e.size - 1)] if e.size else k
+            a_fail = xi < need
+            nx = np.where(a_fail, need, np.where(bad_b, ek + 1 - oi, xi))
+            done = ~a_fail & ~bad_b
+            if done.any():
+                xd = xi[done]
+                ok_next = self._w_all + self._n_all * (xd + 1) + si[done] + 1 <= self.M
+                if ok_next.any():
+                    best = min(best, int(xd[ok_next].min()))
+            active[idx[done]] = False
+            x[idx] = nx

@@ -1,0 +1,172 @@
+"""Online Sorted-F and LP-guided policies for the event simulator.
+
+Online (requests revealed at arrival) versions of the strong heuristics, run by
+the one event simulator (:func:`lpsched.simulate.simulate`) as policies. Each
+policy keeps a *priority order* of the waiting requests, recomputed only when
+the waiting set changes by an arrival or an eviction (never when requests start
+or finish, so the order is stable between events), and admits requests in that
+order with the look-ahead test of MC-SF (:class:`lpsched.heuristics.lookahead.
+LookaheadProfile`: a request is started at ``t`` only if the predicted memory
+at every future completion step stays ``<= M``), stopping at the first request
+that does not fit (no overtaking: the order is the policy).
+
+* ``sorted-f-online``: the order is the Sorted-F batch order
+  (:func:`lpsched.heuristics.sorted_f.form_batches`) of the waiting requests,
+  computed with the *predicted* decode lengths;
+* ``sorted-lp-online``: the first ``window`` waiting requests of that order are
+  re-ordered by the ordering LP (:func:`lpsched.heuristics.lp_guided.ordering_lp`)
+  of those requests as a backlog (fractional completion times), the rest keep
+  the Sorted-F order - a receding-horizon LP re-solved at every arrival.
+
+Predictions larger than ``M - s`` are clipped (they are known to be wrong),
+as in the baselines. Wake-ups between events use the look-ahead profile's
+``earliest_fit`` for the head of the order, exactly as the FCFS/MC-SF policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lpsched.heuristics.lookahead import LookaheadProfile
+from lpsched.heuristics.sorted_f import batch_order, form_batches
+from lpsched.instance import Instance
+from lpsched.schedule import Result
+from lpsched.simulate import BasePolicy, SimState
+
+__all__ = ["OrderPolicy", "SortedFPolicy", "SortedLPPolicy", "solve_sorted_f_online",
+           "solve_sorted_lp_online"]
+
+
+class OrderPolicy(BasePolicy):
+    """Admit waiting requests in a recomputed priority order; stop at the first misfit."""
+
+    name = "order-policy"
+
+    def rank(self, positions: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset(self, state: SimState) -> None:
+        self._s = state.prefill
+        self._o = np.minimum(state.predicted, state.memory - state.prefill)
+        self._M = state.memory
+        self._prof = LookaheadProfile(state.memory, state.prefill, self._o)
+        self._waiting: set[int] = set()
+        self._queue: list[int] = []
+        self._dirty = False
+        self.recomputes = 0
+
+    def on_arrival(self, state: SimState, positions: list[int]) -> None:
+        self._waiting.update(positions)
+        self._dirty = True
+
+    def on_evict(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+        self._waiting.update(positions)
+        self._dirty = True
+
+    def on_finish(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+
+    def _refresh(self) -> None:
+        if self._dirty:
+            pos = np.fromiter(sorted(self._waiting), dtype=np.int64, count=len(self._waiting))
+            self._queue = [int(p) for p in self.rank(pos)] if pos.size else []
+            self._dirty = False
+            self.recomputes += 1
+
+    def decide(self, state: SimState) -> Sequence[int]:
+        self._refresh()
+        t = state.t
+        prof = self._prof
+        prof.prepare(t)
+        chosen = []
+        q = self._queue
+        k = 0
+        while k < len(q):
+            pos = q[k]
+            if not prof.fits(int(self._s[pos]), int(self._o[pos]), t):
+                break
+            prof.add(pos, t)
+            prof.prepare(t)
+            chosen.append(pos)
+            k += 1
+        if k:
+            del q[:k]
+            self._waiting.difference_update(chosen)
+        return chosen
+
+    def next_decision(self, state: SimState) -> int:
+        t = state.t
+        self._refresh()
+        if not self._queue:
+            return t + 1
+        prof = self._prof
+        prof.prepare(t)
+        if prof.overrun(t):
+            return t + 1
+        pos = self._queue[0]
+        return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+
+
+class SortedFPolicy(OrderPolicy):
+    """Sorted-F order of the waiting requests (predicted decode lengths)."""
+
+    name = "sorted-f-online"
+
+    def rank(self, positions: np.ndarray) -> np.ndarray:
+        sub = Instance.from_arrays(self._M, self._s[positions], self._o[positions])
+        return positions[batch_order(form_batches(sub))]
+
+
+class SortedLPPolicy(SortedFPolicy):
+    """Sorted-F order with its first ``window`` requests re-ordered by the ordering LP."""
+
+    name = "sorted-lp-online"
+
+    def __init__(self, window: int = 20, max_columns: int = 5_000):
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.window = int(window)
+        self.max_columns = int(max_columns)
+        self.lp_solves = 0
+
+    def rank(self, positions: np.ndarray) -> np.ndarray:
+        from lpsched.heuristics.lp_guided import lp_order, ordering_lp
+
+        base = super().rank(positions)
+        head = base[: self.window]
+        if head.size < 2:
+            return base
+        sub = Instance.from_arrays(self._M, self._s[head], self._o[head])
+        lp = ordering_lp(sub, max_columns=self.max_columns)
+        self.lp_solves += 1
+        if lp.status != "optimal":
+            return base
+        return np.concatenate([head[lp_order(sub, lp)], base[self.window:]])
+
+
+def _run(instance: Instance, policy: OrderPolicy, seed: int | None, options: dict[str, Any]
+         ) -> Result:
+    from lpsched.heuristics.baselines import run_policy
+
+    res = run_policy(instance, policy, seed=seed, **options)
+    res.stats["order_recomputes"] = policy.recomputes
+    if isinstance(policy, SortedLPPolicy):
+        res.stats["lp_solves"] = policy.lp_solves
+    return res
+
+
+def solve_sorted_f_online(instance: Instance, *, time_limit: float | None = None,
+                          seed: int | None = None, **options: Any) -> Result:
+    """Simulate the online Sorted-F policy (options: ``predictions``, ``prediction_noise``)."""
+    return _run(instance, SortedFPolicy(), seed, options)
+
+
+def solve_sorted_lp_online(instance: Instance, *, time_limit: float | None = None,
+                           seed: int | None = None, window: int = 20, max_columns: int = 5_000,
+                           **options: Any) -> Result:
+    """Simulate the online receding-horizon Sorted-LP policy (``window`` requests per LP)."""
+    return _run(instance, SortedLPPolicy(window, max_columns), seed, options)

@@ -1,0 +1,248 @@
+"""The event simulator: protocol, memory guard, idle skipping, timed mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lpsched.check import check
+from lpsched.heuristics.baselines import fcfs, mc_sf, sf, size_first
+from lpsched.instance import Instance, InstanceError, Request
+from lpsched.simulate import (
+    BasePolicy,
+    SimulationError,
+    noisy_predictions,
+    simulate,
+    timed_latencies,
+)
+from tests.oracle import naive_memory
+from tests.strategies import instances
+
+POLICIES = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
+
+
+class GreedyNextStep(BasePolicy):
+    """Starts waiting requests (by position) while the *next* step has room.
+
+    No look-ahead at all, so with long requests the memory guard must evict even
+    with exact lengths: a test policy that exercises the guard.
+    """
+
+    name = "greedy-next-step"
+
+    def decide(self, state):
+        free = state.free_next
+        out = []
+        for pos in sorted(state.waiting):
+            need = int(state.prefill[pos]) + 1
+            if need <= free:
+                out.append(pos)
+                free -= need
+        return out
+
+
+def all_runs_memory(inst: Instance, res) -> dict[int, int]:
+    """Actual memory per step over every run, the evicted ones included (naive sum)."""
+    s = inst.prefill.tolist()
+    pre = list(s)
+    dec = inst.decode.tolist()
+    st_ = res.schedule.starts.tolist()
+    for pos, p, d in res.evicted_runs.tolist():
+        pre.append(s[pos])
+        dec.append(d)
+        st_.append(p)
+    return naive_memory(pre, dec, st_)
+
+
+def predictions_for(inst: Instance, mode: int, shift: int) -> np.ndarray | None:
+    o = inst.decode
+    if mode == 0:
+        return None
+    if mode == 1:  # under-prediction
+        return np.maximum(1, o - shift)
+    if mode == 2:  # over-prediction
+        return o + shift
+    return np.maximum(1, o + np.where(np.arange(inst.n) % 2 == 0, -shift, shift))
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=250, derandomize=True, deadline=None)
+@given(inst=instances(max_n=7, max_memory=25, max_decode=10),
+       policy=st.sampled_from(sorted(POLICIES) + ["greedy"]),
+       mode=st.integers(0, 3), shift=st.integers(1, 6))
+def test_actual_memory_never_exceeds_budget(inst, policy, mode, shift):
+    pol = GreedyNextStep() if policy == "greedy" else POLICIES[policy]()
+    res = simulate(inst, pol, predictions=predictions_for(inst, mode, shift))
+    mem = all_runs_memory(inst, res)
+    assert max(mem.values()) <= inst.memory
+    rep = check(inst, res.schedule)
+    assert rep.feasible, rep.reason()
+    assert np.all(res.schedule.starts >= inst.arrival)
+    for pos, p, d in res.evicted_runs.tolist():  # evicted runs also respect arrivals
+        assert p >= inst.arrival[pos] and d >= 1
+    wasted = sum(int(inst.prefill[pos]) * d + d * (d + 1) // 2
+                 for pos, _, d in res.evicted_runs.tolist())
+    assert res.wasted_tokens == wasted
+    assert res.evictions == len(res.evicted_runs)
+    if mode == 0 and policy != "greedy":
+        assert res.evictions == 0  # exact lengths: look-ahead admission never overflows
+
+
+@settings(max_examples=250, derandomize=True, deadline=None)
+@given(inst=instances(max_n=7, max_memory=25, max_decode=10),
+       policy=st.sampled_from(sorted(POLICIES)), mode=st.integers(0, 3), shift=st.integers(1, 6))
+def test_skipping_idle_steps_is_exact(inst, policy, mode, shift):
+    """Jumping with next_decision gives the very run of calling the policy every step."""
+    preds = predictions_for(inst, mode, shift)
+    fast = simulate(inst, POLICIES[policy](), predictions=preds)
+    slow = simulate(inst, POLICIES[policy](), predictions=preds, skip_idle=False)
+    assert np.array_equal(fast.schedule.starts, slow.schedule.starts)
+    assert np.array_equal(fast.evicted_runs, slow.evicted_runs)
+    assert fast.policy_calls <= slow.policy_calls
+
+
+# -- hand-computed cases --------------------------------------------------------------------------
+
+
+def test_guard_evicts_most_recent_and_restarts():
+    """M=10, r0=(4,4), r1=(1,4), MC-SF told o_hat=(1,4) (r0 under-predicted).
+
+    t=0: both start (predicted peaks 5 at step 1, 5 at step 4). True memory
+    7, 9, 11 in steps 1-3, so at t=2 the guard evicts r1 (started after r0): it ran
+    2 steps, holding 2+3=5 token-steps. At t=2 the policy sees r0 as ending at step 3
+    and restarts r1 (9 in step 3); true step 4 would be 8+3=11, so at t=3 r1 is evicted
+    again (1 step, 2 token-steps) and restarted (8+2=10 in step 4). r0 ends at 4.
+    """
+    inst = Instance(10, [Request("r0", 4, 4), Request("r1", 1, 4)])
+    res = simulate(inst, mc_sf(), predictions=[1, 4])
+    assert res.schedule.starts.tolist() == [0, 3]
+    assert res.evictions == 2
+    assert res.evicted_runs.tolist() == [[1, 0, 2], [1, 2, 1]]
+    assert res.wasted_tokens == 7 and res.wasted_steps == 3
+    assert check(inst, res.schedule).feasible
+
+
+def test_online_requests_are_invisible_before_arrival():
+    # r1 is short but arrives at 3: MC-SF cannot wait for it at t=0.
+    inst = Instance(10, [Request("r0", 5, 5), Request("r1", 2, 2, arrival=3)])
+    res = simulate(inst, mc_sf())
+    # r0 at 0 (10 tokens in step 5). r1 at 3 or 4 would hold 4 or 3 tokens in step 5: > 10.
+    assert res.schedule.starts.tolist() == [0, 5]
+
+
+def test_protocol_errors():
+    inst = Instance(10, [Request("r0", 5, 5), Request("r1", 2, 2, arrival=3)])
+
+    class Early(BasePolicy):
+        def decide(self, state):
+            return [1]
+
+    with pytest.raises(SimulationError, match="has not arrived"):
+        simulate(inst, Early())
+
+    class Overfill(BasePolicy):
+        def decide(self, state):
+            return sorted(state.waiting)
+
+    big = Instance(10, [Request("a", 5, 2), Request("b", 5, 2)])
+    with pytest.raises(SimulationError, match="memory in step 1"):
+        simulate(big, Overfill())
+
+    class Idle(BasePolicy):
+        def decide(self, state):
+            return []
+
+    with pytest.raises(SimulationError, match="stalled"):
+        simulate(big, Idle())
+
+
+def test_prediction_validation():
+    inst = Instance(10, [Request("a", 1, 2), Request("b", 1, 2)])
+    with pytest.raises(InstanceError, match="2 decode lengths"):
+        simulate(inst, mc_sf(), predictions=[1])
+    with pytest.raises(InstanceError, match="'b'.*>= 1"):
+        simulate(inst, mc_sf(), predictions=[1, 0])
+    with pytest.raises(InstanceError, match="'a'.*integer"):
+        simulate(inst, mc_sf(), predictions=[1.5, 2])
+    with pytest.raises(ValueError, match="prediction_noise"):
+        noisy_predictions(inst, -1.0)
+
+
+def test_noisy_predictions_are_seeded_and_at_least_one():
+    inst = Instance(100, [Request(f"r{k}", 1, 1 + k % 7) for k in range(50)])
+    a = noisy_predictions(inst, 0.8, seed=4)
+    assert np.array_equal(a, noisy_predictions(inst, 0.8, seed=4))
+    assert not np.array_equal(a, noisy_predictions(inst, 0.8, seed=5))
+    assert a.min() >= 1
+    assert np.array_equal(noisy_predictions(inst, 0.0, seed=1), inst.decode)
+
+
+# -- timed mode ---------------------------------------------------------------------------------
+
+
+def test_timed_latencies_two_requests():
+    """a=(s1,o2), b=(s1,o1) both at 0: step 1 runs 2 requests with 2+2=4 tokens,
+    step 2 runs a alone with 3 tokens. With 10 ms + 1 ms/request + 0.1 ms/token:
+    step 1 = 10+2+0.4 = 12.4 ms, step 2 = 10+1+0.3 = 11.3 ms. Latency a = 23.7 ms,
+    b = 12.4 ms. Starting b at 1 instead: step 1 (a alone, 2 tokens, 11.2 ms), step 2
+    (a 3 + b 2 = 5 tokens, 12.5 ms): both end at step 2, latency 23.7 ms; b queued 11.2 ms."""
+    inst = Instance(10, [Request("a", 1, 2), Request("b", 1, 1)])
+
+    def lin(b, kv):
+        return 0.010 + 0.001 * b + 0.0001 * kv
+
+    res = timed_latencies(inst, [0, 0], lin)
+    assert res.batch.tolist() == [2, 1] and res.kv_tokens.tolist() == [4, 3]
+    assert res.latency == pytest.approx([0.0237, 0.0124])
+    assert res.stats["mean"] == pytest.approx((0.0237 + 0.0124) / 2)
+    assert res.tpot == pytest.approx([0.0237 / 2, 0.0124])
+    res2 = timed_latencies(inst, [0, 1], lin)
+    assert res2.latency == pytest.approx([0.0237, 0.0237])
+    assert res2.queueing == pytest.approx([0.0, 0.0112])
+
+
+def test_timed_latencies_rejects_bad_durations():
+    inst = Instance(10, [Request("a", 1, 2)])
+    with pytest.raises(ValueError, match="step 1"):
+        timed_latencies(inst, [0], lambda b, kv: np.where(b > 0, -1.0, 0.0))
+
+
+def test_guard_with_a_policy_without_look_ahead():
+    """M=10, a=(1,8), b=(1,8), exact lengths, GreedyNextStep. Both start at 0 (2+2 in
+    step 1); 2(1+t) > 10 first in step 5, so b is evicted at t=4 after 4 steps and
+    restarted at once (6+2=8 in step 5). Step 7 would hold 8+4=12: evicted at t=6
+    (2 steps), restarted (8+2=10). Step 8 would hold 9+3: evicted at t=7 (1 step); now
+    the next step has only 1 free token, b waits until a ends at 8."""
+    inst = Instance(10, [Request("a", 1, 8), Request("b", 1, 8)])
+    res = simulate(inst, GreedyNextStep())
+    assert res.evicted_runs.tolist() == [[1, 0, 4], [1, 4, 2], [1, 6, 1]]
+    assert res.schedule.starts.tolist() == [0, 8]
+    assert res.wasted_steps == 7
+    assert res.wasted_tokens == (4 + 10) + (2 + 3) + (1 + 1)
+
+
+def test_state_seen_by_the_policy():
+    """M=20, r0=(3,4) starts at 0 (FCFS), r1=(2,2,a2), predictions (2, 2): at t=2 the
+    policy sees r0 running (started 0, 3+2=5 tokens in step 2, predicted remaining
+    max(0+2-2, 1) = 1), r1 waiting, next-step memory 3+3=6, free 14; r0 is overdue
+    in the policy's view, yet it runs to step 4 (the truth)."""
+    seen = {}
+
+    class Spy(BasePolicy):
+        def decide(self, state):
+            if state.t == 2:
+                seen.update(running=dict(state.running), waiting=set(state.waiting),
+                            mem_now=state.memory_now(0), rem=state.predicted_remaining(0),
+                            nxt=state.memory_next, free=state.free_next)
+            return [p for p in sorted(state.waiting) if state.arrival[p] <= state.t][:1] \
+                if state.free_next >= 10 else []
+
+    inst = Instance(20, [Request("r0", 3, 4), Request("r1", 2, 2, 2)])
+    res = simulate(inst, Spy(), predictions=[2, 2])
+    assert seen == {"running": {0: 0}, "waiting": {1}, "mem_now": 5, "rem": 1, "nxt": 6,
+                    "free": 14}
+    assert res.schedule.starts.tolist() == [0, 2]

@@ -1,0 +1,340 @@
+"""Sorted-F (batch, continuous), the exact DP, local search, adversarial families."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lpsched import registry
+from lpsched.adversarial import FAMILIES, sf_trap, size_trap
+from lpsched.check import check
+from lpsched.generators import mcsf_synthetic, random_instance
+from lpsched.heuristics.dp import solve_dp
+from lpsched.heuristics.local_search import improve
+from lpsched.heuristics.serial import decode_groups, decode_order
+from lpsched.heuristics.sorted_f import _exact_batch, f_metric, form_batches
+from lpsched.instance import Instance, Request
+from lpsched.solve import solve
+from tests.oracle import brute_force_optimum, naive_feasible
+from tests.strategies import instances
+
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+
+try:  # the event simulator (online policies) may not be in this tree yet
+    import lpsched.simulate  # noqa: F401
+    HAVE_SIM = True
+except ImportError:  # pragma: no cover
+    HAVE_SIM = False
+
+
+# -- hand-checked example ----------------------------------------------------------------------
+def _example() -> Instance:
+    return Instance(10, [Request("a", 1, 2), Request("b", 1, 2), Request("c", 6, 1),
+                         Request("d", 0, 4)], name="hand")
+
+
+def test_sorted_f_batches_by_hand():
+    inst = _example()
+    batches = form_batches(inst)
+    ids = [[inst.ids[k] for k in b] for b in batches]
+    # round 1: best candidate is {c, a} (theta=0 prefix, F = 3/4); {a, b, d} has F = 8/9
+    # round 2: {b, d}, F = 6/4
+    assert ids == [["c", "a"], ["b", "d"]]
+    assert [f_metric(inst.decode, b) for b in batches] == [0.75, 1.5]
+    res = solve(inst, "sorted-f")
+    assert res.schedule.as_mapping() == {"a": 0, "b": 2, "c": 0, "d": 2}
+    assert res.objective == 13
+    cont = solve(inst, "sorted-f-cont")
+    # c, a at 0 (memory 9 in step 1); b does not fit at 0 (11 > 10) but at 1; d at 1
+    assert cont.schedule.as_mapping() == {"a": 0, "b": 1, "c": 0, "d": 1}
+    assert cont.objective == 11
+
+
+def test_exact_batches_is_the_paper_rule_on_the_example():
+    inst = _example()
+    b = _exact_batch(np.arange(4), inst.peak, inst.decode, inst.memory)
+    assert f_metric(inst.decode, b) == 0.75
+
+
+def _brute_min_f(inst: Instance) -> float:
+    best = np.inf
+    for k in range(1, inst.n + 1):
+        for X in itertools.combinations(range(inst.n), k):
+            if inst.peak[list(X)].sum() <= inst.memory:
+                best = min(best, f_metric(inst.decode, X))
+    return best
+
+
+@SETTINGS
+@given(instances(max_n=7, arrivals=False))
+def test_exact_batch_minimises_f(inst):
+    b = _exact_batch(np.arange(inst.n), inst.peak, inst.decode, inst.memory)
+    assert inst.peak[b].sum() <= inst.memory
+    assert f_metric(inst.decode, b) == pytest.approx(_brute_min_f(inst))
+
+
+@SETTINGS
+@given(st.integers(0, 10**6), st.integers(1, 9), st.integers(5, 40))
+def test_prefix_candidates_exact_when_prompts_equal(seed, n, memory):
+    # with equal prompts the min-F batch is a prefix of the decode order (module docstring)
+    rng = np.random.default_rng(seed)
+    s = int(rng.integers(0, memory // 2))
+    o = rng.integers(1, memory - s + 1, size=n)
+    inst = Instance.from_arrays(memory, [s] * n, o)
+    first = min(form_batches(inst), key=lambda b: f_metric(inst.decode, b))
+    assert f_metric(inst.decode, first) == pytest.approx(_brute_min_f(inst))
+
+
+# -- feasibility on random instances ----------------------------------------------------------
+@SETTINGS
+@given(instances(max_n=12, max_memory=40, max_decode=15))
+def test_sorted_f_feasible(inst):
+    names = ["sorted-f", "sorted-f-cont"] if HAVE_SIM or inst.offline else ["sorted-f"]
+    if HAVE_SIM:
+        names += ["sorted-f-online"]
+    for name in names:
+        res = solve(inst, name)
+        assert res.status.value == "feasible", res.message
+        assert check(inst, res.schedule).feasible
+    for ex in (False, True):
+        batches = form_batches(inst, exact_batches=ex)
+        flat = np.sort(np.concatenate(batches))
+        assert np.array_equal(flat, np.arange(inst.n))  # a partition
+        for b in batches:
+            assert inst.peak[b].sum() <= inst.memory
+    p = solve(inst, "sorted-f-cont", backfill=True, clairvoyant=True).schedule.starts
+    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                          inst.arrival.tolist(), p.tolist())
+
+
+@SETTINGS
+@given(instances(max_n=10, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
+       st.booleans())
+def test_serial_decoder_earliest_and_feasible(inst, seed, order_preserving):
+    order = np.random.default_rng(seed).permutation(inst.n)
+    p = decode_order(inst, order, order_preserving=order_preserving)
+    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                          inst.arrival.tolist(), p.tolist())
+    # earliest: starting the last request of the order one step earlier is infeasible
+    last = int(order[-1])
+    lo = int(inst.arrival[last])
+    if order_preserving and inst.n > 1:
+        lo = max(lo, int(p[order[-2]]))
+    if p[last] > lo:
+        q = p.copy()
+        q[last] -= 1
+        assert not naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                                  inst.arrival.tolist(), q.tolist())
+
+
+@SETTINGS
+@given(instances(min_n=2, max_n=12, max_memory=40, max_decode=20), st.integers(0, 2**31 - 1))
+def test_earliest_start_three_ways(inst, seed):
+    from lpsched.heuristics.serial import DenseProfile
+
+    rng = np.random.default_rng(seed)
+    prof = DenseProfile(inst.memory, int(inst.decode.max()))
+    for i in rng.permutation(inst.n).tolist():
+        s, o = int(inst.prefill[i]), int(inst.decode[i])
+        t0 = int(rng.integers(0, 30))
+        p = prof.earliest(s, o, t0)
+        assert p == prof.earliest_jump(s, o, t0) == prof.earliest_blocks(s, o, t0)
+        assert prof.fits(s, o, p) and (p == t0 or not prof.fits(s, o, p - 1))
+        prof.add(s, o, p)
+
+
+@SETTINGS
+@given(instances(max_n=8, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1))
+def test_group_decoder_feasible(inst, seed):
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(inst.n).tolist()
+    groups = [[i] for i in order]
+    p = decode_groups(inst, groups)
+    assert check(inst, p).feasible
+
+
+# -- local search --------------------------------------------------------------------------
+def _sequential(inst: Instance, order) -> np.ndarray:
+    p = np.zeros(inst.n, dtype=np.int64)
+    t = 0
+    for i in order:
+        t = max(t, int(inst.arrival[i]))
+        p[i] = t
+        t += int(inst.decode[i])
+    return p
+
+
+@SETTINGS
+@given(instances(max_n=10, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
+       st.booleans())
+def test_local_search_never_worse(inst, seed, backfill):
+    rng = np.random.default_rng(seed)
+    for p0 in (_sequential(inst, rng.permutation(inst.n)),
+               solve(inst, "sorted-f").schedule.starts):
+        obj0 = check(inst, p0).objective
+        p, stats = improve(inst, p0, time_limit=None, max_iters=40, seed=seed, backfill=backfill)
+        rep = check(inst, p)
+        assert rep.feasible
+        assert rep.objective <= obj0
+        assert stats["objective"] == rep.objective
+
+
+def test_local_search_improves_sorted_f_cont_and_is_deterministic():
+    inst = mcsf_synthetic(30, 3)
+    base = solve(inst, "sorted-f-cont").objective
+    r1 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
+    r2 = solve(inst, "local-search", max_iters=300, seed=1, init="sorted-f-cont")
+    assert r1.objective <= base
+    assert r1.objective == r2.objective
+    assert r1.stats["input_objective"] == base
+
+
+def test_local_search_refuses_infeasible_input():
+    inst = _example()
+    with pytest.raises(ValueError, match="feasible input"):
+        improve(inst, [0, 0, 0, 0], max_iters=5)
+
+
+# -- exact DP --------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(instances(max_n=4, max_memory=10, max_decode=4, max_arrival=3))
+def test_dp_equals_brute_force(inst):
+    res = solve(inst, "dp")
+    assert res.status.value == "optimal"
+    opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                                 inst.arrival.tolist())
+    assert res.objective == opt
+    assert check(inst, res.schedule).objective == opt
+
+
+def test_dp_limits_are_reported():
+    inst = mcsf_synthetic(12, 0)
+    res = solve_dp(inst, max_states=1000)
+    assert res.status.value == "error" and res.schedule is None
+    assert "max_states" in res.message
+
+
+def test_dp_equals_milp_on_tiny_instances():
+    if "milp" not in registry.algorithm_names():
+        pytest.skip("the time-indexed MILP is not registered in this tree")
+    for seed in range(8):
+        inst = random_instance(4, 9, seed, max_decode=4, max_arrival=2 if seed % 2 else 0)
+        dp = solve(inst, "dp")
+        milp = solve(inst, "milp", time_limit=30)
+        assert milp.status.value == "optimal"
+        assert dp.objective == milp.objective, inst
+
+
+# -- adversarial families ----------------------------------------------------------------------
+def _sf_order_objective(inst: Instance, key: np.ndarray) -> int:
+    p = decode_order(inst, np.lexsort((np.arange(inst.n), key)))
+    return int((p + inst.decode).sum())
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_adversarial_upper_bound_schedule_is_feasible_and_sorted_f_attains_it(family):
+    gen, ub = FAMILIES[family]
+    for M in (16, 64, 256):
+        inst = gen(M)
+        assert solve(inst, "sorted-f").objective == ub(M)
+        assert solve(inst, "sorted-f-cont").objective == ub(M)
+
+
+def test_adversarial_ratios_grow_with_memory():
+    sf_ratio, size_ratio = [], []
+    for M in (64, 256, 1024, 4096):
+        a = sf_trap(M)
+        sf_ratio.append(_sf_order_objective(a, a.decode) / a.metadata["upper_bound"])
+        b = size_trap(M)
+        size_ratio.append(_sf_order_objective(b, b.peak) / b.metadata["upper_bound"])
+    for r in (sf_ratio, size_ratio):
+        assert all(y > 1.6 * x for x, y in zip(r, r[1:])), r  # ~ sqrt(M): x2 per 4x in M
+    assert sf_ratio[-1] > 20 and size_ratio[-1] > 30
+
+
+def test_adversarial_against_registered_baselines():
+    if "mc-sf" not in registry.algorithm_names():
+        pytest.skip("baselines not registered")
+    try:
+        registry.get("mc-sf").load()
+    except ImportError:
+        pytest.skip("baselines module not in this tree")
+    prev = 0.0
+    for M in (64, 256, 1024):
+        inst = sf_trap(M)
+        ref = solve(inst, "sorted-f").objective
+        ratios = {a: solve(inst, a).objective / ref for a in ("fcfs", "sf", "mc-sf")}
+        assert min(ratios.values()) > prev
+        prev = min(ratios.values())
+    assert prev > 5
+
+
+def test_adversarial_refuses_bad_memory():
+    with pytest.raises(ValueError, match="memory"):
+        sf_trap(2)
+
+
+# -- LP-guided -------------------------------------------------------------------------------
+LP_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
+
+
+@LP_SETTINGS
+@given(instances(max_n=7, max_memory=25, max_decode=8))
+def test_lp_guided_feasible(inst):
+    objs = {}
+    for name in ("sorted-lp", "lp-swap", "lp-horizon"):
+        res = solve(inst, name, window=4) if name == "lp-horizon" else solve(inst, name)
+        assert res.status.value == "feasible", res.message
+        assert check(inst, res.schedule).feasible
+        objs[name] = res.objective
+    assert objs["lp-swap"] <= objs["sorted-lp"]  # swaps are kept only when they improve
+    if HAVE_SIM:
+        res = solve(inst, "sorted-lp-online", window=4)
+        assert check(inst, res.schedule).feasible
+
+
+def test_ordering_lp_width_one_is_the_time_indexed_relaxation():
+    lpmod = pytest.importorskip("lpsched.models.lp_relaxation")
+    arrays = pytest.importorskip("lpsched.models.arrays")
+    windows = pytest.importorskip("lpsched.models.windows")
+    from lpsched.heuristics.lp_guided import ordering_lp
+
+    for seed in range(3):
+        inst = mcsf_synthetic(8, seed)
+        mine = ordering_lp(inst, width=1)
+        T = mine.horizon
+        o, a = inst.decode, inst.arrival
+        w = windows.Windows(earliest=a.copy(), latest=np.maximum(T - o, a), upper_bound=0,
+                            incumbent=np.zeros(inst.n, dtype=np.int64), horizon=T)
+        theirs = lpmod.solve_lp_arrays(arrays.time_indexed_arrays(inst, w), cuts=False)
+        assert mine.value == pytest.approx(theirs.value, rel=1e-7, abs=1e-6)
+        assert np.allclose(mine.mean_start, theirs.mean_start, atol=1e-5) or \
+            mine.value == pytest.approx(theirs.value)  # alternative optima may differ
+
+
+def test_sorted_lp_hand_example():
+    inst = _example()
+    res = solve(inst, "sorted-lp")
+    assert res.objective <= solve(inst, "sorted-f").objective
+    assert res.stats["lp_status"] == "optimal" and res.stats["lp_width"] == 1
+
+
+@pytest.mark.parametrize("name", ["tiny-1", "tiny-2", "tiny-3", "tiny-4"])
+def test_local_search_stops_at_a_local_optimum(name):
+    from lpsched.library import load_instance
+
+    inst = load_instance(name)
+    res = solve(inst, "local-search", time_limit=60)
+    assert res.stats["stopped"] == "local_optimum"
+    assert res.stats["iterations"] < 200  # a handful of moves, not 60 s of them
+    assert res.objective == inst.metadata["optimum"]  # these tiny cases are easy
+
+
+def test_local_search_reports_why_it_stopped():
+    inst = mcsf_synthetic(40, 1)
+    res = solve(inst, "local-search", max_iters=5)
+    assert res.stats["stopped"] == "max_iters" and res.stats["iterations"] == 5
