@@ -59,3 +59,31 @@ def enforce_deadline(h: highspy.Highs, deadline: float) -> None:
     h.cbSimplexInterrupt.subscribe(check)
     h.cbIpmInterrupt.subscribe(check)
     h.cbMipInterrupt.subscribe(check)
+
+
+_FAILED = ("kNotset", "kLoadError", "kModelError", "kPresolveError", "kSolveError",
+           "kPostsolveError", "kModelEmpty", "kMemoryLimit")
+
+
+def run_highs(h: highspy.Highs) -> tuple[bool, str]:
+    """Run ``h`` after resetting HiGHS's global thread scheduler; ``(ran, why_not)``.
+
+    HiGHS keeps one process-wide task scheduler sized by the ``threads`` option of
+    the first run; a later run asking for a different count fails with model status
+    "Not Set" (e.g. after the user solved something with ``pulp.HiGHS()`` and its
+    default threads). Resetting the scheduler before each run avoids that. Returns
+    False and the HiGHS status when the solve did not actually run.
+    """
+    highspy.Highs.resetGlobalScheduler(True)
+    run_status = h.run()
+    st = h.getModelStatus()
+    name = st.name if hasattr(st, "name") else str(st)
+    if run_status == highspy.HighsStatus.kError or name in _FAILED:
+        return False, f"HiGHS did not solve the model: run status {run_status}, model status " \
+                      f"{h.modelStatusToString(st)}"
+    return True, ""
+
+
+# Swallow the banner once at import, so that later Highs objects in this process -
+# ours, PuLP's (pulp.HiGHS) or a user's - do not print it either.
+new_highs()

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import new_highs, run_highs
 from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
@@ -163,7 +163,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     h.addRows(n + m, np.concatenate([np.ones(n), np.full(m, -inf)]),
               np.concatenate([np.ones(n), cap]), A.nnz,
               A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
-    h.run()
+    run_highs(h)
     details: dict[str, Any] = {"width": width, "levels": len(levels), "columns": ncols,
                                "rows": n + m}
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

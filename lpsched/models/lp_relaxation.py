@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import new_highs, run_highs
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows
 
@@ -115,7 +115,7 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
             if left <= 0:
                 break
             h.setOptionValue("time_limit", float(left))
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal or not families or rounds >= cut_rounds:
             break

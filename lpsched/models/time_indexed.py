@@ -39,7 +39,7 @@ import numpy as np
 import pulp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import enforce_deadline, new_highs
+from lpsched.models._highs import enforce_deadline, new_highs, run_highs
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
@@ -198,7 +198,7 @@ class _HiGHSWarm(pulp.HiGHS):
                 sol.col_value = values
                 sol.value_valid = True
                 lp.solverModel.setSolution(sol)
-        lp.solverModel.run()
+        lp.solverModel._lpsched_ran = run_highs(lp.solverModel)
 
 
 def highs_solver(*, time_limit: float | None = None, threads: int = 1, msg: bool = False,
@@ -315,6 +315,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
         remaining = None if time_limit is None else max(0.01, time_limit - build_time)
         model.problem.solve(highs_solver(time_limit=remaining, threads=threads, msg=msg, **opts))
         h = model.problem.solverModel
+        ran, why = model.problem.solverModel._lpsched_ran
         starts = model.starts_from_values() if read_highs_outcome(h).has_solution else None
     else:
         arr = time_indexed_arrays(instance, w)
@@ -327,7 +328,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
         if time_limit is not None:
             h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
             enforce_deadline(h, t0 + float(time_limit))
-        h.run()
+        ran, why = run_highs(h)
         starts = None
         if read_highs_outcome(h).has_solution:
             xv = np.asarray(h.getSolution().col_value)
@@ -342,6 +343,8 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
              "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
              "build_time": round(build_time, 4), "engine": engine}
     st = h.getModelStatus()
+    if not ran:
+        return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=why)
     comb = float(combined_bound(instance))
     lb = comb if out.dual_bound is None else max(comb, float(math.ceil(out.dual_bound - 1e-6)))
     if starts is None:
