@@ -115,7 +115,7 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
     x: dict[tuple[int, int], pulp.LpVariable] = {}
     for j in range(arr.ncols):
         i, k = int(arr.req[j]), int(arr.start[j])
-        v = pulp.LpVariable(f"x_{_safe(ids[i])}_{k}", lowBound=0, upBound=1, cat=cat)
+        v = _new_variable(prob, f"x_{_safe(ids[i])}_{k}", cat)
         xs.append(v)
         x[(i, k)] = v
     prob += pulp.LpAffineExpression(list(zip(xs, arr.cost.tolist()))), "total_completion_time"
@@ -149,6 +149,13 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
             inc = _relabel_twins(instance, inc)
         model.set_warm_start(inc)
     return model
+
+
+def _new_variable(prob: pulp.LpProblem, name: str, cat: str) -> pulp.LpVariable:
+    """A ``[0, 1]`` variable; ``LpProblem.add_variable`` (PuLP >= 3.3) or ``LpVariable``."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, lowBound=0, upBound=1, cat=cat)
+    return pulp.LpVariable(name, lowBound=0, upBound=1, cat=cat)  # older PuLP
 
 
 def _safe(name: str) -> str:
