@@ -140,6 +140,14 @@ def report(args: argparse.Namespace) -> None:
                   "deadline fix (HiGHS checks `time_limit` only at some points and overshot it "
                   "inside its root LP); they got more time than the limit and were no better "
                   "for it. Later rows stop at the limit (interrupt callbacks)."]
+    if args.loadavg_log and Path(args.loadavg_log).exists():
+        vals = [float(line.split()[1]) for line in Path(args.loadavg_log).read_text().splitlines()
+                if len(line.split()) == 2]
+        if vals:
+            lines += ["", f"Machine load during the run (1-min load average sampled every 10 s by "
+                      f"an external logger, {len(vals)} samples; 2 cores): min {min(vals):.1f}, "
+                      f"mean {statistics.mean(vals):.1f}, max {max(vals):.1f}. "
+                      + (args.load_note or "")]
     lines += ["", f"Root LP bound gap to best objective: median {100 * statistics.median(lp_gap):.1f}%"
               f" (min {100 * min(lp_gap):.1f}%, max {100 * max(lp_gap):.1f}%); median root LP time "
               f"{statistics.median(float(r['root_lp_time']) for r in rows):.1f} s.",
@@ -165,6 +173,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fresh", action="store_true", help="discard existing csv rows")
     p.add_argument("--report", action="store_true", help="only rebuild the markdown")
+    p.add_argument("--loadavg-log", default=None,
+                   help="file of '<unix time> <1-min load average>' lines sampled during the run")
+    p.add_argument("--load-note", default=None, help="free text about machine load for the report")
     args = p.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if args.report:
