@@ -286,3 +286,19 @@ def test_library_solves_are_silent_on_stdout():
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
+
+
+def test_lower_bound_on_long_requests_stays_fast_and_honours_time_limit():
+    import time
+
+    inst = random_instance(60, 65536, 1, max_decode=2000, max_prefill=8000)
+    t = time.perf_counter()
+    b = lower_bound(inst, "best", time_limit=10)
+    assert time.perf_counter() - t < 30
+    assert b.details["best_of"] in ("bucket", "combinatorial")
+    assert b.value >= combined_bound(inst)
+    with pytest.raises(ValueError, match="non-zeros"):
+        lower_bound(inst, "lp")
+    tiny_budget = lower_bound(inst, "best", time_limit=1e-6)
+    assert tiny_budget.value == max(combined_bound(inst), tail_bound(inst))
+    assert tiny_budget.details["lp_status"] == "time_limit"
