@@ -302,3 +302,9 @@ def test_lower_bound_on_long_requests_stays_fast_and_honours_time_limit():
     tiny_budget = lower_bound(inst, "best", time_limit=1e-6)
     assert tiny_budget.value == max(combined_bound(inst), tail_bound(inst))
     assert tiny_budget.details["lp_status"] == "time_limit"
+
+
+def test_infeasible_incumbent_is_refused():
+    inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2), Request("c", 3, 3)])
+    with pytest.raises(ValueError, match="incumbent is infeasible"):
+        solve(inst, "milp", incumbent=[0, 0, 0])
