@@ -29,8 +29,8 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,9 +59,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return (f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")
+    load = os.getloadavg()[0]
+    return (f"cpus={os.cpu_count()}, {platform.python_implementation()} "
+            f"{platform.python_version()}, CPU: {cpu}, load average (1 min) at the end of the "
+            f"run {load:.2f}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")
 
 
 def read_lengths(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -255,6 +256,11 @@ def cmd_synthetic(args) -> None:
                 results[algo] = solve(inst, algo, **opts)
             best_heur = min(r.objective for r in results.values())
             lb, lb_kind = best_bound(inst, args.bound)
+            if opt is None and args.solve_dp:
+                res = solve(inst, "dp", time_limit=args.solve_dp)
+                milp_note = "dp " + str(res.status)
+                if str(res.status) == "optimal":
+                    opt = res.objective
             if opt is None and args.solve_milp:
                 # warm start is the MILP's own business; we only use proven optima
                 res = solve(inst, "milp", time_limit=args.solve_milp)
@@ -301,8 +307,8 @@ def cmd_synthetic(args) -> None:
                "the optimum) and against the best heuristic of the run:", "",
                md_table(["algorithm", "instances", "mean ALG/LB", "worst ALG/LB",
                          "mean ALG/best", "best on", "mean runtime (s)"], tab_lb)]
-    write("synthetic", "# MC-SF synthetic family against proven optima and lower bounds", rows,
-          tables)
+    write("synthetic" + (f"_{args.tag}" if args.tag else ""),
+          "# MC-SF synthetic family against proven optima and lower bounds", rows, tables)
 
 
 def main(argv=None) -> int:
@@ -333,6 +339,9 @@ def main(argv=None) -> int:
     y.add_argument("--sizes", type=int, nargs="+", default=[40, 50, 60])
     y.add_argument("--seeds", type=int, default=10)
     y.add_argument("--solve-milp", type=float, default=0.0)
+    y.add_argument("--solve-dp", type=float, default=0.0,
+                   help="prove optima with the exact DP (tiny n only), time limit per instance")
+    y.add_argument("--tag", default="", help="suffix of the result file names")
     y.add_argument("--algos", nargs="+", default=SYN_ALGOS)
     y.add_argument("--ls-time", type=float, default=5.0)
     y.add_argument("--bound", default="combinatorial",

@@ -305,7 +305,9 @@ def test_ordering_lp_width_one_is_the_time_indexed_relaxation():
 
     for seed in range(3):
         inst = mcsf_synthetic(8, seed)
-        mine = ordering_lp(inst, width=1)
+        mine = ordering_lp(inst, width=1, engine="own")
+        shared = ordering_lp(inst, width=1)  # delegates to lpsched.models.lp_relaxation
+        assert shared.value == pytest.approx(mine.value, rel=1e-7, abs=1e-6)
         T = mine.horizon
         o, a = inst.decode, inst.arrival
         w = windows.Windows(earliest=a.copy(), latest=np.maximum(T - o, a), upper_bound=0,

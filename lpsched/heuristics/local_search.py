@@ -271,9 +271,10 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
     sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
 
     ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
-    defaults to True up to 1,000 requests and False above (a backfilling decode
-    scans from each request's arrival, ``O(n * makespan)`` on large backlogs; the
-    queue-order decode is amortised ``O(makespan + sum o)``).
+    defaults to True up to 300 requests and False above (a backfilling decode
+    scans from each request's arrival, ``O(n * makespan)`` on large backlogs, so a
+    single move can take seconds and overrun the time limit, which is checked
+    between moves; the queue-order decode is amortised ``O(makespan + sum o)``).
     """
     t0 = time.perf_counter()
     if start is None:
@@ -298,7 +299,7 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
         time_limit = DEFAULT_TIME
     budget = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
     if backfill is None:
-        backfill = instance.n <= 1000
+        backfill = instance.n <= 300
     starts, stats = improve(instance, p0, time_limit=budget, max_iters=max_iters,
                             seed=0 if seed is None else seed, backfill=backfill)
     stats["init"] = init

@@ -22,7 +22,11 @@ memory area (token-steps) that ``i`` started anywhere in bucket ``b`` puts in
 the ``w`` steps of bucket ``c`` (the area is unimodal in the start, so the least
 value is at a bucket end). With ``w = 1`` this *is* the time-indexed LP
 relaxation of :mod:`lpsched.models.lp_relaxation` restricted to these windows
-(tested against it when that module is present). Because the horizon ``T`` comes
+(tested), and then that module's LP is the one solved. Coarser buckets use the
+builder here because the bucket relaxation of :mod:`lpsched.models.bounds` returns
+only its value, not the fractional solution an ordering needs, and the models'
+default windows (:func:`lpsched.models.windows.start_windows`) cost
+``O(n * horizon * o)`` to build, too much for trace backlogs. Because the horizon ``T`` comes
 from a heuristic, the LP value is a lower bound only for schedules of makespan
 ``<= T``, so it is **not** reported as a lower bound; the proven bounds live in
 :mod:`lpsched.models.bounds`. The fractional mean start of ``i`` is
@@ -123,8 +127,15 @@ def _area_min(s: int, o: int, kl: np.ndarray, kh: np.ndarray, lo: np.ndarray,
 
 def ordering_lp(instance: Instance, *, horizon: int | None = None,
                 max_columns: int = DEFAULT_MAX_COLUMNS, width: int | None = None,
-                time_limit: float | None = None, solver: str = "choose") -> OrderingLP:
-    """Solve the bucketed ordering LP of the module docstring (HiGHS, 1 thread)."""
+                time_limit: float | None = None, solver: str = "choose",
+                engine: str = "models") -> OrderingLP:
+    """Solve the bucketed ordering LP of the module docstring (HiGHS, 1 thread).
+
+    With width 1 and ``engine="models"`` the time-indexed LP relaxation of
+    :mod:`lpsched.models.lp_relaxation` is solved on these windows (one LP in the
+    package, without its tail cuts: they cost minutes here); ``engine="own"``
+    forces the bucketed builder below (identical model at width 1, tested).
+    """
     t0 = time.perf_counter()
     s, o, a = instance.prefill, instance.decode, instance.arrival
     n, M = instance.n, instance.memory
@@ -135,6 +146,10 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     if width is None:
         width = max(1, math.ceil(int(sizes.sum()) / max_columns))
     w = int(width)
+    if w == 1 and engine == "models":
+        shared = _shared_time_indexed_lp(instance, latest, horizon, time_limit, t0)
+        if shared is not None:
+            return shared
     costs, rows, cols, vals, req, rep = [], [], [], [], [], []
     col = 0
     for i in range(n):
@@ -190,6 +205,23 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     ms = np.bincount(req_a, weights=y * rep_a, minlength=n)
     return OrderingLP("optimal", float(h.getInfo().objective_function_value), w, horizon, col,
                       ms, ms + o, time.perf_counter() - t0)
+
+
+def _shared_time_indexed_lp(instance: Instance, latest: np.ndarray, horizon: int,
+                            time_limit: float | None, t0: float) -> OrderingLP | None:
+    try:
+        from lpsched.models.arrays import time_indexed_arrays
+        from lpsched.models.lp_relaxation import solve_lp_arrays
+        from lpsched.models.windows import Windows
+    except ImportError:  # pragma: no cover - the exact models are part of the package
+        return None
+    a = instance.arrival
+    w = Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=0,
+                incumbent=np.zeros(instance.n, dtype=np.int64), horizon=int(horizon))
+    arr = time_indexed_arrays(instance, w)
+    lp = solve_lp_arrays(arr, time_limit=time_limit, cuts=False)
+    return OrderingLP(lp.status, lp.value, 1, int(horizon), arr.ncols, lp.mean_start,
+                      lp.mean_completion, time.perf_counter() - t0)
 
 
 def lp_order(instance: Instance, lp: OrderingLP, key: str = "completion") -> np.ndarray:
