@@ -250,3 +250,61 @@ def test_best_bound_switches_to_buckets_for_large_models():
     assert b.details["best_of"] in ("bucket", "combinatorial")
     assert "width" in b.details and b.details["width"] > 1
     assert combined_bound(inst) <= b.value <= ub
+
+
+def test_milp_after_a_user_pulp_highs_solve_with_other_threads():
+    """HiGHS's global scheduler: a prior solve with default threads must not break ours."""
+    import pulp
+
+    from lpsched.library import load_instance
+
+    prob = build_time_indexed(load_instance("tiny-3")).problem
+    prob.solve(pulp.HiGHS(msg=False))
+    inst = Instance(12, [Request("a", 8, 1)] + [Request(x, 1, 3) for x in "bcd"])
+    res = solve(inst, "milp", time_limit=60)
+    assert res.status == SolveStatus.OPTIMAL and res.objective == _oracle(inst)[0]
+    assert solve(inst, "milp", engine="pulp", threads=2).status == SolveStatus.OPTIMAL
+
+
+def test_highs_that_did_not_run_is_an_error(monkeypatch):
+    import lpsched.models.time_indexed as ti
+
+    monkeypatch.setattr(ti, "run_highs", lambda h: (False, "HiGHS did not solve the model: test"))
+    res = solve(random_instance(3, 10, 1, max_decode=4), "milp", time_limit=5)
+    assert res.status == SolveStatus.ERROR and "did not solve" in res.message
+
+
+def test_library_solves_are_silent_on_stdout():
+    import subprocess
+    import sys
+
+    code = ("from lpsched import Instance, Request, solve\n"
+            "inst = Instance(12, [Request('a', 8, 1), Request('b', 1, 3)])\n"
+            "solve(inst, 'milp'); solve(inst, 'cpsat')\n"
+            "from lpsched.models.bounds import lower_bound; lower_bound(inst, 'best')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+
+
+def test_lower_bound_on_long_requests_stays_fast_and_honours_time_limit():
+    import time
+
+    inst = random_instance(60, 65536, 1, max_decode=2000, max_prefill=8000)
+    t = time.perf_counter()
+    b = lower_bound(inst, "best", time_limit=10)
+    assert time.perf_counter() - t < 30
+    assert b.details["best_of"] in ("bucket", "combinatorial")
+    assert b.value >= combined_bound(inst)
+    with pytest.raises(ValueError, match="non-zeros"):
+        lower_bound(inst, "lp")
+    tiny_budget = lower_bound(inst, "best", time_limit=1e-6)
+    assert tiny_budget.value == max(combined_bound(inst), tail_bound(inst))
+    assert tiny_budget.details["lp_status"] == "time_limit"
+
+
+def test_infeasible_incumbent_is_refused():
+    inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2), Request("c", 3, 3)])
+    with pytest.raises(ValueError, match="incumbent is infeasible"):
+        solve(inst, "milp", incumbent=[0, 0, 0])

@@ -25,6 +25,7 @@ def _solve_file(path: Path) -> tuple[str, float]:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     assert h.readModel(str(path)) == highspy.HighsStatus.kOk
+    highspy.Highs.resetGlobalScheduler(True)  # other tests may have run HiGHS with other threads
     h.run()
     return h.modelStatusToString(h.getModelStatus()), h.getInfo().objective_function_value
 

@@ -40,3 +40,50 @@ def new_highs() -> highspy.Highs:
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+def enforce_deadline(h: highspy.Highs, deadline: float) -> None:
+    """Interrupt HiGHS once ``time.perf_counter()`` passes ``deadline``.
+
+    HiGHS checks its ``time_limit`` option only at some points (on the synthetic
+    benchmark a MIP with ``time_limit=60`` ran for up to 200 s inside its root LP),
+    so the simplex, IPM and MIP interrupt callbacks also stop it at the deadline.
+    A stopped solve reports model status ``kInterrupt``.
+    """
+    import time
+
+    def check(event) -> None:
+        if time.perf_counter() > deadline:
+            event.interrupt()
+
+    h.cbSimplexInterrupt.subscribe(check)
+    h.cbIpmInterrupt.subscribe(check)
+    h.cbMipInterrupt.subscribe(check)
+
+
+_FAILED = ("kNotset", "kLoadError", "kModelError", "kPresolveError", "kSolveError",
+           "kPostsolveError", "kModelEmpty", "kMemoryLimit")
+
+
+def run_highs(h: highspy.Highs) -> tuple[bool, str]:
+    """Run ``h`` after resetting HiGHS's global thread scheduler; ``(ran, why_not)``.
+
+    HiGHS keeps one process-wide task scheduler sized by the ``threads`` option of
+    the first run; a later run asking for a different count fails with model status
+    "Not Set" (e.g. after the user solved something with ``pulp.HiGHS()`` and its
+    default threads). Resetting the scheduler before each run avoids that. Returns
+    False and the HiGHS status when the solve did not actually run.
+    """
+    highspy.Highs.resetGlobalScheduler(True)
+    run_status = h.run()
+    st = h.getModelStatus()
+    name = st.name if hasattr(st, "name") else str(st)
+    if run_status == highspy.HighsStatus.kError or name in _FAILED:
+        return False, f"HiGHS did not solve the model: run status {run_status}, model status " \
+                      f"{h.modelStatusToString(st)}"
+    return True, ""
+
+
+# Swallow the banner once at import, so that later Highs objects in this process -
+# ours, PuLP's (pulp.HiGHS) or a user's - do not print it either.
+new_highs()

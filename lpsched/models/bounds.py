@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import enforce_deadline, new_highs, run_highs
 from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
@@ -150,10 +150,17 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     A_eq = sp.csr_matrix((np.ones(ncols), (np.concatenate(req), np.arange(ncols))),
                          shape=(n, ncols))
     A = sp.vstack([A_eq, A_mem]).tocsr()
+    details: dict[str, Any] = {"width": width, "levels": len(levels), "columns": ncols}
+    if time_limit is not None:
+        left = time_limit - (time.perf_counter() - t0)
+        if left <= 0:
+            details["lp_status"] = "time_limit"
+            return Bound(combined_bound(instance), "bucket", time.perf_counter() - t0, details)
     h = new_highs()
     h.setOptionValue("threads", int(threads))
     if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
+        h.setOptionValue("time_limit", float(left))
+        enforce_deadline(h, t0 + float(time_limit))
     inf = highspy.kHighsInf
     h.addVars(ncols, np.zeros(ncols), np.full(ncols, inf))
     h.changeColsCost(ncols, np.arange(ncols, dtype=np.int32),
@@ -163,12 +170,14 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     h.addRows(n + m, np.concatenate([np.ones(n), np.full(m, -inf)]),
               np.concatenate([np.ones(n), cap]), A.nnz,
               A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
-    h.run()
-    details: dict[str, Any] = {"width": width, "levels": len(levels), "columns": ncols,
-                               "rows": n + m}
+    run_highs(h)
+    details["rows"] = n + m
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         # not solved to optimality: fall back to the combinatorial bound (still valid)
-        details["lp_status"] = h.modelStatusToString(h.getModelStatus())
+        st = h.getModelStatus()
+        details["lp_status"] = ("time_limit" if st in (highspy.HighsModelStatus.kTimeLimit,
+                                                       highspy.HighsModelStatus.kInterrupt)
+                                else h.modelStatusToString(st))
         return Bound(combined_bound(instance), "bucket", time.perf_counter() - t0, details)
     value = float(h.getInfo().objective_function_value)
     details["lp_value"] = value
@@ -176,14 +185,18 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 
 
 def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 150_000,
-                bucket_columns: int = 30_000,
+                bucket_columns: int = 30_000, max_nonzeros: int = 5_000_000,
                 time_limit: float | None = None, threads: int = 1,
                 bucket_width: int | None = None, lp_cuts: bool | None = None) -> Bound:
     """A proven lower bound on the optimal ``sum_i (c_i - a_i)`` of ``instance``.
 
     See the module docstring for the methods. ``max_columns`` caps the
-    time-indexed LP size for ``"best"`` (above it the bucket relaxation is used);
+    time-indexed LP size for ``"best"`` (above it, or above ``max_nonzeros``
+    memory-row non-zeros ``sum_i |window_i| o_i``, the bucket relaxation is used);
     ``bucket_columns`` is the target size of the bucket LP (it sets the width).
+    ``time_limit`` (seconds) caps the whole call: an LP stopped by it falls back to
+    the combinatorial bound, with ``details["lp_status"] == "time_limit"``.
+    ``method="lp"`` refuses models above ``10 * max_nonzeros`` non-zeros.
 
     Example
     -------
@@ -202,17 +215,29 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     w = start_windows(instance)
+
+    def left() -> float | None:
+        return None if time_limit is None else time_limit - (time.perf_counter() - t0)
+
+    nnz = int((w.sizes * instance.decode).sum())
+    parts["lp_nonzeros"] = nnz
+    if left() is not None and left() <= 0:
+        return Bound(comb, method, time.perf_counter() - t0,
+                     {**parts, "lp_status": "time_limit", "best_of": "combinatorial"})
     if method == "bucket":
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
-                         time_limit=time_limit, threads=threads)
+                         time_limit=left(), threads=threads)
         return Bound(b.value, "bucket", time.perf_counter() - t0, {**parts, **b.details})
-    use_lp = method == "lp" or int(w.sizes.sum()) <= max_columns
+    if method == "lp" and nnz > 10 * max_nonzeros:
+        raise ValueError(f"{instance.name}: the time-indexed LP would have {nnz} non-zeros "
+                         f"(limit {10 * max_nonzeros}); use method 'bucket' or 'best'")
+    use_lp = method == "lp" or (int(w.sizes.sum()) <= max_columns and nnz <= max_nonzeros)
     if use_lp:
         from lpsched.models.lp_relaxation import solve_lp_relaxation
 
         # tail cuts make the LP markedly stronger but slower to re-solve: small LPs only
         cuts = lp_cuts if lp_cuts is not None else int(w.sizes.sum()) <= 20_000
-        lp = solve_lp_relaxation(instance, windows=w, time_limit=time_limit, threads=threads,
+        lp = solve_lp_relaxation(instance, windows=w, time_limit=left(), threads=threads,
                                  cuts=cuts)
         details = {**parts, "lp_value": lp.value, "lp_status": lp.status, "columns": lp.ncols,
                    "lp_cuts": len(lp.cut_rows)}
@@ -220,7 +245,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         name = "lp"
     else:
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
-                         time_limit=time_limit, threads=threads)
+                         time_limit=left(), threads=threads)
         details = {**parts, **b.details}
         value, name = b.value, "bucket"
     if method == "lp":

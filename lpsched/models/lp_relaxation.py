@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import new_highs, run_highs
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows
 
@@ -101,6 +101,10 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     t0 = time.perf_counter()
     h = _highs_from_arrays(arr, integer=False)
     h.setOptionValue("threads", int(threads))
+    if time_limit is not None:
+        from lpsched.models._highs import enforce_deadline
+
+        enforce_deadline(h, t0 + float(time_limit))
     n = arr.instance.n
     families = tail_families(arr.instance) if cuts else []
     added: list[np.ndarray] = []
@@ -111,7 +115,7 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
             if left <= 0:
                 break
             h.setOptionValue("time_limit", float(left))
-        h.run()
+        run_highs(h)
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal or not families or rounds >= cut_rounds:
             break
@@ -127,8 +131,9 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     status = h.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
         nan = np.full(n, np.nan)
-        return LPRelaxation("time_limit" if status == highspy.HighsModelStatus.kTimeLimit
-                            else "error", math.nan, None, nan, nan, {},
+        stopped = status in (highspy.HighsModelStatus.kTimeLimit,
+                             highspy.HighsModelStatus.kInterrupt)
+        return LPRelaxation("time_limit" if stopped else "error", math.nan, None, nan, nan, {},
                             time.perf_counter() - t0, arr.ncols, arr.A_mem.shape[0] + n,
                             arr.windows.upper_bound, added, rounds)
     xv = np.asarray(h.getSolution().col_value)

@@ -39,7 +39,7 @@ import numpy as np
 import pulp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs
+from lpsched.models._highs import enforce_deadline, new_highs, run_highs
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
@@ -115,7 +115,7 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
     x: dict[tuple[int, int], pulp.LpVariable] = {}
     for j in range(arr.ncols):
         i, k = int(arr.req[j]), int(arr.start[j])
-        v = pulp.LpVariable(f"x_{_safe(ids[i])}_{k}", lowBound=0, upBound=1, cat=cat)
+        v = _new_variable(prob, f"x_{_safe(ids[i])}_{k}", cat)
         xs.append(v)
         x[(i, k)] = v
     prob += pulp.LpAffineExpression(list(zip(xs, arr.cost.tolist()))), "total_completion_time"
@@ -149,6 +149,13 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
             inc = _relabel_twins(instance, inc)
         model.set_warm_start(inc)
     return model
+
+
+def _new_variable(prob: pulp.LpProblem, name: str, cat: str) -> pulp.LpVariable:
+    """A ``[0, 1]`` variable; ``LpProblem.add_variable`` (PuLP >= 3.3) or ``LpVariable``."""
+    if hasattr(prob, "add_variable"):
+        return prob.add_variable(name, lowBound=0, upBound=1, cat=cat)
+    return pulp.LpVariable(name, lowBound=0, upBound=1, cat=cat)  # older PuLP
 
 
 def _safe(name: str) -> str:
@@ -198,7 +205,7 @@ class _HiGHSWarm(pulp.HiGHS):
                 sol.col_value = values
                 sol.value_valid = True
                 lp.solverModel.setSolution(sol)
-        lp.solverModel.run()
+        lp.solverModel._lpsched_ran = run_highs(lp.solverModel)
 
 
 def highs_solver(*, time_limit: float | None = None, threads: int = 1, msg: bool = False,
@@ -315,6 +322,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
         remaining = None if time_limit is None else max(0.01, time_limit - build_time)
         model.problem.solve(highs_solver(time_limit=remaining, threads=threads, msg=msg, **opts))
         h = model.problem.solverModel
+        ran, why = model.problem.solverModel._lpsched_ran
         starts = model.starts_from_values() if read_highs_outcome(h).has_solution else None
     else:
         arr = time_indexed_arrays(instance, w)
@@ -326,7 +334,8 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
             h.setOptionValue(k, v)
         if time_limit is not None:
             h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
-        h.run()
+            enforce_deadline(h, t0 + float(time_limit))
+        ran, why = run_highs(h)
         starts = None
         if read_highs_outcome(h).has_solution:
             xv = np.asarray(h.getSolution().col_value)
@@ -341,6 +350,8 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
              "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
              "build_time": round(build_time, 4), "engine": engine}
     st = h.getModelStatus()
+    if not ran:
+        return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=why)
     comb = float(combined_bound(instance))
     lb = comb if out.dual_bound is None else max(comb, float(math.ceil(out.dual_bound - 1e-6)))
     if starts is None:
@@ -357,8 +368,10 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     if st == highspy.HighsModelStatus.kOptimal and (lb >= obj or (out.gap is not None
                                                                   and out.gap <= 1e-9)):
         status, lb = SolveStatus.OPTIMAL, float(obj)
-    elif st == highspy.HighsModelStatus.kTimeLimit:
+    elif st in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
         status = SolveStatus.TIME_LIMIT
+        if st == highspy.HighsModelStatus.kInterrupt:
+            msg_ = (msg_ + "; " if msg_ else "") + "HiGHS stopped by the wall-clock deadline"
     elif lb >= obj:
         status = SolveStatus.OPTIMAL
     else:

@@ -56,14 +56,20 @@ def start_windows(instance: Instance, incumbent: np.ndarray | None = None) -> Wi
     """Start windows from a feasible schedule (default: the best serial schedule).
 
     ``incumbent`` (a feasible start vector aligned with ``instance.ids``) may be
-    passed to use a better upper bound, e.g. from a strong heuristic; it must be
-    feasible (the caller is responsible; :func:`lpsched.check.check` it first).
+    passed to use a better upper bound, e.g. from a strong heuristic; it is
+    checked with :func:`lpsched.check.check` and refused (``ValueError``) if
+    infeasible. The better of it and the serial schedule is used.
     """
     o, a = instance.decode, instance.arrival
     if incumbent is None:
         inc, ub = best_serial_schedule(instance)
     else:
+        from lpsched.check import check
+
         inc = np.asarray(incumbent, dtype=np.int64)
+        rep = check(instance, inc)
+        if not rep.feasible:
+            raise ValueError(f"{instance.name}: the given incumbent is infeasible: {rep.reason()}")
         ub = int((inc + o - a).sum())
         own, own_ub = best_serial_schedule(instance)
         if own_ub < ub:
