@@ -177,7 +177,8 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_ALGORITHMS = ("fcfs", "sf", "size-first", "mc-sf")
+DEMO_ALGORITHMS = ("fcfs", "sf", "size-first", "mc-sf", "sorted-f", "sorted-f-cont", "local-search",
+                   "milp", "cpsat")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -196,12 +197,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             rows.append({
                 "instance": inst.name, "n": inst.n, "M": inst.memory, "algorithm": res.algorithm,
                 "status": str(res.status), "objective": res.objective,
+                "lower_bound": res.lower_bound,
                 "optimum": best,
                 "ratio": (res.objective / best) if best and res.objective else None,
                 "time_s": res.runtime,
             })
+            if sys.stdout.isatty():
+                print(f"  {inst.name} {algo}: {res.status} {res.objective}", file=sys.stderr)
     print(format_table(rows, ["instance", "n", "M", "algorithm", "status", "objective",
-                              "optimum", "ratio", "time_s"]))
+                              "lower_bound", "optimum", "ratio", "time_s"]))
+    print("\noptimum: proven optimum from the instance metadata; lower_bound: the algorithm's own "
+          "proven bound (exact solvers); time_limit = stopped at --time-limit with bound and "
+          "incumbent")
     return 0
 
 

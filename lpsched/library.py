@@ -133,8 +133,8 @@ def resolve(specs: str | Iterable[str], *, memory: int | None = None) -> list[In
 
 
 def demo_instances() -> list[str]:
-    """Instances solved by ``lpsched demo``: the tiny set."""
-    return [p.stem for p in instance_files("tiny")]
+    """Instances solved by ``lpsched demo``: the tiny set and one 40-request synthetic instance."""
+    return [p.stem for p in instance_files("tiny")] + ["mcsf-n40-s1"]
 
 
 # -- index ------------------------------------------------------------------------------------

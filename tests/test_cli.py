@@ -73,3 +73,12 @@ def test_every_subcommand_help_has_an_example():
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, p in sub.choices.items():
         assert "example" in p.format_help(), name
+
+
+def test_demo_table_on_chosen_instances(capsys):
+    assert main(["demo", "tiny-3", "tiny-4", "--algos", "mc-sf,milp"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("tiny-")]
+    assert len(rows) == 4
+    milp_rows = [r for r in rows if r[3] == "milp"]
+    assert all(r[4] == "optimal" and r[5] == r[7] for r in milp_rows)  # objective == stated optimum
