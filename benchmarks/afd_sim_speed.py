@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_checker import machine  # noqa: E402
+from common import machine  # noqa: E402
 
 from lpsched.afd.simulator import simulate, sweep  # noqa: E402
 from lpsched.afd.timing import build_step_model  # noqa: E402

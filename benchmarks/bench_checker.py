@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -46,26 +44,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import machine  # noqa: E402
+
 from lpsched.check import check, memory_profile  # noqa: E402
 from lpsched.instance import Instance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    # os.cpu_count(), not `nproc`: nproc honours OMP_NUM_THREADS and can report 1 on 2 cores.
-    ncpu = os.cpu_count()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"cpus={ncpu}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu}, load average at start {load}")
 
 
 def build(n: int, memory: int, seed: int, gap: int = 4):

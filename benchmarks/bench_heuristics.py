@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,6 +37,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import machine  # noqa: E402
 
 from lpsched.adversarial import FAMILIES  # noqa: E402
 from lpsched.generators import mcsf_synthetic  # noqa: E402
@@ -50,19 +50,6 @@ DEFAULT_AZURE = ROOT.parent / "shared" / "traces" / "azure_conv_2023.csv"
 DEFAULT_ARXIV = ROOT.parent / "shared" / "traces" / "arxiv_summarization.csv"
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]
-    return (f"cpus={os.cpu_count()}, {platform.python_implementation()} "
-            f"{platform.python_version()}, CPU: {cpu}, load average (1 min) at the end of the "
-            f"run {load:.2f}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.")
 
 
 def read_lengths(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +91,10 @@ def write(name: str, header: str, rows: list[dict], tables: list[str]) -> None:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    md = [header, "", f"Machine: {machine()}", "", f"Command: `python {' '.join(sys.argv)}`", ""]
+    where = machine("at the end of the run")
+    when = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    md = [header, "", f"Machine: {where}. Date: {when}.", "",
+          f"Command: `python {' '.join(sys.argv)}`", ""]
     md += tables
     (RESULTS / f"heuristics_{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

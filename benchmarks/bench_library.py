@@ -16,33 +16,16 @@ CPU model, Python) is written into the report.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import machine  # noqa: E402
+
 from lpsched import library  # noqa: E402
 from lpsched.bench import run_bench, write_csv  # noqa: E402
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        nproc = str(os.cpu_count())
-    return f"{nproc} cores (nproc), {cpu}, Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:

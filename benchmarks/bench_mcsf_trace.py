@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import machine  # noqa: E402
 
 from lpsched.check import check  # noqa: E402
 from lpsched.instance import read_trace  # noqa: E402
@@ -43,19 +42,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_TRACE = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces" / "azure_conv_2023.csv"
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu}, load average at start {load} (other jobs shared the 2 cores)")
 
 
 RUNS = (
