@@ -35,7 +35,6 @@ Writes ``benchmarks/results/checker.md`` and ``benchmarks/results/checker.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import machine  # noqa: E402
+from common import machine, write_results  # noqa: E402
 
 from lpsched.check import check, memory_profile  # noqa: E402
 from lpsched.instance import Instance  # noqa: E402
@@ -164,13 +163,6 @@ def main(argv=None) -> int:
         })
         print(rows[-1], flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.with_suffix(".csv").open("w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        wr.writeheader()
-        wr.writerows(rows)
-    cols = list(rows[0])
     lines = [
         "# Checker benchmark",
         "",
@@ -186,14 +178,8 @@ def main(argv=None) -> int:
         "feasibility and the first violating step (the script stops otherwise). Times: "
         f"best of {args.repeat} runs after a warm-up (python per-step: one run); wall `_s` and "
         "CPU `_cpu_s` seconds, ratios on CPU time (other jobs shared the cores).",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
     ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+    write_results(Path(args.out), rows, lines)
     return 0
 
 

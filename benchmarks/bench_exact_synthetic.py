@@ -21,14 +21,14 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import machine  # noqa: E402
 
 from lpsched.generators import mcsf_synthetic  # noqa: E402
 from lpsched.models.combinatorial import combined_bound  # noqa: E402
@@ -43,17 +43,6 @@ FIELDS = ["seed", "n", "M", "serial_ub", "comb_lb", "root_lp", "root_lp_time",
           "cpsat_status", "cpsat_obj", "cpsat_lb", "cpsat_time", "best_obj", "best_lb"]
 
 
-def machine() -> str:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return f"nproc={nproc}, {platform.python_implementation()} {platform.python_version()}, CPU: {cpu}"
 
 
 def n_of(k: int, count: int) -> int:

@@ -25,14 +25,13 @@ Writes ``benchmarks/results/mcsf_trace.md`` and ``benchmarks/results/mcsf_trace.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import machine  # noqa: E402
+from common import machine, write_results  # noqa: E402
 
 from lpsched.check import check  # noqa: E402
 from lpsched.instance import read_trace  # noqa: E402
@@ -100,13 +99,6 @@ def main(argv=None) -> int:
             rows.append(row)
             print(row, flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cols = list(rows[0])
-    with out.with_suffix(".csv").open("w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=cols)
-        wr.writeheader()
-        wr.writerows(rows)
     mems = " ".join(str(m) for m in args.memory)
     modes = " ".join(args.modes)
     lines = [
@@ -124,14 +116,8 @@ def main(argv=None) -> int:
         "every step with a waiting request (`skip_idle=False`); `cpu_vs_mcsf` is the CPU-time ratio "
         "to `mc-sf` with idle skipping, `obj_vs_mcsf` the objective ratio. Latency = completion - "
         f"arrival step; seconds = steps x {args.step_seconds} s.",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
     ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+    write_results(Path(args.out), rows, lines)
     return 0
 
 

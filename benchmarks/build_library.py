@@ -47,7 +47,7 @@ from lpsched import library, registry  # noqa: E402
 from lpsched.check import check  # noqa: E402
 from lpsched.generators import mcsf_synthetic  # noqa: E402
 from lpsched.instance import Instance, read_json  # noqa: E402
-from lpsched.schedule import SolveStatus  # noqa: E402
+from lpsched.schedule import SolveStatus, sequential_starts  # noqa: E402
 from lpsched.solve import solve  # noqa: E402
 from lpsched.workloads import sample_instance  # noqa: E402
 
@@ -153,13 +153,7 @@ def best_known(inst: Instance, time_limit: float, exact: bool, algos: list[str] 
         if proven:
             break
     if best is None:  # nothing importable: sequential shortest-decode-first (always feasible)
-        order = np.argsort(inst.decode, kind="stable")
-        starts = np.empty(inst.n, dtype=np.int64)
-        t = 0
-        for k in order:
-            t = max(t, int(inst.arrival[k]))
-            starts[k] = t
-            t += int(inst.decode[k])
+        starts = sequential_starts(inst, np.argsort(inst.decode, kind="stable"))
         rep = check(inst, starts)
         assert rep.feasible
         best = (rep.objective, "sequential shortest-decode-first (build_library.py placeholder: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import platform
 from pathlib import Path
@@ -25,3 +26,18 @@ def machine(when: str = "at start") -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"cpus={os.cpu_count()}, {platform.python_implementation()} {platform.python_version()}, "
             f"CPU: {cpu_model()}, load average {when} {load}")
+
+
+def write_results(out: Path, rows: list[dict], preamble: list[str]) -> None:
+    """Write ``rows`` as ``out.csv`` and ``out.md`` (``preamble`` lines, then a Markdown table)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cols = list(rows[0])
+    with out.with_suffix(".csv").open("w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=cols)
+        wr.writeheader()
+        wr.writerows(rows)
+    lines = [*preamble, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")

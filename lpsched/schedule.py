@@ -23,7 +23,7 @@ import numpy as np
 
 from lpsched.instance import Instance, InstanceError
 
-__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "read_schedule"]
+__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "read_schedule", "sequential_starts"]
 
 
 class ScheduleError(ValueError):
@@ -201,6 +201,21 @@ class Result:
         if data["instance"] is None:
             data["instance"] = instance_name
         Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def sequential_starts(instance: Instance, order: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Start steps that run the requests one at a time in ``order`` (each at or after arrival).
+
+    Always feasible, because every request fits alone (``s_i + o_i <= M``): a trivial
+    baseline and upper bound.
+    """
+    starts = np.empty(instance.n, dtype=np.int64)
+    t = 0
+    for k in order:
+        t = max(t, int(instance.arrival[k]))
+        starts[k] = t
+        t += int(instance.decode[k])
+    return starts
 
 
 def _jsonable(obj: Any) -> Any:

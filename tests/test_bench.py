@@ -19,33 +19,22 @@ from lpsched import bench, registry
 from lpsched.check import check
 from lpsched.cli import main
 from lpsched.generators import mcsf_synthetic
-from lpsched.instance import Instance
-from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.schedule import Result, Schedule, SolveStatus, sequential_starts
 
 # -- test-only algorithms ---------------------------------------------------------------------
-
-
-def _sequential_starts(inst: Instance, order) -> np.ndarray:
-    starts = np.empty(inst.n, dtype=np.int64)
-    t = 0
-    for k in order:
-        t = max(t, int(inst.arrival[k]))
-        starts[k] = t
-        t += int(inst.decode[k])
-    return starts
 
 
 def solve_sequential(inst, *, time_limit=None, seed=None, **options):
     """One request at a time in arrival order (always feasible: each fits alone)."""
     order = np.lexsort((np.arange(inst.n), inst.arrival))
-    return Result("t-seq", SolveStatus.FEASIBLE, schedule=Schedule(inst, _sequential_starts(inst, order)))
+    return Result("t-seq", SolveStatus.FEASIBLE, schedule=Schedule(inst, sequential_starts(inst, order)))
 
 
 def solve_sequential_spt(inst, *, time_limit=None, seed=None, **options):
     """Sequential by shortest decode, reporting the valid bound sum(o) (offline)."""
     order = np.argsort(inst.decode, kind="stable")
     return Result("t-spt", SolveStatus.FEASIBLE, lower_bound=float(inst.decode.sum()),
-                  schedule=Schedule(inst, _sequential_starts(inst, order)))
+                  schedule=Schedule(inst, sequential_starts(inst, order)))
 
 
 def solve_raises(inst, *, time_limit=None, seed=None, **options):

@@ -18,6 +18,7 @@ from lpsched.heuristics.local_search import improve
 from lpsched.heuristics.serial import decode_groups, decode_order
 from lpsched.heuristics.sorted_f import _exact_batch, f_metric, form_batches
 from lpsched.instance import Instance, Request
+from lpsched.schedule import sequential_starts
 from lpsched.solve import solve
 from tests.oracle import brute_force_optimum, naive_feasible
 from tests.strategies import instances
@@ -158,22 +159,12 @@ def test_group_decoder_feasible(inst, seed):
 
 
 # -- local search --------------------------------------------------------------------------
-def _sequential(inst: Instance, order) -> np.ndarray:
-    p = np.zeros(inst.n, dtype=np.int64)
-    t = 0
-    for i in order:
-        t = max(t, int(inst.arrival[i]))
-        p[i] = t
-        t += int(inst.decode[i])
-    return p
-
-
 @SETTINGS
 @given(instances(max_n=10, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
        st.booleans())
 def test_local_search_never_worse(inst, seed, backfill):
     rng = np.random.default_rng(seed)
-    for p0 in (_sequential(inst, rng.permutation(inst.n)),
+    for p0 in (sequential_starts(inst, rng.permutation(inst.n)),
                solve(inst, "sorted-f").schedule.starts):
         obj0 = check(inst, p0).objective
         p, stats = improve(inst, p0, time_limit=None, max_iters=40, seed=seed, backfill=backfill)
