@@ -37,18 +37,17 @@ configurations and bundle counts (used by the tests).
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import pulp
 
 from lpsched.afd.calibration import DEVICE_MEMORY_GB, MODELS, CalibrationError
 from lpsched.afd.ratio import barrier_attention_time
 from lpsched.afd.timing import build_step_model
+from lpsched.models import _highs  # noqa: F401  (swallows the HiGHS banner at import)
 
 __all__ = ["DeviceType", "SizingProblem", "Config", "SizingResult", "configurations",
            "build_sizing_model", "solve_sizing", "brute_force"]
@@ -272,8 +271,10 @@ class SizingResult:
 
 def _run(model: SizingModel, time_limit: float | None):
     solver = pulp.HiGHS(msg=False, timeLimit=time_limit, threads=1)
-    with _quiet_stdout():  # highspy prints a banner when a Highs object is created
-        model.problem.solve(solver)
+    # lpsched.models._highs swallows HiGHS's banner at import; reset HiGHS's global thread
+    # scheduler so that threads=1 works after any earlier solve with another thread count.
+    highspy.Highs.resetGlobalScheduler(True)
+    model.problem.solve(solver)
     h = model.problem.solverModel
     st = h.getModelStatus()
     name = h.modelStatusToString(st).lower()
@@ -293,22 +294,6 @@ def _run(model: SizingModel, time_limit: float | None):
     return status, obj, bound
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Silence C-level stdout (file descriptor 1) for the duration."""
-    try:
-        sys.stdout.flush()
-        fd = os.dup(1)
-    except (OSError, ValueError):  # no real stdout (e.g. captured): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
 
 
 def solve_sizing(p: SizingProblem, time_limit: float | None = 30.0) -> SizingResult:

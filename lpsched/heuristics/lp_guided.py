@@ -67,6 +67,7 @@ from lpsched.heuristics.local_search import _Decoder
 from lpsched.heuristics.serial import decode_order
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
+from lpsched.models._highs import new_highs, run_highs
 from lpsched.schedule import Result, Schedule, SolveStatus
 
 __all__ = ["OrderingLP", "ordering_lp", "solve_lp_horizon", "solve_lp_swap", "solve_sorted_lp"]
@@ -88,30 +89,6 @@ class OrderingLP:
     runtime: float
 
 
-def _new_highs() -> highspy.Highs:
-    """A silent HiGHS instance (its one-time banner would otherwise go to the CLI's stdout)."""
-    import os
-    import sys
-
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = None
-    if fd is None:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(fd)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, fd)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            os.close(devnull)
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def _area_min(s: int, o: int, kl: np.ndarray, kh: np.ndarray, lo: np.ndarray,
@@ -183,7 +160,7 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     A_mem = sp.csr_matrix((v, (np.searchsorted(used, r), c)), shape=(used.size, col))
     A_eq = sp.csr_matrix((np.ones(col), (req_a, np.arange(col))), shape=(n, col))
     A = sp.vstack([A_eq, A_mem]).tocsr()
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("threads", 1)
     h.setOptionValue("solver", solver)
     if time_limit is not None:
@@ -195,8 +172,8 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     h.addRows(n + m, np.concatenate([np.ones(n), np.full(m, -inf)]),
               np.concatenate([np.ones(n), np.full(m, float(w * M))]), A.nnz,
               A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data)
-    h.run()
-    ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    ran, _ = run_highs(h)
+    ok = ran and h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     if not ok:
         nan = np.full(n, np.nan)
         return OrderingLP(h.modelStatusToString(h.getModelStatus()), math.nan, w, horizon, col,
