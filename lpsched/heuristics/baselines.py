@@ -189,18 +189,9 @@ class LookaheadPolicy(BasePolicy):
         chosen: list[int] = []
         s_all, o_all = self._s, self._o
         if not self.backfill:
-            cand = self._wait.positions()
-            k = 0
-            while k < cand.size:
-                pos = int(cand[k])
-                if not prof.fits(int(s_all[pos]), int(o_all[pos]), t):
-                    break
-                prof.add(pos, t)
-                prof.prepare(t)
-                chosen.append(pos)
-                k += 1
-            if k:
-                self._wait.drop_first(k)
+            chosen = prof.admit_prefix(self._wait.positions(), s_all, o_all, t)
+            if chosen:
+                self._wait.drop_first(len(chosen))
             return chosen
         if self.key == "decode":
             chosen = self._decide_records(t)

@@ -157,6 +157,20 @@ class LookaheadProfile:
         k = e.searchsorted(y, side="left")
         return int(self._sw[k] + y * self._sn[k]) + s + o <= self.M
 
+    def admit_prefix(self, candidates, s: np.ndarray, o: np.ndarray, t: int) -> list[int]:
+        """Admit ``candidates`` (positions) in order while each fits at ``t``; stop at the first
+        misfit (the FCFS / MC-SF rule). Admitted requests are added to the profile."""
+        chosen: list[int] = []
+        self.prepare(t)
+        for pos in candidates:
+            pos = int(pos)
+            if not self.fits(int(s[pos]), int(o[pos]), t):
+                break
+            self.add(pos, t)
+            self.prepare(t)
+            chosen.append(pos)
+        return chosen
+
     def fits_many(self, s: np.ndarray, o: np.ndarray, t: int) -> np.ndarray:
         """Vectorised :meth:`fits` over candidate arrays."""
         y = t + o

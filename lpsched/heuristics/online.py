@@ -80,21 +80,10 @@ class OrderPolicy(BasePolicy):
     def decide(self, state: SimState) -> Sequence[int]:
         self._refresh()
         t = state.t
-        prof = self._prof
-        prof.prepare(t)
-        chosen = []
         q = self._queue
-        k = 0
-        while k < len(q):
-            pos = q[k]
-            if not prof.fits(int(self._s[pos]), int(self._o[pos]), t):
-                break
-            prof.add(pos, t)
-            prof.prepare(t)
-            chosen.append(pos)
-            k += 1
-        if k:
-            del q[:k]
+        chosen = self._prof.admit_prefix(q, self._s, self._o, t)
+        if chosen:
+            del q[:len(chosen)]
             self._waiting.difference_update(chosen)
         return chosen
 
