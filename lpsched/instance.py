@@ -95,6 +95,28 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def integer_column(arr: np.ndarray, field: str, *, ids: Sequence[str] | None = None,
+                   source: str | None = None) -> np.ndarray:
+    """``arr`` as int64, refusing (not rounding) non-integer values.
+
+    Integral floats are accepted; anything else raises :class:`InstanceError` naming the
+    first offending request (``ids[k]``, or ``r<k>`` without ids) and ``field``.
+    """
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+        return arr.astype(np.int64)
+    bad = 0
+    try:
+        fl = arr.astype(float)
+        bad = int(np.flatnonzero(~np.isfinite(fl) | (fl != np.floor(fl)))[0])
+    except (ValueError, TypeError, IndexError):
+        pass
+    rid = ids[bad] if ids is not None and bad < len(ids) else f"r{bad}"
+    raise InstanceError(f"{field} must be an integer, got {arr[bad]!r}", source=source,
+                        request=str(rid))
+
+
 def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -> int:
     """Return ``value`` as an int, refusing bools, floats with a fraction, strings."""
     if isinstance(value, bool) or value is None:
@@ -196,20 +218,7 @@ class Instance:
             arr = np.asarray(col)
             if arr.ndim != 1:
                 raise InstanceError(f"{field} must be one-dimensional", source=source)
-            if arr.dtype.kind not in "iu":
-                if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
-                    arr = arr.astype(np.int64)
-                else:
-                    bad = 0
-                    try:
-                        fl = arr.astype(float)
-                        bad = int(np.flatnonzero(~np.isfinite(fl) | (fl != np.floor(fl)))[0])
-                    except (ValueError, TypeError, IndexError):
-                        pass
-                    rid = ids[bad] if ids is not None and bad < len(ids) else f"r{bad}"
-                    raise InstanceError(f"{field} must be an integer, got {arr[bad]!r}",
-                                        source=source, request=str(rid))
-            cols[field] = arr.astype(np.int64)
+            cols[field] = integer_column(arr, field, ids=ids, source=source)
         n = len(cols["prefill"])
         if ids is None:
             ids = [f"r{k}" for k in range(n)]

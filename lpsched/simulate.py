@@ -73,7 +73,7 @@ from typing import Any
 import numpy as np
 
 from lpsched.check import memory_profile
-from lpsched.instance import Instance, InstanceError
+from lpsched.instance import Instance, InstanceError, integer_column
 from lpsched.schedule import Schedule
 
 __all__ = [
@@ -223,18 +223,7 @@ def validate_predictions(instance: Instance, predictions: Iterable[int] | np.nda
     if arr.ndim != 1 or arr.size != instance.n:
         raise InstanceError(f"predictions must be a list of {instance.n} decode lengths, "
                             f"got shape {arr.shape}")
-    if arr.dtype.kind not in "iu":
-        ok = arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr) & (arr == np.floor(arr))))
-        if not ok:
-            bad = 0
-            try:
-                fl = arr.astype(float)
-                bad = int(np.flatnonzero(~np.isfinite(fl) | (fl != np.floor(fl)))[0])
-            except (ValueError, TypeError, IndexError):
-                pass
-            raise InstanceError(f"predicted decode length must be an integer, got {arr[bad]!r}",
-                                request=instance.ids[bad])
-    arr = arr.astype(np.int64)
+    arr = integer_column(arr, "predicted decode length", ids=instance.ids)
     if np.any(arr < 1):
         k = int(np.flatnonzero(arr < 1)[0])
         raise InstanceError(f"predicted decode length must be >= 1, got {arr[k]}",
