@@ -281,3 +281,12 @@ def test_empirical_finite_horizon_matches_monte_carlo():
     mc = sum(_slot_loads(wl, H, rng) for _ in range(4000)) / 4000
     assert np.allclose(mc, exact, rtol=0.05, atol=0.5)
     assert wl.finite_horizon_load(4000)[-1] == pytest.approx(wl.theta, rel=1e-3)
+
+
+def test_trace_lengths_refuse_fractions(tmp_path):
+    from lpsched.instance import InstanceError
+
+    p = tmp_path / "frac.csv"
+    p.write_text("num_prefill_tokens,num_decode_tokens\n10,5\n3,2.5\n")
+    with pytest.raises(InstanceError, match="request '2'.*decode must be an integer"):
+        read_trace_lengths(p)

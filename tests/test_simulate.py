@@ -246,3 +246,13 @@ def test_state_seen_by_the_policy():
     assert seen == {"running": {0: 0}, "waiting": {1}, "mem_now": 5, "rem": 1, "nxt": 6,
                     "free": 14}
     assert res.schedule.starts.tolist() == [0, 2]
+
+
+def test_fractional_prediction_is_refused_naming_the_request():
+    from lpsched.instance import Instance, InstanceError
+    from lpsched.simulate import validate_predictions
+
+    inst = Instance.from_arrays(20, [1, 2], [3, 4])
+    with pytest.raises(InstanceError, match="request 'r1'.*predicted decode length must be an integer"):
+        validate_predictions(inst, [3, 2.5])
+    assert validate_predictions(inst, [3.0, 4]).tolist() == [3, 4]

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lpsched.instance import integer_column
+
 __all__ = [
     "Marginal", "Fixed", "Geometric", "UniformInt", "LogNormalInt", "EmpiricalMarginal",
     "Workload", "IndependentWorkload", "JointWorkload", "LoadStats",
@@ -421,11 +423,14 @@ def read_trace_lengths(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         p, d = [], []
         for i, row in enumerate(reader, start=2):
             try:
-                p.append(int(float(row[pc])))
-                d.append(int(float(row[dc])))
+                p.append(float(row[pc]))
+                d.append(float(row[dc]))
             except (TypeError, ValueError):
                 raise ValueError(f"{path}: line {i}: non-numeric length") from None
-    P, D = np.array(p, dtype=np.int64), np.array(d, dtype=np.int64)
+    # Refuse fractional lengths instead of truncating them (request ids = data row numbers).
+    rows = [str(k + 1) for k in range(len(p))]
+    P = integer_column(np.array(p), "prefill", ids=rows, source=str(path))
+    D = integer_column(np.array(d), "decode", ids=rows, source=str(path))
     bad = np.flatnonzero((P < 0) | (D < 1))
     if bad.size:
         raise ValueError(f"{path}: line {bad[0] + 2}: needs prefill >= 0 and decode >= 1")
