@@ -70,6 +70,45 @@ def test_milp_cpsat_oracle_and_bounds_agree(inst):
     assert (p + inst.decode).max() <= w.horizon
 
 
+@settings(max_examples=60, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(instances(**TINY))
+def test_both_cpsat_formulations_match_the_oracle(inst):
+    """The default ``events`` formulation and the ``cumulative`` one are both exact."""
+    opt = _oracle(inst)[0]
+    for formulation in ("events", "cumulative"):
+        res = solve(inst, "cpsat", time_limit=30, formulation=formulation)
+        assert res.status == SolveStatus.OPTIMAL, (formulation, res.message)
+        assert res.objective == opt and check(inst, res.schedule).feasible
+
+
+def test_events_formulation_refuses_infeasible_starts():
+    """Fix the starts of a schedule in the events model: feasible iff the checker says so."""
+    from ortools.sat.python import cp_model
+
+    rng = np.random.default_rng(7)
+    seen = {True: 0, False: 0}
+    for k in range(120):
+        inst = random_instance(4, 12, k, max_decode=6, max_arrival=3 * (k % 2))
+        p = inst.arrival + rng.integers(0, 8, size=inst.n)
+        m = build_cpsat(inst, windows=horizon_windows(inst, 40), hint=False,
+                        symmetry_breaking=False)
+        for v, pi in zip(m.start, p.tolist()):
+            m.model.Add(v == pi)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        feasible = solver.Solve(m.model) == cp_model.OPTIMAL
+        assert feasible == check(inst, p).feasible, (k, p.tolist())
+        seen[feasible] += 1
+    assert seen[True] > 10 and seen[False] > 10  # both outcomes exercised
+
+
+def test_cpsat_formulation_name_is_validated():
+    inst = random_instance(3, 10, 0, max_decode=4)
+    with pytest.raises(ValueError, match="formulation must be one of events, cumulative"):
+        build_cpsat(inst, formulation="bogus")
+
+
 def test_fast_oracle_matches_brute_force():
     for seed in range(25):
         inst = random_instance(3, 9, seed, max_decode=4, max_arrival=3 if seed % 2 else 0)

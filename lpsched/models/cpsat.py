@@ -1,25 +1,32 @@
-"""CP-SAT model (OR-Tools): memory ramps as a cumulative of staircase intervals.
+"""CP-SAT models (OR-Tools): completion events (default) or a cumulative of staircase intervals.
 
-Formulation (ours). One integer start ``p_i`` per request, in its provable start
-window ``[a_i, u_i]`` (:mod:`lpsched.models.windows`). In step ``t`` a running
-request holds ``s_i + (t - p_i)`` tokens. Indexing steps by their left time point
-``tau = t - 1``, that ramp is the sum of fixed-size intervals, all ending at the
-completion ``c_i = p_i + o_i``:
+Both formulations (full statement and proofs: ``formulations/cpsat.md``) share one
+integer start ``p_i`` per request, in its provable start window ``[a_i, u_i]``
+(:mod:`lpsched.models.windows`), and the completion ``c_i = p_i + o_i``.
+``P_i = s_i + o_i`` is the memory request ``i`` holds in its completion step.
 
-* one interval ``[p_i, c_i)`` with demand ``s_i`` (the prompt), and
-* for ``d = 1..o_i`` an interval ``[p_i + d - 1, c_i)`` with demand 1 (the ``d``-th
-  output token, stored from the step it is produced until completion).
+``formulation="events"`` (default):
 
-At time point ``tau`` (step ``t = tau + 1``) with ``p_i <= tau < c_i`` the active
-demand is ``s_i + #{d : p_i + d - 1 <= tau} = s_i + (t - p_i)``, exactly the
-memory of DESIGN.md section 2. So one ``AddCumulative(intervals, demands, M)``
-states memory feasibility exactly; CP-SAT's timetable and energetic propagation
-then reason about the ramps directly. Intervals of equal demand that share the
-same end are merged where possible: the ``o_i`` unit intervals are kept as is
-(they differ in start), which gives ``sum_i (o_i + 1)`` intervals.
+* (E1) for every pair ``i < j``, with ``delta_ij = max(0, M - P_i - s_j)``:
+  ``c_i <= p_j + delta_ij  OR  c_j <= p_i + delta_ji`` (one Boolean). Valid: if
+  ``c_i <= c_j`` and ``j`` runs in step ``c_i``, memory there is at least
+  ``P_i + s_j + (c_i - p_j) <= M``.
+* (E2) for every ``j``: ``sum_{i != j} [p_i < c_j <= c_i] (s_i + c_j - p_i) <= M - P_j``
+  with reified "``i`` runs in step ``c_j``" Booleans; pairs with
+  ``P_j + s_i + 1 > M`` need no term, (E1) already keeps ``i`` out of step ``c_j``.
 
-Redundant constraints: for up to ``tail_families`` families of large-peak
-requests, a ``NoOverlap`` of their disjoint tails (:mod:`lpsched.models.tails`).
+Memory only peaks at completion steps (DESIGN.md section 2), so (E2) is exact and
+(E1) is redundant, a disjunctive structure with pair-specific tails on which
+CP-SAT's propagation is strong.
+
+``formulation="cumulative"``: in step ``t`` a running request holds
+``s_i + (t - p_i)`` tokens. Indexing steps by their left time point
+``tau = t - 1``, that ramp is the sum of fixed-size intervals, all ending at
+``c_i``: ``[p_i, c_i)`` with demand ``s_i`` (the prompt) and, for ``d = 1..o_i``,
+``[p_i + d - 1, c_i)`` with demand 1 (the ``d``-th output token). One
+``AddCumulative(intervals, demands, M)`` then states memory feasibility exactly,
+with ``sum_i (o_i + 1)`` intervals; redundant ``NoOverlap`` constraints over the
+disjoint tails of :mod:`lpsched.models.tails` are added (``tail_families``).
 
 Objective ``min sum_i (p_i + o_i - a_i)``. Strengthening: identical requests
 (same ``s, o, a``) are ordered ``p_i <= p_j`` (symmetry breaking; any schedule can
@@ -43,7 +50,9 @@ from lpsched.models.combinatorial import combined_bound
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
 
-__all__ = ["CpsatModel", "build_cpsat", "solve_cpsat"]
+__all__ = ["CpsatModel", "FORMULATIONS", "build_cpsat", "solve_cpsat"]
+
+FORMULATIONS = ("events", "cumulative")
 
 
 @dataclass
@@ -64,8 +73,15 @@ class CpsatModel:
 
 
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
-                symmetry_breaking: bool = True, tail_families: int = 8) -> CpsatModel:
+                symmetry_breaking: bool = True, tail_families: int = 8,
+                formulation: str = "events") -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring).
+
+    ``formulation`` is ``"events"`` (default: pairwise overlap disjunctions and
+    memory checked at completion steps) or ``"cumulative"`` (one cumulative of
+    staircase intervals); both are exact. ``tail_families`` adds that many
+    redundant disjoint-tail ``NoOverlap`` constraints (valid for both;
+    :func:`solve_cpsat` uses 8 with ``cumulative`` and none with ``events``).
 
     The default windows contain every optimum of the model as built; with side
     constraints pass ``windows=horizon_windows(inst)`` (see
@@ -83,26 +99,24 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         status = solver.Solve(m.model)
         starts = [solver.Value(v) for v in m.start]
     """
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
     w = windows if windows is not None else start_windows(instance)
     s, o, a = instance.prefill, instance.decode, instance.arrival
     model = cp_model.CpModel()
-    starts, ends, intervals, demands = [], [], [], []
+    starts, ends = [], []
     for i in range(instance.n):
-        si, oi = int(s[i]), int(o[i])
+        oi = int(o[i])
         p = model.NewIntVar(int(w.earliest[i]), int(w.latest[i]), f"p_{instance.ids[i]}")
         c = model.NewIntVar(int(w.earliest[i]) + oi, int(w.latest[i]) + oi,
                             f"c_{instance.ids[i]}")
         model.Add(c == p + oi)
         starts.append(p)
         ends.append(c)
-        if si > 0:
-            intervals.append(model.NewFixedSizeIntervalVar(p, oi, f"prompt_{i}"))
-            demands.append(si)
-        for d in range(1, oi + 1):
-            intervals.append(model.NewFixedSizeIntervalVar(p + (d - 1), oi - d + 1,
-                                                            f"tok_{i}_{d}"))
-            demands.append(1)
-    model.AddCumulative(intervals, demands, instance.memory)
+    if formulation == "cumulative":
+        _add_cumulative(model, instance, starts)
+    else:
+        _add_events(model, instance, starts, ends)
     if tail_families:
         from lpsched.models.tails import tail_families as families
 
@@ -111,8 +125,8 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
                                                    f"tail{f.theta}_{j}")
                      for j, d in zip(f.members.tolist(), f.delta.tolist())]
             model.AddNoOverlap(tails)
+    groups: dict[tuple[int, int, int], list[int]] = {}
     if symmetry_breaking:
-        groups: dict[tuple[int, int, int], list[int]] = {}
         for i in range(instance.n):
             groups.setdefault((int(s[i]), int(o[i]), int(a[i])), []).append(i)
         for members in groups.values():
@@ -131,23 +145,75 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
     return CpsatModel(model, starts, ends, objective, w, instance)
 
 
+def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list) -> None:
+    """Memory as one cumulative of staircase intervals (exact; module docstring)."""
+    s, o = instance.prefill, instance.decode
+    intervals, demands = [], []
+    for i in range(instance.n):
+        si, oi = int(s[i]), int(o[i])
+        if si > 0:
+            intervals.append(model.NewFixedSizeIntervalVar(starts[i], oi, f"prompt_{i}"))
+            demands.append(si)
+        for d in range(1, oi + 1):
+            intervals.append(model.NewFixedSizeIntervalVar(starts[i] + (d - 1), oi - d + 1,
+                                                            f"tok_{i}_{d}"))
+            demands.append(1)
+    model.AddCumulative(intervals, demands, instance.memory)
+
+
+def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends: list) -> None:
+    """Pairwise overlap disjunctions + memory at completion steps (exact; module docstring)."""
+    s, P, M, n = instance.prefill, instance.peak, instance.memory, instance.n
+    for i in range(n):
+        for j in range(i + 1, n):
+            d_ij = max(0, M - int(P[i]) - int(s[j]))
+            d_ji = max(0, M - int(P[j]) - int(s[i]))
+            first = model.NewBoolVar(f"tailorder_{i}_{j}")
+            model.Add(ends[i] <= starts[j] + d_ij).OnlyEnforceIf(first)
+            model.Add(ends[j] <= starts[i] + d_ji).OnlyEnforceIf(first.Not())
+    for j in range(n):
+        room = M - int(P[j])
+        terms = []
+        for i in range(n):
+            # i running in step c_j needs P_j + s_i + 1 <= M; otherwise the pair's
+            # disjunction already keeps i out of step c_j (module docstring)
+            if i == j or int(s[i]) + 1 > room:
+                continue
+            active = model.NewBoolVar(f"active_{i}_at_c_{j}")
+            before = model.NewBoolVar(f"p_{i}_ge_c_{j}")
+            done = model.NewBoolVar(f"c_{i}_lt_c_{j}")
+            model.Add(starts[i] >= ends[j]).OnlyEnforceIf(before)
+            model.Add(ends[i] < ends[j]).OnlyEnforceIf(done)
+            model.AddBoolOr([active, before, done])
+            held = model.NewIntVar(0, room, f"mem_{i}_at_c_{j}")
+            model.Add(held >= int(s[i]) + ends[j] - starts[i]).OnlyEnforceIf(active)
+            terms.append(held)
+        if terms:
+            model.Add(sum(terms) <= room)
+
+
 def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                 threads: int = 1, incumbent: np.ndarray | None = None,
-                symmetry_breaking: bool = True, tail_families: int = 8, log: bool = False,
-                **params: Any) -> Result:
+                symmetry_breaking: bool = True, tail_families: int | None = None,
+                formulation: str = "events", log: bool = False, **params: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
 
     Options: ``threads`` (CP-SAT ``num_workers``, default 1 for determinism),
     ``seed`` (``random_seed``, default 0), ``incumbent`` (a feasible start vector
-    used for the horizon and as hint), ``symmetry_breaking``, ``log``, and any
-    other ``CpSolverParameters`` field by name (e.g. ``linearization_level=2``).
+    used for the horizon and as hint), ``symmetry_breaking``, ``formulation``
+    (``"events"``, default, or ``"cumulative"``), ``tail_families`` (redundant
+    disjoint-tail ``NoOverlap`` families; default 8 for ``cumulative``, 0 for
+    ``events``), ``log``, and any other ``CpSolverParameters`` field by name
+    (e.g. ``linearization_level=2``).
     The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
     t0 = time.perf_counter()
     w = start_windows(instance, incumbent)
+    if tail_families is None:
+        tail_families = 8 if formulation == "cumulative" else 0
     m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
-                    tail_families=tail_families)
+                    tail_families=tail_families, formulation=formulation)
     solver = cp_model.CpSolver()
     prm = solver.parameters
     prm.num_workers = int(threads)
@@ -162,7 +228,7 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     runtime = time.perf_counter() - t0
     stats = {"branches": solver.NumBranches(), "conflicts": solver.NumConflicts(),
              "wall_time": solver.WallTime(), "upper_bound_initial": w.upper_bound,
-             "horizon": w.horizon, "intervals": int(instance.decode.sum() + instance.n)}
+             "horizon": w.horizon, "formulation": formulation}
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         starts = np.array([solver.Value(v) for v in m.start], dtype=np.int64)
         obj = int(round(solver.ObjectiveValue()))
