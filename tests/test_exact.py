@@ -258,6 +258,28 @@ def test_cpsat_builder_with_side_constraint_and_determinism():
     assert r1.objective == r2.objective and np.array_equal(r1.schedule.starts, r2.schedule.starts)
 
 
+def test_time_limited_cut_loop_returns_the_last_solved_lp(monkeypatch):
+    """Deadline hit during separation: the plain LP (solved before) is returned, cuts dropped."""
+    import time
+
+    import lpsched.models.tails as tails
+
+    inst = mcsf_synthetic(8, 1)
+    plain = solve_lp_relaxation(inst, cuts=False)
+    full = solve_lp_relaxation(inst, cuts=True)
+    assert full.cut_rounds >= 1 and full.value > plain.value + 1e-6  # cuts matter here
+    real = tails.separate_tail_rows
+
+    def slow(*args, **kwargs):
+        time.sleep(1.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tails, "separate_tail_rows", slow)
+    lp = solve_lp_relaxation(inst, cuts=True, time_limit=1.0)
+    assert lp.status == "optimal" and lp.cut_rounds == 0 and lp.cut_rows == []
+    assert lp.value == pytest.approx(plain.value, abs=1e-6)
+
+
 def test_lp_relaxation_exposes_fractional_completions():
     inst = random_instance(6, 15, 2, max_decode=6, max_arrival=3)
     lp = solve_lp_relaxation(inst)

@@ -109,6 +109,9 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     families = tail_families(arr.instance) if cuts else []
     added: list[np.ndarray] = []
     rounds = 0
+    # the last LP solved to optimality (with the cuts of its rounds): still a valid
+    # bound if a later, larger LP is stopped by the time limit
+    last: tuple[np.ndarray, float, int, int] | None = None
     while True:
         if time_limit is not None:
             left = time_limit - (time.perf_counter() - t0)
@@ -117,9 +120,12 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
             h.setOptionValue("time_limit", float(left))
         run_highs(h)
         status = h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal or not families or rounds >= cut_rounds:
+        if status != highspy.HighsModelStatus.kOptimal:
             break
         xv = np.asarray(h.getSolution().col_value)
+        last = (xv, float(h.getInfo().objective_function_value), rounds, len(added))
+        if not families or rounds >= cut_rounds:
+            break
         new_rows = separate_tail_rows(arr, families, xv)
         if not new_rows:
             break
@@ -128,16 +134,16 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
             h.addRow(-highspy.kHighsInf, 1.0, cols.size, cols.astype(np.int32),
                      np.ones(cols.size))
         added.extend(new_rows)
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
+    if last is None:
+        status = h.getModelStatus()
         nan = np.full(n, np.nan)
         stopped = status in (highspy.HighsModelStatus.kTimeLimit,
                              highspy.HighsModelStatus.kInterrupt)
         return LPRelaxation("time_limit" if stopped else "error", math.nan, None, nan, nan, {},
                             time.perf_counter() - t0, arr.ncols, arr.A_mem.shape[0] + n,
                             arr.windows.upper_bound, added, rounds)
-    xv = np.asarray(h.getSolution().col_value)
-    value = float(h.getInfo().objective_function_value)
+    xv, value, rounds, kept = last
+    added = added[:kept]
     mean_start = np.bincount(arr.req, weights=xv * arr.start, minlength=n)
     mean_completion = mean_start + arr.instance.decode
     nz = np.flatnonzero(xv > 1e-9)
@@ -163,6 +169,11 @@ def solve_lp_relaxation(instance: Instance, *, windows: Windows | None = None,
     value stays a lower bound); ``cuts=False`` gives the plain LP of DESIGN.md
     section 2. The added rows are in ``cut_rows`` (column-index arrays, each a
     row ``sum x <= 1``).
+
+    With ``time_limit`` the cut loop stops at the deadline and returns the last LP
+    solved to optimality (with the cuts of the rounds before it: still a valid
+    bound); the status is ``"time_limit"`` (value NaN) only if not even the first
+    LP finished.
     """
     return solve_lp_arrays(time_indexed_arrays(instance, windows), time_limit=time_limit,
                            threads=threads, cuts=cuts, cut_rounds=cut_rounds)
