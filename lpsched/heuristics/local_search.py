@@ -9,7 +9,9 @@ start together. A list is turned into a schedule by the serial earliest-start
 decoder (:func:`lpsched.heuristics.serial.decode_groups`): each group, in
 order, starts at the earliest step at which it fits next to everything already
 placed (``backfill=True``, default: it may start before groups placed ahead of
-it; ``backfill=False``: starts are non-decreasing along the list). Every
+it; ``backfill=False``: starts are non-decreasing along the list, and with
+arrivals not before any earlier group that has arrived by then, i.e. list
+scheduling with release dates, ``release_aware`` in the decoder). Every
 decoded list is therefore memory-feasible by construction, and the final
 schedule is verified by :func:`lpsched.check.check`.
 
@@ -66,6 +68,9 @@ class _Decoder:
     def __init__(self, instance: Instance, backfill: bool):
         self.inst = instance
         self.backfill = backfill
+        # without backfill: list scheduling with release dates (a request not yet
+        # arrived blocks nobody; serial.py), the queue discipline when offline
+        self.release = not backfill and not instance.offline
         self.maxo = int(instance.decode.max())
         self.step = max(1, instance.n // 32)
         self.snaps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
@@ -83,14 +88,15 @@ class _Decoder:
             prof.mem = mem.copy()
             starts = starts.copy()
         else:
-            starts = np.zeros(inst.n, dtype=np.int64)
+            starts = np.full(inst.n, -1, dtype=np.int64)
             t = 0
         snaps = {}
         k = k0
         while k < len(groups):
             stop = min(len(groups), (k // self.step + 1) * self.step)
             decode_groups(inst, groups[k:stop], order_preserving=not self.backfill,
-                          profile=prof, starts=starts, floor=t if not self.backfill else 0)
+                          profile=prof, starts=starts, release_aware=self.release,
+                          floor=0 if self.backfill or self.release else t)
             if not self.backfill:
                 t = int(starts[groups[stop - 1][0]])
             k = stop
