@@ -428,3 +428,49 @@ def test_lp_swap_online_swaps_and_differs_from_sorted_lp_online():
     assert b.stats["swaps"] > 0
     assert b.stats["lp_solves"] == a.stats["lp_solves"]
     assert check(inst, b.schedule).feasible
+
+
+# -- local search: the deadline is checked inside move evaluation ---------------------------
+class _FakeClock:
+    """One tick per call: a deterministic stand-in for time.perf_counter."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return float(self.calls)
+
+
+@pytest.mark.parametrize("backfill,ticks", [(True, 450), (False, 3000)])
+def test_local_search_deadline_inside_evaluation_fake_clock(backfill, ticks):
+    from lpsched.heuristics.local_search import CHECK_EVERY
+
+    inst = mcsf_synthetic(3000, 0)
+    p0 = sequential_starts(inst, np.arange(inst.n))
+    obj0 = check(inst, p0).objective
+    # 5 ticks: the very first decode (3000 groups) must be cut after <= 5 checks
+    clock = _FakeClock()
+    p, st = improve(inst, p0, time_limit=5, seed=0, backfill=backfill, clock=clock)
+    assert st["stopped"] == "time_limit" and st["aborted_evaluation"]
+    assert st["evaluations"] == 0 and st["groups_decoded"] <= 5 * CHECK_EVERY
+    assert np.array_equal(p, p0) and st["objective"] == obj0  # the input is returned
+    # a larger budget: the work per tick stays bounded (a whole list per tick before)
+    clock = _FakeClock()
+    p, st = improve(inst, p0, time_limit=ticks, seed=0, backfill=backfill, clock=clock)
+    assert st["stopped"] == "time_limit"
+    assert st["groups_decoded"] <= CHECK_EVERY * clock.calls
+    assert clock.calls <= ticks + 3  # nothing runs on past the limit
+    rep = check(inst, p)
+    assert rep.feasible and rep.objective == st["objective"] <= obj0
+    assert st["evaluations"] >= 1
+
+
+def test_local_search_real_deadline_on_a_large_instance():
+    """n=3000, backfill decode (slow moves): stops by the deadline, inside an evaluation
+    or between moves, and still returns the best schedule found (never the worse)."""
+    inst = mcsf_synthetic(3000, 1)
+    res = solve(inst, "local-search", time_limit=0.3, backfill=True)
+    assert res.stats["stopped"] == "time_limit"
+    assert res.objective <= res.stats["input_objective"]
+    assert check(inst, res.schedule).objective == res.objective

@@ -251,8 +251,9 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
     """Passes of adjacent pairwise swaps over ``order``, a swap kept when it strictly
     lowers the decoded objective (serial earliest-start decoder, incremental from
     profile snapshots). Stops when a full pass finds no improving swap, after
-    ``max_passes`` passes, or at ``deadline`` (a ``time.perf_counter()`` value;
-    ``None``: no time limit, deterministic). Never worse than ``order`` decoded.
+    ``max_passes`` passes, or at ``deadline`` (a ``time.perf_counter()`` value,
+    checked also inside each swap's evaluation; ``None``: no time limit,
+    deterministic). Never worse than ``order`` decoded.
 
     Returns ``(order, starts, objective, stats)`` with stats ``passes``, ``swaps``,
     ``start_objective`` and ``converged``; the LP-Swap step of both the offline
@@ -270,6 +271,7 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() >= deadline
 
+    stop = None if deadline is None else out_of_time
     while improved and passes < max_passes and not out_of_time():
         improved = False
         passes += 1
@@ -277,7 +279,10 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
             if out_of_time():
                 break
             groups[k], groups[k + 1] = groups[k + 1], groups[k]
-            q, k0, snaps = dec.decode(groups, k)
+            q, k0, snaps = dec.decode(groups, k, stop)  # None: cut by the deadline
+            if q is None:
+                groups[k], groups[k + 1] = groups[k + 1], groups[k]
+                break
             qobj = _objective(instance, q)
             if qobj < obj:
                 obj, p = qobj, q
