@@ -19,6 +19,10 @@ Subcommands (each writes ``benchmarks/results/heuristics_<name>.{md,csv}``):
   not be in it), e.g. written by the exact solvers' benchmark; or
   ``--solve-milp SECONDS`` to prove them here with ``solve(..., "milp")``
   (only ``optimal`` results are used).
+* ``optimum``: the same family at small n (default 8-12) where optima can be
+  proven (CP-SAT, then the MILP, 60 s each; ``optimal`` only), seeds visited
+  round-robin within a wall-time budget: each algorithm's mean and worst ratio
+  to the proven optimum (``heuristics_optimum.{md,csv}``).
 
 Every schedule goes through :func:`lpsched.solve.solve`, i.e. is verified by the
 shared checker.
@@ -301,6 +305,92 @@ def cmd_synthetic(args) -> None:
           "# MC-SF synthetic family against proven optima and lower bounds", rows, tables)
 
 
+# -- against proven optima at small n --------------------------------------------------------
+def prove(inst: Instance, provers: list[str], seconds: float, workers: int
+          ) -> tuple[int | None, str, float]:
+    """The optimum of ``inst`` if one of ``provers`` proves it (status ``optimal``) within
+    ``seconds`` each; returns ``(optimum or None, which prover/statuses, seconds spent)``."""
+    notes, spent = [], 0.0
+    for name in provers:
+        opts: dict = {"time_limit": seconds}
+        if name == "cpsat":
+            opts.update(num_workers=workers, seed=0)
+        res = solve(inst, name, **opts)
+        spent += res.runtime
+        notes.append(f"{name}:{res.status}")
+        if str(res.status) == "optimal":
+            return int(res.objective), " ".join(notes), spent
+    return None, " ".join(notes), spent
+
+
+def cmd_optimum(args) -> None:
+    """Each algorithm against the proven optimum on mcsf_synthetic(n, seed), small n.
+
+    Seeds are visited round-robin over the sizes until ``--budget`` seconds of wall
+    time are spent; an instance enters the table only if an exact solver proved its
+    optimum (status ``optimal``); the others are counted and listed as unproven.
+    """
+    t_start = time.perf_counter()
+    provers = [x.strip() for x in args.provers.split(",") if x.strip()]
+    rows, unproven, proven = [], [], []
+    for seed in range(args.max_seeds):
+        for n in args.sizes:
+            if time.perf_counter() - t_start > args.budget:
+                break
+            inst = mcsf_synthetic(n, seed)
+            opt, note, spent = prove(inst, provers, args.prove_time, args.workers)
+            print(f"n={n} seed={seed}: {note} opt={opt} ({spent:.1f} s)", flush=True)
+            if opt is None:
+                unproven.append((n, seed, note))
+                continue
+            proven.append((n, seed))
+            for algo in args.algos:
+                opts = {"time_limit": args.ls_time} if algo == "local-search" else {}
+                res = solve(inst, algo, **opts)
+                if res.objective < opt:
+                    raise RuntimeError(f"{algo} beat the proven optimum on n={n} seed={seed}")
+                rows.append({"n": n, "seed": seed, "M": inst.memory, "algorithm": algo,
+                             "objective": res.objective, "optimum": opt, "proved_by": note,
+                             "ratio_to_opt": round(res.objective / opt, 5),
+                             "runtime_s": round(res.runtime, 3)})
+    if not rows:
+        raise RuntimeError("no optimum was proven: nothing to tabulate")
+    algos = args.algos
+    sizes = sorted({r["n"] for r in rows})
+    tab = []
+    for a in algos:
+        ra = [x for x in rows if x["algorithm"] == a]
+        ro = np.array([x["ratio_to_opt"] for x in ra])
+        tab.append([a, ro.size, f"{ro.mean():.4f}", f"{ro.max():.4f}", int(np.sum(ro == 1.0)),
+                    round(float(np.mean([x["runtime_s"] for x in ra])), 3)])
+    per_n = []
+    for a in algos:
+        cells = []
+        for n in sizes:
+            ro = [x["ratio_to_opt"] for x in rows if x["algorithm"] == a and x["n"] == n]
+            cells.append(f"{np.mean(ro):.4f} / {np.max(ro):.4f}")
+        per_n.append([a] + cells)
+    counts = {n: sum(1 for m, _ in proven if m == n) for n in sizes}
+    tables = [
+        f"Instances: `mcsf_synthetic(n, seed)` for n in {args.sizes}, seeds visited "
+        f"round-robin from 0 until {args.budget:.0f} s of wall time were spent. Optimum proven "
+        f"by {' then '.join(provers)} ({args.prove_time:.0f} s each, status `optimal` only; "
+        f"CP-SAT with {args.workers} workers, seed 0): {len(proven)} instances "
+        f"({', '.join(f'n={n}: {c}' for n, c in counts.items())}); not proven (left out): "
+        f"{len(unproven)}" + (f" ({', '.join(f'n={n} s={s}' for n, s, _ in unproven)})"
+                              if unproven else "") + ".",
+        f"local-search ran with time_limit={args.ls_time} s (it stops earlier at a local "
+        "optimum after its 20 kicks).", "",
+        "Ratio ALG / proven optimum (all proven instances):", "",
+        md_table(["algorithm", "instances", "mean ratio", "worst ratio", "optimal on",
+                  "mean runtime (s)"], tab), "",
+        "Per size, mean / worst ratio:", "",
+        md_table(["algorithm"] + [f"n={n} ({counts[n]})" for n in sizes], per_n)]
+    write("optimum" + (f"_{args.tag}" if args.tag else ""),
+          "# Strong heuristics against proven optima (MC-SF synthetic family, small n)",
+          rows, tables)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -336,9 +426,21 @@ def main(argv=None) -> int:
     y.add_argument("--ls-time", type=float, default=5.0)
     y.add_argument("--bound", default="combinatorial",
                    help="lower_bound method (the LP-based 'best' adds little here and is slow)")
+    o = sub.add_parser("optimum")
+    o.add_argument("--sizes", type=int, nargs="+", default=[8, 9, 10, 11, 12])
+    o.add_argument("--max-seeds", type=int, default=50)
+    o.add_argument("--budget", type=float, default=900.0,
+                   help="wall seconds after which no new instance is started")
+    o.add_argument("--provers", default="cpsat,milp",
+                   help="exact solvers tried in turn (registry names: cpsat, milp, dp)")
+    o.add_argument("--prove-time", type=float, default=60.0)
+    o.add_argument("--workers", type=int, default=2, help="CP-SAT num_workers")
+    o.add_argument("--algos", nargs="+", default=SYN_ALGOS)
+    o.add_argument("--ls-time", type=float, default=2.0)
+    o.add_argument("--tag", default="")
     args = p.parse_args(argv)
     {"traces": cmd_traces, "scale": cmd_scale, "adversarial": cmd_adversarial,
-     "synthetic": cmd_synthetic}[args.cmd](args)
+     "synthetic": cmd_synthetic, "optimum": cmd_optimum}[args.cmd](args)
     return 0
 
 

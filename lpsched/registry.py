@@ -99,6 +99,10 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Online receding-horizon Sorted-LP policy: the first window of the online "
                   "Sorted-F order re-ordered by the ordering LP at every arrival",
                   "Wang, Ye, Zhou 2025; online adaptation ours"),
+    AlgorithmSpec("lp-swap-online", "lpsched.heuristics.online:solve_lp_swap_online", "policy",
+                  "Online LP-Swap policy: the online Sorted-LP window order improved by adjacent "
+                  "pairwise swaps (window decoded as a backlog) at every arrival",
+                  "Wang, Ye, Zhou 2025; online adaptation ours"),
 
 
     # -- end of algorithms -------------------------------------------------------------------

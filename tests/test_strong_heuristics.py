@@ -332,3 +332,145 @@ def test_local_search_reports_why_it_stopped():
     inst = mcsf_synthetic(40, 1)
     res = solve(inst, "local-search", max_iters=5)
     assert res.stats["stopped"] == "max_iters" and res.stats["iterations"] == 5
+
+
+# -- release dates: no unforced idling in the order decoders (issue 4, azure-online) ----------
+@SETTINGS
+@given(instances(min_n=2, max_n=10, max_memory=30, max_decode=10, arrivals=True),
+       st.integers(0, 2**31 - 1))
+def test_release_aware_decoder_rule_and_earliest(inst, seed):
+    order = np.random.default_rng(seed).permutation(inst.n)
+    p = decode_order(inst, order, release_aware=True)
+    a = inst.arrival
+    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                          a.tolist(), p.tolist())
+    rank = np.empty(inst.n, dtype=np.int64)
+    rank[order] = np.arange(inst.n)
+
+    def rule_ok(q, j):  # j starts after every earlier-listed request arrived by then
+        return all(q[k] <= q[j] for k in range(inst.n) if rank[k] < rank[j] and a[k] <= q[j])
+
+    assert all(rule_ok(p, j) for j in range(inst.n))
+    # earliest: the last request one step earlier breaks memory or the rule
+    last = int(order[-1])
+    if p[last] > a[last]:
+        q = p.copy()
+        q[last] -= 1
+        assert not rule_ok(q, last) or not naive_feasible(
+            inst.memory, inst.prefill.tolist(), inst.decode.tolist(), a.tolist(), q.tolist())
+    # offline it is the queue discipline
+    off = Instance.from_arrays(inst.memory, inst.prefill, inst.decode)
+    assert np.array_equal(decode_order(off, order, release_aware=True), decode_order(off, order))
+
+
+@SETTINGS
+@given(instances(max_n=10, max_memory=30, max_decode=10, arrivals=True),
+       st.integers(0, 2**31 - 1))
+def test_release_aware_decoder_never_idles_without_memory_pressure(inst, seed):
+    """With memory for everything, every request starts at its arrival whatever the order
+    (the old queue discipline made a later-arriving request block earlier ones)."""
+    big = Instance.from_arrays(int(inst.peak.sum()) + 1, inst.prefill, inst.decode, inst.arrival)
+    order = np.random.default_rng(seed).permutation(big.n)
+    assert np.array_equal(decode_order(big, order, release_aware=True), big.arrival)
+    groups = [[int(i)] for i in order]
+    assert np.array_equal(decode_groups(big, groups, release_aware=True), big.arrival)
+
+
+def test_lp_guided_do_not_idle_on_arrivals():
+    """Regression (azure-online, sorted-lp/lp-swap 74-82% above best): the LP completion
+    order lists the late short request r1 first; the old queue-discipline decoder then
+    held r0 (arrived at 0, memory free) until r1's start at 5: objective 26, not 21."""
+    inst = Instance(100, [Request("r0", 1, 20, 0), Request("r1", 1, 1, 5)])
+    for name in ("sorted-lp", "lp-swap", "lp-horizon"):
+        res = solve(inst, name)
+        assert res.schedule.starts.tolist() == [0, 5], name
+        assert res.objective == 21, name
+    old = decode_order(inst, [1, 0])  # the strict queue discipline, kept as an option
+    assert old.tolist() == [5, 5]
+
+
+# -- online LP-Swap -------------------------------------------------------------------------
+@LP_SETTINGS
+@given(instances(max_n=8, max_memory=25, max_decode=8, arrivals=True),
+       st.sampled_from([None, 0.5]), st.integers(0, 3))
+def test_lp_swap_online_feasible_with_arrivals(inst, noise, seed):
+    opts = {} if noise is None else {"prediction_noise": noise}
+    res = solve(inst, "lp-swap-online", seed=seed, window=4, **opts)
+    assert res.status.value == "feasible", res.message
+    rep = check(inst, res.schedule)
+    assert rep.feasible and rep.objective == res.objective
+    assert np.all(res.schedule.starts >= inst.arrival)
+    assert res.stats["swaps"] >= 0 and res.stats["lp_solves"] >= 0
+    if noise is None:
+        assert res.stats["evictions"] == 0
+
+
+@SETTINGS
+@given(instances(max_n=9, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
+       st.booleans())
+def test_adjacent_swaps_never_worse(inst, seed, backfill):
+    from lpsched.heuristics.lp_guided import adjacent_swaps
+
+    order = np.random.default_rng(seed).permutation(inst.n)
+    out, p, obj, stats = adjacent_swaps(inst, order, backfill=backfill)
+    assert sorted(out.tolist()) == list(range(inst.n))
+    rep = check(inst, p)
+    assert rep.feasible and rep.objective == obj <= stats["start_objective"]
+    assert stats["swaps"] == 0 or obj < stats["start_objective"]
+
+
+def test_lp_swap_online_swaps_and_differs_from_sorted_lp_online():
+    from lpsched.generators import random_instance
+
+    inst = random_instance(16, 40, 3, max_arrival=30)
+    a = solve(inst, "sorted-lp-online", window=8)
+    b = solve(inst, "lp-swap-online", window=8)
+    assert b.stats["swaps"] > 0
+    assert b.stats["lp_solves"] == a.stats["lp_solves"]
+    assert check(inst, b.schedule).feasible
+
+
+# -- local search: the deadline is checked inside move evaluation ---------------------------
+class _FakeClock:
+    """One tick per call: a deterministic stand-in for time.perf_counter."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return float(self.calls)
+
+
+@pytest.mark.parametrize("backfill,ticks", [(True, 450), (False, 3000)])
+def test_local_search_deadline_inside_evaluation_fake_clock(backfill, ticks):
+    from lpsched.heuristics.local_search import CHECK_EVERY
+
+    inst = mcsf_synthetic(3000, 0)
+    p0 = sequential_starts(inst, np.arange(inst.n))
+    obj0 = check(inst, p0).objective
+    # 5 ticks: the very first decode (3000 groups) must be cut after <= 5 checks
+    clock = _FakeClock()
+    p, st = improve(inst, p0, time_limit=5, seed=0, backfill=backfill, clock=clock)
+    assert st["stopped"] == "time_limit" and st["aborted_evaluation"]
+    assert st["evaluations"] == 0 and st["groups_decoded"] <= 5 * CHECK_EVERY
+    assert np.array_equal(p, p0) and st["objective"] == obj0  # the input is returned
+    # a larger budget: the work per tick stays bounded (a whole list per tick before)
+    clock = _FakeClock()
+    p, st = improve(inst, p0, time_limit=ticks, seed=0, backfill=backfill, clock=clock)
+    assert st["stopped"] == "time_limit"
+    assert st["groups_decoded"] <= CHECK_EVERY * clock.calls
+    assert clock.calls <= ticks + 3  # nothing runs on past the limit
+    rep = check(inst, p)
+    assert rep.feasible and rep.objective == st["objective"] <= obj0
+    assert st["evaluations"] >= 1
+
+
+def test_local_search_real_deadline_on_a_large_instance():
+    """n=3000, backfill decode (slow moves): stops by the deadline, inside an evaluation
+    or between moves, and still returns the best schedule found (never the worse)."""
+    inst = mcsf_synthetic(3000, 1)
+    res = solve(inst, "local-search", time_limit=0.3, backfill=True)
+    assert res.stats["stopped"] == "time_limit"
+    assert res.objective <= res.stats["input_objective"]
+    assert check(inst, res.schedule).objective == res.objective

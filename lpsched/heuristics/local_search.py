@@ -9,7 +9,9 @@ start together. A list is turned into a schedule by the serial earliest-start
 decoder (:func:`lpsched.heuristics.serial.decode_groups`): each group, in
 order, starts at the earliest step at which it fits next to everything already
 placed (``backfill=True``, default: it may start before groups placed ahead of
-it; ``backfill=False``: starts are non-decreasing along the list). Every
+it; ``backfill=False``: starts are non-decreasing along the list, and with
+arrivals not before any earlier group that has arrived by then, i.e. list
+scheduling with release dates, ``release_aware`` in the decoder). Every
 decoded list is therefore memory-feasible by construction, and the final
 schedule is verified by :func:`lpsched.check.check`.
 
@@ -46,7 +48,7 @@ input (tested).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +60,11 @@ from lpsched.schedule import Result, Schedule, SolveStatus
 __all__ = ["improve", "solve_local_search"]
 
 DEFAULT_TIME = 2.0
+CHECK_EVERY = 8  # groups decoded between two deadline checks inside one evaluation
+
+
+class _OutOfTime(Exception):
+    """The deadline passed inside an evaluation (the evaluation is discarded)."""
 
 
 class _Decoder:
@@ -66,13 +73,26 @@ class _Decoder:
     def __init__(self, instance: Instance, backfill: bool):
         self.inst = instance
         self.backfill = backfill
+        # without backfill: list scheduling with release dates (a request not yet
+        # arrived blocks nobody; serial.py), the queue discipline when offline
+        self.release = not backfill and not instance.offline
         self.maxo = int(instance.decode.max())
         self.step = max(1, instance.n // 32)
         self.snaps: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+        self.groups_decoded = 0
 
-    def decode(self, groups: list[list[int]], first: int = 0) -> tuple[np.ndarray, int, dict]:
+    def decode(self, groups: list[list[int]], first: int = 0,
+               stop: Callable[[], bool] | None = None
+               ) -> tuple[np.ndarray | None, int, dict]:
         """Decode from the last snapshot at or before ``first``; returns the starts, the
-        snapshot position used and the new snapshots (to :meth:`commit` if kept)."""
+        snapshot position used and the new snapshots (to :meth:`commit` if kept).
+
+        ``stop`` (e.g. "the deadline has passed") is asked before every ``CHECK_EVERY``
+        groups; when it says yes the evaluation is abandoned and the starts are
+        ``None`` (nothing is committed, the incumbent is untouched). So a deadline
+        is overrun by at most the decoding of ``CHECK_EVERY`` groups, not of a whole
+        list. ``groups_decoded`` counts the groups placed (all calls).
+        """
         inst = self.inst
         k0 = (first // self.step) * self.step
         while k0 > 0 and k0 not in self.snaps:
@@ -83,17 +103,23 @@ class _Decoder:
             prof.mem = mem.copy()
             starts = starts.copy()
         else:
-            starts = np.zeros(inst.n, dtype=np.int64)
+            starts = np.full(inst.n, -1, dtype=np.int64)
             t = 0
         snaps = {}
         k = k0
         while k < len(groups):
-            stop = min(len(groups), (k // self.step + 1) * self.step)
-            decode_groups(inst, groups[k:stop], order_preserving=not self.backfill,
-                          profile=prof, starts=starts, floor=t if not self.backfill else 0)
-            if not self.backfill:
-                t = int(starts[groups[stop - 1][0]])
-            k = stop
+            end = min(len(groups), (k // self.step + 1) * self.step)
+            while k < end:
+                if stop is not None and stop():
+                    return None, k0, {}
+                b = min(end, k + CHECK_EVERY)
+                decode_groups(inst, groups[k:b], order_preserving=not self.backfill,
+                              profile=prof, starts=starts, release_aware=self.release,
+                              floor=0 if self.backfill or self.release else t)
+                self.groups_decoded += b - k
+                if not self.backfill:
+                    t = int(starts[groups[b - 1][0]])
+                k = b
             if k < len(groups) and k % self.step == 0:
                 snaps[k] = (prof.mem.copy(), starts.copy(), t)
         return starts, k0, snaps
@@ -112,7 +138,8 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
             time_limit: float | None = DEFAULT_TIME, max_iters: int | None = None,
             seed: int | None = 0, backfill: bool = True,
             groups: Sequence[Sequence[int]] | None = None, restarts: int = 20,
-            kick: int = 3) -> tuple[np.ndarray, dict]:
+            kick: int = 3, clock: Callable[[], float] = time.perf_counter
+            ) -> tuple[np.ndarray, dict]:
     """Improve a feasible schedule; returns ``(starts, stats)``, never worse than the input.
 
     ``groups`` optionally gives the initial batch list (default: one group per
@@ -120,6 +147,14 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
     seconds or ``max_iters`` moves (whichever comes first; at least one must be set),
     or at a local optimum once ``restarts`` kicks (``kick`` random swaps/inserts applied
     to the best list, then local search again) have been spent.
+
+    The deadline is checked between moves *and inside every evaluation* (every
+    ``CHECK_EVERY`` decoded groups, :meth:`_Decoder.decode`): an evaluation cut by
+    it is discarded (``stats["aborted_evaluation"]``), so one slow move cannot
+    overrun the limit by more than the decoding of a few groups. ``clock`` is the
+    time source (tests pass a fake one). ``stats["evaluations"]`` counts the
+    completed evaluations (decoded lists), ``stats["groups_decoded"]`` the groups
+    placed by the decoder in all of them.
     """
     if time_limit is None and max_iters is None:
         raise ValueError("local search needs a time_limit or max_iters")
@@ -135,21 +170,30 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
         cur = [[int(i)] for i in order]
     else:
         cur = [list(map(int, g)) for g in groups]
+    deadline = None if time_limit is None else clock() + time_limit
     dec = _Decoder(inst, backfill)
-    cur_starts, k0, snaps = dec.decode(cur, 0)
-    dec.commit(k0, snaps)
-    cur_obj = _objective(inst, cur_starts)
-    best_groups = cur
-    if cur_obj < best_obj:
-        best_starts, best_obj = cur_starts.copy(), cur_obj
+    evaluations = 0
+
+    def past_deadline() -> bool:
+        return deadline is not None and clock() >= deadline
+
+    def evaluate(groups: list[list[int]], first: int):
+        nonlocal evaluations
+        cand, k0, snaps = dec.decode(groups, first, past_deadline)
+        if cand is None:
+            raise _OutOfTime
+        evaluations += 1
+        return cand, k0, snaps
+
     restarts_done = 0
     rng = np.random.default_rng(seed)
     S, D = inst.prefill, inst.decode
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
     it = accepted = improved = scans = 0
     counts = {"swap": 0, "insert": 0, "merge": 0, "split": 0}
     stall = 0
-    stopped = "max_iters"
+    aborted = False
+    cur_obj = best_obj
+    best_groups = cur
 
     def apply(cur: list[list[int]], mv: tuple[str, int, int]):
         name, i, j = mv
@@ -171,97 +215,108 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
         return cur[:i] + [g[:j], g[j:]] + cur[i + 1:], i
 
     def out_of_budget() -> bool:
-        return ((max_iters is not None and it >= max_iters)
-                or (deadline is not None and time.perf_counter() >= deadline))
+        return (max_iters is not None and it >= max_iters) or past_deadline()
 
-    while True:
-        if out_of_budget():
-            stopped = "time_limit" if deadline is not None and time.perf_counter() >= deadline \
-                else "max_iters"
-            break
-        G = len(cur)
-        if stall >= max(20, 2 * G):
-            # systematic pass over the whole neighbourhood: stop at a local optimum
-            scans += 1
-            found = complete = False
-            for mv in _neighbourhood(cur):
-                if out_of_budget():
-                    break
-                res = apply(cur, mv)
-                if res is None:
-                    continue
-                it += 1
-                new, first = res
-                cand, k0, snaps = dec.decode(new, first)
-                obj = _objective(inst, cand)
-                if obj < cur_obj:
-                    found = True
-                    accepted += 1
-                    counts[mv[0]] += 1
-                    cur, cur_obj = new, obj
-                    dec.commit(k0, snaps)
-                    if obj < best_obj:
-                        improved += 1
-                        best_starts, best_obj, best_groups = cand.copy(), obj, cur
-                    break
-            else:
-                complete = True
-            if complete and not found:
-                if restarts_done >= restarts:
-                    stopped = "local_optimum"
-                    break
-                # iterated local search: kick the best list with random swaps/inserts
-                restarts_done += 1
-                cur = list(best_groups)
-                for _ in range(kick):
-                    G = len(cur)
-                    if G < 2:
+    def _search() -> str:
+        """The search loop; returns why it stopped (raises _OutOfTime inside an evaluation)."""
+        nonlocal cur, cur_obj, best_starts, best_obj, best_groups, restarts_done
+        nonlocal it, accepted, improved, scans, stall
+        cur_starts, k0, snaps = evaluate(cur, 0)
+        dec.commit(k0, snaps)
+        cur_obj = _objective(inst, cur_starts)
+        best_groups = cur
+        if cur_obj < best_obj:
+            best_starts, best_obj = cur_starts.copy(), cur_obj
+        while True:
+            if out_of_budget():
+                return "time_limit" if past_deadline() else "max_iters"
+            G = len(cur)
+            if stall >= max(20, 2 * G):
+                # systematic pass over the whole neighbourhood: stop at a local optimum
+                scans += 1
+                found = complete = False
+                for mv in _neighbourhood(cur):
+                    if out_of_budget():
                         break
-                    i, j = (int(x) for x in rng.choice(G, 2, replace=False))
-                    cur, _f = apply(cur, ("swap" if rng.random() < 0.5 else "insert", i, j))
-                cur_starts, k0, snaps = dec.decode(cur, 0)
+                    res = apply(cur, mv)
+                    if res is None:
+                        continue
+                    it += 1
+                    new, first = res
+                    cand, k0, snaps = evaluate(new, first)
+                    obj = _objective(inst, cand)
+                    if obj < cur_obj:
+                        found = True
+                        accepted += 1
+                        counts[mv[0]] += 1
+                        cur, cur_obj = new, obj
+                        dec.commit(k0, snaps)
+                        if obj < best_obj:
+                            improved += 1
+                            best_starts, best_obj, best_groups = cand.copy(), obj, cur
+                        break
+                else:
+                    complete = True
+                if complete and not found:
+                    if restarts_done >= restarts:
+                        return "local_optimum"
+                    # iterated local search: kick the best list with random swaps/inserts
+                    restarts_done += 1
+                    cur = list(best_groups)
+                    for _ in range(kick):
+                        G = len(cur)
+                        if G < 2:
+                            break
+                        i, j = (int(x) for x in rng.choice(G, 2, replace=False))
+                        cur, _f = apply(cur, ("swap" if rng.random() < 0.5 else "insert", i, j))
+                    cur_starts, k0, snaps = evaluate(cur, 0)
+                    dec.commit(k0, snaps)
+                    cur_obj = _objective(inst, cur_starts)
+                    it += 1
+                    if cur_obj < best_obj:
+                        best_starts, best_obj, best_groups = cur_starts.copy(), cur_obj, cur
+                stall = 0
+                continue
+            it += 1
+            move = int(rng.choice(4, p=(0.4, 0.4, 0.1, 0.1)))
+            i = int(rng.integers(G))
+            if rng.random() < 0.5:
+                j = int(np.clip(i + rng.integers(-NEAR, NEAR + 1), 0, G - 1))
+            else:
+                j = int(rng.integers(G))
+            res = None
+            if move == 0 and i != j:
+                res, name = apply(cur, ("swap", i, j)), "swap"
+            elif move == 1 and i != j:
+                res, name = apply(cur, ("insert", i, j)), "insert"
+            elif move == 2 and i + 1 < G:
+                res, name = apply(cur, ("merge", i, 0)), "merge"
+            elif move == 3 and len(cur[i]) >= 2:
+                res, name = apply(cur, ("split", i, int(rng.integers(1, len(cur[i]))))), "split"
+            if res is None:
+                stall += 1
+                continue
+            new, first = res
+            cand, k0, snaps = evaluate(new, first)
+            obj = _objective(inst, cand)
+            stall = 0 if obj < cur_obj else stall + 1
+            if obj <= cur_obj:
+                accepted += 1
+                counts[name] += 1
+                cur, cur_obj = new, obj
                 dec.commit(k0, snaps)
-                cur_obj = _objective(inst, cur_starts)
-                it += 1
-                if cur_obj < best_obj:
-                    best_starts, best_obj, best_groups = cur_starts.copy(), cur_obj, cur
-            stall = 0
-            continue
-        it += 1
-        move = int(rng.choice(4, p=(0.4, 0.4, 0.1, 0.1)))
-        i = int(rng.integers(G))
-        if rng.random() < 0.5:
-            j = int(np.clip(i + rng.integers(-NEAR, NEAR + 1), 0, G - 1))
-        else:
-            j = int(rng.integers(G))
-        res = None
-        if move == 0 and i != j:
-            res, name = apply(cur, ("swap", i, j)), "swap"
-        elif move == 1 and i != j:
-            res, name = apply(cur, ("insert", i, j)), "insert"
-        elif move == 2 and i + 1 < G:
-            res, name = apply(cur, ("merge", i, 0)), "merge"
-        elif move == 3 and len(cur[i]) >= 2:
-            res, name = apply(cur, ("split", i, int(rng.integers(1, len(cur[i]))))), "split"
-        if res is None:
-            stall += 1
-            continue
-        new, first = res
-        cand, k0, snaps = dec.decode(new, first)
-        obj = _objective(inst, cand)
-        stall = 0 if obj < cur_obj else stall + 1
-        if obj <= cur_obj:
-            accepted += 1
-            counts[name] += 1
-            cur, cur_obj = new, obj
-            dec.commit(k0, snaps)
-            if obj < best_obj:
-                improved += 1
-                best_starts, best_obj, best_groups = cand.copy(), obj, cur
+                if obj < best_obj:
+                    improved += 1
+                    best_starts, best_obj, best_groups = cand.copy(), obj, cur
+    try:
+        stopped = _search()
+    except _OutOfTime:
+        stopped, aborted = "time_limit", True
     stats = {"iterations": it, "accepted": accepted, "improvements": improved,
              "accepted_moves": counts, "input_objective": input_obj, "objective": best_obj,
              "backfill": backfill, "stopped": stopped, "neighbourhood_scans": scans,
-             "restarts": restarts_done}
+             "restarts": restarts_done, "evaluations": evaluations,
+             "aborted_evaluation": aborted, "groups_decoded": dec.groups_decoded}
     return best_starts, stats
 
 
@@ -298,8 +353,9 @@ def solve_local_search(instance: Instance, *, time_limit: float | None = None,
     ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
     defaults to True up to 300 requests and False above (a backfilling decode
     scans from each request's arrival, ``O(n * makespan)`` on large backlogs, so a
-    single move can take seconds and overrun the time limit, which is checked
-    between moves; the queue-order decode is amortised ``O(makespan + sum o)``).
+    single move can take seconds; the queue-order decode is amortised
+    ``O(makespan + sum o)``). The time limit is also checked inside each move's
+    evaluation (:func:`improve`), so a slow move is cut off, not finished.
     """
     t0 = time.perf_counter()
     if start is None:

@@ -70,7 +70,8 @@ from lpsched.instance import Instance
 from lpsched.models._highs import new_highs, run_highs
 from lpsched.schedule import Result, Schedule, SolveStatus
 
-__all__ = ["OrderingLP", "ordering_lp", "solve_lp_horizon", "solve_lp_swap", "solve_sorted_lp"]
+__all__ = ["OrderingLP", "adjacent_swaps", "ordering_lp", "solve_lp_horizon", "solve_lp_swap",
+           "solve_sorted_lp"]
 
 DEFAULT_MAX_COLUMNS = 20_000
 
@@ -117,7 +118,8 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     s, o, a = instance.prefill, instance.decode, instance.arrival
     n, M = instance.n, instance.memory
     if horizon is None:
-        horizon = int((decode_order(instance, batch_order(form_batches(instance))) + o).max())
+        horizon = int((decode_order(instance, batch_order(form_batches(instance)),
+                                    release_aware=True) + o).max())
     latest = np.maximum(horizon - o, a)
     sizes = latest - a + 1
     if width is None:
@@ -236,11 +238,62 @@ def solve_sorted_lp(instance: Instance, *, time_limit: float | None = None,
     """Sorted-LP: order by the ordering LP's fractional completion, decode earliest-start."""
     t0 = time.perf_counter()
     order, stats = _lp_or_fallback(instance, max_columns, time_limit, key)
-    p = decode_order(instance, order, order_preserving=not backfill)
+    p = decode_order(instance, order, order_preserving=not backfill, release_aware=True)
     stats.update(key=key, backfill=backfill)
     status = SolveStatus.FEASIBLE
     return Result("sorted-lp", status, _objective(instance, p), None,
                   time.perf_counter() - t0, Schedule(instance, p), stats=stats)
+
+
+def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
+                   deadline: float | None = None, max_passes: int = 50
+                   ) -> tuple[np.ndarray, np.ndarray, int, dict]:
+    """Passes of adjacent pairwise swaps over ``order``, a swap kept when it strictly
+    lowers the decoded objective (serial earliest-start decoder, incremental from
+    profile snapshots). Stops when a full pass finds no improving swap, after
+    ``max_passes`` passes, or at ``deadline`` (a ``time.perf_counter()`` value,
+    checked also inside each swap's evaluation; ``None``: no time limit,
+    deterministic). Never worse than ``order`` decoded.
+
+    Returns ``(order, starts, objective, stats)`` with stats ``passes``, ``swaps``,
+    ``start_objective`` and ``converged``; the LP-Swap step of both the offline
+    scheduler and the online policy (:mod:`lpsched.heuristics.online`).
+    """
+    groups = [[int(i)] for i in order]
+    dec = _Decoder(instance, backfill)
+    p, k0, snaps = dec.decode(groups, 0)
+    dec.commit(k0, snaps)
+    obj = _objective(instance, p)
+    start_obj = obj
+    passes = swaps = 0
+    improved = True
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() >= deadline
+
+    stop = None if deadline is None else out_of_time
+    while improved and passes < max_passes and not out_of_time():
+        improved = False
+        passes += 1
+        for k in range(len(groups) - 1):
+            if out_of_time():
+                break
+            groups[k], groups[k + 1] = groups[k + 1], groups[k]
+            q, k0, snaps = dec.decode(groups, k, stop)  # None: cut by the deadline
+            if q is None:
+                groups[k], groups[k + 1] = groups[k + 1], groups[k]
+                break
+            qobj = _objective(instance, q)
+            if qobj < obj:
+                obj, p = qobj, q
+                dec.commit(k0, snaps)
+                swaps += 1
+                improved = True
+            else:
+                groups[k], groups[k + 1] = groups[k + 1], groups[k]
+    out = np.fromiter((g[0] for g in groups), dtype=np.int64, count=len(groups))
+    return out, p, obj, {"passes": passes, "swaps": swaps, "start_objective": start_obj,
+                         "converged": not improved}
 
 
 def solve_lp_swap(instance: Instance, *, time_limit: float | None = None,
@@ -252,38 +305,15 @@ def solve_lp_swap(instance: Instance, *, time_limit: float | None = None,
     ``time_limit`` bounds the whole run (LP included); without it the LP runs to
     optimality and the swap passes get ``swap_time`` seconds (default 2). The
     passes stop early when a full pass finds no improving swap or after
-    ``max_passes``.
+    ``max_passes`` (:func:`adjacent_swaps`).
     """
     t0 = time.perf_counter()
     order, stats = _lp_or_fallback(instance, max_columns, time_limit, key)
     budget = (time.perf_counter() - t0 + swap_time) if time_limit is None else float(time_limit)
-    groups = [[int(i)] for i in order]
-    dec = _Decoder(instance, backfill)
-    p, k0, snaps = dec.decode(groups, 0)
-    dec.commit(k0, snaps)
-    obj = _objective(instance, p)
-    start_obj = obj
-    deadline = t0 + budget
-    passes = swaps = 0
-    improved = True
-    while improved and passes < max_passes and time.perf_counter() < deadline:
-        improved = False
-        passes += 1
-        for k in range(len(groups) - 1):
-            if time.perf_counter() >= deadline:
-                break
-            groups[k], groups[k + 1] = groups[k + 1], groups[k]
-            q, k0, snaps = dec.decode(groups, k)
-            qobj = _objective(instance, q)
-            if qobj < obj:
-                obj, p = qobj, q
-                dec.commit(k0, snaps)
-                swaps += 1
-                improved = True
-            else:
-                groups[k], groups[k + 1] = groups[k + 1], groups[k]
-    stats.update(key=key, backfill=backfill, passes=passes, swaps=swaps,
-                 sorted_lp_objective=start_obj, converged=not improved)
+    _, p, obj, sw = adjacent_swaps(instance, order, backfill=backfill, deadline=t0 + budget,
+                                   max_passes=max_passes)
+    stats.update(key=key, backfill=backfill, passes=sw["passes"], swaps=sw["swaps"],
+                 sorted_lp_objective=sw["start_objective"], converged=sw["converged"])
     return Result("lp-swap", SolveStatus.FEASIBLE, obj, None, time.perf_counter() - t0,
                   Schedule(instance, p), stats=stats)
 
@@ -322,7 +352,8 @@ def solve_lp_horizon(instance: Instance, *, time_limit: float | None = None,
         order.extend(take)
         taken = set(take)
         pending = [i for i in pending if i not in taken]
-    p = decode_order(instance, np.asarray(order), order_preserving=not backfill)
+    p = decode_order(instance, np.asarray(order), order_preserving=not backfill,
+                     release_aware=True)
     return Result("lp-horizon", SolveStatus.FEASIBLE, _objective(instance, p), None,
                   time.perf_counter() - t0, Schedule(instance, p),
                   stats={"window": window, "commit": commit, "lp_solves": solves,

@@ -16,7 +16,14 @@ that does not fit (no overtaking: the order is the policy).
 * ``sorted-lp-online``: the first ``window`` waiting requests of that order are
   re-ordered by the ordering LP (:func:`lpsched.heuristics.lp_guided.ordering_lp`)
   of those requests as a backlog (fractional completion times), the rest keep
-  the Sorted-F order - a receding-horizon LP re-solved at every arrival.
+  the Sorted-F order - a receding-horizon LP re-solved at every arrival;
+* ``lp-swap-online``: as ``sorted-lp-online``, then the LP order of that window
+  is improved by passes of adjacent pairwise swaps
+  (:func:`lpsched.heuristics.lp_guided.adjacent_swaps`, the step of offline
+  LP-Swap), each swap evaluated by decoding the window's requests as a backlog
+  of their own (the serial earliest-start decoder) and kept when it strictly
+  lowers their total completion time; at most ``swap_passes`` passes per
+  re-solve, no time limit inside a decision (deterministic).
 
 Predictions larger than ``M - s`` are clipped (they are known to be wrong),
 as in the baselines. Wake-ups between events use the look-ahead profile's
@@ -36,8 +43,8 @@ from lpsched.instance import Instance
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 
-__all__ = ["OrderPolicy", "SortedFPolicy", "SortedLPPolicy", "solve_sorted_f_online",
-           "solve_sorted_lp_online"]
+__all__ = ["LPSwapPolicy", "OrderPolicy", "SortedFPolicy", "SortedLPPolicy",
+           "solve_lp_swap_online", "solve_sorted_f_online", "solve_sorted_lp_online"]
 
 
 class OrderPolicy(BasePolicy):
@@ -134,7 +141,32 @@ class SortedLPPolicy(SortedFPolicy):
         self.lp_solves += 1
         if lp.status != "optimal":
             return base
-        return np.concatenate([head[lp_order(sub, lp)], base[self.window:]])
+        return np.concatenate([head[self.improve(sub, lp_order(sub, lp))], base[self.window:]])
+
+    def improve(self, sub: Instance, order: np.ndarray) -> np.ndarray:
+        """Hook: the final order of the window (``sub``'s positions); Sorted-LP keeps it."""
+        return order
+
+
+class LPSwapPolicy(SortedLPPolicy):
+    """Online LP-Swap: the Sorted-LP window order improved by adjacent pairwise swaps."""
+
+    name = "lp-swap-online"
+
+    def __init__(self, window: int = 20, max_columns: int = 5_000, swap_passes: int = 5):
+        super().__init__(window, max_columns)
+        if swap_passes < 0:
+            raise ValueError(f"swap_passes must be >= 0, got {swap_passes}")
+        self.swap_passes = int(swap_passes)
+        self.swaps = 0
+
+    def improve(self, sub: Instance, order: np.ndarray) -> np.ndarray:
+        from lpsched.heuristics.lp_guided import adjacent_swaps
+
+        out, _p, _obj, st = adjacent_swaps(sub, order, backfill=False,
+                                           max_passes=self.swap_passes)
+        self.swaps += st["swaps"]
+        return out
 
 
 def _run(instance: Instance, policy: OrderPolicy, seed: int | None, options: dict[str, Any]
@@ -145,6 +177,8 @@ def _run(instance: Instance, policy: OrderPolicy, seed: int | None, options: dic
     res.stats["order_recomputes"] = policy.recomputes
     if isinstance(policy, SortedLPPolicy):
         res.stats["lp_solves"] = policy.lp_solves
+    if isinstance(policy, LPSwapPolicy):
+        res.stats["swaps"] = policy.swaps
     return res
 
 
@@ -159,3 +193,11 @@ def solve_sorted_lp_online(instance: Instance, *, time_limit: float | None = Non
                            **options: Any) -> Result:
     """Simulate the online receding-horizon Sorted-LP policy (``window`` requests per LP)."""
     return _run(instance, SortedLPPolicy(window, max_columns), seed, options)
+
+
+def solve_lp_swap_online(instance: Instance, *, time_limit: float | None = None,
+                         seed: int | None = None, window: int = 20, max_columns: int = 5_000,
+                         swap_passes: int = 5, **options: Any) -> Result:
+    """Simulate the online LP-Swap policy: ``window`` requests per LP, then at most
+    ``swap_passes`` passes of adjacent swaps over the window's LP order."""
+    return _run(instance, LPSwapPolicy(window, max_columns, swap_passes), seed, options)

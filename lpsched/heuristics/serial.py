@@ -29,6 +29,21 @@ ever breaking them. ``order_preserving=True`` forbids that (starts are then
 non-decreasing in the given order, a queue discipline); the scan pointer then
 only moves forward, so decoding costs ``O(makespan + sum_i o_i)`` in total.
 
+Release dates. With arrivals the strict queue discipline makes *unforced idle
+time*: if the order lists ``i`` (arriving late) before ``j`` (arriving early),
+``j`` may not start before ``p_i >= a_i`` even when memory is free from
+``a_j`` on. ``release_aware=True`` weakens the discipline to the one of list
+scheduling with release dates (and of the online order policies): a request
+never starts before an earlier-listed request *that has arrived by then*,
+
+    p_j >= F(p_j),   F(x) = max {p_k : k listed before j, a_k <= x},
+
+so requests not yet arrived block nobody. ``F`` is non-decreasing, so the
+earliest such start is found by alternating ``p <- earliest fit >= F(p)``
+until ``p >= F(p)``. Offline (all ``a = 0``) ``F(x)`` is the previous start
+and this is the queue discipline again. The unplaced entries of ``starts``
+must be ``-1`` (the default array is).
+
 Every schedule produced here is still verified by :func:`lpsched.check.check`
 (in :func:`lpsched.solve.solve` and in the tests).
 """
@@ -36,6 +51,7 @@ Every schedule produced here is still verified by :func:`lpsched.check.check`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -183,27 +199,58 @@ def group_fits_alone(memory: int, s: np.ndarray, o: np.ndarray) -> bool:
     return int(_group_ramp(np.asarray(s), np.asarray(o)).max()) <= memory
 
 
+class _ArrivedMax:
+    """``F(x) = max {starts[k] : a_k <= x}`` over placed requests (unplaced: ``-1``)."""
+
+    __slots__ = ("a_sorted", "by_arrival")
+
+    def __init__(self, instance: Instance):
+        self.by_arrival = np.argsort(instance.arrival, kind="stable")
+        self.a_sorted = instance.arrival[self.by_arrival]
+
+    def __call__(self, starts: np.ndarray, x: int) -> int:
+        k = int(np.searchsorted(self.a_sorted, x, side="right"))
+        return int(starts[self.by_arrival[:k]].max()) if k else -1
+
+
+def _release_aware_start(place, floor_of, t0: int) -> int:
+    """Smallest ``p >= t0`` with ``place`` feasible and ``p >= F(p)`` (``F`` monotone)."""
+    p = place(max(t0, floor_of(t0)))
+    while True:
+        f = floor_of(p)
+        if f <= p:
+            return p
+        p = place(f)
+
+
 def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
                  order_preserving: bool = True, profile: DenseProfile | None = None,
-                 starts: np.ndarray | None = None) -> np.ndarray:
+                 starts: np.ndarray | None = None, release_aware: bool = False) -> np.ndarray:
     """Earliest-start serial decoding of a request order; returns start steps.
 
     ``order`` lists request positions (each exactly once). With
     ``order_preserving`` the start of each request is at least the start of the
-    previous one (queue discipline), otherwise any step ``>= a_i`` (backfill).
-    ``profile``/``starts`` let a caller resume from a partial decode (requests
-    already in ``profile`` keep their entries in ``starts``).
+    previous one (queue discipline; with ``release_aware``, of every earlier one
+    that has arrived by then: module docstring), otherwise any step ``>= a_i``
+    (backfill). ``profile``/``starts`` let a caller resume from a partial decode
+    (requests already in ``profile`` keep their entries in ``starts``).
     """
     s = instance.prefill.tolist()
     o = instance.decode.tolist()
     a = instance.arrival.tolist()
     if profile is None:
         profile = DenseProfile(instance.memory, int(instance.decode.max()))
-    out = np.zeros(instance.n, dtype=np.int64) if starts is None else starts
+    out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
+    arrived = _ArrivedMax(instance) if order_preserving and release_aware \
+        and not instance.offline else None
     t = 0
     for i in np.asarray(order, dtype=np.int64).tolist():
-        t0 = max(t, a[i]) if order_preserving else a[i]
-        p = profile.earliest(s[i], o[i], t0)
+        if arrived is not None:
+            p = _release_aware_start(partial(profile.earliest, s[i], o[i]),
+                                     lambda x: arrived(out, x), a[i])
+        else:
+            t0 = max(t, a[i]) if order_preserving else a[i]
+            p = profile.earliest(s[i], o[i], t0)
         profile.add(s[i], o[i], p)
         out[i] = p
         if order_preserving:
@@ -211,45 +258,60 @@ def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
     return out
 
 
+def _group_earliest(profile: DenseProfile, gs: np.ndarray, go: np.ndarray, x: int) -> int:
+    """The earliest step ``>= x`` at which the group ``(gs, go)`` fits, started together."""
+    p = x
+    while True:
+        # every member must fit on its own: a lower bound on the group's start
+        p = max(profile.earliest(int(si), int(oi), p) for si, oi in zip(gs, go))
+        if profile.group_fits(gs, go, p):
+            return p
+        p += 1
+
+
 def decode_groups(instance: Instance, groups: Sequence[Sequence[int]], *,
                   order_preserving: bool = True, profile: DenseProfile | None = None,
-                  starts: np.ndarray | None = None, floor: int = 0) -> np.ndarray:
+                  starts: np.ndarray | None = None, floor: int = 0,
+                  release_aware: bool = False) -> np.ndarray:
     """Serial decoding of ordered groups; the requests of a group start together.
 
     A group's start is the earliest step ``>= floor`` (and ``>=`` the previous
-    group's start when ``order_preserving``, and ``>=`` every member's arrival)
-    at which the whole group fits. Each group must fit alone
-    (:func:`group_fits_alone`), otherwise ``ValueError``.
+    group's start when ``order_preserving``, or with ``release_aware`` the start
+    of every earlier-listed request that has arrived by then, module docstring;
+    and ``>=`` every member's arrival) at which the whole group fits. Each group
+    must fit alone (:func:`group_fits_alone`), otherwise ``ValueError``.
     """
     S, D, A = instance.prefill, instance.decode, instance.arrival
     if profile is None:
         profile = DenseProfile(instance.memory, int(D.max()))
-    out = np.zeros(instance.n, dtype=np.int64) if starts is None else starts
+    out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
+    arrived = _ArrivedMax(instance) if order_preserving and release_aware \
+        and not instance.offline else None
     t = floor
     for g in groups:
         g = np.asarray(g, dtype=np.int64)
-        t0 = max(t, int(A[g].max())) if order_preserving else max(floor, int(A[g].max()))
         if g.size == 1:
             i = int(g[0])
-            p = profile.earliest(int(S[i]), int(D[i]), t0)
-            profile.add(int(S[i]), int(D[i]), p)
-            out[i] = p
+            si, oi = int(S[i]), int(D[i])
+            place = partial(profile.earliest, si, oi)
         else:
             gs, go = S[g], D[g]
             if not group_fits_alone(instance.memory, gs, go):
                 raise ValueError(f"group {[instance.ids[k] for k in g]} does not fit in memory "
                                  f"{instance.memory} even alone")
-            p = t0
-            while True:
-                # every member must fit on its own: a lower bound on the group's start
-                p = max(profile.earliest(int(si), int(oi), p) for si, oi in zip(gs, go))
-                if profile.group_fits(gs, go, p):
-                    break
-                p += 1
+            place = partial(_group_earliest, profile, gs, go)
+        a_g = int(A[g].max())
+        if arrived is not None:
+            p = _release_aware_start(place, lambda x: arrived(out, x), max(floor, a_g))
+        else:
+            p = place(max(t, a_g) if order_preserving else max(floor, a_g))
+        if g.size == 1:
+            profile.add(si, oi, p)
+        else:
             profile.add_group(gs, go, p)
-            out[g] = p
+        out[g] = p
         if order_preserving:
-            t = int(out[g[0]])
+            t = p
     return out
 
 
