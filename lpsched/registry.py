@@ -57,7 +57,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Time-indexed MILP (PuLP model, HiGHS); bound and gap read from HiGHS",
                   "Sousa & Wolsey 1992 time-indexed formulation; DESIGN.md section 2"),
     AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
-                  "CP-SAT: memory ramps as a cumulative of staircase intervals (OR-Tools)",
+                  "CP-SAT (OR-Tools): memory at completion steps + pairwise overlap disjunctions "
+                  "(formulation=cumulative: staircase intervals)",
                   "formulations/cpsat.md"),
 
     # -- strong heuristics (heuristics/) -----------------------------------------------------
