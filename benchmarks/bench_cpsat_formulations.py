@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import machine, write_results  # noqa: E402
+from common import load_average, machine, write_results  # noqa: E402
 
 FORMULATIONS = ("events", "cumulative")
 
@@ -78,7 +78,7 @@ def main() -> None:
         summary.append(f"| {fam} | {n} | {len(rs)} | " + " | ".join(cells) + " |")
     write_results(Path(__file__).resolve().parent / "results" / "cpsat_formulations", rows, [
         "# CP-SAT formulations: events (default) vs cumulative", "",
-        f"Machine: {started}; {machine('at end').split('CPU: ')[1]}; wall "
+        f"Machine: {started}; {load_average('at end')}; wall "
         f"{time.perf_counter() - t0:.0f} s.",
         f"Time limit {args.time_limit:g} s per solve, `num_workers=1`, seed 0, {args.jobs} solves "
         "at a time. Families: `mcsf_synthetic(n, seed)`; `random_instance(n, 30, seed, "

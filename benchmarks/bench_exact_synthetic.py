@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import statistics
 import sys
@@ -38,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import machine  # noqa: E402
+from common import load_average, machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SOLVERS = ("milp", "cpsat")
@@ -79,8 +80,10 @@ def run(args: argparse.Namespace) -> None:
     else:
         cases = [(n, 1000 + 100 * n + k) for n in args.sizes for k in range(args.seeds)]
         kinds = SOLVERS
-    rows = {c: {"seed": c[1], "n": c[0], "M": mcsf_synthetic(*c).memory,
-                "comb_lb": combined_bound(mcsf_synthetic(*c))} for c in cases}
+    rows = {}
+    for n, seed in cases:
+        inst = mcsf_synthetic(n, seed)
+        rows[(n, seed)] = {"seed": seed, "n": n, "M": inst.memory, "comb_lb": combined_bound(inst)}
     started = machine()
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> None:
     for r in rows.values():
         objs = [r[f"{a}_obj"] for a in SOLVERS if r.get(f"{a}_obj") is not None]
         lbs = [r[f"{a}_lb"] for a in SOLVERS if r.get(f"{a}_lb") is not None]
-        lbs += [r["comb_lb"]] + [int(-(-r[k] // 1)) for k in ("lp", "lp_tails") if k in r]
+        lbs += [r["comb_lb"]] + [math.ceil(r[k] - 1e-6) for k in ("lp", "lp_tails") if k in r]
         r["best_obj"] = min(objs)
         r["best_lb"] = max(lbs)
         out.append(r)
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> None:
         w.writeheader()
         w.writerows(out)
     (path.with_suffix(".meta")).write_text(
-        f"{started}; at end {machine('at end').split('load average at end ')[1]}; "
+        f"{started}; {load_average('at end')}; "
         f"wall {time.perf_counter() - t0:.0f} s\n")
     report(args)
 

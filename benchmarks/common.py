@@ -18,14 +18,18 @@ def cpu_model() -> str:
     return "unknown"
 
 
+def load_average(when: str) -> str:
+    """``"load average <when> 1.0, 0.9, 0.8"`` (1, 5 and 15 minutes)."""
+    return f"load average {when} " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def machine(when: str = "at start") -> str:
     """One line naming the machine: CPU count, Python, CPU model and the load average ``when``.
 
     ``os.cpu_count()``, not ``nproc``: nproc honours OMP_NUM_THREADS and can report 1 on 2 cores.
     """
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"cpus={os.cpu_count()}, {platform.python_implementation()} {platform.python_version()}, "
-            f"CPU: {cpu_model()}, load average {when} {load}")
+            f"CPU: {cpu_model()}, {load_average(when)}")
 
 
 def write_results(out: Path, rows: list[dict], preamble: list[str]) -> None:

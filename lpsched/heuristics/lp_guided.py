@@ -90,8 +90,6 @@ class OrderingLP:
     runtime: float
 
 
-
-
 def _area_min(s: int, o: int, kl: np.ndarray, kh: np.ndarray, lo: np.ndarray,
               hi: np.ndarray) -> np.ndarray:
     """``min(E(kl), E(kh))``: least area in steps ``[lo, hi]`` of a start in ``[kl, kh]``."""

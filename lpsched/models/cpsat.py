@@ -73,15 +73,15 @@ class CpsatModel:
 
 
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
-                symmetry_breaking: bool = True, tail_families: int = 8,
+                symmetry_breaking: bool = True, tail_families: int | None = None,
                 formulation: str = "events") -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring).
 
     ``formulation`` is ``"events"`` (default: pairwise overlap disjunctions and
     memory checked at completion steps) or ``"cumulative"`` (one cumulative of
     staircase intervals); both are exact. ``tail_families`` adds that many
-    redundant disjoint-tail ``NoOverlap`` constraints (valid for both;
-    :func:`solve_cpsat` uses 8 with ``cumulative`` and none with ``events``).
+    redundant disjoint-tail ``NoOverlap`` constraints (valid for both; default 8
+    with ``cumulative`` and none with ``events``, where they did not help).
 
     The default windows contain every optimum of the model as built; with side
     constraints pass ``windows=horizon_windows(inst)`` (see
@@ -101,6 +101,8 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
     """
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
+    if tail_families is None:
+        tail_families = 8 if formulation == "cumulative" else 0
     w = windows if windows is not None else start_windows(instance)
     s, o, a = instance.prefill, instance.decode, instance.arrival
     model = cp_model.CpModel()
@@ -210,8 +212,6 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     """
     t0 = time.perf_counter()
     w = start_windows(instance, incumbent)
-    if tail_families is None:
-        tail_families = 8 if formulation == "cumulative" else 0
     m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
                     tail_families=tail_families, formulation=formulation)
     solver = cp_model.CpSolver()
