@@ -213,6 +213,15 @@ class _ArrivedMax:
         return int(starts[self.by_arrival[:k]].max()) if k else -1
 
 
+def _release_floor(instance: Instance, starts: np.ndarray, order_preserving: bool,
+                   release_aware: bool):
+    """``x -> F(x)`` over ``starts`` when the release-aware queue discipline applies
+    (order-preserving, ``release_aware``, some arrival > 0), else ``None``."""
+    if not (order_preserving and release_aware) or instance.offline:
+        return None
+    return partial(_ArrivedMax(instance), starts)
+
+
 def _release_aware_start(place, floor_of, t0: int) -> int:
     """Smallest ``p >= t0`` with ``place`` feasible and ``p >= F(p)`` (``F`` monotone)."""
     p = place(max(t0, floor_of(t0)))
@@ -241,13 +250,11 @@ def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
     if profile is None:
         profile = DenseProfile(instance.memory, int(instance.decode.max()))
     out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
-    arrived = _ArrivedMax(instance) if order_preserving and release_aware \
-        and not instance.offline else None
+    floor_of = _release_floor(instance, out, order_preserving, release_aware)
     t = 0
     for i in np.asarray(order, dtype=np.int64).tolist():
-        if arrived is not None:
-            p = _release_aware_start(partial(profile.earliest, s[i], o[i]),
-                                     lambda x: arrived(out, x), a[i])
+        if floor_of is not None:
+            p = _release_aware_start(partial(profile.earliest, s[i], o[i]), floor_of, a[i])
         else:
             t0 = max(t, a[i]) if order_preserving else a[i]
             p = profile.earliest(s[i], o[i], t0)
@@ -285,8 +292,7 @@ def decode_groups(instance: Instance, groups: Sequence[Sequence[int]], *,
     if profile is None:
         profile = DenseProfile(instance.memory, int(D.max()))
     out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
-    arrived = _ArrivedMax(instance) if order_preserving and release_aware \
-        and not instance.offline else None
+    floor_of = _release_floor(instance, out, order_preserving, release_aware)
     t = floor
     for g in groups:
         g = np.asarray(g, dtype=np.int64)
@@ -301,8 +307,8 @@ def decode_groups(instance: Instance, groups: Sequence[Sequence[int]], *,
                                  f"{instance.memory} even alone")
             place = partial(_group_earliest, profile, gs, go)
         a_g = int(A[g].max())
-        if arrived is not None:
-            p = _release_aware_start(place, lambda x: arrived(out, x), max(floor, a_g))
+        if floor_of is not None:
+            p = _release_aware_start(place, floor_of, max(floor, a_g))
         else:
             p = place(max(t, a_g) if order_preserving else max(floor, a_g))
         if g.size == 1:
