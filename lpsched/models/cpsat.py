@@ -47,6 +47,7 @@ from ortools.sat.python import cp_model
 from lpsched.check import check
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound
+from lpsched.models.incumbent import solver_incumbent
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
 
@@ -197,12 +198,17 @@ def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends:
 def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                 threads: int = 1, incumbent: np.ndarray | None = None,
                 symmetry_breaking: bool = True, tail_families: int | None = None,
-                formulation: str = "events", log: bool = False, **params: Any) -> Result:
+                formulation: str = "events", log: bool = False,
+                warm_start: str = "local-search", warm_start_time: float | None = None,
+                **params: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
 
     Options: ``threads`` (CP-SAT ``num_workers``, default 1 for determinism),
     ``seed`` (``random_seed``, default 0), ``incumbent`` (a feasible start vector
-    used for the horizon and as hint), ``symmetry_breaking``, ``formulation``
+    used for the horizon and as hint), ``warm_start`` and ``warm_start_time`` (how
+    to get one when no ``incumbent`` is given, as for
+    :func:`lpsched.models.time_indexed.solve_milp`: local search for 10% of the
+    time limit by default), ``symmetry_breaking``, ``formulation``
     (``"events"``, default, or ``"cumulative"``), ``tail_families`` (redundant
     disjoint-tail ``NoOverlap`` families; default 8 for ``cumulative``, 0 for
     ``events``), ``log``, and any other ``CpSolverParameters`` field by name
@@ -211,6 +217,8 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
     t0 = time.perf_counter()
+    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, time_limit,
+                                          warm_start_time, seed)
     w = start_windows(instance, incumbent)
     m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
                     tail_families=tail_families, formulation=formulation)
@@ -219,8 +227,8 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     prm.num_workers = int(threads)
     prm.random_seed = 0 if seed is None else int(seed)
     prm.log_search_progress = bool(log)
-    if time_limit is not None:
-        prm.max_time_in_seconds = float(time_limit)
+    if time_limit is not None:  # the warm start and the model build count against it
+        prm.max_time_in_seconds = max(0.01, float(time_limit) - (time.perf_counter() - t0))
     for k, v in params.items():
         setattr(prm, k, v)
     st = solver.Solve(m.model)
@@ -228,7 +236,7 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     runtime = time.perf_counter() - t0
     stats = {"branches": solver.NumBranches(), "conflicts": solver.NumConflicts(),
              "wall_time": solver.WallTime(), "upper_bound_initial": w.upper_bound,
-             "horizon": w.horizon, "formulation": formulation}
+             "horizon": w.horizon, "formulation": formulation, **ws_stats}
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         starts = np.array([solver.Value(v) for v in m.start], dtype=np.int64)
         obj = int(round(solver.ObjectiveValue()))
@@ -245,4 +253,4 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     rep = check(instance, inc)
     return Result("cpsat", SolveStatus.TIME_LIMIT, rep.objective, min(comb, rep.objective), runtime,
                   Schedule(instance, inc), message=f"CP-SAT status {solver.StatusName(st)}; "
-                  "returning the serial incumbent", stats=stats)
+                  "returning the warm-start incumbent", stats=stats)

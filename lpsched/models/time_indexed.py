@@ -289,12 +289,16 @@ def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_bre
 def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                threads: int = 1, incumbent: np.ndarray | None = None,
                symmetry_breaking: bool = True, engine: str = "highspy", msg: bool = False,
-               tail_families: int = 0, **highs_options: Any) -> Result:
+               tail_families: int = 0, warm_start: str = "local-search",
+               warm_start_time: float | None = None, **highs_options: Any) -> Result:
     """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
 
     Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
     ``seed`` (HiGHS ``random_seed``, default 0), ``incumbent`` (a feasible start
-    vector: horizon and MIP start), ``symmetry_breaking``, ``engine``
+    vector: horizon and MIP start), ``warm_start`` (how to get one when no
+    ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
+    :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
+    part of ``time_limit``; default 10% of it, at most 10 s), ``symmetry_breaking``, ``engine``
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
@@ -310,10 +314,13 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     only when HiGHS reports ``kOptimal`` with zero gap.
     """
     from lpsched.models.combinatorial import combined_bound
+    from lpsched.models.incumbent import solver_incumbent
 
     if engine not in ("highspy", "pulp"):
         raise ValueError(f"engine must be 'highspy' or 'pulp', got {engine!r}")
     t0 = time.perf_counter()
+    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, time_limit,
+                                          warm_start_time, seed)
     w = start_windows(instance, incumbent)
     warm = _relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
     opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed),
@@ -352,7 +359,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     stats = {"highs_status": out.status, "mip_gap": out.gap, "mip_dual_bound": out.dual_bound,
              "nodes": out.nodes, "columns": arr.ncols, "memory_rows": int(arr.A_mem.shape[0]),
              "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
-             "build_time": round(build_time, 4), "engine": engine}
+             "build_time": round(build_time, 4), "engine": engine, **ws_stats}
     st = h.getModelStatus()
     if not ran:
         return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=why)
