@@ -352,6 +352,32 @@ def test_warm_start_options_are_validated(tmp_path, capsys):
     assert code == 2 and "unknown warm_start 'greedy'" in err and "Traceback" not in err
 
 
+def test_isolated_milp_matches_the_in_process_solve_and_the_oracle():
+    for seed in (3, 4):
+        inst = random_instance(5, 12, seed, max_decode=5, max_arrival=3)
+        opt, _ = _oracle(inst)
+        inline = solve(inst, "milp", time_limit=30)
+        child = solve(inst, "milp", time_limit=30, isolate=True)
+        assert child.stats["isolated"] and not inline.stats["isolated"]
+        for res in (inline, child):
+            assert res.status == SolveStatus.OPTIMAL and res.objective == opt == res.lower_bound
+
+
+def test_milp_child_that_overruns_is_killed_and_returns_the_warm_start():
+    """A HiGHS phase that reports nothing (simulated by a sleep in the child) is cut off
+    at time limit + grace; without the kill this solve would take 120 s."""
+    inst = mcsf_synthetic(12, 5)
+    res = solve(inst, "milp", time_limit=1, isolate=True, _stall=120)
+    assert res.status == SolveStatus.TIME_LIMIT
+    assert "killed" in res.message and "no solution and no bound" in res.message
+    assert res.runtime < 30
+    assert check(inst, res.schedule).feasible
+    assert res.objective == res.stats["warm_start_objective"]
+    assert res.lower_bound == combined_bound(inst)
+    with pytest.raises(ValueError, match="isolate=True needs"):
+        solve(inst, "milp", isolate=True)
+
+
 def test_best_bound_switches_to_buckets_for_large_models():
     inst = mcsf_synthetic(40, 11)
     ub = best_serial_schedule(inst)[1]

@@ -286,11 +286,31 @@ def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_bre
     return h
 
 
+ISOLATE_NONZEROS = 1_000_000
+"""Models with more memory-row non-zeros than this are solved in a child process
+(:mod:`lpsched.models.highs_process`) when a time limit is set."""
+
+
+def _status_name(h: highspy.Highs) -> str:
+    st = h.getModelStatus()
+    return st.name if hasattr(st, "name") else str(st)
+
+
+def mip_starts(arr: TimeIndexedArrays, x: np.ndarray) -> np.ndarray:
+    """Start vector of a 0/1 solution ``x`` of the time-indexed columns of ``arr``."""
+    starts = np.zeros(arr.instance.n, dtype=np.int64)
+    for i in range(arr.instance.n):
+        lo, hi = arr.col_offset[i], arr.col_offset[i + 1]
+        starts[i] = arr.start[lo + int(np.argmax(x[lo:hi]))]
+    return starts
+
+
 def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
                threads: int = 1, incumbent: np.ndarray | None = None,
                symmetry_breaking: bool = True, engine: str = "highspy", msg: bool = False,
                tail_families: int = 0, warm_start: str = "local-search",
-               warm_start_time: float | None = None, **highs_options: Any) -> Result:
+               warm_start_time: float | None = None, isolate: bool | None = None,
+               _stall: float = 0.0, **highs_options: Any) -> Result:
     """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
 
     Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
@@ -298,7 +318,11 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     vector: horizon and MIP start), ``warm_start`` (how to get one when no
     ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
     :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
-    part of ``time_limit``; default 10% of it, at most 10 s), ``symmetry_breaking``, ``engine``
+    part of ``time_limit``; default 10% of it, at most 10 s), ``isolate`` (solve in
+    a child process that is killed at the time limit plus a grace of
+    ``max(2 s, 5%)``, :mod:`lpsched.models.highs_process`; default: when a
+    ``time_limit`` is set and the model has more than ``ISOLATE_NONZEROS`` memory
+    non-zeros, where HiGHS was seen to overrun its limit), ``symmetry_breaking``, ``engine``
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
@@ -314,6 +338,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     only when HiGHS reports ``kOptimal`` with zero gap.
     """
     from lpsched.models.combinatorial import combined_bound
+    from lpsched.models.highs_process import MipRun, run_mip_in_child
     from lpsched.models.incumbent import solver_incumbent
 
     if engine not in ("highspy", "pulp"):
@@ -326,15 +351,30 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed),
             "presolve": "off"}
     opts.update(highs_options)
+    nnz = int((w.sizes * instance.decode).sum())
+    if isolate is None:
+        isolate = engine == "highspy" and time_limit is not None and nnz > ISOLATE_NONZEROS
+    if isolate and (engine != "highspy" or time_limit is None):
+        raise ValueError("isolate=True needs engine='highspy' and a time_limit")
     if engine == "pulp":
         model = build_time_indexed(instance, windows=w, symmetry_breaking=symmetry_breaking)
-        arr = model.arrays
         build_time = time.perf_counter() - t0
         remaining = None if time_limit is None else max(0.01, time_limit - build_time)
         model.problem.solve(highs_solver(time_limit=remaining, threads=threads, msg=msg, **opts))
         h = model.problem.solverModel
-        ran, why = model.problem.solverModel._lpsched_ran
-        starts = model.starts_from_values() if read_highs_outcome(h).has_solution else None
+        ran, why = h._lpsched_ran
+        out = read_highs_outcome(h)
+        run = MipRun(ran, why, _status_name(h), out,
+                     model.starts_from_values() if out.has_solution else None,
+                     model.arrays.ncols, int(model.arrays.A_mem.shape[0]))
+    elif isolate:
+        build_time = time.perf_counter() - t0
+        run = run_mip_in_child(instance, w, warm, symmetry_breaking=symmetry_breaking,
+                               tail_families=tail_families,
+                               options={"output_flag": bool(msg), "threads": int(threads),
+                                        **opts},
+                               time_limit=max(0.01, float(time_limit) - build_time),
+                               _stall=_stall)
     else:
         arr = time_indexed_arrays(instance, w)
         h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
@@ -347,46 +387,57 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
             h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
             enforce_deadline(h, t0 + float(time_limit))
         ran, why = run_highs(h)
-        starts = None
-        if read_highs_outcome(h).has_solution:
-            xv = np.asarray(h.getSolution().col_value)
-            starts = np.zeros(instance.n, dtype=np.int64)
-            for i in range(instance.n):
-                lo, hi = arr.col_offset[i], arr.col_offset[i + 1]
-                starts[i] = arr.start[lo + int(np.argmax(xv[lo:hi]))]
-    out = read_highs_outcome(h)
+        out = read_highs_outcome(h)
+        run = MipRun(ran, why, _status_name(h), out,
+                     mip_starts(arr, np.asarray(h.getSolution().col_value))
+                     if out.has_solution else None, arr.ncols, int(arr.A_mem.shape[0]))
+    out = run.outcome
     runtime = time.perf_counter() - t0
-    stats = {"highs_status": out.status, "mip_gap": out.gap, "mip_dual_bound": out.dual_bound,
-             "nodes": out.nodes, "columns": arr.ncols, "memory_rows": int(arr.A_mem.shape[0]),
+    dual = out.dual_bound if out is not None else run.reported_dual_bound
+    stats = {"highs_status": out.status if out is not None else run.model_status,
+             "mip_gap": out.gap if out is not None else None, "mip_dual_bound": dual,
+             "nodes": out.nodes if out is not None else None,
+             "columns": run.columns if run.columns is not None else int(w.sizes.sum()),
+             "memory_rows": run.memory_rows, "memory_nonzeros": nnz,
              "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
-             "build_time": round(build_time, 4), "engine": engine, **ws_stats}
-    st = h.getModelStatus()
-    if not ran:
-        return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=why)
+             "build_time": round(build_time, 4), "engine": engine,
+             "isolated": bool(isolate), **ws_stats}
+    st = run.model_status
+    if not run.ran:
+        return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=run.why)
     comb = float(combined_bound(instance))
-    lb = comb if out.dual_bound is None else max(comb, float(math.ceil(out.dual_bound - 1e-6)))
+    lb = comb if dual is None else max(comb, float(math.ceil(dual - 1e-6)))
+    starts = run.starts
     if starts is None:
-        if st == highspy.HighsModelStatus.kInfeasible:
+        if st == "kInfeasible":
             return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats,
                           message="HiGHS reported the model infeasible although the "
                                   "incumbent lies inside it")
         starts = w.incumbent
-        msg_ = f"HiGHS {out.status} without a solution; returning the incumbent"
+        msg_ = "" if st == "killed" else \
+            f"HiGHS {stats['highs_status']} without a solution; returning the incumbent"
     else:
         msg_ = ""
     obj = int((starts + instance.decode - instance.arrival).sum())
     lb = min(lb, float(obj))
-    if st == highspy.HighsModelStatus.kOptimal and (lb >= obj or (out.gap is not None
-                                                                  and out.gap <= 1e-9)):
+    gap = None if out is None else out.gap
+    if st == "kOptimal" and (lb >= obj or (gap is not None and gap <= 1e-9)):
         status, lb = SolveStatus.OPTIMAL, float(obj)
-    elif st in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
+    elif st in ("kTimeLimit", "kInterrupt", "killed"):
         status = SolveStatus.TIME_LIMIT
-        if st == highspy.HighsModelStatus.kInterrupt:
+        if st == "kInterrupt":
             msg_ = (msg_ + "; " if msg_ else "") + "HiGHS stopped by the wall-clock deadline"
+        if st == "killed":
+            got = [w_ for w_, v in (("solution", run.starts), ("dual bound", dual))
+                   if v is not None]
+            msg_ = ("HiGHS did not stop at the time limit; its process was killed after "
+                    f"{runtime:.1f} s; " + (f"using the last {' and '.join(got)} it reported"
+                                           if got else "it had reported no solution and no "
+                                           "bound: warm start and combinatorial bound"))
     elif lb >= obj:
         status = SolveStatus.OPTIMAL
     else:
         status = SolveStatus.TIME_LIMIT
-        msg_ = (msg_ + "; " if msg_ else "") + f"HiGHS stopped: {out.status}"
+        msg_ = (msg_ + "; " if msg_ else "") + f"HiGHS stopped: {stats['highs_status']}"
     return Result("milp", status, obj, lb, runtime, Schedule(instance, starts), message=msg_,
                   stats=stats)
