@@ -149,9 +149,11 @@ def _solver_summary(rows: list[dict]) -> list[str]:
     if all(r.get(f"{a}_ws_obj") not in (None, "", "None") for a in SOLVERS for r in rows):
         ws = [_f(r["cpsat_ws_obj"]) / _f(r["serial_ub"]) for r in rows]
         better = {a: sum(_f(r[f"{a}_obj"]) < _f(r[f"{a}_ws_obj"]) for r in rows) for a in SOLVERS}
-        lines += ["", f"Warm start (local search for 10% of the limit, before each solver): "
-                  f"median objective / serial {_median(ws, '{:.3f}')} (min "
-                  f"{min(ws):.3f}). The solver improved on its warm start on "
+        lines += ["", f"Warm start (local search for 10% of the limit, run by each solver "
+                  f"itself; it stops at its time budget, so the two runs can differ): "
+                  f"median objective / serial "
+                  f"{_median(ws, '{:.3f}')} (min {min(ws):.3f}). The solver improved on its "
+                  f"own warm start on "
                   + ", ".join(f"{better[a]}/{len(rows)} ({a})" for a in SOLVERS) + "."]
     return lines
 
@@ -193,8 +195,8 @@ def report(args: argparse.Namespace) -> None:
             lptg = [100 * (1 - _f(r["lp_tails"]) / _f(r["best_obj"])) for r in prov
                     if r.get("lp_tails")]
             lines.append(f"| {n} | {len(rs)} | {pm} | {pc} | {pe} | {_median(tc)} | "
-                         f"{100 * statistics.median(gap):.1f}% | {_median(lpg)}% | "
-                         f"{_median(lptg)}% |")
+                         f"{100 * statistics.median(gap):.1f}% | {_median(lpg, '{:.1f}%')} | "
+                         f"{_median(lptg, '{:.1f}%')} |")
         lines += ["", *_solver_summary(rows), "", "| " + " | ".join(rows[0]) + " |",
                   "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(str(r[c]) for c in rows[0]) + " |" for r in rows]
@@ -223,7 +225,7 @@ def report(args: argparse.Namespace) -> None:
                  f"Combinatorial bound gap: median {100 * statistics.median(comb_gap):.1f}%. "
                  f"Best bound of all (LPs, combinatorial, both solvers): median "
                  f"{100 * statistics.median(best_gap):.1f}%.", "",
-                 "| seed | n | M | serial UB | warm start | comb LB | root LP | root LP+tails | "
+                 "| seed | n | M | serial UB | CP-SAT's warm start | comb LB | root LP | root LP+tails | "
                  "MILP status | MILP obj | MILP LB | MILP s | CP-SAT status | CP-SAT obj | "
                  "CP-SAT LB | CP-SAT s |",
                  "|" + "---|" * 16]
