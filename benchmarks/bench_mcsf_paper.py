@@ -16,7 +16,10 @@ changes that could explain the gap (docs/mcsf_paper_comparison.md):
   MC-SF online against local search in hindsight;
 * ``timelimited``: the 20 instances of ``exact_synthetic.csv`` (n = 40..60): MC-SF against
   the incumbents of the 60 s time-limited MILP and CP-SAT runs recorded there (what a
-  ratio to a time-limited exact solver looks like), and against the best known schedule;
+  ratio to a time-limited exact solver looks like), and against the best known schedule.
+  The committed ``mcsf_paper.md`` used the CSV of commit ee51660 (serial warm start):
+  ``--exact-csv <(git show ee51660:benchmarks/results/exact_synthetic.csv)``; with the
+  current CSV (local-search warm start) the time-limited references are much better;
 * ``family`` (not run by default): other draws of ``o`` and ``M`` (``o <= 10``,
   ``o <= M/2``, ``M`` doubled), 3 instances each, to see whether the family matters.
 
