@@ -128,6 +128,13 @@ def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -
     raise InstanceError(f"{field} must be an integer, got {value!r}", source=source, request=rid)
 
 
+def _from_columns(memory: int, prefill: np.ndarray, decode: np.ndarray, arrival: np.ndarray,
+                  ids: Sequence[str], name: str, metadata: Mapping[str, Any]) -> Instance:
+    """Unpickle an :class:`Instance` (see ``Instance.__reduce__``)."""
+    return Instance.from_arrays(memory, prefill, decode, arrival, ids=ids, name=name,
+                                metadata=metadata)
+
+
 class Instance:
     """An immutable, validated scheduling instance.
 
@@ -276,6 +283,12 @@ class Instance:
         self._arrival = _readonly(a)
         self._metadata = MappingProxyType(dict(metadata or {}))
         self._index = index
+
+    def __reduce__(self):
+        """Pickle support (child processes, dask): rebuilt, and re-validated, from columns."""
+        return (_from_columns, (self._memory, np.array(self._prefill), np.array(self._decode),
+                                np.array(self._arrival), self._ids, self._name,
+                                dict(self._metadata)))
 
     # -- read-only views ---------------------------------------------------------------
     @property

@@ -95,6 +95,20 @@ def test_instance_is_immutable():
         inst.memory = 3  # type: ignore[misc]
 
 
+def test_instance_pickles_and_stays_validated_and_immutable():
+    import pickle
+
+    inst = Instance(10, [Request("a", 1, 2), Request("b", 3, 4, arrival=5)], name="p",
+                    metadata={"source": "test", "optimum": 7})
+    back = pickle.loads(pickle.dumps(inst))
+    assert back.ids == inst.ids and back.name == "p" and back.memory == 10
+    for col in ("prefill", "decode", "arrival"):
+        assert getattr(back, col).tolist() == getattr(inst, col).tolist()
+        assert not getattr(back, col).flags.writeable
+    assert dict(back.metadata) == {"source": "test", "optimum": 7}
+    assert back.index("b") == 1
+
+
 def test_from_arrays_refuses_fractions():
     with pytest.raises(InstanceError, match="r1.*decode must be an integer"):
         Instance.from_arrays(10, [1, 1], [2, 2.5])

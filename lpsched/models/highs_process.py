@@ -65,7 +65,7 @@ class MipRun:
     reported_dual_bound: float | None = None
 
 
-def _child(conn, data: tuple, windows: Windows, warm: np.ndarray,
+def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
            symmetry_breaking: bool, tail_families: int, options: dict,
            deadline_wall: float, stall: float) -> None:
     """Build and solve in the child; send progress and the final run through ``conn``."""
@@ -74,8 +74,6 @@ def _child(conn, data: tuple, windows: Windows, warm: np.ndarray,
         from lpsched.models.arrays import time_indexed_arrays
         from lpsched.models.time_indexed import _highs_mip, mip_starts, read_highs_outcome
 
-        memory, prefill, decode, arrival, ids = data  # Instance itself does not pickle
-        instance = Instance.from_arrays(memory, prefill, decode, arrival, ids=ids)
         arr = time_indexed_arrays(instance, windows)
         h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
         for k, v in options.items():
@@ -135,10 +133,8 @@ def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
                             stdin=subprocess.PIPE, pass_fds=(wfd,), env=env)
     os.close(wfd)
     recv = Connection(rfd, writable=False)
-    data = (instance.memory, np.asarray(instance.prefill), np.asarray(instance.decode),
-            np.asarray(instance.arrival), list(instance.ids))
     try:
-        proc.stdin.write(pickle.dumps((data, windows, warm, symmetry_breaking, tail_families,
+        proc.stdin.write(pickle.dumps((instance, windows, warm, symmetry_breaking, tail_families,
                                        options, time.time() + time_limit, _stall)))
         proc.stdin.close()
     except BrokenPipeError:  # the child died at startup; reported below as an error
