@@ -143,29 +143,32 @@ def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
     solution: tuple[float, np.ndarray] | None = None
     bound: float | None = None
     final = None
-    while True:
-        left = hard - time.perf_counter()
-        if left <= 0 or not recv.poll(left):
-            break
-        try:
-            msg = recv.recv()
-        except EOFError:  # the child died without a final message
-            final = ("error", f"the HiGHS child process exited with code {proc.poll()}")
-            break
-        if msg[0] == "solution" and (solution is None or msg[1] < solution[0]):
-            solution = (msg[1], msg[2])
-        elif msg[0] == "bound":
-            bound = msg[1] if bound is None else max(bound, msg[1])
-        elif msg[0] in ("done", "error"):
-            final = msg
-            break
-    if final is None:
-        proc.kill()
     try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - after kill
-        proc.kill()
-    recv.close()
+        while True:
+            left = hard - time.perf_counter()
+            if left <= 0 or not recv.poll(left):
+                break
+            try:
+                msg = recv.recv()
+            except EOFError:  # the child died without a final message
+                final = ("error", f"the HiGHS child process exited with code {proc.poll()}")
+                break
+            if msg[0] == "solution" and (solution is None or msg[1] < solution[0]):
+                solution = (msg[1], msg[2])
+            elif msg[0] == "bound":
+                bound = msg[1] if bound is None else max(bound, msg[1])
+            elif msg[0] in ("done", "error"):
+                final = msg
+                break
+    finally:  # also on KeyboardInterrupt: never leave the child running
+        if final is None:
+            proc.kill()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a child that hangs on exit
+            proc.kill()
+            proc.wait()
+        recv.close()
     if final is not None and final[0] == "done":
         return final[1]
     if final is not None:
