@@ -13,7 +13,7 @@ import sys
 
 import highspy
 
-__all__ = ["new_highs"]
+__all__ = ["enforce_deadline", "new_highs", "run_highs", "status_name"]
 
 _banner_done = False
 
@@ -76,12 +76,16 @@ def run_highs(h: highspy.Highs) -> tuple[bool, str]:
     """
     highspy.Highs.resetGlobalScheduler(True)
     run_status = h.run()
-    st = h.getModelStatus()
-    name = st.name if hasattr(st, "name") else str(st)
-    if run_status == highspy.HighsStatus.kError or name in _FAILED:
+    if run_status == highspy.HighsStatus.kError or status_name(h) in _FAILED:
         return False, f"HiGHS did not solve the model: run status {run_status}, model status " \
-                      f"{h.modelStatusToString(st)}"
+                      f"{h.modelStatusToString(h.getModelStatus())}"
     return True, ""
+
+
+def status_name(h: highspy.Highs) -> str:
+    """The model status of ``h`` as its enum name, e.g. ``"kOptimal"``."""
+    st = h.getModelStatus()
+    return st.name if hasattr(st, "name") else str(st)
 
 
 # Swallow the banner once at import, so that later Highs objects in this process -

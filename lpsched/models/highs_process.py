@@ -31,38 +31,16 @@ import pickle
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
 from lpsched.instance import Instance
+from lpsched.models.time_indexed import MipRun, run_mip_model
 from lpsched.models.windows import Windows
 
-__all__ = ["MipRun", "run_mip_in_child"]
-
-
-@dataclass(frozen=True)
-class MipRun:
-    """What a MILP run returned.
-
-    ``model_status`` is the HiGHS model status name (``"kOptimal"``,
-    ``"kTimeLimit"``, ``"kInterrupt"``, ...) or ``"killed"`` when the child process
-    was killed at the hard deadline. ``outcome`` is the
-    :class:`lpsched.models.time_indexed.HighsOutcome` (``None`` when killed).
-    """
-
-    ran: bool
-    why: str
-    model_status: str
-    outcome: object | None
-    starts: np.ndarray | None
-    columns: int | None
-    memory_rows: int | None
-    killed: bool = False
-    reported_objective: float | None = None
-    reported_dual_bound: float | None = None
+__all__ = ["run_mip_in_child"]
 
 
 def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
@@ -70,41 +48,20 @@ def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
            deadline_wall: float, stall: float) -> None:
     """Build and solve in the child; send progress and the final run through ``conn``."""
     try:
-        from lpsched.models._highs import enforce_deadline, run_highs
-        from lpsched.models.arrays import time_indexed_arrays
-        from lpsched.models.time_indexed import _highs_mip, mip_starts, read_highs_outcome
-
-        arr = time_indexed_arrays(instance, windows)
-        h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
-        for k, v in options.items():
-            h.setOptionValue(k, v)
-        left = max(0.01, deadline_wall - time.time())
-        h.setOptionValue("time_limit", left)
-        enforce_deadline(h, time.perf_counter() + left)
         last = [0.0]
 
-        def improving(event) -> None:
-            x = np.asarray(event.data_out.mip_solution)
-            conn.send(("solution", float(event.data_out.objective_function_value),
-                       mip_starts(arr, x)))
-
-        def progress(event) -> None:
+        def bound(value: float) -> None:
             now = time.perf_counter()
             if now - last[0] >= 0.5:
                 last[0] = now
-                conn.send(("bound", float(event.data_out.mip_dual_bound)))
+                conn.send(("bound", value))
 
-        h.cbMipImprovingSolution.subscribe(improving)
-        h.cbMipInterrupt.subscribe(progress)
-        if stall:  # tests only: a phase that reports nothing, like root separation
-            time.sleep(stall)
-        ran, why = run_highs(h)
-        out = read_highs_outcome(h)
-        st = h.getModelStatus()
-        starts = mip_starts(arr, np.asarray(h.getSolution().col_value)) \
-            if out.has_solution else None
-        conn.send(("done", MipRun(ran, why, st.name if hasattr(st, "name") else str(st), out,
-                                  starts, arr.ncols, int(arr.A_mem.shape[0]))))
+        run = run_mip_model(instance, windows, warm, symmetry_breaking=symmetry_breaking,
+                            tail_families=tail_families, options=options,
+                            deadline=time.perf_counter() + (deadline_wall - time.time()),
+                            on_solution=lambda obj, starts: conn.send(("solution", obj, starts)),
+                            on_bound=bound, stall=stall)
+        conn.send(("done", run))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, not raised
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -120,8 +77,8 @@ def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
     ``options`` are HiGHS options set in the child (threads, output_flag, ...);
     ``time_limit`` is the seconds left for the solve, ``grace`` defaults to
     ``max(2, 0.05 * time_limit)``. Returns the child's :class:`MipRun`, or, when it
-    was killed, one with ``killed=True``, the last reported solution in ``starts``
-    (``None`` if none) and the last reported dual bound.
+    was killed, one with ``model_status="killed"``, the last reported solution in
+    ``starts`` (``None`` if none) and the last reported dual bound.
     """
     grace = max(2.0, 0.05 * time_limit) if grace is None else grace
     t0 = time.perf_counter()
@@ -174,13 +131,8 @@ def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
     if final is not None:
         return MipRun(False, final[1], "error", None, None, None, None)
     return MipRun(True, "", "killed", None, None if solution is None else solution[1], None,
-                  None, killed=True,
-                  reported_objective=None if solution is None else solution[0],
-                  reported_dual_bound=bound)
+                  None, reported_dual_bound=bound)
 
 
 if __name__ == "__main__":  # the child: python -m lpsched.models.highs_process FD
-    # run the imported module's _child, so that MipRun pickles under its module name
-    from lpsched.models.highs_process import _child as _run
-
-    _run(Connection(int(sys.argv[1]), readable=False), *pickle.load(sys.stdin.buffer))
+    _child(Connection(int(sys.argv[1]), readable=False), *pickle.load(sys.stdin.buffer))

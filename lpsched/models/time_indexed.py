@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,9 @@ import numpy as np
 import pulp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import enforce_deadline, new_highs, run_highs
+from lpsched.models._highs import enforce_deadline, new_highs, run_highs, status_name
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
+from lpsched.models.incumbent import solver_incumbent
 from lpsched.models.windows import Windows, start_windows
 from lpsched.schedule import Result, Schedule, SolveStatus
 
@@ -291,9 +293,66 @@ ISOLATE_NONZEROS = 1_000_000
 (:mod:`lpsched.models.highs_process`) when a time limit is set."""
 
 
-def _status_name(h: highspy.Highs) -> str:
-    st = h.getModelStatus()
-    return st.name if hasattr(st, "name") else str(st)
+@dataclass(frozen=True)
+class MipRun:
+    """What one MILP run returned (in this process or in the child of
+    :mod:`lpsched.models.highs_process`).
+
+    ``model_status`` is the HiGHS model status name (``"kOptimal"``,
+    ``"kTimeLimit"``, ``"kInterrupt"``, ...) or ``"killed"`` when the child process
+    was killed at the hard deadline; then ``outcome`` is ``None`` and ``starts`` /
+    ``reported_dual_bound`` are the last solution and dual bound the child reported.
+    ``build_seconds`` is the time spent building the highspy model.
+    """
+
+    ran: bool
+    why: str
+    model_status: str
+    outcome: HighsOutcome | None
+    starts: np.ndarray | None
+    columns: int | None
+    memory_rows: int | None
+    build_seconds: float | None = None
+    reported_dual_bound: float | None = None
+
+
+def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
+                  symmetry_breaking: bool, tail_families: int, options: dict[str, Any],
+                  deadline: float | None,
+                  on_solution: Callable[[float, np.ndarray], None] | None = None,
+                  on_bound: Callable[[float], None] | None = None,
+                  stall: float = 0.0) -> MipRun:
+    """Build the highspy MILP (:func:`_highs_mip`), run it and read what HiGHS says.
+
+    ``options`` are HiGHS options; ``deadline`` is a ``time.perf_counter()`` value:
+    the rest of the time goes to HiGHS's ``time_limit`` and the interrupt callbacks
+    stop it there (:func:`lpsched.models._highs.enforce_deadline`). ``on_solution``
+    gets ``(objective, starts)`` of every improving MIP solution, ``on_bound`` the
+    MIP dual bound at every MIP interrupt check. ``stall`` (tests only) sleeps
+    before the run, like a HiGHS phase that reports nothing.
+    """
+    t = time.perf_counter()
+    arr = time_indexed_arrays(instance, windows)
+    h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
+    build = time.perf_counter() - t
+    for k, v in options.items():
+        h.setOptionValue(k, v)
+    if deadline is not None:
+        h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+        enforce_deadline(h, deadline)
+    if on_solution is not None:
+        h.cbMipImprovingSolution.subscribe(lambda e: on_solution(
+            float(e.data_out.objective_function_value),
+            mip_starts(arr, np.asarray(e.data_out.mip_solution))))
+    if on_bound is not None:
+        h.cbMipInterrupt.subscribe(lambda e: on_bound(float(e.data_out.mip_dual_bound)))
+    if stall:
+        time.sleep(stall)
+    ran, why = run_highs(h)
+    out = read_highs_outcome(h)
+    starts = mip_starts(arr, np.asarray(h.getSolution().col_value)) if out.has_solution else None
+    return MipRun(ran, why, status_name(h), out, starts, arr.ncols, int(arr.A_mem.shape[0]),
+                  build)
 
 
 def mip_starts(arr: TimeIndexedArrays, x: np.ndarray) -> np.ndarray:
@@ -338,8 +397,7 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     only when HiGHS reports ``kOptimal`` with zero gap.
     """
     from lpsched.models.combinatorial import combined_bound
-    from lpsched.models.highs_process import MipRun, run_mip_in_child
-    from lpsched.models.incumbent import solver_incumbent
+    from lpsched.models.highs_process import run_mip_in_child
 
     if engine not in ("highspy", "pulp"):
         raise ValueError(f"engine must be 'highspy' or 'pulp', got {engine!r}")
@@ -364,33 +422,25 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
         h = model.problem.solverModel
         ran, why = h._lpsched_ran
         out = read_highs_outcome(h)
-        run = MipRun(ran, why, _status_name(h), out,
+        run = MipRun(ran, why, status_name(h), out,
                      model.starts_from_values() if out.has_solution else None,
                      model.arrays.ncols, int(model.arrays.A_mem.shape[0]))
     elif isolate:
-        build_time = time.perf_counter() - t0
+        prep = time.perf_counter() - t0
         run = run_mip_in_child(instance, w, warm, symmetry_breaking=symmetry_breaking,
                                tail_families=tail_families,
                                options={"output_flag": bool(msg), "threads": int(threads),
                                         **opts},
-                               time_limit=max(0.01, float(time_limit) - build_time),
+                               time_limit=max(0.01, float(time_limit) - prep),
                                _stall=_stall)
+        build_time = prep + (run.build_seconds or 0.0)
     else:
-        arr = time_indexed_arrays(instance, w)
-        h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
-        build_time = time.perf_counter() - t0
-        h.setOptionValue("output_flag", bool(msg))
-        h.setOptionValue("threads", int(threads))
-        for k, v in opts.items():
-            h.setOptionValue(k, v)
-        if time_limit is not None:
-            h.setOptionValue("time_limit", max(0.01, float(time_limit) - build_time))
-            enforce_deadline(h, t0 + float(time_limit))
-        ran, why = run_highs(h)
-        out = read_highs_outcome(h)
-        run = MipRun(ran, why, _status_name(h), out,
-                     mip_starts(arr, np.asarray(h.getSolution().col_value))
-                     if out.has_solution else None, arr.ncols, int(arr.A_mem.shape[0]))
+        prep = time.perf_counter() - t0
+        run = run_mip_model(instance, w, warm, symmetry_breaking=symmetry_breaking,
+                            tail_families=tail_families,
+                            options={"output_flag": bool(msg), "threads": int(threads), **opts},
+                            deadline=None if time_limit is None else t0 + float(time_limit))
+        build_time = prep + run.build_seconds
     out = run.outcome
     runtime = time.perf_counter() - t0
     dual = out.dual_bound if out is not None else run.reported_dual_bound
