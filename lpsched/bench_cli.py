@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lpsched.cli import CliError, format_table, load_instance_arg
+from lpsched.paths import add_output_argument
 
 __all__ = ["register"]
 
@@ -241,9 +242,10 @@ def register(subparsers: Any) -> None:
                         "(needs the 'dask' extra)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for the Dask scheduler (default 10)")
-    p.add_argument("--out", default=None,
-                   help="write the rows as CSV here (and JSON next to it, .json)")
-    p.add_argument("--json", default=None, help="write rows + summary as JSON here")
+    add_output_argument(p, "--out", default=None, suffixes=(".csv",), what="bench CSV",
+                        help="write the rows as CSV here (and JSON next to it, .json)")
+    add_output_argument(p, "--json", default=None, suffixes=(".json",), what="bench JSON",
+                        help="write rows + summary as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed passed to every algorithm")
     p.add_argument("--options", default=None,
                    help='per-algorithm options as JSON, e.g. \'{"milp": {"threads": 1}}\'')
@@ -278,7 +280,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("kind", choices=["memory", "gaps", "afd"], help="which figure")
     p.add_argument("inputs", nargs="+", help="memory: INSTANCE [SCHEDULE]; gaps: bench "
                                              "CSV/JSON files; afd: sweep JSON")
-    p.add_argument("--out", required=True, help="output file (.png or .svg)")
+    add_output_argument(p, "--out", required=True, suffixes=(".png", ".svg"), what="plot",
+                        help="output file (.png or .svg)")
     p.add_argument("--algo", default=None, help="memory: solve with this algorithm first")
     p.add_argument("--time-limit", type=float, default=None, help="memory: solver time limit")
     p.add_argument("--memory", type=int, default=None, help="memory: override the budget M")
@@ -314,5 +317,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resample", action="store_true",
                    help="redraw requests with s+o > M (counted in the metadata) instead of failing")
     p.add_argument("--name", default=None, help="instance name")
-    p.add_argument("--out", default=None, help="write the instance JSON here")
+    add_output_argument(p, "--out", default=None, what="instance file",
+                        help="write the instance JSON here")
     p.set_defaults(func=_cmd_sample)

@@ -21,9 +21,11 @@ from typing import Any
 from lpsched import registry
 from lpsched.check import check
 from lpsched.instance import Instance, InstanceError
+from lpsched.paths import add_output_argument, prepare_outputs
 from lpsched.schedule import ScheduleError, read_schedule
+from lpsched.stop import check_time_limit
 
-__all__ = ["CliError", "main", "load_instance_arg", "format_table"]
+__all__ = ["CliError", "StreamingTable", "format_table", "load_instance_arg", "main"]
 
 #: Modules that add subcommands (each has ``register(subparsers)``).
 _PLUGINS = ("lpsched.models.cli", "lpsched.afd.cli", "lpsched.bench_cli")
@@ -59,14 +61,7 @@ def load_instance_arg(spec: str, memory: int | None = None, step_seconds: float 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Plain fixed-width table (numbers right-aligned)."""
 
-    def fmt(v: Any) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
-        return str(v)
-
-    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[k]) for row in cells]) for k, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines.append("  ".join("-" * w for w in widths))
@@ -97,19 +92,38 @@ def _instance_from(args: argparse.Namespace) -> Instance:
 # -- commands -------------------------------------------------------------------------------
 
 
-def _cmd_solve(args: argparse.Namespace) -> int:
-    from lpsched.solve import solve
-
-    inst = _instance_from(args)
+def _options_arg(text: str | None) -> dict[str, Any]:
     try:
-        options = json.loads(args.options) if args.options else {}
+        options = json.loads(text) if text else {}
     except json.JSONDecodeError as exc:
         raise CliError(f"--options is not valid JSON: {exc.msg}") from None
     if not isinstance(options, dict):
         raise CliError("--options must be a JSON object")
+    return options
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from lpsched.solve import solve
+
+    check_time_limit(args.time_limit, "--time-limit")
+    options = _options_arg(args.options)
+    inst = _instance_from(args)
+    registry.get(args.algo).validate(options)  # before any work (solve checks again)
     res = solve(inst, args.algo, time_limit=args.time_limit, seed=args.seed, **options)
     if args.out:
         res.write(args.out, instance_name=inst.name)
+    _print_result(inst, res)
+    if args.out:
+        print(f"wrote      {args.out}")
+    if res.stats.get("interrupted"):
+        where = f"; wrote it to {args.out}" if args.out and res.schedule is not None else ""
+        print(f"lpsched: interrupted: best schedule found so far has status {res.status}"
+              f"{where}", file=sys.stderr)
+        return 130
+    return 1 if res.status.value == "error" else 0
+
+
+def _print_result(inst: Instance, res) -> None:
     gap = res.gap
     print(f"instance   {inst.name} (n={inst.n}, M={inst.memory})")
     print(f"algorithm  {res.algorithm}")
@@ -124,15 +138,14 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         lat = rep.latency
         print(f"latency    mean {lat['mean']:.1f}  p50 {lat['p50']:.0f}  p90 {lat['p90']:.0f}"
               f"  p99 {lat['p99']:.0f} steps")
-    print(f"runtime    {res.runtime:.3f} s")
-    scalar_stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
+    limit = res.stats.get("time_limit")
+    print(f"runtime    {res.runtime:.3f} s" + (f" (time limit {limit:g} s)" if limit else ""))
+    scalar_stats = {k: v for k, v in res.stats.items()
+                    if isinstance(v, (int, float, str)) and k != "time_limit"}
     if scalar_stats:
         print("stats      " + "  ".join(f"{k} {v}" for k, v in scalar_stats.items()))
     if res.message:
         print(f"note       {res.message}")
-    if args.out:
-        print(f"wrote      {args.out}")
-    return 1 if res.status.value == "error" else 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -168,48 +181,124 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_algorithms(args: argparse.Namespace) -> int:
+    if args.name:
+        return _describe_algorithm(registry.get(args.name), args.json)
     rows = [{"name": s.name, "kind": s.kind, "summary": s.summary} for s in registry.specs()]
     if args.json:
         print(json.dumps([{**r, "source": s.source} for r, s in zip(rows, registry.specs())],
                          indent=1))
         return 0
     print(format_table(rows, ["name", "kind", "summary"]))
+    print("\n`lpsched algorithms NAME` lists an algorithm's options.")
     return 0
+
+
+def _describe_algorithm(spec: registry.AlgorithmSpec, as_json: bool) -> int:
+    opts = spec.declared_options()
+    passthrough = spec.passthrough_spec()
+    if as_json:
+        print(json.dumps({"name": spec.name, "kind": spec.kind, "summary": spec.summary,
+                          "source": spec.source,
+                          "options": [{"name": o.name, "kind": o.kind, "type": o.describe(),
+                                       "default": o.default if o.has_default else None,
+                                       "help": o.help} for o in opts],
+                          "passthrough": passthrough.what if passthrough else None},
+                         indent=1, default=str))
+        return 0
+    print(f"{spec.name} ({spec.kind}): {spec.summary}")
+    if spec.source:
+        print(f"source: {spec.source}")
+    print("common: --time-limit S (whole call), --seed N")
+    if opts:
+        rows = [{"option": o.name, "type": o.describe(),
+                 "default": json.dumps(o.default) if o.has_default and _jsonable(o.default)
+                 else ("-" if not o.has_default else str(o.default)),
+                 "help": o.help} for o in opts]
+        print(format_table(rows, ["option", "type", "default", "help"]))
+    else:
+        print("no options")
+    if passthrough is not None:
+        print(f"also: {passthrough.help or 'any ' + passthrough.what + ' by name'}")
+    print(f"example: lpsched solve tiny-3 --algo {spec.name}"
+          + (f" --options '{{\"{opts[0].name}\": {json.dumps(opts[0].default)}}}'"
+             if opts and opts[0].has_default and _jsonable(opts[0].default)
+             and opts[0].default is not None else ""))
+    return 0
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+    except TypeError:
+        return False
+    return True
 
 
 DEMO_ALGORITHMS = ("fcfs", "sf", "size-first", "mc-sf", "sorted-f", "sorted-f-cont", "local-search",
                    "milp", "cpsat")
+DEMO_COLUMNS = (("instance", 14), ("n", 4), ("M", 6), ("algorithm", 14), ("status", 10),
+                ("objective", 10), ("lower_bound", 11), ("optimum", 8), ("ratio", 6),
+                ("time_s", 7))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lpsched import library
     from lpsched.solve import solve
 
+    check_time_limit(args.time_limit, "--time-limit")
     names = args.instances or library.demo_instances()
     algos = args.algos.split(",") if args.algos else [
         a for a in DEMO_ALGORITHMS if a in registry.algorithm_names()]
-    rows = []
-    for name in names:
-        inst = load_instance_arg(name)
+    for a in algos:
+        registry.get(a)
+    instances = [load_instance_arg(name) for name in names]
+    table = StreamingTable(DEMO_COLUMNS)
+    table.header()
+    for inst in instances:
         for algo in algos:
             res = solve(inst, algo, time_limit=args.time_limit)
             best = inst.metadata.get("optimum")
-            rows.append({
+            table.row({
                 "instance": inst.name, "n": inst.n, "M": inst.memory, "algorithm": res.algorithm,
                 "status": str(res.status), "objective": res.objective,
-                "lower_bound": res.lower_bound,
-                "optimum": best,
+                "lower_bound": res.lower_bound, "optimum": best,
                 "ratio": (res.objective / best) if best and res.objective else None,
                 "time_s": res.runtime,
             })
-            if sys.stdout.isatty():
-                print(f"  {inst.name} {algo}: {res.status} {res.objective}", file=sys.stderr)
-    print(format_table(rows, ["instance", "n", "M", "algorithm", "status", "objective",
-                              "lower_bound", "optimum", "ratio", "time_s"]))
+            if res.stats.get("interrupted"):
+                print("lpsched: interrupted", file=sys.stderr)
+                return 130
     print("\noptimum: proven optimum from the instance metadata; lower_bound: the algorithm's own "
           "proven bound (exact solvers); time_limit = stopped at --time-limit with bound and "
           "incumbent")
     return 0
+
+
+class StreamingTable:
+    """A fixed-width table printed a row at a time (flushed), for long runs."""
+
+    def __init__(self, columns: Sequence[tuple[str, int]]):
+        self.columns = [(c, max(w, len(c))) for c, w in columns]
+
+    def header(self) -> None:
+        print("  ".join(c.ljust(w) for c, w in self.columns))
+        print("  ".join("-" * w for _, w in self.columns), flush=True)
+
+    def row(self, values: dict[str, Any]) -> None:
+        cells = []
+        for c, w in self.columns:
+            v = values.get(c)
+            text = _fmt(v)
+            cells.append(text.rjust(w) if isinstance(v, (int, float)) else text.ljust(w))
+        print("  ".join(cells), flush=True)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,8 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lpsched solve trace.csv --memory 65536 --algo fcfs")
     _add_instance_options(p)
     p.add_argument("--algo", required=True, help="algorithm name (see `lpsched algorithms`)")
-    p.add_argument("--out", help="write the schedule JSON here")
-    p.add_argument("--time-limit", type=float, default=None, help="time limit in seconds")
+    add_output_argument(p, "--out", what="schedule file",
+                        help="write the schedule JSON here (folders are created)")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="wall-time limit in seconds for the whole solve (finite, > 0)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--options", default=None,
                    help='algorithm options as a JSON object, e.g. \'{"threads": 1}\'')
@@ -259,9 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("algorithms", help="list the available algorithms", formatter_class=ex,
-                       description="List algorithm names usable with --algo.",
-                       epilog="example:\n  lpsched algorithms --json")
+    p = sub.add_parser("algorithms", help="list the available algorithms (and their options)",
+                       formatter_class=ex,
+                       description="List algorithm names usable with --algo; with NAME, that "
+                                   "algorithm's declared options (type, default, help).",
+                       epilog="examples:\n  lpsched algorithms\n  lpsched algorithms milp\n"
+                              "  lpsched algorithms --json")
+    p.add_argument("name", nargs="?", default=None, help="an algorithm name")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_algorithms)
 
@@ -293,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        prepare_outputs(args)
         return int(args.func(args) or 0)
     except (InstanceError, ScheduleError, CliError, registry.UnknownAlgorithm,
             ValueError) as exc:
@@ -300,6 +396,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"lpsched: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("lpsched: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return 0
 

@@ -1,22 +1,59 @@
-"""The algorithm registry: stable command-line names -> implementations.
+"""The algorithm registry: stable names -> implementations, with their declared options.
 
-Each entry names a function ``f(instance, *, time_limit, seed, **options) -> Result``
-by module path, imported on first use so that ``import lpsched`` stays light.
-Add an algorithm by adding one :class:`AlgorithmSpec` line to ``_SPECS``.
+Every algorithm is a function
+
+    f(instance, *, deadline, seed, **options) -> Result
+
+where ``deadline`` is the :class:`lpsched.stop.Deadline` made by
+:func:`lpsched.solve` (the whole time budget of the call) and ``options`` are the
+ones declared in its :class:`AlgorithmSpec` (:class:`lpsched.options.Option`:
+name, kind, one-line help; the default is the function's own keyword default).
+Built-in algorithms are listed in ``_SPECS`` and imported on first use, so that
+``import lpsched`` stays light. Users add their own with :func:`register`; they
+then run through :func:`lpsched.solve`, ``lpsched bench``, the checker and Dask
+exactly as the built-ins do.
+
+Example (a user's algorithm; it may return a ``Result``, a ``Schedule`` or start steps):
+
+>>> import numpy as np
+>>> from lpsched import Instance, Request, register, solve
+>>> from lpsched.options import Option
+>>> def one_by_one(instance, *, deadline, seed=None, gap=0):
+...     '''Run the requests one after another, ``gap`` idle steps between them.'''
+...     starts, t = [], 0
+...     for o, a in zip(instance.decode.tolist(), instance.arrival.tolist()):
+...         t = max(t, a)
+...         starts.append(t)
+...         t += o + gap
+...     return np.array(starts)
+>>> _ = register("one-by-one", one_by_one, summary="sequential baseline",
+...              options=[Option("gap", "int", "idle steps between requests", minimum=0)])
+>>> inst = Instance(10, [Request("a", 2, 3), Request("b", 1, 4)])
+>>> res = solve(inst, "one-by-one", gap=1)
+>>> res.status.value, res.objective
+('feasible', 11)
+>>> unregister("one-by-one")
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from lpsched.instance import Instance
+from lpsched.options import Option, OptionError, Passthrough, validate_options
 from lpsched.schedule import Result
 
-__all__ = ["AlgorithmSpec", "UnknownAlgorithm", "algorithm_names", "get", "specs"]
+__all__ = ["KINDS", "AlgorithmSpec", "OptionError", "UnknownAlgorithm", "algorithm_names",
+           "ensure", "get", "register", "run", "specs", "unregister"]
 
 SolveFunction = Callable[..., Result]
+
+#: Algorithm kinds, in listing order.
+KINDS = ("policy", "heuristic", "improvement", "lp-guided", "exact", "user")
 
 
 class UnknownAlgorithm(KeyError):
@@ -26,108 +63,320 @@ class UnknownAlgorithm(KeyError):
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """One algorithm: its CLI name, where it lives, what it is, where it comes from."""
+    """One algorithm: its name, where it lives, what it is, its options, where it comes from.
+
+    ``target`` is ``"package.module:function"`` (imported on first use) or the
+    function itself (user registrations). ``passthrough`` names a
+    :class:`~lpsched.options.Passthrough` (``"module:attribute"``) when the
+    algorithm also accepts a solver's own parameters by name.
+    """
 
     name: str
-    target: str  # "package.module:function"
-    kind: str  # "heuristic" | "exact" | "policy" | "improvement" | "lp-guided"
+    target: str | SolveFunction
+    kind: str
     summary: str
     source: str = ""
+    options: tuple[Option, ...] = ()
+    passthrough: str = ""
+    builtin: bool = True
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def load(self) -> SolveFunction:
-        module, func = self.target.split(":")
-        return getattr(importlib.import_module(module), func)
+        if callable(self.target):
+            return self.target
+        if "func" not in self._cache:
+            module, func = self.target.split(":")
+            self._cache["func"] = getattr(importlib.import_module(module), func)
+        return self._cache["func"]
+
+    def declared_options(self) -> tuple[Option, ...]:
+        """The options with their defaults (read from the function's signature)."""
+        if "options" not in self._cache:
+            params = inspect.signature(self.load()).parameters
+            out = []
+            for opt in self.options:
+                p = params.get(opt.name)
+                out.append(opt.with_default(p.default) if p is not None
+                           and p.default is not inspect.Parameter.empty else opt)
+            self._cache["options"] = tuple(out)
+        return self._cache["options"]
+
+    def passthrough_spec(self) -> Passthrough | None:
+        if not self.passthrough:
+            return None
+        module, attr = self.passthrough.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def validate(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the declaration (:class:`OptionError` if not)."""
+        return validate_options(self.name, options, self.declared_options(),
+                                self.passthrough_spec())
+
+
+def _opt(name: str, kind: str, help: str, **kw: Any) -> Option:
+    return Option(name, kind, help, **kw)
+
+
+# -- shared option groups ---------------------------------------------------------------------
+
+_PREDICTIONS = (
+    _opt("predictions", "ints", "predicted decode length of each request (by position), "
+         "integers >= 1; default: the true lengths", minimum=1),
+    _opt("prediction_noise", "float", "draw predictions o*exp(sigma Z), Z ~ N(0,1) seeded by "
+         "seed: sigma", minimum=0),
+    _opt("skip_idle", "bool", "jump over steps where the policy provably starts nothing "
+         "(False: call it every step; same schedule, slower)"),
+)
+_WARM = (
+    _opt("incumbent", "schedule", "a feasible schedule: horizon, MIP start/hint (default: "
+         "warm_start)"),
+    _opt("warm_start", "str", "how to get the starting schedule", choices=("local-search",
+                                                                            "serial")),
+    _opt("warm_start_time", "float", "seconds for the warm start (part of the time limit; "
+         "default 10% of it, at most 10 s)", minimum=0),
+    _opt("symmetry_breaking", "bool", "order identical requests (valid: relabelling)"),
+    _opt("threads", "int", "solver threads (1: deterministic)", minimum=1),
+    _opt("max_model_bytes", "float", "refuse to build a model estimated larger than this "
+         "(bytes); return the warm start instead", minimum=0),
+)
+_LP_ORDER = (
+    _opt("key", "str", "order by fractional completion or start", choices=("completion",
+                                                                            "start")),
+    _opt("max_columns", "int", "columns of the ordering LP (sets the bucket width)", minimum=1),
+    _opt("backfill", "bool", "let a later request start before an earlier one when it fits"),
+)
+_SORTED_F = (
+    _opt("thetas", "floats", "Lagrangian weights of the candidate orders o + theta s",
+         minimum=0, maximum=1),
+    _opt("exact_batches", "bool", "minimise F exactly by a knapsack DP (small instances)"),
+)
+_WINDOW = (
+    _opt("window", "int", "requests re-ordered by the LP at each re-solve", minimum=1),
+    _opt("max_columns", "int", "columns of each window LP", minimum=1),
+)
 
 
 _SPECS: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("fcfs", "lpsched.heuristics.baselines:solve_fcfs", "policy",
-                  "First-come-first-served with look-ahead memory admission (head-of-line blocking)"),
+                  "First-come-first-served with look-ahead memory admission (head-of-line blocking)",
+                  options=_PREDICTIONS),
     AlgorithmSpec("sf", "lpsched.heuristics.baselines:solve_sf", "policy",
-                  "Shortest decode length first with look-ahead admission (backfills)"),
+                  "Shortest decode length first with look-ahead admission (backfills)",
+                  options=_PREDICTIONS),
     AlgorithmSpec("size-first", "lpsched.heuristics.baselines:solve_size_first", "policy",
-                  "Smallest total size prefill+decode first with look-ahead admission"),
+                  "Smallest total size prefill+decode first with look-ahead admission",
+                  options=_PREDICTIONS),
     AlgorithmSpec("mc-sf", "lpsched.heuristics.baselines:solve_mc_sf", "policy",
                   "Memory-constrained shortest-first: admit by ascending predicted decode "
                   "while memory at every future completion step fits; stop at first misfit",
                   "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
-                  "Constraints, 2025"),
+                  "Constraints, 2025", options=_PREDICTIONS),
 
     # -- exact solvers (models/) ------------------------------------------------------------
     AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
                   "Time-indexed MILP (PuLP model, HiGHS); bound and gap read from HiGHS",
-                  "Sousa & Wolsey 1992 time-indexed formulation; DESIGN.md section 2"),
+                  "Sousa & Wolsey 1992 time-indexed formulation; formulations/time-indexed.md",
+                  options=_WARM + (
+                      _opt("engine", "str", "load the model straight into highspy, or through "
+                           "PuLP", choices=("highspy", "pulp")),
+                      _opt("msg", "bool", "print the HiGHS log"),
+                      _opt("tail_families", "int", "disjoint-tail clique families added as "
+                           "valid inequalities", minimum=0),
+                      _opt("isolate", "bool", "solve in a child process killed at the hard "
+                           "deadline (default: for large models with a time limit)"),
+                  ), passthrough="lpsched.models._highs:HIGHS_OPTIONS"),
     AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
                   "CP-SAT (OR-Tools): memory at completion steps + pairwise overlap disjunctions "
                   "(formulation=cumulative: staircase intervals)",
-                  "formulations/cpsat.md"),
+                  "formulations/cpsat.md",
+                  options=_WARM + (
+                      _opt("formulation", "str", "memory constraints", choices=("events",
+                                                                                "cumulative")),
+                      _opt("tail_families", "int", "redundant disjoint-tail NoOverlap families "
+                           "(default 8 for cumulative, 0 for events)", minimum=0),
+                      _opt("log", "bool", "print the CP-SAT search log"),
+                  ), passthrough="lpsched.models.cpsat:CPSAT_PARAMETERS"),
 
     # -- strong heuristics (heuristics/) -----------------------------------------------------
     AlgorithmSpec("sorted-f", "lpsched.heuristics.sorted_f:solve_sorted_f", "heuristic",
                   "Sorted-F: greedy min-F memory-feasible batches (F = sum o / |X|^2), run in "
                   "ascending F, each batch after the previous one ends",
                   "Wang, Ye, Zhou, LLM Serving Optimization with Variable Prefill and Decode "
-                  "Lengths, arXiv:2508.06133, 2025"),
+                  "Lengths, arXiv:2508.06133, 2025", options=_SORTED_F),
     AlgorithmSpec("sorted-f-cont", "lpsched.heuristics.sorted_f:solve_sorted_f_cont", "heuristic",
                   "Continuous Sorted-F: the Sorted-F order, each request started at the earliest "
                   "step memory allows (no waiting for the batch to end)",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours"),
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours",
+                  options=_SORTED_F + (
+                      _opt("backfill", "bool", "offline: a later request may start before an "
+                           "earlier one when it fits"),
+                      _opt("clairvoyant", "bool", "with arrivals: decode the offline order "
+                           "with known release dates instead of the online policy"),
+                  ) + _PREDICTIONS),
     AlgorithmSpec("dp", "lpsched.heuristics.dp:solve_dp", "exact",
                   "Exact dynamic program over step states (unstarted set, running progress); "
-                  "tiny instances only",
-                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours"),
+                  "tiny instances only (n <= 16)",
+                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours",
+                  options=(_opt("max_states", "int", "stop (with the fallback schedule) after "
+                                "this many memoised states", minimum=1),)),
     AlgorithmSpec("local-search", "lpsched.heuristics.local_search:solve_local_search",
                   "improvement",
                   "Local search (swap/insert/batch merge/split) over the batch order, serial "
                   "earliest-start decoding; never worse than its start (default: best of "
                   "sorted-f-cont, mc-sf, sf)",
-                  "Wang, Ye, Zhou 2025 (local-search variant)"),
+                  "Wang, Ye, Zhou 2025 (local-search variant)",
+                  options=(
+                      _opt("init", "str", "comma-separated algorithms whose best schedule is "
+                           "the start ('auto': sorted-f-cont, mc-sf, sf)"),
+                      _opt("start", "schedule", "a feasible start schedule (instead of init)"),
+                      _opt("max_iters", "int", "stop after this many moves", minimum=0),
+                      _opt("backfill", "bool", "decode with backfilling (default: up to 300 "
+                           "requests)"),
+                      _opt("restarts", "int", "kicks of iterated local search after a local "
+                           "optimum", minimum=0),
+                  )),
     AlgorithmSpec("sorted-lp", "lpsched.heuristics.lp_guided:solve_sorted_lp", "lp-guided",
                   "Sorted-LP: order by fractional completion times of the (bucketed) time-indexed "
                   "LP relaxation, earliest-start decoding",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133), LP-based scheduler"),
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133), LP-based scheduler",
+                  options=_LP_ORDER),
     AlgorithmSpec("lp-swap", "lpsched.heuristics.lp_guided:solve_lp_swap", "lp-guided",
                   "LP-Swap: the Sorted-LP order improved by adjacent pairwise swaps",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133)"),
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133)",
+                  options=_LP_ORDER + (
+                      _opt("max_passes", "int", "passes of adjacent swaps", minimum=0),
+                      _opt("swap_time", "float", "seconds for the swaps without a time limit",
+                           minimum=0),
+                  )),
     AlgorithmSpec("lp-horizon", "lpsched.heuristics.lp_guided:solve_lp_horizon", "lp-guided",
                   "Receding horizon: re-solve the ordering LP over a window of the next requests "
                   "(Sorted-F order), commit the first half, slide",
-                  "Wang, Ye, Zhou 2025 (receding-horizon variant); windowing ours"),
+                  "Wang, Ye, Zhou 2025 (receding-horizon variant); windowing ours",
+                  options=(
+                      _opt("window", "int", "requests per window LP", minimum=1),
+                      _opt("commit", "int", "requests committed per window (default "
+                           "window // 2)", minimum=1),
+                  ) + _LP_ORDER),
     AlgorithmSpec("sorted-f-online", "lpsched.heuristics.online:solve_sorted_f_online", "policy",
                   "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
                   "requests (predicted lengths), look-ahead admission, no overtaking",
-                  "Wang, Ye, Zhou 2025; online adaptation ours"),
+                  "Wang, Ye, Zhou 2025; online adaptation ours", options=_PREDICTIONS),
     AlgorithmSpec("sorted-lp-online", "lpsched.heuristics.online:solve_sorted_lp_online", "policy",
                   "Online receding-horizon Sorted-LP policy: the first window of the online "
                   "Sorted-F order re-ordered by the ordering LP at every arrival",
-                  "Wang, Ye, Zhou 2025; online adaptation ours"),
+                  "Wang, Ye, Zhou 2025; online adaptation ours",
+                  options=_WINDOW + _PREDICTIONS),
     AlgorithmSpec("lp-swap-online", "lpsched.heuristics.online:solve_lp_swap_online", "policy",
                   "Online LP-Swap policy: the online Sorted-LP window order improved by adjacent "
                   "pairwise swaps (window decoded as a backlog) at every arrival",
-                  "Wang, Ye, Zhou 2025; online adaptation ours"),
-
-
-    # -- end of algorithms -------------------------------------------------------------------
+                  "Wang, Ye, Zhou 2025; online adaptation ours",
+                  options=_WINDOW + (
+                      _opt("swap_passes", "int", "passes of adjacent swaps per re-solve",
+                           minimum=0),
+                  ) + _PREDICTIONS),
 )
+
+_USER: dict[str, AlgorithmSpec] = {}
 
 
 def specs() -> tuple[AlgorithmSpec, ...]:
-    """All registered algorithms, in listing order."""
-    return _SPECS
+    """All registered algorithms (built-ins in listing order, then the user's)."""
+    return _SPECS + tuple(_USER.values())
 
 
 def algorithm_names() -> list[str]:
-    return [s.name for s in _SPECS]
+    return [s.name for s in specs()]
 
 
 def get(name: str) -> AlgorithmSpec:
     """The spec of an algorithm by its (case-insensitive) name."""
-    key = name.strip().lower()
-    for s in _SPECS:
+    key = str(name).strip().lower()
+    for s in specs():
         if s.name == key:
             return s
     raise UnknownAlgorithm(
         f"unknown algorithm {name!r}; available: {', '.join(algorithm_names())}")
 
 
-def run(name: str, instance: Instance, **kwargs) -> Result:
-    return get(name).load()(instance, **kwargs)
+def register(name: str, func: SolveFunction | None = None, *, kind: str = "user",
+             summary: str = "", source: str = "", options: Iterable[Option] = (),
+             replace: bool = False):
+    """Register a user algorithm under ``name``; usable as a decorator.
+
+    ``func(instance, *, deadline, seed, **options)`` returns a
+    :class:`~lpsched.schedule.Result`, a :class:`~lpsched.schedule.Schedule` or a
+    start-step array (aligned with ``instance.ids``); :func:`lpsched.solve` checks
+    its schedule with the shared checker as for every built-in. ``deadline`` is
+    the :class:`lpsched.stop.Deadline` of the call: look at ``deadline.expired()``
+    in loops and return the best schedule so far when it says so. ``options`` are
+    the :class:`~lpsched.options.Option` declarations of its keyword options
+    (their defaults are the function's own). ``replace=True`` overwrites an
+    earlier user registration of the same name (never a built-in).
+
+    Returns the :class:`AlgorithmSpec` (or, as a decorator, ``func`` itself).
+    """
+    key = str(name).strip().lower()
+    if not key or any(ch.isspace() for ch in key) or "," in key:
+        raise ValueError(f"algorithm name must be a non-empty word without spaces or commas, "
+                         f"got {name!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if func is None:
+        def deco(f: SolveFunction) -> SolveFunction:
+            register(key, f, kind=kind, summary=summary, source=source, options=options,
+                     replace=replace)
+            return f
+        return deco
+    if not callable(func):
+        raise TypeError(f"register({name!r}): func must be callable, got {func!r}")
+    if any(s.name == key for s in _SPECS):
+        raise ValueError(f"{key!r} is a built-in algorithm; choose another name")
+    if key in _USER and not replace:
+        raise ValueError(f"{key!r} is already registered (pass replace=True to overwrite it)")
+    opts = tuple(options)
+    for o in opts:
+        if not isinstance(o, Option):
+            raise TypeError(f"register({name!r}): options must be lpsched.options.Option "
+                            f"objects, got {o!r}")
+    _check_signature(key, func, opts)
+    doc = inspect.getdoc(func) or ""
+    spec = AlgorithmSpec(key, func, kind, summary or (doc.splitlines()[0] if doc else key),
+                         source, opts, builtin=False)
+    _USER[key] = spec
+    return spec
+
+
+def _check_signature(name: str, func: SolveFunction, options: tuple[Option, ...]) -> None:
+    params = inspect.signature(func).parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    missing = [k for k in ("deadline", "seed") if k not in params and not var_kw]
+    missing += [o.name for o in options if o.name not in params and not var_kw]
+    if missing:
+        raise TypeError(f"register({name!r}): the function must take keyword argument(s) "
+                        f"{', '.join(missing)}")
+
+
+def unregister(name: str) -> None:
+    """Remove a user registration (built-ins cannot be removed)."""
+    key = str(name).strip().lower()
+    if key not in _USER:
+        raise UnknownAlgorithm(f"no user algorithm {name!r} is registered")
+    del _USER[key]
+
+
+def ensure(spec: AlgorithmSpec) -> None:
+    """Make a user spec known in this process (bench workers receive it with the task)."""
+    if not spec.builtin and _USER.get(spec.name) is not spec:
+        _USER[spec.name] = spec
+
+
+def run(name: str, instance: Instance, *, deadline=None, seed: int | None = None,
+        **options: Any) -> Result:
+    """Run an algorithm inside another one (no checker, no signal handling: the caller's
+    :func:`lpsched.solve` does both); ``options`` are validated."""
+    from lpsched.stop import Deadline
+
+    spec = get(name)
+    return spec.load()(instance, deadline=Deadline.coerce(deadline), seed=seed,
+                       **spec.validate(options))
+

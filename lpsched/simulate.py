@@ -72,9 +72,10 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.check import memory_profile
+from lpsched.check import _Profile, memory_profile
 from lpsched.instance import Instance, InstanceError, integer_column
 from lpsched.schedule import Schedule
+from lpsched.stop import Deadline
 
 __all__ = [
     "BasePolicy",
@@ -207,6 +208,8 @@ class SimulationResult:
     steps: int
     runtime: float
     evicted_runs: np.ndarray = field(repr=False)
+    drained: int = 0
+    drain_step: int | None = None
 
     def stats(self) -> dict[str, Any]:
         """Figures for :attr:`lpsched.schedule.Result.stats`."""
@@ -214,7 +217,10 @@ class SimulationResult:
             np.unique(self.evicted_runs[:, 0]).size), "wasted_tokens": self.wasted_tokens,
             "wasted_steps": self.wasted_steps, "policy_calls": self.policy_calls,
             "decision_times": self.decision_times, "steps": self.steps,
-            "simulation_s": round(self.runtime, 6)}
+            "simulation_s": round(self.runtime, 6), **({
+                "drained": self.drained, "drain_step": self.drain_step,
+                "fallback": "deadline: the rest ran one at a time in arrival order"}
+                if self.drain_step is not None else {})}
 
 
 def validate_predictions(instance: Instance, predictions: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -254,6 +260,7 @@ def simulate(
     *,
     predictions: Iterable[int] | np.ndarray | None = None,
     skip_idle: bool = True,
+    deadline: Deadline | None = None,
 ) -> SimulationResult:
     """Run ``policy`` on ``instance`` (see the module docstring for the semantics).
 
@@ -270,6 +277,11 @@ def simulate(
         Jump over steps where the policy declares (``next_decision``) that it
         would start nothing. ``False`` calls the policy at every step with a
         waiting request (slow; for testing the exactness of skipping).
+    deadline
+        A :class:`~lpsched.stop.Deadline`. When it expires at a decision time
+        ``t`` the run is *drained* (:func:`_drain`): the running requests go on,
+        the others run one at a time in arrival order after them;
+        ``SimulationResult.drained`` counts those requests.
 
     Returns
     -------
@@ -336,9 +348,13 @@ def simulate(
     finished_pending: list[int] = []
 
     t = arr_times[0]
+    drained, drain_step = 0, None
     while True:
         visits += 1
         state.t = t
+        if deadline is not None and deadline.expired():
+            drain_step = t
+            break
         # 1. true completions up to t
         while completions and completions[0][0] <= t:
             c, pos, rid = heapq.heappop(completions)
@@ -428,6 +444,17 @@ def simulate(
             nxt = completions[0][0]
         t = max(nxt, t + 1)
 
+    if drain_step is not None:
+        ev_before = len(evicted_runs)
+        drained, wasted = _drain(instance, drain_step, starts, running, lifo, run_id,
+                                 evicted_runs)
+        wasted_tokens += wasted[0]
+        wasted_steps += wasted[1]
+        victims = [int(r[0]) for r in evicted_runs[ev_before:]]
+        if victims:
+            policy.on_evict(state, victims)
+        completions = []
+        finished_pending = []
     # the last completions
     while completions:
         c, pos, rid = heapq.heappop(completions)
@@ -442,7 +469,49 @@ def simulate(
     return SimulationResult(
         schedule=schedule, evictions=len(evicted_runs), wasted_tokens=wasted_tokens,
         wasted_steps=wasted_steps, policy_calls=calls, decision_times=visits,
-        steps=int((p_final + o_arr).max()), runtime=time.perf_counter() - t0, evicted_runs=ev)
+        steps=int((p_final + o_arr).max()), runtime=time.perf_counter() - t0, evicted_runs=ev,
+        drained=drained, drain_step=drain_step)
+
+
+def _drain(instance: Instance, t: int, starts: list[int], running: dict[int, int],
+           lifo: list[tuple[int, int]], run_id: list[int],
+           evicted_runs: list[tuple[int, int, int]]) -> tuple[int, tuple[int, int]]:
+    """Finish a run stopped at decision time ``t`` (its deadline expired) without the policy.
+
+    The running requests continue; while their true memory would exceed ``M`` at one of
+    their completion steps, the most recently started one is evicted (as the memory guard
+    would). Every request not running is then started one at a time, in arrival order,
+    each when the previous one has completed and not before its arrival: always feasible
+    (every request fits alone) and needs no decode length in advance. Fills ``starts`` in
+    place; returns ``(requests drained, (wasted tokens, wasted steps))``.
+    """
+    s, o, a = instance.prefill, instance.decode, instance.arrival
+    M = instance.memory
+    live = [(pos, rid) for pos, rid in lifo
+            if run_id[pos] == rid and pos in running and running[pos] + int(o[pos]) > t]
+    wasted_tokens = wasted_steps = 0
+    while live:
+        pos_arr = np.fromiter((p for p, _ in live), dtype=np.int64, count=len(live))
+        p_arr = np.fromiter((running[p] for p, _ in live), dtype=np.int64, count=len(live))
+        # memory at each running request's completion step (memory peaks there)
+        held = _Profile(s[pos_arr], o[pos_arr], p_arr)(p_arr + o[pos_arr])
+        if held.max() <= M:
+            break
+        pos, _rid = live.pop()  # the most recently started
+        p = running.pop(pos)
+        d = t - p
+        wasted_steps += d
+        wasted_tokens += int(s[pos]) * d + d * (d + 1) // 2
+        evicted_runs.append((pos, p, d))
+        starts[pos] = -1
+    free = max([t] + [running[p] + int(o[p]) for p, _ in live])
+    rest = [k for k in range(instance.n) if starts[k] < 0]
+    rest.sort(key=lambda k: (int(a[k]), k))
+    for k in rest:
+        free = max(free, int(a[k]))
+        starts[k] = free
+        free += int(o[k])
+    return len(rest), (wasted_tokens, wasted_steps)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,23 +1,52 @@
 """The one entry point: ``solve(instance, algorithm=..., time_limit=...) -> Result``.
 
-Every schedule an algorithm returns is verified here by the shared checker
-(:func:`lpsched.check.check`) before it reaches the caller: an infeasible
-schedule turns the result into status ``error`` with the checker's reason, and
-the objective is always recomputed from the schedule.
+What :func:`solve` guarantees, for every registered algorithm (``docs/contract.md``):
+
+* **Checked input.** The algorithm name, ``time_limit`` (a finite number > 0, or
+  None), ``seed`` and every option (against the algorithm's declaration,
+  :mod:`lpsched.options`) are checked before any work; a bad one raises
+  ``ValueError`` (``OptionError``, ``TimeLimitError``, ``UnknownAlgorithm``)
+  naming it.
+* **One time budget.** ``time_limit`` becomes one :class:`~lpsched.stop.Deadline`
+  handed to the algorithm, which gives shares of it to its stages; the call
+  returns within ``L + max(1 s, 5% of L)``.
+* **Verified schedules.** Every schedule is re-verified by the shared checker
+  (:func:`lpsched.check.check`); an infeasible one turns the result into status
+  ``error`` with the checker's reason, never passed on. The objective is always
+  recomputed from the schedule.
+* **Honest status.** ``optimal`` only with a lower bound equal to the objective;
+  a lower bound above a verified objective is an ``error``. An algorithm that
+  raises gives status ``error`` with the exception's text (no traceback reaches
+  the caller); an interrupted or stopped run gives ``time_limit``.
+* **Ctrl-C.** In the main thread, the first SIGINT cancels the deadline: the
+  search stops as at its time limit and the best schedule so far is returned with
+  status ``time_limit`` and ``stats["interrupted"] = True``. A second SIGINT
+  raises ``KeyboardInterrupt`` as usual.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+import numpy as np
 
 from lpsched import registry
 from lpsched.check import check
-from lpsched.instance import Instance
-from lpsched.schedule import Result, SolveStatus
+from lpsched.instance import Instance, InstanceError
+from lpsched.options import OptionError, UnsupportedInstance
+from lpsched.schedule import Result, Schedule, ScheduleError, SolveStatus, sequential_starts
+from lpsched.stop import Deadline, check_time_limit
 
-__all__ = ["solve"]
+__all__ = ["as_schedule", "solve"]
+
+#: Exceptions that mean "your input is wrong": raised to the caller, not turned into a result.
+INPUT_ERRORS = (OptionError, InstanceError, ScheduleError, UnsupportedInstance)
 
 
 def solve(
@@ -36,13 +65,15 @@ def solve(
         A validated :class:`~lpsched.instance.Instance`.
     algorithm
         A registry name (``lpsched algorithms`` lists them), e.g. ``"fcfs"``,
-        ``"sf"``, ``"size-first"``, ``"mc-sf"``.
+        ``"mc-sf"``, ``"local-search"``, ``"milp"``.
     time_limit
-        Wall-time limit in seconds for algorithms that search (None: their default).
+        Wall-time limit in seconds for the whole call (None: no limit; searches
+        then use their documented default budgets). Finite and > 0.
     seed
         Random seed for randomised algorithms (None: their default, deterministic).
     **options
-        Algorithm-specific options, passed through.
+        The algorithm's declared options (``lpsched algorithms NAME`` lists them);
+        an unknown name is refused.
 
     Examples
     --------
@@ -51,30 +82,126 @@ def solve(
     >>> res = solve(inst, "mc-sf")
     >>> res.status.value, res.objective
     ('feasible', 7)
+    >>> solve(inst, "mc-sf", threds=1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lpsched.options.OptionError: mc-sf: unknown option 'threds'; valid options: ...
     """
+    if not isinstance(instance, Instance):
+        raise TypeError(f"solve() needs an lpsched.Instance, got {type(instance).__name__}")
     spec = registry.get(algorithm)
+    time_limit = check_time_limit(time_limit)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise OptionError(f"seed must be an integer or None, got {seed!r}")
+    options = spec.validate(options)
     func = spec.load()
-    if time_limit is not None and time_limit <= 0:
-        raise ValueError(f"time_limit must be > 0, got {time_limit}")
+    deadline = Deadline(time_limit)
     t0 = time.perf_counter()
-    result = func(instance, time_limit=time_limit, seed=seed, **options)
+    with _sigint_cancels(deadline):
+        try:
+            raw = func(instance, deadline=deadline, seed=seed, **options)
+        except INPUT_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing algorithm is a result, not a crash
+            raw = Result(spec.name, SolveStatus.ERROR,
+                         message=f"{spec.name} failed: {type(exc).__name__}: {exc}")
+        result = _as_result(spec.name, instance, raw)
+        result = _verified(spec.name, instance, result)
     runtime = time.perf_counter() - t0
-    changes: dict[str, Any] = {"runtime": runtime, "algorithm": spec.name}
-    if result.schedule is not None:
-        report = check(instance, result.schedule)
-        if not report.feasible:
-            return dataclasses.replace(
-                result, status=SolveStatus.ERROR, runtime=runtime, algorithm=spec.name,
-                message=f"{spec.name} returned an infeasible schedule: {report.reason()}")
-        changes["objective"] = report.objective
-        if result.lower_bound is not None and result.lower_bound > report.objective + 1e-6:
-            return dataclasses.replace(
-                result, status=SolveStatus.ERROR, runtime=runtime, algorithm=spec.name,
-                objective=report.objective,
-                message=f"{spec.name} reported lower bound {result.lower_bound} above its own "
-                        f"feasible objective {report.objective}")
-    elif result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-        return dataclasses.replace(result, status=SolveStatus.ERROR, runtime=runtime,
-                                   algorithm=spec.name,
-                                   message=f"{spec.name} reported {result.status} without a schedule")
-    return dataclasses.replace(result, **changes)
+    stats = dict(result.stats)
+    stats["time_limit"] = time_limit
+    if deadline.cancelled:
+        stats["interrupted"] = True
+        note = "interrupted (Ctrl-C): the best schedule found so far"
+        status = result.status
+        if status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL) and not _proven(result):
+            status = SolveStatus.TIME_LIMIT
+        result = dataclasses.replace(result, status=status,
+                                     message="; ".join(m for m in (note, result.message) if m))
+    return dataclasses.replace(result, runtime=runtime, algorithm=spec.name, stats=stats)
+
+
+def _proven(res: Result) -> bool:
+    return (res.objective is not None and res.lower_bound is not None
+            and res.lower_bound >= res.objective - 1e-9)
+
+
+def as_schedule(instance: Instance, schedule: Any) -> Schedule:
+    """A :class:`Schedule` from a Schedule, a ``{request id: start}`` mapping or start steps."""
+    if isinstance(schedule, Schedule):
+        if schedule.instance is not instance and schedule.instance != instance:
+            raise ScheduleError("schedule belongs to a different instance")
+        return schedule
+    if isinstance(schedule, Mapping):
+        return Schedule.from_mapping(instance, schedule)
+    return Schedule(instance, schedule)
+
+
+def _as_result(name: str, instance: Instance, raw: Any) -> Result:
+    """A user algorithm may return a Result, a Schedule, a mapping or start steps."""
+    if isinstance(raw, Result):
+        return raw
+    if raw is None:
+        return Result(name, SolveStatus.ERROR, message=f"{name} returned nothing")
+    try:
+        sched = as_schedule(instance, raw)
+    except (ScheduleError, TypeError, ValueError) as exc:
+        return Result(name, SolveStatus.ERROR,
+                      message=f"{name} returned {type(raw).__name__}, not a schedule: {exc}")
+    return Result(name, SolveStatus.FEASIBLE, schedule=sched)
+
+
+def _verified(name: str, instance: Instance, result: Result) -> Result:
+    """Re-check the schedule; make the status honest; fall back when a stop found nothing."""
+    if result.schedule is None:
+        if result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            return dataclasses.replace(result, status=SolveStatus.ERROR,
+                                       message=f"{name} reported {result.status} without a "
+                                               "schedule")
+        if result.status is SolveStatus.TIME_LIMIT:
+            order = np.lexsort((np.arange(instance.n), instance.arrival))
+            starts = sequential_starts(instance, order)
+            note = "no schedule was found in time: the sequential fallback (arrival order)"
+            result = dataclasses.replace(
+                result, schedule=Schedule(instance, starts),
+                message="; ".join(m for m in (result.message, note) if m),
+                stats={**result.stats, "fallback": "sequential"})
+        else:
+            return result
+    report = check(instance, result.schedule)
+    if not report.feasible:
+        return dataclasses.replace(result, status=SolveStatus.ERROR, objective=None,
+                                   message=f"{name} returned an infeasible schedule: "
+                                           f"{report.reason()}")
+    obj = report.objective
+    lb = result.lower_bound
+    if lb is not None and lb > obj + 1e-6:
+        return dataclasses.replace(result, status=SolveStatus.ERROR, objective=obj,
+                                   message=f"{name} reported lower bound {lb} above its own "
+                                           f"feasible objective {obj}")
+    status = result.status
+    if status is SolveStatus.OPTIMAL and (lb is None or lb < obj - 1e-9):
+        status = SolveStatus.FEASIBLE  # never 'optimal' without a bound that proves it
+    return dataclasses.replace(result, objective=obj, status=status)
+
+
+@contextlib.contextmanager
+def _sigint_cancels(deadline: Deadline) -> Iterator[None]:
+    """While solving in the main thread with Python's default SIGINT handler, the first
+    Ctrl-C cancels ``deadline`` (the search stops and returns what it has); the second
+    raises ``KeyboardInterrupt``."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        if deadline.cancelled:
+            raise KeyboardInterrupt
+        deadline.cancel("interrupted")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -13,13 +13,14 @@ from lpsched import registry
 from lpsched.adversarial import FAMILIES, sf_trap, size_trap
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
-from lpsched.heuristics.dp import solve_dp
 from lpsched.heuristics.local_search import improve
 from lpsched.heuristics.serial import decode_groups, decode_order
 from lpsched.heuristics.sorted_f import _exact_batch, f_metric, form_batches
 from lpsched.instance import Instance, Request
+from lpsched.options import UnsupportedInstance
 from lpsched.schedule import sequential_starts
 from lpsched.solve import solve
+from lpsched.stop import Deadline
 from tests.oracle import brute_force_optimum, naive_feasible
 from tests.strategies import instances
 
@@ -167,7 +168,7 @@ def test_local_search_never_worse(inst, seed, backfill):
     for p0 in (sequential_starts(inst, rng.permutation(inst.n)),
                solve(inst, "sorted-f").schedule.starts):
         obj0 = check(inst, p0).objective
-        p, stats = improve(inst, p0, time_limit=None, max_iters=40, seed=seed, backfill=backfill)
+        p, stats = improve(inst, p0, deadline=None, max_iters=40, seed=seed, backfill=backfill)
         rep = check(inst, p)
         assert rep.feasible
         assert rep.objective <= obj0
@@ -204,9 +205,12 @@ def test_dp_equals_brute_force(inst):
 
 def test_dp_limits_are_reported():
     inst = mcsf_synthetic(12, 0)
-    res = solve_dp(inst, max_states=1000)
-    assert res.status.value == "error" and res.schedule is None
-    assert "max_states" in res.message
+    res = solve(inst, "dp", max_states=1000)
+    assert res.status.value == "time_limit" and "max_states" in res.message
+    assert res.lower_bound is None and res.stats["fallback"] == "mc-sf"
+    assert res.objective == solve(inst, "mc-sf").objective and check(inst, res.schedule).feasible
+    with pytest.raises(UnsupportedInstance, match="n <= 16"):
+        solve(mcsf_synthetic(17, 0), "dp")
 
 
 def test_dp_equals_milp_on_tiny_instances():
@@ -451,13 +455,14 @@ def test_local_search_deadline_inside_evaluation_fake_clock(backfill, ticks):
     obj0 = check(inst, p0).objective
     # 5 ticks: the very first decode (3000 groups) must be cut after <= 5 checks
     clock = _FakeClock()
-    p, st = improve(inst, p0, time_limit=5, seed=0, backfill=backfill, clock=clock)
+    p, st = improve(inst, p0, deadline=Deadline(5, clock=clock), seed=0, backfill=backfill)
     assert st["stopped"] == "time_limit" and st["aborted_evaluation"]
     assert st["evaluations"] == 0 and st["groups_decoded"] <= 5 * CHECK_EVERY
     assert np.array_equal(p, p0) and st["objective"] == obj0  # the input is returned
     # a larger budget: the work per tick stays bounded (a whole list per tick before)
     clock = _FakeClock()
-    p, st = improve(inst, p0, time_limit=ticks, seed=0, backfill=backfill, clock=clock)
+    p, st = improve(inst, p0, deadline=Deadline(ticks, clock=clock), seed=0,
+                    backfill=backfill)
     assert st["stopped"] == "time_limit"
     assert st["groups_decoded"] <= CHECK_EVERY * clock.calls
     assert clock.calls <= ticks + 3  # nothing runs on past the limit

@@ -11,6 +11,7 @@ import argparse
 import json
 
 from lpsched.afd.calibration import load_calibration
+from lpsched.paths import add_output_argument
 
 EX = argparse.RawDescriptionHelpFormatter
 
@@ -353,7 +354,8 @@ def register(subparsers) -> None:
     _add_sim_options(q)
     q.add_argument("--r-min", type=int, default=1)
     q.add_argument("--r-max", type=int, default=32)
-    q.add_argument("--plot", default=None, help="write a PNG of throughput and idle vs r")
+    add_output_argument(q, "--plot", default=None, suffixes=(".png", ".svg"), what="plot",
+                        help="write a PNG of throughput and idle vs r")
     q.add_argument("--json", action="store_true", help="print as JSON")
     q.set_defaults(func=_cmd_sweep)
 

@@ -32,17 +32,21 @@ Registry functions ``solve_fcfs``, ``solve_sf``, ``solve_size_first`` and
   with standard normal ``Z`` drawn from ``seed`` (default 0);
 * ``skip_idle``: bool, default True (see :func:`lpsched.simulate.simulate`).
 
-``time_limit`` is accepted and ignored: each is a single simulation pass.
+Each is a single simulation pass; when the ``deadline`` of :func:`lpsched.solve` expires
+first, the rest of the run is drained (one request at a time, arrival order) and the
+status is ``time_limit``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
+from lpsched.options import OptionError
 from lpsched.schedule import Result, SolveStatus
 from lpsched.simulate import (
     BasePolicy,
@@ -51,11 +55,13 @@ from lpsched.simulate import (
     simulate,
     validate_predictions,
 )
+from lpsched.stop import Deadline
 
 __all__ = [
     "LookaheadPolicy",
     "fcfs",
     "mc_sf",
+    "predictions_for",
     "run_policy",
     "sf",
     "size_first",
@@ -313,68 +319,62 @@ def mc_sf() -> LookaheadPolicy:
     return LookaheadPolicy("decode", backfill=False, name="mc-sf")
 
 
-_ALLOWED = {"predictions", "prediction_noise", "skip_idle"}
+def predictions_for(instance: Instance, predictions: Any, prediction_noise: float | None,
+                    seed: int | None, who: str) -> tuple[np.ndarray | None, str]:
+    """The predicted decode lengths a policy sees, and how they were made (for the stats)."""
+    if predictions is not None and prediction_noise is not None:
+        raise OptionError(f"{who}: give either 'predictions' or 'prediction_noise', not both")
+    if predictions is not None:
+        return validate_predictions(instance, predictions), "given"
+    if prediction_noise is not None:
+        return (noisy_predictions(instance, prediction_noise, seed),
+                f"lognormal sigma={prediction_noise} seed={0 if seed is None else seed}")
+    return None, "exact"
 
 
-def run_policy(instance: Instance, policy: LookaheadPolicy, *, seed: int | None = None,
-               **options: Any) -> Result:
-    """Simulate ``policy`` on ``instance`` and wrap the outcome in a :class:`Result`."""
-    unknown = set(options) - _ALLOWED
-    if unknown:
-        raise ValueError(f"{policy.name}: unknown option(s) {sorted(unknown)}; "
-                         f"allowed: {sorted(_ALLOWED)}")
-    preds = options.get("predictions")
-    noise = options.get("prediction_noise")
-    if preds is not None and noise is not None:
-        raise ValueError(f"{policy.name}: give either 'predictions' or 'prediction_noise', not both")
-    if preds is not None:
-        o_hat = validate_predictions(instance, preds)
-        mode = "given"
-    elif noise is not None:
-        o_hat = noisy_predictions(instance, noise, seed)
-        mode = f"lognormal sigma={noise} seed={0 if seed is None else seed}"
-    else:
-        o_hat = None
-        mode = "exact"
-    sim = simulate(instance, policy, predictions=o_hat,
-                   skip_idle=bool(options.get("skip_idle", True)))
+def run_policy(instance: Instance, policy: BasePolicy, *, deadline: Deadline | None = None,
+               seed: int | None = None, predictions: Any = None,
+               prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+    """Simulate ``policy`` on ``instance`` and wrap the outcome in a :class:`Result`.
+
+    Status ``feasible``, or ``time_limit`` when ``deadline`` expired during the
+    simulation (the rest was drained one at a time, :func:`lpsched.simulate.simulate`).
+    """
+    o_hat, mode = predictions_for(instance, predictions, prediction_noise, seed, policy.name)
+    sim = simulate(instance, policy, predictions=o_hat, skip_idle=bool(skip_idle),
+                   deadline=deadline)
     stats = sim.stats()
     stats["predictions"] = mode
     if o_hat is not None:
         err = o_hat - instance.decode
         stats["under_predicted"] = int((err < 0).sum())
         stats["over_predicted"] = int((err > 0).sum())
-    return Result(algorithm=policy.name, status=SolveStatus.FEASIBLE,
+    status = SolveStatus.FEASIBLE if sim.drain_step is None else SolveStatus.TIME_LIMIT
+    msg = "" if sim.drain_step is None else (
+        f"time limit reached at step {sim.drain_step}: {sim.drained} requests ran one at a "
+        "time after it (fallback)")
+    return Result(algorithm=policy.name, status=status,
                   objective=sim.schedule.objective, lower_bound=None, runtime=sim.runtime,
-                  schedule=sim.schedule, stats=stats)
+                  schedule=sim.schedule, stats=stats, message=msg)
 
 
-def _doc(policy: str) -> str:
-    return (f"Registry entry: simulate {policy} on ``instance`` (see the module docstring for "
-            "options); status ``feasible``, no lower bound.")
+def _registry_entry(make: Callable[[], LookaheadPolicy], label: str) -> Callable[..., Result]:
+    """The registry function ``solve_<policy>`` of a policy factory."""
+
+    def entry(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
+              predictions: Any = None, prediction_noise: float | None = None,
+              skip_idle: bool = True) -> Result:
+        return run_policy(instance, make(), deadline=deadline, seed=seed,
+                          predictions=predictions, prediction_noise=prediction_noise,
+                          skip_idle=skip_idle)
+
+    entry.__name__ = entry.__qualname__ = f"solve_{make.__name__}"
+    entry.__doc__ = (f"Registry entry: simulate {label} on ``instance`` (options: see the "
+                     "module docstring); status ``feasible``, no lower bound.")
+    return entry
 
 
-def solve_fcfs(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-               **options: Any) -> Result:
-    return run_policy(instance, fcfs(), seed=seed, **options)
-
-
-def solve_sf(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-             **options: Any) -> Result:
-    return run_policy(instance, sf(), seed=seed, **options)
-
-
-def solve_size_first(instance: Instance, *, time_limit: float | None = None,
-                     seed: int | None = None, **options: Any) -> Result:
-    return run_policy(instance, size_first(), seed=seed, **options)
-
-
-def solve_mc_sf(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-                **options: Any) -> Result:
-    return run_policy(instance, mc_sf(), seed=seed, **options)
-
-
-for _f, _p in ((solve_fcfs, "FCFS"), (solve_sf, "SF"), (solve_size_first, "size-first"),
-               (solve_mc_sf, "MC-SF")):
-    _f.__doc__ = _doc(_p)
-
+solve_fcfs = _registry_entry(fcfs, "FCFS")
+solve_sf = _registry_entry(sf, "SF")
+solve_size_first = _registry_entry(size_first, "size-first")
+solve_mc_sf = _registry_entry(mc_sf, "MC-SF")

@@ -32,8 +32,8 @@ done, so there are at most ``(max_i a_i + 1) * prod_i (o_i + 2)`` states, each
 with at most ``2^n`` start sets: ``O((a_max + 1) 2^n prod_i (o_i + 2))`` time and
 the states in memory. In practice memory pruning keeps far fewer states, but
 this is for tiny instances only (``n <= 8`` with short decodes); ``max_states``
-guards against blow-up and a time limit is honoured (status ``time_limit``
-without a schedule).
+guards against blow-up and the deadline is honoured (status ``time_limit``
+with the MC-SF schedule it started from).
 """
 
 from __future__ import annotations
@@ -44,16 +44,18 @@ import time
 import numpy as np
 
 from lpsched.instance import Instance
+from lpsched.options import UnsupportedInstance
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
-__all__ = ["dp_optimum", "solve_dp"]
+__all__ = ["MAX_N", "dp_optimum", "solve_dp"]
 
 
 class _Abort(Exception):
     pass
 
 
-def dp_optimum(instance: Instance, *, time_limit: float | None = None,
+def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
                max_states: int = 2_000_000) -> tuple[int, np.ndarray, int]:
     """``(optimum, starts, states)`` by the dynamic program (raises ``_Abort`` on limits)."""
     n = instance.n
@@ -70,7 +72,7 @@ def dp_optimum(instance: Instance, *, time_limit: float | None = None,
         if key in seen:
             prev_twin[i] = seen[key]
         seen[key] = i
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    deadline = Deadline.coerce(deadline)
     memo: dict[tuple, tuple[float, int]] = {}
 
     def future_ok(active: tuple[tuple[int, int], ...]) -> bool:
@@ -92,8 +94,7 @@ def dp_optimum(instance: Instance, *, time_limit: float | None = None,
         hit = memo.get(key)
         if hit is not None:
             return hit[0]
-        if len(memo) >= max_states or (deadline is not None and len(memo) % 512 == 0
-                                       and time.perf_counter() > deadline):
+        if len(memo) >= max_states or (len(memo) % 512 == 0 and deadline.expired()):
             raise _Abort("max_states" if len(memo) >= max_states else "time_limit")
         avail = [i for i in range(n) if U >> i & 1 and a[i] <= t]
         cost = len(avail) + len(active)
@@ -151,21 +152,36 @@ def dp_optimum(instance: Instance, *, time_limit: float | None = None,
     return int(opt), starts, len(memo)
 
 
-def solve_dp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-             max_states: int = 2_000_000, **_: object) -> Result:
-    """Exact step-state dynamic program (tiny instances); status ``optimal`` when it finishes."""
+MAX_N = 16
+"""Largest instance :func:`solve_dp` accepts (its state space is exponential in ``n``)."""
+
+
+def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
+             max_states: int = 2_000_000) -> Result:
+    """Exact step-state dynamic program (tiny instances); status ``optimal`` when it finishes.
+
+    Refuses instances with more than :data:`MAX_N` requests at once
+    (:class:`~lpsched.options.UnsupportedInstance`). Stopped by the deadline or by
+    ``max_states``, it returns the MC-SF schedule it started from, with status
+    ``time_limit`` and no bound.
+    """
     t0 = time.perf_counter()
-    if instance.n > 16:
-        return Result(algorithm="dp", status=SolveStatus.ERROR, objective=None, lower_bound=None,
-                      runtime=0.0, schedule=None,
-                      message=f"dp is for tiny instances (n <= 16), got n = {instance.n}")
+    if instance.n > MAX_N:
+        raise UnsupportedInstance(f"dp: the dynamic program is for tiny instances (n <= {MAX_N}); "
+                                  f"this one has n = {instance.n}")
+    deadline = Deadline.coerce(deadline)
+    from lpsched.heuristics.baselines import solve_mc_sf
+
+    fallback = solve_mc_sf(instance)
     try:
-        opt, starts, states = dp_optimum(instance, time_limit=time_limit, max_states=max_states)
+        opt, starts, states = dp_optimum(instance, deadline=deadline.for_search(),
+                                         max_states=max_states)
     except _Abort as exc:
-        status = SolveStatus.TIME_LIMIT if str(exc) == "time_limit" else SolveStatus.ERROR
-        return Result(algorithm="dp", status=status, objective=None, lower_bound=None,
-                      runtime=time.perf_counter() - t0, schedule=None,
-                      message=f"dp stopped: {exc} (state space too large for this instance)")
+        return Result(algorithm="dp", status=SolveStatus.TIME_LIMIT,
+                      runtime=time.perf_counter() - t0, schedule=fallback.schedule,
+                      message=f"dp stopped: {exc} (state space too large for the budget); "
+                              "returning the MC-SF schedule",
+                      stats={"stopped": str(exc), "fallback": "mc-sf"})
     return Result(algorithm="dp", status=SolveStatus.OPTIMAL, objective=opt, lower_bound=opt,
                   runtime=time.perf_counter() - t0, schedule=Schedule(instance, starts),
                   stats={"states": states})

@@ -55,7 +55,9 @@ import numpy as np
 from lpsched.check import check
 from lpsched.heuristics.serial import DenseProfile, decode_groups, group_fits_alone
 from lpsched.instance import Instance
+from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
 __all__ = ["improve", "solve_local_search"]
 
@@ -135,29 +137,30 @@ def _objective(inst: Instance, starts: np.ndarray) -> int:
 
 
 def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
-            time_limit: float | None = DEFAULT_TIME, max_iters: int | None = None,
+            deadline: Deadline | float | None = DEFAULT_TIME, max_iters: int | None = None,
             seed: int | None = 0, backfill: bool = True,
             groups: Sequence[Sequence[int]] | None = None, restarts: int = 20,
-            kick: int = 3, clock: Callable[[], float] = time.perf_counter
-            ) -> tuple[np.ndarray, dict]:
+            kick: int = 3) -> tuple[np.ndarray, dict]:
     """Improve a feasible schedule; returns ``(starts, stats)``, never worse than the input.
 
     ``groups`` optionally gives the initial batch list (default: one group per
-    request, in order of the input start steps). Stops after ``time_limit``
-    seconds or ``max_iters`` moves (whichever comes first; at least one must be set),
+    request, in order of the input start steps). Stops at ``deadline`` (a
+    :class:`~lpsched.stop.Deadline` or seconds) or after ``max_iters`` moves
+    (whichever comes first; at least one must be set),
     or at a local optimum once ``restarts`` kicks (``kick`` random swaps/inserts applied
     to the best list, then local search again) have been spent.
 
     The deadline is checked between moves *and inside every evaluation* (every
     ``CHECK_EVERY`` decoded groups, :meth:`_Decoder.decode`): an evaluation cut by
     it is discarded (``stats["aborted_evaluation"]``), so one slow move cannot
-    overrun the limit by more than the decoding of a few groups. ``clock`` is the
-    time source (tests pass a fake one). ``stats["evaluations"]`` counts the
+    overrun the limit by more than the decoding of a few groups (tests give the
+    deadline a fake clock). ``stats["evaluations"]`` counts the
     completed evaluations (decoded lists), ``stats["groups_decoded"]`` the groups
     placed by the decoder in all of them.
     """
-    if time_limit is None and max_iters is None:
-        raise ValueError("local search needs a time_limit or max_iters")
+    deadline = Deadline.coerce(deadline)
+    if not deadline.limited and max_iters is None:
+        raise ValueError("local search needs a time limit or max_iters")
     inst = instance
     p0 = np.asarray(starts, dtype=np.int64)
     rep = check(inst, p0)
@@ -170,12 +173,10 @@ def improve(instance: Instance, starts: Sequence[int] | np.ndarray, *,
         cur = [[int(i)] for i in order]
     else:
         cur = [list(map(int, g)) for g in groups]
-    deadline = None if time_limit is None else clock() + time_limit
     dec = _Decoder(inst, backfill)
     evaluations = 0
 
-    def past_deadline() -> bool:
-        return deadline is not None and clock() >= deadline
+    past_deadline = deadline.expired
 
     def evaluate(groups: list[list[int]], first: int):
         nonlocal evaluations
@@ -341,51 +342,69 @@ def _neighbourhood(cur: list[list[int]]):
             yield ("split", i, cut)
 
 
-def solve_local_search(instance: Instance, *, time_limit: float | None = None,
+def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
                        seed: int | None = None, init: str = "auto",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
                        max_iters: int | None = None, backfill: bool | None = None,
-                       restarts: int = 20, **_: object) -> Result:
+                       restarts: int = 20) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
     registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
     sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
 
-    ``time_limit`` defaults to 2 s when ``max_iters`` is not given. ``backfill``
+    Without a time limit and without ``max_iters`` the search gets 2 s. ``backfill``
     defaults to True up to 300 requests and False above (a backfilling decode
     scans from each request's arrival, ``O(n * makespan)`` on large backlogs, so a
     single move can take seconds; the queue-order decode is amortised
-    ``O(makespan + sum o)``). The time limit is also checked inside each move's
-    evaluation (:func:`improve`), so a slow move is cut off, not finished.
+    ``O(makespan + sum o)``). The deadline is also checked inside each move's
+    evaluation (:func:`improve`), so a slow move is cut off, not finished. The
+    initial heuristics share the first half of the budget; one that does not finish
+    in its share is drained (the others still count), and the search uses the rest.
+    Status ``time_limit`` when the deadline stopped the search.
     """
     t0 = time.perf_counter()
+    deadline = Deadline.coerce(deadline)
     if start is None:
         from lpsched import registry
-        best = None
         names = [x.strip() for x in init.split(",") if x.strip()]
         if init == "auto":
             names = ["sorted-f-cont", "mc-sf"] + (["sf"] if instance.n <= 2000 else [])
-        for name in names:
-            base = registry.run(name, instance)
+        if not names:
+            raise OptionError("local-search: option 'init' names no algorithm")
+        if "local-search" in names:
+            raise OptionError("local-search: option 'init' cannot name local-search itself")
+        best = None
+        first_half = deadline.share(0.5)
+        for k, name in enumerate(names):
+            base = registry.run(name, instance, deadline=first_half.share(1.0 / (len(names) - k)),
+                                seed=seed)
             if base.schedule is None:
-                raise ValueError(f"local-search: initial algorithm {name!r} gave no schedule")
+                continue
             if best is None or base.objective < best[1]:
                 best = (name, base.objective, base.schedule.starts)
         if best is None:
-            raise ValueError("local-search: init names no algorithm")
+            raise OptionError(f"local-search: no initial algorithm in {init!r} gave a schedule")
         init, _, p0 = best
     else:
-        p0 = start.starts if isinstance(start, Schedule) else np.asarray(start, dtype=np.int64)
+        from lpsched.solve import as_schedule
+
+        p0 = as_schedule(instance, start).starts
+        rep = check(instance, p0)
+        if not rep.feasible:
+            raise OptionError(f"local-search: option 'start' is an infeasible schedule: "
+                              f"{rep.reason()}")
         init = "given"
-    if time_limit is None and max_iters is None:
-        time_limit = DEFAULT_TIME
-    budget = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+    budget = deadline.for_search()
+    if not budget.limited and max_iters is None:
+        budget = deadline.share(at_most=DEFAULT_TIME)
     if backfill is None:
         backfill = instance.n <= 300
-    starts, stats = improve(instance, p0, time_limit=budget, max_iters=max_iters,
+    starts, stats = improve(instance, p0, deadline=budget, max_iters=max_iters,
                             seed=0 if seed is None else seed, backfill=backfill,
                             restarts=restarts)
     stats["init"] = init
-    return Result(algorithm="local-search", status=SolveStatus.FEASIBLE,
+    stopped = stats["stopped"] == "time_limit" and deadline.limited
+    return Result(algorithm="local-search",
+                  status=SolveStatus.TIME_LIMIT if stopped else SolveStatus.FEASIBLE,
                   objective=stats["objective"], lower_bound=None,
                   runtime=time.perf_counter() - t0, schedule=Schedule(instance, starts),
                   stats=stats)

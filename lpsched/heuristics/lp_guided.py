@@ -68,7 +68,9 @@ from lpsched.heuristics.serial import decode_order
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.models._highs import new_highs, run_highs
+from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
 __all__ = ["OrderingLP", "adjacent_swaps", "ordering_lp", "solve_lp_horizon", "solve_lp_swap",
            "solve_sorted_lp"]
@@ -214,9 +216,9 @@ def _fallback_order(instance: Instance) -> np.ndarray:
     return batch_order(form_batches(instance))
 
 
-def _lp_or_fallback(instance: Instance, max_columns: int, time_limit: float | None,
+def _lp_or_fallback(instance: Instance, max_columns: int, deadline: Deadline,
                     key: str) -> tuple[np.ndarray, dict]:
-    lp = ordering_lp(instance, max_columns=max_columns, time_limit=time_limit)
+    lp = ordering_lp(instance, max_columns=max_columns, time_limit=deadline.solver_seconds())
     stats = {"lp_status": lp.status, "lp_width": lp.width, "lp_columns": lp.columns,
              "lp_horizon": lp.horizon, "lp_time": round(lp.runtime, 4)}
     if lp.status != "optimal":
@@ -229,29 +231,33 @@ def _objective(inst: Instance, p: np.ndarray) -> int:
     return int((p + inst.decode - inst.arrival).sum())
 
 
-def solve_sorted_lp(instance: Instance, *, time_limit: float | None = None,
+def solve_sorted_lp(instance: Instance, *, deadline: Deadline | None = None,
                     seed: int | None = None, key: str = "completion",
-                    max_columns: int = DEFAULT_MAX_COLUMNS, backfill: bool = False,
-                    **_: object) -> Result:
-    """Sorted-LP: order by the ordering LP's fractional completion, decode earliest-start."""
+                    max_columns: int = DEFAULT_MAX_COLUMNS, backfill: bool = False) -> Result:
+    """Sorted-LP: order by the ordering LP's fractional completion, decode earliest-start.
+
+    With a time limit the LP gets 80% of it; an LP that does not finish gives the
+    Sorted-F order instead (``stats["order"]``) and status ``time_limit``.
+    """
     t0 = time.perf_counter()
-    order, stats = _lp_or_fallback(instance, max_columns, time_limit, key)
+    deadline = Deadline.coerce(deadline)
+    order, stats = _lp_or_fallback(instance, max_columns, deadline.share(0.8), key)
     p = decode_order(instance, order, order_preserving=not backfill, release_aware=True)
     stats.update(key=key, backfill=backfill)
-    status = SolveStatus.FEASIBLE
+    status = SolveStatus.FEASIBLE if stats["lp_status"] == "optimal" else SolveStatus.TIME_LIMIT
     return Result("sorted-lp", status, _objective(instance, p), None,
                   time.perf_counter() - t0, Schedule(instance, p), stats=stats)
 
 
 def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
-                   deadline: float | None = None, max_passes: int = 50
+                   deadline: Deadline | None = None, max_passes: int = 50
                    ) -> tuple[np.ndarray, np.ndarray, int, dict]:
     """Passes of adjacent pairwise swaps over ``order``, a swap kept when it strictly
     lowers the decoded objective (serial earliest-start decoder, incremental from
     profile snapshots). Stops when a full pass finds no improving swap, after
-    ``max_passes`` passes, or at ``deadline`` (a ``time.perf_counter()`` value,
-    checked also inside each swap's evaluation; ``None``: no time limit,
-    deterministic). Never worse than ``order`` decoded.
+    ``max_passes`` passes, or at ``deadline`` (a :class:`~lpsched.stop.Deadline`,
+    checked also inside each swap's evaluation; ``None`` or no limit: deterministic).
+    Never worse than ``order`` decoded.
 
     Returns ``(order, starts, objective, stats)`` with stats ``passes``, ``swaps``,
     ``start_objective`` and ``converged``; the LP-Swap step of both the offline
@@ -266,10 +272,9 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
     passes = swaps = 0
     improved = True
 
-    def out_of_time() -> bool:
-        return deadline is not None and time.perf_counter() >= deadline
-
-    stop = None if deadline is None else out_of_time
+    deadline = Deadline.coerce(deadline)
+    out_of_time = deadline.expired
+    stop = out_of_time if deadline.limited or deadline.cancelled else None
     while improved and passes < max_passes and not out_of_time():
         improved = False
         passes += 1
@@ -294,51 +299,57 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
                          "converged": not improved}
 
 
-def solve_lp_swap(instance: Instance, *, time_limit: float | None = None,
+def solve_lp_swap(instance: Instance, *, deadline: Deadline | None = None,
                   seed: int | None = None, key: str = "completion",
                   max_columns: int = DEFAULT_MAX_COLUMNS, backfill: bool = False,
-                  max_passes: int = 50, swap_time: float = 2.0, **_: object) -> Result:
+                  max_passes: int = 50, swap_time: float = 2.0) -> Result:
     """LP-Swap: the Sorted-LP order, then adjacent pairwise swaps kept when they improve.
 
-    ``time_limit`` bounds the whole run (LP included); without it the LP runs to
-    optimality and the swap passes get ``swap_time`` seconds (default 2). The
-    passes stop early when a full pass finds no improving swap or after
-    ``max_passes`` (:func:`adjacent_swaps`).
+    The deadline bounds the whole run (the LP gets at most 60% of it); without a
+    time limit the LP runs to optimality and the swap passes get ``swap_time``
+    seconds (default 2). The passes stop early when a full pass finds no improving
+    swap or after ``max_passes`` (:func:`adjacent_swaps`).
     """
     t0 = time.perf_counter()
-    order, stats = _lp_or_fallback(instance, max_columns, time_limit, key)
-    budget = (time.perf_counter() - t0 + swap_time) if time_limit is None else float(time_limit)
-    _, p, obj, sw = adjacent_swaps(instance, order, backfill=backfill, deadline=t0 + budget,
+    deadline = Deadline.coerce(deadline)
+    order, stats = _lp_or_fallback(instance, max_columns, deadline.share(0.6), key)
+    swaps = deadline.for_search() if deadline.limited else deadline.share(at_most=swap_time)
+    _, p, obj, sw = adjacent_swaps(instance, order, backfill=backfill, deadline=swaps,
                                    max_passes=max_passes)
     stats.update(key=key, backfill=backfill, passes=sw["passes"], swaps=sw["swaps"],
                  sorted_lp_objective=sw["start_objective"], converged=sw["converged"])
-    return Result("lp-swap", SolveStatus.FEASIBLE, obj, None, time.perf_counter() - t0,
-                  Schedule(instance, p), stats=stats)
+    stopped = stats["lp_status"] != "optimal" or (deadline.limited and deadline.expired())
+    return Result("lp-swap", SolveStatus.TIME_LIMIT if stopped else SolveStatus.FEASIBLE, obj,
+                  None, time.perf_counter() - t0, Schedule(instance, p), stats=stats)
 
 
-def solve_lp_horizon(instance: Instance, *, time_limit: float | None = None,
+def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
                      seed: int | None = None, window: int = 40, commit: int | None = None,
                      key: str = "completion", max_columns: int = 4_000,
-                     backfill: bool = False, **_: object) -> Result:
-    """Receding-horizon LP scheduler (module docstring); ``commit`` defaults to ``window // 2``."""
+                     backfill: bool = False) -> Result:
+    """Receding-horizon LP scheduler (module docstring); ``commit`` defaults to ``window // 2``.
+
+    When the deadline expires, the requests not yet committed keep the Sorted-F
+    order (``stats["lp_skipped_requests"]``, status ``time_limit``).
+    """
     t0 = time.perf_counter()
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+    deadline = Deadline.coerce(deadline)
+    search = deadline.for_search()
     commit = max(1, window // 2) if commit is None else int(commit)
     if not 1 <= commit <= window:
-        raise ValueError(f"commit must be in 1..window, got {commit}")
+        raise OptionError(f"lp-horizon: option 'commit' must be in 1..window, got {commit}")
     base = batch_order(form_batches(instance)).tolist()
     order: list[int] = []
     pending = base
     solves = fallbacks = 0
-    while pending:
+    while pending and not search.expired():
         win = pending[:window]
         if len(win) == 1:
             order.extend(win)
             pending = pending[1:]
             continue
         sub = instance.subset(np.asarray(win))
-        lp = ordering_lp(sub, max_columns=max_columns)
+        lp = ordering_lp(sub, max_columns=max_columns, time_limit=search.solver_seconds())
         solves += 1
         if lp.status == "optimal":
             local = lp_order(sub, lp, key)
@@ -350,9 +361,12 @@ def solve_lp_horizon(instance: Instance, *, time_limit: float | None = None,
         order.extend(take)
         taken = set(take)
         pending = [i for i in pending if i not in taken]
+    skipped = len(pending)
+    order.extend(pending)
     p = decode_order(instance, np.asarray(order), order_preserving=not backfill,
                      release_aware=True)
-    return Result("lp-horizon", SolveStatus.FEASIBLE, _objective(instance, p), None,
-                  time.perf_counter() - t0, Schedule(instance, p),
+    return Result("lp-horizon", SolveStatus.TIME_LIMIT if skipped else SolveStatus.FEASIBLE,
+                  _objective(instance, p), None, time.perf_counter() - t0, Schedule(instance, p),
                   stats={"window": window, "commit": commit, "lp_solves": solves,
-                         "lp_fallbacks": fallbacks, "key": key, "backfill": backfill})
+                         "lp_fallbacks": fallbacks, "key": key, "backfill": backfill,
+                         "lp_skipped_requests": skipped})

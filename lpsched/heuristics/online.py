@@ -38,12 +38,13 @@ from typing import Any
 import numpy as np
 
 from lpsched.heuristics.lookahead import LookaheadProfile
-from lpsched.heuristics.sorted_f import batch_order, form_batches
+from lpsched.heuristics.sorted_f import DEFAULT_THETAS, batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
+from lpsched.stop import Deadline
 
-__all__ = ["LPSwapPolicy", "OrderPolicy", "SortedFPolicy", "SortedLPPolicy",
+__all__ = ["LPSwapPolicy", "OrderPolicy", "SortedFPolicy", "SortedLPPolicy", "run_order_policy",
            "solve_lp_swap_online", "solve_sorted_f_online", "solve_sorted_lp_online"]
 
 
@@ -51,6 +52,8 @@ class OrderPolicy(BasePolicy):
     """Admit waiting requests in a recomputed priority order; stop at the first misfit."""
 
     name = "order-policy"
+    #: budget of the expensive re-solves (set by the registry entry; none by default)
+    budget: Deadline = Deadline.none()
 
     def rank(self, positions: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -112,9 +115,14 @@ class SortedFPolicy(OrderPolicy):
 
     name = "sorted-f-online"
 
+    def __init__(self, thetas: Sequence[float] = DEFAULT_THETAS, exact_batches: bool = False):
+        self.thetas = tuple(thetas)
+        self.exact_batches = bool(exact_batches)
+
     def rank(self, positions: np.ndarray) -> np.ndarray:
         sub = Instance.from_arrays(self._M, self._s[positions], self._o[positions])
-        return positions[batch_order(form_batches(sub))]
+        return positions[batch_order(form_batches(sub, thetas=self.thetas,
+                                                  exact_batches=self.exact_batches))]
 
 
 class SortedLPPolicy(SortedFPolicy):
@@ -123,11 +131,13 @@ class SortedLPPolicy(SortedFPolicy):
     name = "sorted-lp-online"
 
     def __init__(self, window: int = 20, max_columns: int = 5_000):
+        super().__init__()
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         self.window = int(window)
         self.max_columns = int(max_columns)
         self.lp_solves = 0
+        self.lp_skipped = 0
 
     def rank(self, positions: np.ndarray) -> np.ndarray:
         from lpsched.heuristics.lp_guided import lp_order, ordering_lp
@@ -136,8 +146,12 @@ class SortedLPPolicy(SortedFPolicy):
         head = base[: self.window]
         if head.size < 2:
             return base
+        if self.budget.expired():  # out of budget: the Sorted-F order (cheap fallback)
+            self.lp_skipped += 1
+            return base
         sub = Instance.from_arrays(self._M, self._s[head], self._o[head])
-        lp = ordering_lp(sub, max_columns=self.max_columns)
+        lp = ordering_lp(sub, max_columns=self.max_columns,
+                         time_limit=self.budget.solver_seconds())
         self.lp_solves += 1
         if lp.status != "optimal":
             return base
@@ -164,40 +178,55 @@ class LPSwapPolicy(SortedLPPolicy):
         from lpsched.heuristics.lp_guided import adjacent_swaps
 
         out, _p, _obj, st = adjacent_swaps(sub, order, backfill=False,
-                                           max_passes=self.swap_passes)
+                                           max_passes=self.swap_passes, deadline=self.budget)
         self.swaps += st["swaps"]
         return out
 
 
-def _run(instance: Instance, policy: OrderPolicy, seed: int | None, options: dict[str, Any]
-         ) -> Result:
+def run_order_policy(instance: Instance, policy: OrderPolicy, deadline: Deadline | None, seed: int | None,
+         prediction_options: dict[str, Any]) -> Result:
     from lpsched.heuristics.baselines import run_policy
 
-    res = run_policy(instance, policy, seed=seed, **options)
+    deadline = Deadline.coerce(deadline)
+    # the expensive re-solves stop at 90% of the budget; the simulator drains at its end
+    policy.budget = deadline.share(0.9) if deadline.limited else deadline
+    res = run_policy(instance, policy, deadline=deadline.for_search(), seed=seed,
+                     **prediction_options)
     res.stats["order_recomputes"] = policy.recomputes
     if isinstance(policy, SortedLPPolicy):
         res.stats["lp_solves"] = policy.lp_solves
+        res.stats["lp_skipped"] = policy.lp_skipped
     if isinstance(policy, LPSwapPolicy):
         res.stats["swaps"] = policy.swaps
     return res
 
 
-def solve_sorted_f_online(instance: Instance, *, time_limit: float | None = None,
-                          seed: int | None = None, **options: Any) -> Result:
+def solve_sorted_f_online(instance: Instance, *, deadline: Deadline | None = None,
+                          seed: int | None = None, predictions: Any = None,
+                          prediction_noise: float | None = None,
+                          skip_idle: bool = True) -> Result:
     """Simulate the online Sorted-F policy (options: ``predictions``, ``prediction_noise``)."""
-    return _run(instance, SortedFPolicy(), seed, options)
+    return run_order_policy(instance, SortedFPolicy(), deadline, seed,
+                {"predictions": predictions, "prediction_noise": prediction_noise,
+                 "skip_idle": skip_idle})
 
 
-def solve_sorted_lp_online(instance: Instance, *, time_limit: float | None = None,
+def solve_sorted_lp_online(instance: Instance, *, deadline: Deadline | None = None,
                            seed: int | None = None, window: int = 20, max_columns: int = 5_000,
-                           **options: Any) -> Result:
+                           predictions: Any = None, prediction_noise: float | None = None,
+                           skip_idle: bool = True) -> Result:
     """Simulate the online receding-horizon Sorted-LP policy (``window`` requests per LP)."""
-    return _run(instance, SortedLPPolicy(window, max_columns), seed, options)
+    return run_order_policy(instance, SortedLPPolicy(window, max_columns), deadline, seed,
+                {"predictions": predictions, "prediction_noise": prediction_noise,
+                 "skip_idle": skip_idle})
 
 
-def solve_lp_swap_online(instance: Instance, *, time_limit: float | None = None,
+def solve_lp_swap_online(instance: Instance, *, deadline: Deadline | None = None,
                          seed: int | None = None, window: int = 20, max_columns: int = 5_000,
-                         swap_passes: int = 5, **options: Any) -> Result:
+                         swap_passes: int = 5, predictions: Any = None,
+                         prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
     """Simulate the online LP-Swap policy: ``window`` requests per LP, then at most
     ``swap_passes`` passes of adjacent swaps over the window's LP order."""
-    return _run(instance, LPSwapPolicy(window, max_columns, swap_passes), seed, options)
+    return run_order_policy(instance, LPSwapPolicy(window, max_columns, swap_passes), deadline, seed,
+                {"predictions": predictions, "prediction_noise": prediction_noise,
+                 "skip_idle": skip_idle})

@@ -68,7 +68,9 @@ import numpy as np
 
 from lpsched.heuristics.serial import decode_order
 from lpsched.instance import Instance
+from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
 __all__ = ["DEFAULT_THETAS", "batch_order", "f_metric", "form_batches", "release_aware_batches",
            "solve_sorted_f",
@@ -283,9 +285,9 @@ def _result(name: str, instance: Instance, starts: np.ndarray, t0: float, stats:
                   stats=stats)
 
 
-def solve_sorted_f(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-                   thetas: Sequence[float] = DEFAULT_THETAS, exact_batches: bool = False,
-                   **_: object) -> Result:
+def solve_sorted_f(instance: Instance, *, deadline: Deadline | None = None,
+                   seed: int | None = None, thetas: Sequence[float] = DEFAULT_THETAS,
+                   exact_batches: bool = False) -> Result:
     """Sorted-F, batch-synchronous: batches in ascending ``F``, each after the previous ends."""
     t0 = time.perf_counter()
     if instance.offline:
@@ -302,10 +304,11 @@ def solve_sorted_f(instance: Instance, *, time_limit: float | None = None, seed:
                     "release_aware": not instance.offline})
 
 
-def solve_sorted_f_cont(instance: Instance, *, time_limit: float | None = None,
+def solve_sorted_f_cont(instance: Instance, *, deadline: Deadline | None = None,
                         seed: int | None = None, thetas: Sequence[float] = DEFAULT_THETAS,
                         exact_batches: bool = False, backfill: bool = False,
-                        clairvoyant: bool = False, **policy_options: Any) -> Result:
+                        clairvoyant: bool = False, predictions: Any = None,
+                        prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
     """Sorted-F, continuous: the Sorted-F order, each request started as early as memory allows.
 
     ``backfill=False`` (default) keeps starts non-decreasing along the order;
@@ -313,18 +316,29 @@ def solve_sorted_f_cont(instance: Instance, *, time_limit: float | None = None,
     fits (exact earliest start against all placed requests).
 
     With arrivals, the continuous version is the online Sorted-F policy run by
-    the event simulator (:mod:`lpsched.heuristics.online`; ``policy_options``
-    such as ``prediction_noise`` go there); ``clairvoyant=True`` instead decodes
-    the offline order with the release dates known in advance (much worse: the
-    F-order ignores arrival times).
+    the event simulator (:mod:`lpsched.heuristics.online`; ``predictions``,
+    ``prediction_noise`` and ``skip_idle`` go there); ``clairvoyant=True`` instead
+    decodes the offline order with the release dates known in advance (much
+    worse: the F-order ignores arrival times).
     """
     t0 = time.perf_counter()
-    if not instance.offline and not clairvoyant:
-        from lpsched.heuristics.online import solve_sorted_f_online
+    online = not instance.offline and not clairvoyant
+    policy_opts = {"predictions": predictions, "prediction_noise": prediction_noise,
+                   "skip_idle": skip_idle}
+    if online:
+        if backfill:
+            raise OptionError("sorted-f-cont: 'backfill' applies to the offline decode; with "
+                              "arrivals the online policy runs (pass clairvoyant=True to "
+                              "decode the offline order instead)")
+        from lpsched.heuristics.online import SortedFPolicy, run_order_policy
 
-        res = solve_sorted_f_online(instance, **policy_options)
+        res = run_order_policy(instance, SortedFPolicy(thetas, exact_batches), deadline, seed,
+                               policy_opts)
         res.stats["mode"] = "online policy (simulator)"
         return dataclasses.replace(res, algorithm="sorted-f-cont")
+    if predictions is not None or prediction_noise is not None:
+        raise OptionError("sorted-f-cont: predictions apply to the online policy (instances "
+                          "with arrivals, clairvoyant=False); this run decodes true lengths")
     batches = form_batches(instance, thetas=thetas, exact_batches=exact_batches)
     starts = decode_order(instance, batch_order(batches), order_preserving=not backfill)
     return _result("sorted-f-cont", instance, starts, t0,

@@ -13,7 +13,10 @@ import sys
 
 import highspy
 
-__all__ = ["enforce_deadline", "new_highs", "run_highs", "status_name"]
+from lpsched.options import Passthrough
+from lpsched.stop import Deadline
+
+__all__ = ["HIGHS_OPTIONS", "enforce_deadline", "new_highs", "run_highs", "status_name"]
 
 _banner_done = False
 
@@ -42,23 +45,34 @@ def new_highs() -> highspy.Highs:
     return h
 
 
-def enforce_deadline(h: highspy.Highs, deadline: float) -> None:
-    """Interrupt HiGHS once ``time.perf_counter()`` passes ``deadline``.
+def enforce_deadline(h: highspy.Highs, deadline: Deadline) -> None:
+    """Interrupt HiGHS once ``deadline`` (a :class:`~lpsched.stop.Deadline`) expires.
 
     HiGHS checks its ``time_limit`` option only at some points (on the synthetic
     benchmark a MIP with ``time_limit=60`` ran for up to 200 s inside its root LP),
-    so the simplex, IPM and MIP interrupt callbacks also stop it at the deadline.
-    A stopped solve reports model status ``kInterrupt``.
+    so the simplex, IPM and MIP interrupt callbacks also stop it at the deadline
+    (and on Ctrl-C, which cancels the deadline). A stopped solve reports model
+    status ``kInterrupt``.
     """
-    import time
 
     def check(event) -> None:
-        if time.perf_counter() > deadline:
+        if deadline.expired():
             event.interrupt()
 
     h.cbSimplexInterrupt.subscribe(check)
     h.cbIpmInterrupt.subscribe(check)
     h.cbMipInterrupt.subscribe(check)
+
+
+def _is_highs_option(name: str) -> bool:
+    h = new_highs()
+    status, _ = h.getOptionType(name)
+    return status == highspy.HighsStatus.kOk
+
+
+HIGHS_OPTIONS = Passthrough("HiGHS option", _is_highs_option,
+                            "any HiGHS option by name, e.g. mip_rel_gap=0.01")
+"""HiGHS options accepted by ``milp`` as extra keyword options (checked by name)."""
 
 
 _FAILED = ("kNotset", "kLoadError", "kModelError", "kPresolveError", "kSolveError",

@@ -57,6 +57,7 @@ from lpsched.models._highs import enforce_deadline, new_highs, run_highs
 from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
+from lpsched.stop import Deadline
 
 __all__ = ["Bound", "METHODS", "bucket_bound", "lower_bound"]
 
@@ -160,7 +161,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     h.setOptionValue("threads", int(threads))
     if time_limit is not None:
         h.setOptionValue("time_limit", float(left))
-        enforce_deadline(h, t0 + float(time_limit))
+        enforce_deadline(h, Deadline(float(left)))
     inf = highspy.kHighsInf
     h.addVars(ncols, np.zeros(ncols), np.full(ncols, inf))
     h.changeColsCost(ncols, np.arange(ncols, dtype=np.int32),

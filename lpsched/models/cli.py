@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from lpsched.cli import _add_instance_options
     from lpsched.models.bounds import METHODS
     from lpsched.models.export import FORMATS, MODELS
+    from lpsched.paths import add_output_argument
 
     ex = argparse.RawDescriptionHelpFormatter
     p = subparsers.add_parser(
@@ -80,5 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=MODELS, default="time-indexed")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="file format (default: from the --out suffix)")
-    p.add_argument("--out", required=True, help="output file")
+    add_output_argument(p, "--out", required=True, what="model file",
+                        help="output file (.mps or .lp, or any name with --format)")
     p.set_defaults(func=_cmd_export)

@@ -37,6 +37,7 @@ Deterministic by default: ``num_workers=1`` and ``random_seed=0``.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +48,14 @@ from ortools.sat.python import cp_model
 from lpsched.check import check
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound
+from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES, estimate_cpsat_bytes, guarded_result
 from lpsched.models.incumbent import solver_incumbent
 from lpsched.models.windows import Windows, start_windows
+from lpsched.options import OptionError, Passthrough
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
-__all__ = ["CpsatModel", "FORMULATIONS", "build_cpsat", "solve_cpsat"]
+__all__ = ["CPSAT_PARAMETERS", "CpsatModel", "FORMULATIONS", "build_cpsat", "solve_cpsat"]
 
 FORMULATIONS = ("events", "cumulative")
 
@@ -195,12 +199,50 @@ def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends:
             model.Add(sum(terms) <= room)
 
 
-def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-                threads: int = 1, incumbent: np.ndarray | None = None,
-                symmetry_breaking: bool = True, tail_families: int | None = None,
-                formulation: str = "events", log: bool = False,
-                warm_start: str = "local-search", warm_start_time: float | None = None,
-                **params: Any) -> Result:
+def _is_cpsat_parameter(name: str) -> bool:
+    from ortools.sat import sat_parameters_pb2
+
+    return name in sat_parameters_pb2.SatParameters.DESCRIPTOR.fields_by_name
+
+
+CPSAT_PARAMETERS = Passthrough("CP-SAT parameter", _is_cpsat_parameter,
+                               "any CpSolverParameters field by name, e.g. "
+                               "linearization_level=2")
+"""CP-SAT parameters accepted by ``cpsat`` as extra keyword options (checked by name)."""
+
+
+def _solve_stoppable(solver: cp_model.CpSolver, model: cp_model.CpModel,
+                     deadline: Deadline) -> Any:
+    """``solver.Solve(model)`` in a worker thread; this thread stops the search when
+    ``deadline`` expires or is cancelled (Ctrl-C reaches Python only here, not while the
+    solver holds the main thread)."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["status"] = solver.Solve(model)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    th = threading.Thread(target=work, name="cpsat-solve", daemon=True)
+    th.start()
+    stopped = False
+    while th.is_alive():
+        th.join(0.05)
+        if not stopped and deadline.expired():
+            solver.StopSearch()
+            stopped = True
+    if "error" in box:
+        raise box["error"]
+    return box["status"]
+
+
+def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
+                threads: int = 1, incumbent: Any = None, symmetry_breaking: bool = True,
+                tail_families: int | None = None, formulation: str = "events",
+                log: bool = False, warm_start: str = "local-search",
+                warm_start_time: float | None = None,
+                max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES, **params: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
 
     Options: ``threads`` (CP-SAT ``num_workers``, default 1 for determinism),
@@ -211,15 +253,26 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     time limit by default), ``symmetry_breaking``, ``formulation``
     (``"events"``, default, or ``"cumulative"``), ``tail_families`` (redundant
     disjoint-tail ``NoOverlap`` families; default 8 for ``cumulative``, 0 for
-    ``events``), ``log``, and any other ``CpSolverParameters`` field by name
+    ``events``), ``log``, ``max_model_bytes`` (the memory guard: a model estimated
+    larger, :func:`lpsched.models.guard.estimate_cpsat_bytes`, is not built and the
+    warm start is returned), and any other ``CpSolverParameters`` field by name
     (e.g. ``linearization_level=2``).
     The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
+    deadline = Deadline.coerce(deadline)
     t0 = time.perf_counter()
-    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, time_limit,
+    if formulation not in FORMULATIONS:
+        raise OptionError(f"cpsat: formulation must be one of {', '.join(FORMULATIONS)}, "
+                          f"got {formulation!r}")
+    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, deadline,
                                           warm_start_time, seed)
     w = start_windows(instance, incumbent)
+    comb = float(combined_bound(instance))
+    est = estimate_cpsat_bytes(instance, formulation)
+    if est > max_model_bytes:
+        return guarded_result("cpsat", instance, w.incumbent, comb, est, max_model_bytes, t0,
+                              {"formulation": formulation, **ws_stats})
     m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
                     tail_families=tail_families, formulation=formulation)
     solver = cp_model.CpSolver()
@@ -227,16 +280,21 @@ def solve_cpsat(instance: Instance, *, time_limit: float | None = None, seed: in
     prm.num_workers = int(threads)
     prm.random_seed = 0 if seed is None else int(seed)
     prm.log_search_progress = bool(log)
-    if time_limit is not None:  # the warm start and the model build count against it
-        prm.max_time_in_seconds = max(0.01, float(time_limit) - (time.perf_counter() - t0))
+    search = deadline.for_search()
+    if search.limited:  # the warm start and the model build count against it
+        prm.max_time_in_seconds = search.solver_seconds()
     for k, v in params.items():
-        setattr(prm, k, v)
-    st = solver.Solve(m.model)
-    comb = float(combined_bound(instance))
+        try:
+            setattr(prm, k, v)
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"cpsat: CP-SAT parameter {k!r} does not accept {v!r}: {exc}"
+                              ) from None
+    st = _solve_stoppable(solver, m.model, search)
     runtime = time.perf_counter() - t0
     stats = {"branches": solver.NumBranches(), "conflicts": solver.NumConflicts(),
              "wall_time": solver.WallTime(), "upper_bound_initial": w.upper_bound,
-             "horizon": w.horizon, "formulation": formulation, **ws_stats}
+             "horizon": w.horizon, "formulation": formulation,
+             "model_bytes_estimate": int(est), **ws_stats}
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         starts = np.array([solver.Value(v) for v in m.start], dtype=np.int64)
         obj = int(round(solver.ObjectiveValue()))

@@ -17,17 +17,20 @@ log can still use stdout. The child streams what HiGHS reports while it runs:
 * every improving MIP solution (``cbMipImprovingSolution``), as a start vector;
 * the MIP dual bound, at most every 0.5 s (``cbMipInterrupt``).
 
-The parent waits until ``deadline + grace``. If the child has not finished by
-then it is killed, and the result is built from the last solution and the last
-dual bound it reported. The bound is still valid: HiGHS's MIP dual bound only
-increases during a solve. If the child reported nothing, the result is the warm
-start with the combinatorial bound.
+The parent waits until the end of the deadline plus a grace
+(:func:`grace_seconds`), or until the deadline is cancelled (Ctrl-C; the child
+ignores SIGINT itself). If the child has not finished by then it is killed, and
+the result is built from the last solution and the last dual bound it reported.
+The bound is still valid: HiGHS's MIP dual bound only increases during a solve.
+If the child reported nothing, the result is the warm start with the
+combinatorial bound.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +42,7 @@ import numpy as np
 from lpsched.instance import Instance
 from lpsched.models.time_indexed import MipRun, run_mip_model
 from lpsched.models.windows import Windows
+from lpsched.stop import Deadline
 
 __all__ = ["run_mip_in_child"]
 
@@ -47,6 +51,7 @@ def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
            symmetry_breaking: bool, tail_families: int, options: dict,
            deadline_wall: float, stall: float) -> None:
     """Build and solve in the child; send progress and the final run through ``conn``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
         last = [0.0]
 
@@ -58,7 +63,7 @@ def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
 
         run = run_mip_model(instance, windows, warm, symmetry_breaking=symmetry_breaking,
                             tail_families=tail_families, options=options,
-                            deadline=time.perf_counter() + (deadline_wall - time.time()),
+                            deadline=Deadline(max(1e-3, deadline_wall - time.time())),
                             on_solution=lambda obj, starts: conn.send(("solution", obj, starts)),
                             on_bound=bound, stall=stall)
         conn.send(("done", run))
@@ -68,20 +73,24 @@ def _child(conn, instance: Instance, windows: Windows, warm: np.ndarray,
         conn.close()
 
 
+def grace_seconds(deadline: Deadline) -> float:
+    """How long after ``deadline`` ends the child is killed: 40% of the contract's slack
+    ``max(1 s, 5% of the time limit)``, leaving the rest for building the result."""
+    return 0.4 * max(1.0, 0.05 * (deadline.seconds or 0.0))
+
+
 def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
                      symmetry_breaking: bool, tail_families: int, options: dict,
-                     time_limit: float, grace: float | None = None,
-                     _stall: float = 0.0) -> MipRun:
-    """Solve the MILP in a child process; kill it ``grace`` seconds after ``time_limit``.
+                     deadline: Deadline, stall: float = 0.0) -> MipRun:
+    """Solve the MILP in a child process; kill it :func:`grace_seconds` after ``deadline``.
 
-    ``options`` are HiGHS options set in the child (threads, output_flag, ...);
-    ``time_limit`` is the seconds left for the solve, ``grace`` defaults to
-    ``max(2, 0.05 * time_limit)``. Returns the child's :class:`MipRun`, or, when it
-    was killed, one with ``model_status="killed"``, the last reported solution in
-    ``starts`` (``None`` if none) and the last reported dual bound.
+    ``options`` are HiGHS options set in the child (threads, output_flag, ...). The
+    child's own deadline is ``deadline`` less its reserve. Returns the child's
+    :class:`MipRun`, or, when it was killed (at the hard deadline, or because the
+    deadline was cancelled by Ctrl-C), one with ``model_status="killed"``, the last
+    reported solution in ``starts`` (``None`` if none) and the last reported dual bound.
     """
-    grace = max(2.0, 0.05 * time_limit) if grace is None else grace
-    t0 = time.perf_counter()
+    search = deadline.for_search()
     rfd, wfd = os.pipe()
     root = str(Path(__file__).resolve().parents[2])  # the directory holding ``lpsched``
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -92,19 +101,21 @@ def run_mip_in_child(instance: Instance, windows: Windows, warm: np.ndarray, *,
     recv = Connection(rfd, writable=False)
     try:
         proc.stdin.write(pickle.dumps((instance, windows, warm, symmetry_breaking, tail_families,
-                                       options, time.time() + time_limit, _stall)))
+                                       options, time.time() + search.remaining(), stall)))
         proc.stdin.close()
     except BrokenPipeError:  # the child died at startup; reported below as an error
         pass
-    hard = t0 + time_limit + grace
+    hard = deadline.end + grace_seconds(deadline)
     solution: tuple[float, np.ndarray] | None = None
     bound: float | None = None
     final = None
     try:
-        while True:
-            left = hard - time.perf_counter()
-            if left <= 0 or not recv.poll(left):
+        while not deadline.cancelled:
+            left = hard - deadline.now()
+            if left <= 0:
                 break
+            if not recv.poll(min(left, 0.1)):
+                continue
             try:
                 msg = recv.recv()
             except EOFError:  # the child died without a final message

@@ -18,11 +18,14 @@ solver's time limit (default), whichever is better.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 from lpsched.check import check
 from lpsched.instance import Instance
+from lpsched.options import OptionError
+from lpsched.stop import Deadline
 
 __all__ = ["WARM_STARTS", "serial_schedule", "best_serial_schedule", "warm_start",
            "warm_start_budget", "solver_incumbent"]
@@ -86,37 +89,40 @@ def best_serial_schedule(instance: Instance) -> tuple[np.ndarray, int]:
     return best, int(best_obj)
 
 
-def warm_start_budget(time_limit: float | None, share: float | None = None) -> float:
-    """Seconds given to the warm start: ``share`` if set, else 10% of ``time_limit``
-    capped at 10 s (2 s when there is no time limit)."""
+def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadline:
+    """The warm start's deadline: ``share`` seconds if set, else 10% of the time left
+    capped at 10 s (2 s when there is no time limit); never past ``deadline``."""
     if share is not None:
         if not share >= 0:
-            raise ValueError(f"warm_start_time must be >= 0 seconds, got {share!r}")
-        return float(share)
-    return 2.0 if time_limit is None else min(10.0, 0.1 * float(time_limit))
+            raise OptionError(f"warm_start_time must be >= 0 seconds, got {share!r}")
+        return deadline.share(at_most=float(share))
+    if not deadline.limited:
+        return deadline.share(at_most=2.0)
+    return deadline.share(0.1, at_most=10.0)
 
 
-def warm_start(instance: Instance, method: str = "local-search", *, budget: float = 2.0,
-               seed: int | None = None) -> tuple[np.ndarray, dict]:
+def warm_start(instance: Instance, method: str = "local-search", *,
+               budget: Deadline | float = 2.0, seed: int | None = None) -> tuple[np.ndarray, dict]:
     """A feasible start vector for the exact solvers and what it cost: ``(starts, stats)``.
 
     ``"serial"``: :func:`best_serial_schedule`. ``"local-search"``: the registry's
-    ``local-search`` (started from the best of its default initial heuristics) with
-    ``budget`` seconds; it stops earlier at a local optimum, which on small
-    instances makes it deterministic for a fixed ``seed``. The better of the two is
-    returned (the serial schedule is always computed; it is cheap). ``stats`` has
-    ``warm_start`` (the method), ``warm_start_objective``, ``warm_start_from``
-    (which schedule won) and ``warm_start_time`` (seconds).
+    ``local-search`` (started from the best of its default initial heuristics)
+    until ``budget`` (a deadline or seconds); it stops earlier at a local optimum,
+    which on small instances makes it deterministic for a fixed ``seed``. The better
+    of the two is returned (the serial schedule is always computed; it is cheap).
+    ``stats`` has ``warm_start`` (the method), ``warm_start_objective``,
+    ``warm_start_from`` (which schedule won) and ``warm_start_time`` (seconds).
     """
     if method not in WARM_STARTS:
-        raise ValueError(f"unknown warm_start {method!r}; choose one of {', '.join(WARM_STARTS)}")
+        raise OptionError(f"unknown warm_start {method!r}; choose one of {', '.join(WARM_STARTS)}")
+    budget = Deadline.coerce(budget)
     t0 = time.perf_counter()
     best, best_obj = best_serial_schedule(instance)
     source = "serial"
-    if method == "local-search" and budget > 0:
+    if method == "local-search" and budget.remaining() > 0:
         from lpsched import registry
 
-        res = registry.run("local-search", instance, time_limit=budget, seed=seed)
+        res = registry.run("local-search", instance, deadline=budget, seed=seed)
         if res.schedule is not None and res.objective < best_obj:
             rep = check(instance, res.schedule.starts)
             if not rep.feasible:  # pragma: no cover - local search output is verified
@@ -128,15 +134,18 @@ def warm_start(instance: Instance, method: str = "local-search", *, budget: floa
                   "warm_start_time": round(time.perf_counter() - t0, 4)}
 
 
-def solver_incumbent(instance: Instance, incumbent: np.ndarray | None, method: str,
-                     time_limit: float | None, share: float | None,
-                     seed: int | None) -> tuple[np.ndarray | None, dict]:
+def solver_incumbent(instance: Instance, incumbent: Any, method: str, deadline: Deadline,
+                     share: float | None, seed: int | None) -> tuple[np.ndarray, dict]:
     """The exact solvers' starting schedule and its stats: the user's ``incumbent``
-    if given (``{"warm_start": "given"}``), else :func:`warm_start` with
-    :func:`warm_start_budget` seconds, never more than ``time_limit``."""
+    if given (``{"warm_start": "given"}``), else :func:`warm_start` until
+    :func:`warm_start_budget`."""
     if incumbent is not None:
-        return incumbent, {"warm_start": "given"}
-    budget = warm_start_budget(time_limit, share)
-    if time_limit is not None:
-        budget = min(budget, float(time_limit))
-    return warm_start(instance, method, budget=budget, seed=seed)
+        from lpsched.solve import as_schedule
+
+        starts = as_schedule(instance, incumbent).starts
+        rep = check(instance, starts)
+        if not rep.feasible:
+            raise OptionError(f"option 'incumbent': the given incumbent is infeasible: "
+                              f"{rep.reason()}")
+        return starts, {"warm_start": "given"}
+    return warm_start(instance, method, budget=warm_start_budget(deadline, share), seed=seed)

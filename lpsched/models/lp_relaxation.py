@@ -103,8 +103,9 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
     h.setOptionValue("threads", int(threads))
     if time_limit is not None:
         from lpsched.models._highs import enforce_deadline
+        from lpsched.stop import Deadline
 
-        enforce_deadline(h, t0 + float(time_limit))
+        enforce_deadline(h, Deadline(max(1e-3, time_limit - (time.perf_counter() - t0))))
     n = arr.instance.n
     families = tail_families(arr.instance) if cuts else []
     added: list[np.ndarray] = []

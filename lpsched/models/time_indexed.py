@@ -42,9 +42,12 @@ import pulp
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs, status_name
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
+from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES, estimate_model_bytes, guarded_result
 from lpsched.models.incumbent import solver_incumbent
 from lpsched.models.windows import Windows, start_windows
+from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus
+from lpsched.stop import Deadline
 
 __all__ = ["TimeIndexedModel", "build_time_indexed", "solve_milp", "highs_solver",
            "read_highs_outcome"]
@@ -193,6 +196,7 @@ class _HiGHSWarm(pulp.HiGHS):
     def __init__(self, *args: Any, warmStart: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.warm = warmStart
+        self.deadline: Deadline | None = None  # interrupt callbacks stop HiGHS there
 
     def callSolver(self, lp):  # noqa: N802 - PuLP API
         if self.warm and self.mip:
@@ -207,6 +211,8 @@ class _HiGHSWarm(pulp.HiGHS):
                 sol.col_value = values
                 sol.value_valid = True
                 lp.solverModel.setSolution(sol)
+        if self.deadline is not None:
+            enforce_deadline(lp.solverModel, self.deadline)
         lp.solverModel._lpsched_ran = run_highs(lp.solverModel)
 
 
@@ -318,18 +324,18 @@ class MipRun:
 
 def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
                   symmetry_breaking: bool, tail_families: int, options: dict[str, Any],
-                  deadline: float | None,
+                  deadline: Deadline | None,
                   on_solution: Callable[[float, np.ndarray], None] | None = None,
                   on_bound: Callable[[float], None] | None = None,
                   stall: float = 0.0) -> MipRun:
     """Build the highspy MILP (:func:`_highs_mip`), run it and read what HiGHS says.
 
-    ``options`` are HiGHS options; ``deadline`` is a ``time.perf_counter()`` value:
-    the rest of the time goes to HiGHS's ``time_limit`` and the interrupt callbacks
+    ``options`` are HiGHS options; ``deadline`` is a :class:`~lpsched.stop.Deadline`:
+    what is left of it goes to HiGHS's ``time_limit`` and the interrupt callbacks
     stop it there (:func:`lpsched.models._highs.enforce_deadline`). ``on_solution``
     gets ``(objective, starts)`` of every improving MIP solution, ``on_bound`` the
-    MIP dual bound at every MIP interrupt check. ``stall`` (tests only) sleeps
-    before the run, like a HiGHS phase that reports nothing.
+    (finite) MIP dual bound at every MIP interrupt check. ``stall`` (tests only)
+    sleeps before the run, like a HiGHS phase that reports nothing.
     """
     t = time.perf_counter()
     arr = time_indexed_arrays(instance, windows)
@@ -337,15 +343,19 @@ def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
     build = time.perf_counter() - t
     for k, v in options.items():
         h.setOptionValue(k, v)
-    if deadline is not None:
-        h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+    if deadline is not None and (deadline.limited or deadline.cancelled):
+        h.setOptionValue("time_limit", deadline.solver_seconds())
         enforce_deadline(h, deadline)
     if on_solution is not None:
         h.cbMipImprovingSolution.subscribe(lambda e: on_solution(
             float(e.data_out.objective_function_value),
             mip_starts(arr, np.asarray(e.data_out.mip_solution))))
     if on_bound is not None:
-        h.cbMipInterrupt.subscribe(lambda e: on_bound(float(e.data_out.mip_dual_bound)))
+        def bound(e) -> None:
+            value = float(e.data_out.mip_dual_bound)
+            if math.isfinite(value):
+                on_bound(value)
+        h.cbMipInterrupt.subscribe(bound)
     if stall:
         time.sleep(stall)
     ran, why = run_highs(h)
@@ -364,12 +374,16 @@ def mip_starts(arr: TimeIndexedArrays, x: np.ndarray) -> np.ndarray:
     return starts
 
 
-def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int | None = None,
-               threads: int = 1, incumbent: np.ndarray | None = None,
-               symmetry_breaking: bool = True, engine: str = "highspy", msg: bool = False,
-               tail_families: int = 0, warm_start: str = "local-search",
-               warm_start_time: float | None = None, isolate: bool | None = None,
-               _stall: float = 0.0, **highs_options: Any) -> Result:
+STALL_FOR_TESTS = 0.0
+"""Seconds the MILP child process sleeps before solving (tests of the hard deadline only)."""
+
+
+def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
+               threads: int = 1, incumbent: Any = None, symmetry_breaking: bool = True,
+               engine: str = "highspy", msg: bool = False, tail_families: int = 0,
+               warm_start: str = "local-search", warm_start_time: float | None = None,
+               isolate: bool | None = None, max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES,
+               **highs_options: Any) -> Result:
     """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
 
     Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
@@ -377,20 +391,22 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     vector: horizon and MIP start), ``warm_start`` (how to get one when no
     ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
     :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
-    part of ``time_limit``; default 10% of it, at most 10 s), ``isolate`` (solve in
-    a child process that is killed at the time limit plus a grace of
-    ``max(2 s, 5%)``, :mod:`lpsched.models.highs_process`; default: when a
-    ``time_limit`` is set and the model has more than ``ISOLATE_NONZEROS`` memory
-    non-zeros, where HiGHS was seen to overrun its limit), ``symmetry_breaking``, ``engine``
+    part of the time limit; default 10% of it, at most 10 s), ``isolate`` (solve in
+    a child process that is killed at the hard deadline,
+    :mod:`lpsched.models.highs_process`; default: when there is a time limit and the
+    model has more than ``ISOLATE_NONZEROS`` memory non-zeros, where HiGHS was seen
+    to overrun its limit), ``symmetry_breaking``, ``engine``
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
     ``msg`` (solver log), ``tail_families`` (engine highspy: add the disjoint-tail
     clique rows of :mod:`lpsched.models.tails` for that many families; valid
-    inequalities, default 0), and any HiGHS option by name. HiGHS ``presolve`` is
-    ``"off"`` by default: on this model it removes nothing, and it runs without an
-    interrupt callback, so with it on a 60 s limit ran 94-205 s on the n = 40-60
-    synthetic family (pass ``presolve="on"`` to restore it).
+    inequalities, default 0), ``max_model_bytes`` (the memory guard: a model
+    estimated larger is not built, :func:`estimate_model_bytes`), and any HiGHS
+    option by name. HiGHS ``presolve`` is ``"off"`` by default: on this model it
+    removes nothing, and it runs without an interrupt callback, so with it on a 60 s
+    limit ran 94-205 s on the n = 40-60 synthetic family (pass ``presolve="on"`` to
+    restore it).
 
     ``lower_bound`` is the larger of HiGHS's MIP dual bound (rounded up:
     objectives are integers) and the combinatorial bound; status ``optimal``
@@ -399,10 +415,10 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
     from lpsched.models.combinatorial import combined_bound
     from lpsched.models.highs_process import run_mip_in_child
 
-    if engine not in ("highspy", "pulp"):
-        raise ValueError(f"engine must be 'highspy' or 'pulp', got {engine!r}")
+    deadline = Deadline.coerce(deadline)
+    limited = deadline.limited
     t0 = time.perf_counter()
-    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, time_limit,
+    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, deadline,
                                           warm_start_time, seed)
     w = start_windows(instance, incumbent)
     warm = _relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
@@ -410,15 +426,24 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
             "presolve": "off"}
     opts.update(highs_options)
     nnz = int((w.sizes * instance.decode).sum())
+    est = estimate_model_bytes(int(w.sizes.sum()), nnz, engine)
+    comb = float(combined_bound(instance))
+    if est > max_model_bytes:
+        return guarded_result("milp", instance, w.incumbent, comb, est, max_model_bytes, t0,
+                              {"memory_nonzeros": nnz, "columns": int(w.sizes.sum()),
+                               **ws_stats})
     if isolate is None:
-        isolate = engine == "highspy" and time_limit is not None and nnz > ISOLATE_NONZEROS
-    if isolate and (engine != "highspy" or time_limit is None):
-        raise ValueError("isolate=True needs engine='highspy' and a time_limit")
+        isolate = engine == "highspy" and limited and nnz > ISOLATE_NONZEROS
+    if isolate and (engine != "highspy" or not limited):
+        raise OptionError("milp: isolate=True needs engine='highspy' and a time limit")
+    search = deadline.for_search()
     if engine == "pulp":
         model = build_time_indexed(instance, windows=w, symmetry_breaking=symmetry_breaking)
         build_time = time.perf_counter() - t0
-        remaining = None if time_limit is None else max(0.01, time_limit - build_time)
-        model.problem.solve(highs_solver(time_limit=remaining, threads=threads, msg=msg, **opts))
+        solver = highs_solver(time_limit=search.solver_seconds(), threads=threads, msg=msg,
+                              **opts)
+        solver.deadline = search
+        model.problem.solve(solver)
         h = model.problem.solverModel
         ran, why = h._lpsched_ran
         out = read_highs_outcome(h)
@@ -431,31 +456,32 @@ def solve_milp(instance: Instance, *, time_limit: float | None = None, seed: int
                                tail_families=tail_families,
                                options={"output_flag": bool(msg), "threads": int(threads),
                                         **opts},
-                               time_limit=max(0.01, float(time_limit) - prep),
-                               _stall=_stall)
+                               deadline=deadline, stall=STALL_FOR_TESTS)
         build_time = prep + (run.build_seconds or 0.0)
     else:
         prep = time.perf_counter() - t0
         run = run_mip_model(instance, w, warm, symmetry_breaking=symmetry_breaking,
                             tail_families=tail_families,
                             options={"output_flag": bool(msg), "threads": int(threads), **opts},
-                            deadline=None if time_limit is None else t0 + float(time_limit))
+                            deadline=search)
         build_time = prep + run.build_seconds
     out = run.outcome
     runtime = time.perf_counter() - t0
     dual = out.dual_bound if out is not None else run.reported_dual_bound
+    if dual is not None and not math.isfinite(dual):
+        dual = None
     stats = {"highs_status": out.status if out is not None else run.model_status,
              "mip_gap": out.gap if out is not None else None, "mip_dual_bound": dual,
              "nodes": out.nodes if out is not None else None,
              "columns": run.columns if run.columns is not None else int(w.sizes.sum()),
              "memory_rows": run.memory_rows, "memory_nonzeros": nnz,
+             "model_bytes_estimate": int(est),
              "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
              "build_time": round(build_time, 4), "engine": engine,
              "isolated": bool(isolate), **ws_stats}
     st = run.model_status
     if not run.ran:
         return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=run.why)
-    comb = float(combined_bound(instance))
     lb = comb if dual is None else max(comb, float(math.ceil(dual - 1e-6)))
     starts = run.starts
     if starts is None:
