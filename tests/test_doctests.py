@@ -1,0 +1,21 @@
+"""The examples in the package's docstrings run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import lpsched
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(lpsched.__path__, "lpsched.")
+                 if not m.name.endswith("__main__") and m.name != "lpsched.models.highs_process")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} examples failed"
