@@ -23,18 +23,19 @@ request and the rule that was broken.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
+from lpsched.errors import InstanceError
+from lpsched.traces import read_trace_columns
 
 __all__ = [
     "DEFAULT_STEP_SECONDS",
@@ -52,21 +53,6 @@ __all__ = [
 #: typical decode-iteration time of a 7B-70B model on one modern GPU; pass
 #: ``step_seconds=`` to override it.
 DEFAULT_STEP_SECONDS = 0.025
-
-
-class InstanceError(ValueError):
-    """Invalid problem data. The message names the source, the request and the rule."""
-
-    def __init__(self, message: str, *, source: str | None = None, request: str | None = None):
-        self.source = source
-        self.request = request
-        parts = []
-        if source:
-            parts.append(str(source))
-        if request is not None:
-            parts.append(f"request {request!r}")
-        prefix = ": ".join(parts)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,23 +465,6 @@ def write_json(instance: Instance, path: str | os.PathLike[str]) -> None:
     Path(path).write_text(json.dumps(instance.to_dict(), indent=1) + "\n", encoding="utf-8")
 
 
-_VIDUR = ("num_prefill_tokens", "num_decode_tokens")
-_AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
-
-
-def _parse_time(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    # Azure's original traces use timestamps like "2023-11-16 18:15:46.6805900".
-    t = text.strip()
-    if "." in t:
-        head, frac = t.split(".", 1)
-        t = f"{head}.{frac[:6]}"
-    return datetime.fromisoformat(t).timestamp()
-
-
 def read_trace(
     path: str | os.PathLike[str],
     memory: int,
@@ -526,79 +495,25 @@ def read_trace(
     Request ids are ``"<row number>"`` (1-based data row), so they point back
     into the file. Rows are never silently dropped: a bad row is an error.
     """
-    path = Path(path)
     src = str(path)
-    if step_seconds <= 0:
+    if not step_seconds > 0:
         raise InstanceError(f"step_seconds must be > 0, got {step_seconds}", source=src)
-    try:
-        fh = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise InstanceError(f"cannot read file: {exc.strerror or exc}", source=src) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InstanceError("empty file", source=src) from None
-        if all(c in header for c in _VIDUR):
-            cs, co = header.index(_VIDUR[0]), header.index(_VIDUR[1])
-            ct = header.index("arrived_at") if "arrived_at" in header else None
-        elif all(c in header for c in _AZURE):
-            ct, cs, co = (header.index(c) for c in _AZURE)
-        else:
-            raise InstanceError(
-                "unrecognised CSV header; expected columns "
-                "'[arrived_at,]num_prefill_tokens,num_decode_tokens' or "
-                f"'TIMESTAMP,ContextTokens,GeneratedTokens', got {','.join(header)!r}",
-                source=src)
-        rows: list[list[str]] = []
-        for k, row in enumerate(reader):
-            if k < start:
-                continue
-            if limit is not None and len(rows) >= limit:
-                break
-            if not row or all(not c.strip() for c in row):
-                raise InstanceError(f"empty row at line {k + 2}", source=src, request=str(k + 1))
-            rows.append(row)
-            rows[-1].append(str(k + 1))
-    if not rows:
-        raise InstanceError("no request rows (after start/limit)", source=src)
+    cols = read_trace_columns(path, start=start, limit=limit, times=not offline)
+    keep = np.arange(cols.n)
     if sample is not None:
-        if sample > len(rows) or sample < 1:
-            raise InstanceError(f"cannot sample {sample} of {len(rows)} rows", source=src)
-        pick = np.sort(np.random.default_rng(seed).choice(len(rows), size=sample, replace=False))
-        rows = [rows[k] for k in pick]
-    ids, s, o, t = [], [], [], []
-    ncol = len(header)
-    for row in rows:
-        rid = row[-1]
-        if len(row) - 1 < ncol:
-            raise InstanceError(f"row has {len(row) - 1} fields, header has {ncol}", source=src,
-                                request=rid)
-        ids.append(rid)
-        for field, col, out in (("prefill", cs, s), ("decode", co, o)):
-            cell = row[col].strip()
-            try:
-                val = float(cell)
-            except ValueError:
-                raise InstanceError(f"{field} must be an integer, got {cell!r}", source=src,
-                                    request=rid) from None
-            out.append(_check_int(val, field, source=src, rid=rid))
-        if ct is not None and not offline:
-            try:
-                t.append(_parse_time(row[ct]))
-            except ValueError:
-                raise InstanceError(f"arrival time is not a number or timestamp: {row[ct]!r}",
-                                    source=src, request=rid) from None
-    if t:
-        ta = np.asarray(t, dtype=float)
+        if sample > cols.n or sample < 1:
+            raise InstanceError(f"cannot sample {sample} of {cols.n} rows", source=src)
+        keep = np.sort(np.random.default_rng(seed).choice(cols.n, size=sample, replace=False))
+    ids = [cols.ids[k] for k in keep]
+    arrival = None
+    if cols.times is not None:
+        ta = cols.times[keep]
         arrival = np.floor((ta - ta.min()) / step_seconds + 1e-9).astype(np.int64)
-    else:
-        arrival = None
-    meta = {"source": f"trace {path.name}", "step_seconds": step_seconds if t else None,
+    meta = {"source": f"trace {Path(path).name}",
+            "step_seconds": step_seconds if arrival is not None else None,
             "rows": {"start": start, "limit": limit, "sample": sample, "seed": seed}}
-    return Instance.from_arrays(memory, s, o, arrival, ids=ids, name=name or path.stem,
-                                metadata=meta, source=src)
+    return Instance.from_arrays(memory, cols.prefill[keep], cols.decode[keep], arrival, ids=ids,
+                                name=name or Path(path).stem, metadata=meta, source=src)
 
 
 def load(path: str | os.PathLike[str], *, memory: int | None = None, **trace_options: Any) -> Instance:

@@ -51,7 +51,6 @@ row count, SHA-256 of the source file, date, script).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -65,7 +64,9 @@ from typing import Any
 
 import numpy as np
 
+from lpsched.errors import InstanceError
 from lpsched.instance import DEFAULT_STEP_SECONDS, Instance
+from lpsched.traces import read_trace_columns
 
 __all__ = [
     "FORMAT",
@@ -553,35 +554,14 @@ def _sha256(path: Path) -> str:
 
 
 def _read_columns(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader)]
-        for col in ("num_prefill_tokens", "num_decode_tokens"):
-            if col not in header:
-                raise ValueError(f"{path}: missing column {col!r} (header {header})")
-        cs, co = header.index("num_prefill_tokens"), header.index("num_decode_tokens")
-        ct = header.index("arrived_at") if "arrived_at" in header else None
-        s, o, t = [], [], []
-        for k, row in enumerate(reader):
-            try:
-                si, oi = float(row[cs]), float(row[co])
-                if not (si.is_integer() and oi.is_integer()):
-                    raise ValueError("non-integer token count")
-                s.append(int(si))
-                o.append(int(oi))
-                if ct is not None:
-                    t.append(float(row[ct]))
-            except (ValueError, IndexError) as exc:
-                raise ValueError(f"{path}: data row {k + 1}: {exc}") from None
-    s_a, o_a = np.array(s, dtype=np.int64), np.array(o, dtype=np.int64)
-    if np.any(s_a < 0) or np.any(o_a < 1):
-        raise ValueError(f"{path}: token counts must be prefill >= 0, decode >= 1")
-    t_a = None
-    if ct is not None:
-        t_a = np.array(t, dtype=np.float64)
-        if np.any(np.diff(t_a) < 0):
-            raise ValueError(f"{path}: arrived_at is not sorted")
-    return s_a, o_a, t_a
+    """Prefill, decode and arrival-time columns of a trace (the package's one trace reader,
+    :func:`lpsched.traces.read_trace_columns`); arrival times must be sorted here."""
+    cols = read_trace_columns(path)
+    if cols.times is not None and np.any(np.diff(cols.times) < 0):
+        k = int(np.flatnonzero(np.diff(cols.times) < 0)[0]) + 1
+        raise InstanceError("arrival times are not sorted", source=str(path),
+                            request=cols.ids[k])
+    return cols.prefill, cols.decode, cols.times
 
 
 def _stats(x: np.ndarray, digits: int) -> dict[str, float]:

@@ -62,7 +62,7 @@ def test_fit_and_plan_text(capsys):
     (["afd", "size", "--batch", "0"], "--batch must be a positive integer"),
     (["afd", "simulate", "--batch", "-4"], "--batch must be a positive integer"),
     (["afd", "size", "--workload", "nope"], "unknown trace profile 'nope'"),
-    (["afd", "size", "--trace", "/no/such.csv"], "no such trace file"),
+    (["afd", "size", "--trace", "/no/such.csv"], "cannot read file"),
     (["afd", "plan", "--devices", "h200:abc"], "cost must be a number"),
     (["afd", "plan", "--batches", "0"], "--batches: values must be >= 1"),
     (["afd", "sweep", "--r-min", "5", "--r-max", "2"], "need 1 <= --r-min <= --r-max"),

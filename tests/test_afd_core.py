@@ -113,10 +113,10 @@ def test_trace_csv_workload_is_exact():
 def test_trace_csv_bad_columns(tmp_path):
     f = tmp_path / "t.csv"
     f.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="need columns num_prefill_tokens"):
+    with pytest.raises(ValueError, match="unrecognised CSV header"):
         trace_workload(f)
     f.write_text("num_prefill_tokens,num_decode_tokens\n5,0\n")
-    with pytest.raises(ValueError, match="line 2: needs prefill >= 0 and decode >= 1"):
+    with pytest.raises(ValueError, match="request '1': decode must be >= 1"):
         trace_workload(f)
 
 

@@ -26,13 +26,12 @@ For geometric ``D`` with mean ``mu_D`` independent of ``P``,
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lpsched.instance import integer_column
+from lpsched.traces import read_trace_columns
 
 __all__ = [
     "Marginal", "Fixed", "Geometric", "UniformInt", "LogNormalInt", "EmpiricalMarginal",
@@ -404,37 +403,10 @@ def paper_base_workload() -> IndependentWorkload:
 
 
 def read_trace_lengths(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(prefill, decode)`` columns of a trace CSV in the Vidur layout
-    (``num_prefill_tokens``, ``num_decode_tokens``) or Azure's original
-    (``ContextTokens``, ``GeneratedTokens``)."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: no such trace file")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        for pc, dc in (("num_prefill_tokens", "num_decode_tokens"),
-                       ("ContextTokens", "GeneratedTokens")):
-            if pc in cols and dc in cols:
-                break
-        else:
-            raise ValueError(f"{path}: need columns num_prefill_tokens,num_decode_tokens "
-                             f"(or ContextTokens,GeneratedTokens); found {cols}")
-        p, d = [], []
-        for i, row in enumerate(reader, start=2):
-            try:
-                p.append(float(row[pc]))
-                d.append(float(row[dc]))
-            except (TypeError, ValueError):
-                raise ValueError(f"{path}: line {i}: non-numeric length") from None
-    # Refuse fractional lengths instead of truncating them (request ids = data row numbers).
-    rows = [str(k + 1) for k in range(len(p))]
-    P = integer_column(np.array(p), "prefill", ids=rows, source=str(path))
-    D = integer_column(np.array(d), "decode", ids=rows, source=str(path))
-    bad = np.flatnonzero((P < 0) | (D < 1))
-    if bad.size:
-        raise ValueError(f"{path}: line {bad[0] + 2}: needs prefill >= 0 and decode >= 1")
-    return P, D
+    """``(prefill, decode)`` columns of a trace CSV, read and checked by the package's one
+    trace reader (:func:`lpsched.traces.read_trace_columns`)."""
+    cols = read_trace_columns(path, times=False)
+    return cols.prefill, cols.decode
 
 
 def trace_workload(path: str | Path, name: str | None = None) -> JointWorkload:
