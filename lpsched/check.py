@@ -22,14 +22,14 @@ violating completion step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lpsched.instance import Instance
-from lpsched.schedule import Schedule
+from lpsched.schedule import Schedule, as_schedule
 
 __all__ = [
     "ArrivalViolation",
@@ -109,12 +109,11 @@ class CheckReport:
         }
 
 
-def _as_starts(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -> np.ndarray:
-    if isinstance(schedule, Schedule):
-        if schedule.instance is not instance and schedule.instance != instance:
-            raise ValueError("schedule belongs to a different instance")
-        return schedule.starts
-    return Schedule(instance, schedule).starts
+ScheduleLike = Schedule | Mapping[str, int] | Sequence[int] | np.ndarray
+
+
+def _as_starts(instance: Instance, schedule: ScheduleLike) -> np.ndarray:
+    return as_schedule(instance, schedule).starts
 
 
 class _Profile:
@@ -138,7 +137,7 @@ class _Profile:
         return (self.wb[kb] - self.we[ke]) + t * (kb - ke)
 
 
-def memory_at(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray,
+def memory_at(instance: Instance, schedule: ScheduleLike,
               steps: Sequence[int] | np.ndarray) -> np.ndarray:
     """KV memory ``m(t)`` in each of ``steps`` (vectorised, ``O((n + k) log n)``)."""
     p = _as_starts(instance, schedule)
@@ -146,7 +145,7 @@ def memory_at(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarra
 
 
 def memory_profile(instance: Instance,
-                   schedule: Schedule | Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   schedule: ScheduleLike) -> tuple[np.ndarray, np.ndarray]:
     """Memory in every step ``1..makespan``: ``(steps, memory)``; ``O(n + makespan)``."""
     p = _as_starts(instance, schedule)
     s, o = instance.prefill, instance.decode
@@ -171,7 +170,7 @@ def _latency_stats(lat: np.ndarray) -> dict[str, float]:
             "p99": float(q[2]), "max": float(lat.max())}
 
 
-def check(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -> CheckReport:
+def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     """Check a schedule against its instance and compute its metrics.
 
     Parameters
@@ -179,8 +178,9 @@ def check(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -
     instance
         The instance.
     schedule
-        A :class:`~lpsched.schedule.Schedule` or an array of start steps
-        aligned with ``instance.ids``.
+        A :class:`~lpsched.schedule.Schedule`, a mapping ``{request id: start step}``
+        (the ``starts`` object of a schedule file) or start steps aligned with
+        ``instance.ids``.
 
     Returns
     -------
@@ -196,6 +196,8 @@ def check(instance: Instance, schedule: Schedule | Sequence[int] | np.ndarray) -
     >>> check(inst, [0, 0]).violation  # both run in steps 1-2: 2+2, then 3+3 = 6 <= 6
     >>> check(inst.replace(memory=5), [0, 0]).violation.step
     2
+    >>> check(inst, {"a": 0, "b": 2}).objective  # keyed by request id
+    6
     """
     p = _as_starts(instance, schedule)
     s, o, a = instance.prefill, instance.decode, instance.arrival

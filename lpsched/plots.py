@@ -17,7 +17,7 @@ import numpy as np
 
 from lpsched.check import check, memory_profile
 from lpsched.instance import Instance
-from lpsched.schedule import Schedule
+from lpsched.schedule import Schedule, as_schedule
 
 __all__ = ["plot_afd_sweep", "plot_gaps", "plot_memory"]
 
@@ -63,7 +63,7 @@ def plot_memory(instance: Instance, schedule: Schedule | Sequence[int] | np.ndar
     """
     path = _out(path)
     plt = _pyplot()
-    sched = schedule if isinstance(schedule, Schedule) else Schedule(instance, schedule)
+    sched = as_schedule(instance, schedule)
     rep = check(instance, sched)
     steps, mem = memory_profile(instance, sched)
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(9, 6), sharex=True,

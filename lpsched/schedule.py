@@ -23,7 +23,8 @@ import numpy as np
 
 from lpsched.instance import Instance, InstanceError
 
-__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "read_schedule", "sequential_starts"]
+__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "as_schedule", "read_schedule",
+           "sequential_starts"]
 
 
 class ScheduleError(ValueError):
@@ -201,6 +202,18 @@ class Result:
         if data["instance"] is None:
             data["instance"] = instance_name
         Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def as_schedule(instance: Instance, schedule: Any) -> Schedule:
+    """A :class:`Schedule` of ``instance`` from a Schedule, a ``{request id: start}`` mapping
+    (the schedule file's own shape) or start steps aligned with ``instance.ids``."""
+    if isinstance(schedule, Schedule):
+        if schedule.instance is not instance and schedule.instance != instance:
+            raise ScheduleError("schedule belongs to a different instance")
+        return schedule
+    if isinstance(schedule, Mapping):
+        return Schedule.from_mapping(instance, schedule)
+    return Schedule(instance, schedule)
 
 
 def sequential_starts(instance: Instance, order: Sequence[int] | np.ndarray) -> np.ndarray:

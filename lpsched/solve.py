@@ -31,7 +31,7 @@ import dataclasses
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,14 @@ from lpsched import registry
 from lpsched.check import check
 from lpsched.instance import Instance, InstanceError
 from lpsched.options import OptionError, UnsupportedInstance
-from lpsched.schedule import Result, Schedule, ScheduleError, SolveStatus, sequential_starts
+from lpsched.schedule import (
+    Result,
+    Schedule,
+    ScheduleError,
+    SolveStatus,
+    as_schedule,
+    sequential_starts,
+)
 from lpsched.stop import Deadline, check_time_limit
 
 __all__ = ["as_schedule", "solve"]
@@ -124,17 +131,6 @@ def solve(
 def _proven(res: Result) -> bool:
     return (res.objective is not None and res.lower_bound is not None
             and res.lower_bound >= res.objective - 1e-9)
-
-
-def as_schedule(instance: Instance, schedule: Any) -> Schedule:
-    """A :class:`Schedule` from a Schedule, a ``{request id: start}`` mapping or start steps."""
-    if isinstance(schedule, Schedule):
-        if schedule.instance is not instance and schedule.instance != instance:
-            raise ScheduleError("schedule belongs to a different instance")
-        return schedule
-    if isinstance(schedule, Mapping):
-        return Schedule.from_mapping(instance, schedule)
-    return Schedule(instance, schedule)
 
 
 def _as_result(name: str, instance: Instance, raw: Any) -> Result:
