@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from lpsched.instance import Instance
+from lpsched.stop import check_time_limit
 
 __all__ = [
     "BenchRow",
@@ -118,6 +119,10 @@ def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
     from lpsched.check import check
     from lpsched.solve import solve
 
+    if task.get("spec") is not None:  # a user registration travels with its task
+        from lpsched import registry
+
+        registry.ensure(task["spec"])
     inst = Instance.from_dict(task["instance"])
     row: dict[str, Any] = {"instance": inst.name, "n": inst.n, "M": inst.memory,
                            "algorithm": task["algorithm"]}
@@ -447,7 +452,8 @@ def run_bench(
 
     if not instances:
         raise ValueError("no instances to run")
-    algos = [registry.get(a).name for a in algorithms]  # validates names early
+    specs = {registry.get(a).name: registry.get(a) for a in algorithms}  # names checked early
+    algos = [registry.get(a).name for a in algorithms]
     if not algos:
         raise ValueError("no algorithms to run")
     if len(set(algos)) != len(algos):
@@ -456,9 +462,14 @@ def run_bench(
     if len(set(names)) != len(names):
         dup = sorted({x for x in names if names.count(x) > 1})
         raise ValueError(f"instance names must be unique in a run; repeated: {dup}")
-    if time_limit is not None and time_limit <= 0:
-        raise ValueError(f"time_limit must be > 0, got {time_limit}")
+    time_limit = check_time_limit(time_limit)
+    bound_time_limit = check_time_limit(bound_time_limit, "bound_time_limit")
     options = dict(options or {})
+    unknown = sorted(set(options) - set(algos))
+    if unknown:
+        raise ValueError(f"options given for algorithm(s) not in the run: {', '.join(unknown)}")
+    for a in algos:  # every option is checked before anything runs
+        specs[a].validate(options.get(a, {}))
 
     if scheduler is not None:
         executor: Any = _Dask(scheduler, connect_timeout)
@@ -470,7 +481,8 @@ def run_bench(
 
     payloads = {i.name: i.to_dict() for i in instances}
     tasks = [{"instance": payloads[i.name], "algorithm": a, "time_limit": time_limit,
-              "seed": seed, "options": dict(options.get(a, {}))}
+              "seed": seed, "options": dict(options.get(a, {})),
+              "spec": None if specs[a].builtin else specs[a]}
              for i in instances for a in algos]
     do_bound = bound and bounds_available()
     bound_insts = [i for i in instances if do_bound and _needs_bound(i)]

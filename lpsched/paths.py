@@ -33,10 +33,10 @@ def prepare_output(path: str | os.PathLike[str], *, suffixes: Sequence[str] = ()
     p = Path(path)
     if str(path) == "" or p.name in ("", ".", ".."):
         raise OutputPathError(f"{path!s}: {what} needs a file name")
-    if suffixes and p.suffix.lower() not in suffixes:
-        raise OutputPathError(f"{p}: {what} must end in {' or '.join(suffixes)}")
     if p.is_dir():
         raise OutputPathError(f"{p}: is a folder; give a file name for the {what}")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise OutputPathError(f"{p}: {what} must end in {' or '.join(suffixes)}")
     parent = p.parent if str(p.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise OutputPathError(f"{p}: {parent} is a file, not a folder")
