@@ -7,7 +7,7 @@
 
 Only the derived figures are written; the input files are never copied.
 
-    python benchmarks/afd_derive_data.py [--vidur ../shared/calibration/vidur_h100_dgx_send_recv.csv]
+    python benchmarks/afd_derive_data.py [--vidur /path/to/vidur_h100_dgx_send_recv.csv]
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def fit_vidur(path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vidur", default=str(ROOT.parent / "shared" / "calibration"
-                                           / "vidur_h100_dgx_send_recv.csv"))
+    ap.add_argument("--vidur", required=True,
+                    help="path of Vidur's h100_dgx send_recv profiling CSV")
     args = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     fits = fit_vidur(Path(args.vidur))

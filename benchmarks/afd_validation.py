@@ -9,7 +9,7 @@ runs the simulator on the *roofline* fits (what the hardware measured) and check
 linear closed form and the roofline search against it; a third compares slot
 admission policies.
 
-    python benchmarks/afd_validation.py [--traces ../shared/traces] [--quick]
+    python benchmarks/afd_validation.py [--traces /path/to/traces] [--quick]
 
 Writes benchmarks/results/afd_validation.{md,csv}, afd_roofline.csv, afd_admission.csv
 and afd_sweeps_*.png.
@@ -308,7 +308,8 @@ def write_report(W, rows, roof, adm, n, total, pngs):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", default=str(ROOT.parent / "shared" / "traces"))
+    ap.add_argument("--traces", required=True,
+                    help="folder holding azure_conv_2023.csv and arxiv_summarization.csv")
     ap.add_argument("--requests", type=int, default=100000,
                     help="requests per simulation for synthetic workloads")
     ap.add_argument("--quick", action="store_true", help="h200 only, fewer requests")

@@ -50,8 +50,6 @@ from lpsched.instance import Instance  # noqa: E402
 from lpsched.solve import solve  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_AZURE = ROOT.parent / "shared" / "traces" / "azure_conv_2023.csv"
-DEFAULT_ARXIV = ROOT.parent / "shared" / "traces" / "arxiv_summarization.csv"
 
 
 
@@ -395,8 +393,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("traces")
-    t.add_argument("azure", nargs="?", default=str(DEFAULT_AZURE))
-    t.add_argument("arxiv", nargs="?", default=str(DEFAULT_ARXIV))
+    t.add_argument("azure", help="path of azure_conv_2023.csv")
+    t.add_argument("arxiv", help="path of arxiv_summarization.csv")
     t.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     t.add_argument("--memory", type=int, nargs="+", default=[16492, 65536])
     t.add_argument("--seeds", type=int, default=1)
@@ -407,8 +405,8 @@ def main(argv=None) -> int:
     t.add_argument("--max-n", nargs="*", default=["lp-horizon=1000"],
                    help="skip ALGO above N requests, as ALGO=N")
     s = sub.add_parser("scale")
-    s.add_argument("azure", nargs="?", default=str(DEFAULT_AZURE))
-    s.add_argument("arxiv", nargs="?", default=str(DEFAULT_ARXIV))
+    s.add_argument("azure", help="path of azure_conv_2023.csv")
+    s.add_argument("arxiv", help="path of arxiv_summarization.csv")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--memory", type=int, nargs="+", default=[16492, 65536])
     s.add_argument("--algos", nargs="+", default=["sorted-f", "sorted-f-cont", "mc-sf"])

@@ -16,7 +16,7 @@ policy calls, decision times visited, objective / MC-SF objective, CPU time / MC
 
 Usage (from the repository root; the trace is third-party data, not in the repo)::
 
-    python benchmarks/bench_mcsf_trace.py ../shared/traces/azure_conv_2023.csv
+    python benchmarks/bench_mcsf_trace.py /path/to/traces/azure_conv_2023.csv
     python benchmarks/bench_mcsf_trace.py TRACE --memory 65536 16384
 
 Writes ``benchmarks/results/mcsf_trace.md`` and ``benchmarks/results/mcsf_trace.csv``.
@@ -38,7 +38,6 @@ from lpsched.instance import read_trace  # noqa: E402
 from lpsched.solve import solve  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_TRACE = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces" / "azure_conv_2023.csv"
 
 
 
@@ -55,7 +54,7 @@ RUNS = (
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("trace", nargs="?", default=str(DEFAULT_TRACE), help="trace CSV path")
+    ap.add_argument("trace", help="trace CSV path (e.g. azure_conv_2023.csv)")
     ap.add_argument("--memory", type=int, nargs="+", default=[65536], help="KV budget(s) M")
     ap.add_argument("--step-seconds", type=float, default=0.025)
     ap.add_argument("--modes", nargs="+", choices=["online", "offline"], default=["online", "offline"],

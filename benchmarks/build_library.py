@@ -19,7 +19,7 @@ goes up), so re-running after new solvers are merged only improves the library.
 An instance is marked optimal only when a solver proved it (status ``optimal``)
 or its best known objective equals its lower bound.
 
-Fallback lower bound (valid for every feasible schedule; DESIGN.md section 2):
+Fallback lower bound (valid for every feasible schedule; docs/design.md section 2):
 let ``c_(1) <= ... <= c_(n)`` be the completion times. The ``k`` requests done by
 ``c_(k)`` have all their memory area ``A_i = s_i o_i + o_i(o_i+1)/2`` inside
 steps ``1..c_(k)``, where memory is at most ``M`` per step, so

@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/derive_profiles.py --traces ../shared/traces
-    python benchmarks/derive_profiles.py --traces ../shared/traces --check   # compare only
+    python benchmarks/derive_profiles.py --traces /path/to/traces
+    python benchmarks/derive_profiles.py --traces /path/to/traces --check   # compare only
 
 Reads ``azure_conv_2023.csv`` and ``arxiv_summarization.csv`` (the Vidur project's
 processed traces, MIT licence; not shipped) and writes
@@ -30,8 +30,9 @@ TRACES = ("azure_conv_2023", "arxiv_summarization")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--traces", default=str(ROOT / ".." / "shared" / "traces"),
-                    help="folder holding the trace CSVs (default ../shared/traces)")
+    ap.add_argument("--traces", required=True,
+                    help="folder holding the trace CSVs (azure_conv_2023.csv, "
+                         "arxiv_summarization.csv)")
     ap.add_argument("--out", default=str(ROOT / "lpsched" / "data" / "profiles"),
                     help="output folder (default lpsched/data/profiles)")
     ap.add_argument("--date", default=None, help="derivation date to record (default today)")

@@ -1,6 +1,6 @@
 """The one memory-feasibility checker, and schedule metrics.
 
-Model (DESIGN.md section 2): request ``i`` started at step ``p_i`` runs during
+Model (docs/design.md section 2): request ``i`` started at step ``p_i`` runs during
 steps ``p_i+1 .. c_i`` with ``c_i = p_i + o_i`` and holds ``s_i + (t - p_i)``
 KV tokens in step ``t``. A schedule is feasible when ``p_i >= a_i`` for all
 ``i`` and, for every step ``t >= 1``,

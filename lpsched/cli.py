@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="solve an instance with one algorithm", formatter_class=ex,
                        description="Solve INSTANCE with ALGO, print a summary and optionally "
-                                   "write the schedule JSON (DESIGN.md section 6).",
+                                   "write the schedule JSON (docs/design.md section 5).",
                        epilog="example:\n  lpsched solve tiny-1 --algo mc-sf --out sched.json\n"
                               "  lpsched solve trace.csv --memory 65536 --algo fcfs")
     _add_instance_options(p)

@@ -1,6 +1,6 @@
 """Problem data: requests and instances, with validation and file IO.
 
-The scheduling model (DESIGN.md section 2): an instance has a KV-cache budget
+The scheduling model (docs/design.md section 2): an instance has a KV-cache budget
 ``M`` (tokens, integer > 0) and ``n`` requests. Request ``i`` has a prefill
 (prompt) length ``s_i >= 0``, a decode (output) length ``o_i >= 1`` and an
 arrival step ``a_i >= 0``. A request with ``s_i + o_i > M`` can never run, so an
@@ -12,7 +12,7 @@ million requests stay cheap; :attr:`Instance.requests` gives the row view.
 
 File formats read here:
 
-* the JSON instance format of DESIGN.md section 6 (:func:`read_json`);
+* the JSON instance format of docs/design.md section 5 (:func:`read_json`);
 * request-trace CSVs (:func:`read_trace`) in the Vidur layout
   (``[arrived_at,]num_prefill_tokens,num_decode_tokens[,...]``) and in Azure's
   original layout (``TIMESTAMP,ContextTokens,GeneratedTokens``).
@@ -403,7 +403,7 @@ class Instance:
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The JSON instance format of DESIGN.md section 6."""
+        """The JSON instance format of docs/design.md section 5."""
         reqs = []
         for i, s, o, a in zip(self._ids, self._prefill.tolist(), self._decode.tolist(),
                               self._arrival.tolist()):
@@ -418,7 +418,7 @@ class Instance:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str | None = None) -> Instance:
-        """Parse the JSON instance format of DESIGN.md section 6."""
+        """Parse the JSON instance format of docs/design.md section 5."""
         if not isinstance(data, Mapping):
             raise InstanceError("top level must be a JSON object", source=source)
         for field in ("memory", "requests"):
@@ -445,7 +445,7 @@ class Instance:
 
 
 def read_json(path: str | os.PathLike[str]) -> Instance:
-    """Read an instance in the JSON format of DESIGN.md section 6."""
+    """Read an instance in the JSON format of docs/design.md section 5."""
     path = Path(path)
     src = str(path)
     try:
@@ -461,7 +461,7 @@ def read_json(path: str | os.PathLike[str]) -> Instance:
 
 
 def write_json(instance: Instance, path: str | os.PathLike[str]) -> None:
-    """Write an instance in the JSON format of DESIGN.md section 6."""
+    """Write an instance in the JSON format of docs/design.md section 5."""
     Path(path).write_text(json.dumps(instance.to_dict(), indent=1) + "\n", encoding="utf-8")
 
 

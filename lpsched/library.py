@@ -2,7 +2,7 @@
 
 The folder is also reachable as ``instances/`` at the top of the repository and,
 from an installed wheel, through :mod:`importlib.resources`. Instances are JSON
-files (DESIGN.md section 6) grouped in *sets* (sub-folders); an instance is
+files (docs/design.md section 5) grouped in *sets* (sub-folders); an instance is
 found by its ``name`` or by ``set/name``. ``instances/index.json`` lists every
 instance with its size, budget, provenance and known values, like the index
 files of the job-shop benchmark libraries (e.g. JSPLIB's ``instances.json``).

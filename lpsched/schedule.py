@@ -2,10 +2,10 @@
 
 A :class:`Schedule` assigns each request of an instance an integer start step
 ``p_i >= a_i``; request ``i`` then runs during steps ``p_i+1 .. p_i+o_i`` and
-completes at ``c_i = p_i + o_i`` (DESIGN.md section 2).
+completes at ``c_i = p_i + o_i`` (docs/design.md section 2).
 
 Every algorithm returns a :class:`Result` (objective, lower bound, status,
-runtime, schedule), and the schedule JSON of DESIGN.md section 6 is written by
+runtime, schedule), and the schedule JSON of docs/design.md section 5 is written by
 :meth:`Result.to_dict`.
 """
 
@@ -178,7 +178,7 @@ class Result:
         return self.schedule is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The schedule JSON of DESIGN.md section 6."""
+        """The schedule JSON of docs/design.md section 5."""
         lb = self.lower_bound
         if lb is not None and float(lb).is_integer():
             lb = int(lb)
@@ -246,7 +246,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
-    """Read a schedule JSON file (DESIGN.md section 6) for ``instance``."""
+    """Read a schedule JSON file (docs/design.md section 5) for ``instance``."""
     src = str(path)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Closed-form and searched optimal A/F ratios of an rA-1F bundle.
 
 Seed model (Song et al., *Theoretically Optimal Attention/FFN Ratios in
-Disaggregated LLM Serving*; DESIGN.md section 3).  With pipelined stages a decode
+Disaggregated LLM Serving*; docs/design.md section 3).  With pipelined stages a decode
 step of the bundle lasts
 
     tau(r) = max(t_A, t_C, t_F(r B)),  t_A = a_A T_bar + b_A,  t_C = a_C B + b_C,

@@ -1,6 +1,6 @@
 """Step-synchronous simulator of an rA-1F bundle with continuous replenishment.
 
-Model (DESIGN.md section 3).  ``r`` attention instances hold ``B`` request slots
+Model (docs/design.md section 3).  ``r`` attention instances hold ``B`` request slots
 each.  A request that starts in a slot at step ``s`` holds ``P + (t - s)`` KV tokens
 during step ``t`` and leaves after ``D`` steps (one output token per step); its slot
 is refilled at the start of the next step with the next request of the stream

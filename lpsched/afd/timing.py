@@ -3,7 +3,7 @@
 Times are **milliseconds per transformer layer** (the calibration's unit); a decode
 step of the whole model is ``n_layers`` times longer (AFD exchanges activations at
 every layer, so every stage scales the same way and the optimal ratio does not depend
-on the layer count).  Stages of one step (DESIGN.md section 3):
+on the layer count).  Stages of one step (docs/design.md section 3):
 
 * ``t_A(T, B)`` attention of one instance holding ``B`` requests with ``T`` KV tokens;
 * ``t_C(B) = a_C*B + b_C`` sending ``B`` tokens' activations (``2*d_model`` bytes
