@@ -93,6 +93,6 @@ def test_kv_capacity_and_infeasible_cases():
     with pytest.raises(ValueError, match="objective"):
         SizingProblem(WL["base"], objective="speed")
     with pytest.raises(ValueError, match="not among the device types"):
-        SizingProblem(WL["base"], attention_devices=("tpu",))
+        SizingProblem(WL["base"], attention_types=("tpu",))
     with pytest.raises(ValueError, match="cost must be > 0"):
         DeviceType("x", "h100", cost=0)
