@@ -138,7 +138,7 @@ def _envelope(terms: PairTerms) -> list[tuple[float, float, float, float, str]]:
         vals = [a * x + b for a, b, _ in lines]
         top = max(vals)
         # active line at x: the highest, ties broken by the larger slope (it stays on top)
-        cur = max((i for i, v in enumerate(vals) if v >= top - 1e-15 * max(1.0, abs(top))),
+        cur = max((i for i, v in enumerate(vals) if v >= top - 1e-12 * abs(top)),
                   key=lambda i: lines[i][0])
         a0, b0, name = lines[cur]
         nxt, who = math.inf, None
