@@ -159,8 +159,9 @@ def reference(model, P, D, r, B, seed, kv_capacity=None):
     """Plain-Python xA-yF simulator, one slot at a time: fresh start, random admission
     (the same permutation draws as simulate()), fully overlapped stages, KV admission
     control (a free slot takes the head request only if its prompt fits the instance's
-    KV capacity, else it waits a step), r + y devices.  Written from the rules in the
-    simulator's docstring, not from its code."""
+    KV capacity, else it waits, counted every step, and is examined again at the next
+    step with a completion), r + y devices.  Written from the rules in the simulator's
+    docstring, not from its code."""
     rng = np.random.default_rng(seed)
     y = getattr(model, "ffn_devices", 1)
     cap = np.inf if kv_capacity is None else kv_capacity
@@ -175,18 +176,18 @@ def reference(model, P, D, r, B, seed, kv_capacity=None):
     first_empty, k = None, 0
     while True:
         if k > 0:
-            free = []
+            done = []
             for s in range(S):
-                if waiting[s]:
-                    waiting[s] = False
-                    free.append(s)
-                elif load[s] is not None:
+                if load[s] is not None:
                     left[s] -= 1
                     load[s] += 1
                     if left[s] == 0:
                         load[s] = None
-                        free.append(s)
+                        done.append(s)
+            blocked += sum(waiting) if not done else 0
+            free = [s for s in range(S) if s in done or waiting[s]] if done else []
             if free:
+                waiting = [False] * S
                 inst = [0] * r
                 for s in range(S):
                     if load[s] is not None:
@@ -203,6 +204,9 @@ def reference(model, P, D, r, B, seed, kv_capacity=None):
                         load[s], left[s] = int(P[ptr]), int(D[ptr])
                         inst[s // B] += int(P[ptr])
                         ptr += 1
+                if ptr >= n and any(waiting):
+                    waiting = [False] * S
+                    first_empty = k if first_empty is None else first_empty
             if all(x is None for x in load) and not any(waiting):
                 break
         if first_empty is None:

@@ -49,10 +49,14 @@ its busiest device.  FFN busy time is the devices' mean kernel time plus the col
 
 KV capacity (``kv_capacity`` tokens per attention instance, default unlimited): a free
 slot admits the next request of the stream only if its prompt fits in the instance's
-KV cache (current load + prompt <= capacity); otherwise the slot stays empty for the
-step and the request stays at the head of the queue (it may fit a later free slot).
-Decode growth after admission is not preempted: ``kv["overflow"]`` reports the
-fraction of instance-steps in the window whose load exceeded the capacity.
+KV cache (current load + prompt <= capacity); otherwise the slot waits empty and the
+request stays at the head of the queue (it may fit a later free slot).  Between two
+completions every load only grows, so a waiting slot is examined again at the next
+step at which some request completes (with the freed slots, in slot order, under the
+admission policy); when the stream runs out, waiting slots stay empty (the window
+ends).  Decode growth after admission is not preempted: ``kv["overflow"]`` is the
+fraction of instance-steps in the window whose load exceeds the capacity,
+``kv["blocked_slot_steps"]`` the slot-steps spent waiting.
 """
 
 from __future__ import annotations
@@ -163,7 +167,9 @@ class _Slots:
         self.end = np.full(S, _NEVER, dtype=np.int64)
         self.from_stream = np.zeros(S, dtype=bool)
         self.dlen = np.zeros(S, dtype=np.int64)
-        self.waiting = np.zeros(S, dtype=bool)  # free, retried next step (KV capacity)
+        self.waiting = np.zeros(S, dtype=bool)  # empty, the head request did not fit (KV)
+        self.wait_since = np.zeros(S, dtype=np.int64)
+        self.n_wait = 0
         self.ptr = 0
         if start == "fresh":
             k0 = min(S, self.n)
@@ -196,7 +202,9 @@ class _Slots:
         k = 0
         while True:
             free = np.flatnonzero(self.end == k)
-            if kv_capacity is not None and free.size:
+            if kv_capacity is not None and free.size == 1 and not self.n_wait:
+                stop = self._refill_capped_one(int(free[0]), k, admission, drain, kv_capacity)
+            elif kv_capacity is not None and free.size:
                 stop = self._refill_capped(free, k, admission, drain, kv_capacity)
             elif free.size == 1:  # scalar fast path (the common case at small r)
                 stop = self._refill_one(int(free[0]), k, admission, drain)
@@ -302,29 +310,32 @@ class _Slots:
 
     def _refill_capped(self, free: np.ndarray, k: int, admission: str, drain: bool,
                        capacity: float) -> bool:
-        """Refill with a KV capacity per instance: each free slot (in admission order)
-        takes the head request only if its prompt fits; else the slot waits a step."""
+        """Refill under a KV capacity per instance (module doc): the freed slots and the
+        waiting ones, in admission order, each take the head request if its prompt fits."""
         G, r, m = self.G, self.r, self.m
-        done = free[~self.waiting[free]]
-        self._complete(done)
-        self.g_active -= np.bincount(self.slot_group[done], minlength=G)
+        self._complete(free)
+        self.g_active -= np.bincount(self.slot_group[free], minlength=G)
         self.base[free] = 0
-        self.waiting[free] = False
+        cand = free
+        if self.n_wait:
+            wait = np.flatnonzero(self.waiting)
+            self.blocked += int((k - self.wait_since[wait] - 1).sum())  # the steps in between
+            self.waiting[wait] = False
+            self.n_wait = 0
+            cand = np.union1d(free, wait)
         inst_load = (self.g_base + k * self.g_active).reshape(r, m).sum(1)
-        order = self._order(free, k, admission, inst_load) if free.size > 1 else [0]
+        order = self._order(cand, k, admission, inst_load) if cand.size > 1 else [0]
         admitted = 0
-        for s in free[order]:
+        for s in cand[order]:
             i, g = self.slot_inst[s], self.slot_group[s]
+            self.end[s] = _NEVER
             if self.ptr >= self.n:
                 if self.first_empty is None:
                     self.first_empty = k
-                self.end[s] = _NEVER
                 continue
             p1 = int(self.P[self.ptr])
             if inst_load[i] + p1 > capacity:
-                self.end[s] = k + 1
-                self.waiting[s] = True
-                self.blocked += 1
+                self._wait(s, k)
                 continue
             d1 = int(self.D[self.ptr])
             self.ptr += 1
@@ -338,7 +349,51 @@ class _Slots:
             admitted += 1
         if admission == "round-robin":
             self.rr_ptr = (self.rr_ptr + admitted) % r
+        if self.ptr >= self.n and self.n_wait:  # nothing left for the waiting slots
+            self.waiting[:] = False
+            self.n_wait = 0
+            if self.first_empty is None:
+                self.first_empty = k
         return not self.g_active.any() or (self.first_empty is not None and not drain)
+
+    def _wait(self, s: int, k: int) -> None:
+        self.waiting[s] = True
+        self.wait_since[s] = k
+        self.blocked += 1
+        self.n_wait += 1
+
+    def _refill_capped_one(self, s1: int, k: int, admission: str, drain: bool,
+                           capacity: float) -> bool:
+        """:meth:`_refill_capped` for one freed slot and none waiting (the common case)."""
+        g1, m = int(self.slot_group[s1]), self.m
+        self.completed += 1
+        if self.from_stream[s1]:
+            self.decode_completed += int(self.dlen[s1])
+        self.g_base[g1] -= self.base[s1]
+        self.g_active[g1] -= 1
+        self.base[s1] = 0
+        self.end[s1] = _NEVER
+        if self.ptr >= self.n:
+            if self.first_empty is None:
+                self.first_empty = k
+            return not self.g_active.any() or not drain
+        lo = int(self.slot_inst[s1]) * m
+        load = int((self.g_base[lo:lo + m] + k * self.g_active[lo:lo + m]).sum())
+        p1 = int(self.P[self.ptr])
+        if load + p1 > capacity:
+            self._wait(s1, k)
+            return False
+        d1 = int(self.D[self.ptr])
+        self.ptr += 1
+        self.base[s1] = p1 - k
+        self.end[s1] = k + d1
+        self.dlen[s1] = d1
+        self.from_stream[s1] = True
+        self.g_base[g1] += p1 - k
+        self.g_active[g1] += 1
+        if admission == "round-robin":
+            self.rr_ptr = (self.rr_ptr + 1) % self.r
+        return False
 
 
 def _check(r, B, admission, micro_batches, start, kv_capacity) -> None:
