@@ -138,7 +138,9 @@ def ours_table(rows) -> list[str]:
         cells = []
         for c in cols:
             v = r[c]
-            if c.startswith("idle"):
+            if c == "x" and str(r.get("at_x_max")) == "True":
+                v = f"{v} (the x limit)"
+            elif c.startswith("idle"):
                 v = f"{v:.0%}"
             elif isinstance(v, float):
                 v = f"{v:.2f}" if c in ("ratio", "tpot_ms", "sim_tpot_ms") else f"{v:.0f}"

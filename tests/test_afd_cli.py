@@ -74,6 +74,8 @@ def test_fit_and_plan_text(capsys):
      "needs 3 to divide the 8 experts"),
     (["afd", "simulate", "--ffn-devices", "1-4"], "simulate takes one number"),
     (["afd", "plan", "--ffn-types", "tpu"], "ffn device 'tpu' is not among the device types"),
+    (["afd", "simulate", "--kv-capacity", "-3"], "--kv-capacity must be > 0 tokens"),
+    (["afd", "sweep", "--kv-capacity", "lots"], "--kv-capacity must be 'auto' or a number"),
 ])
 def test_bad_inputs_exit_2_with_one_line(capsys, argv, msg):
     code, out, err = run(capsys, *argv)
@@ -161,3 +163,7 @@ def test_simulate_with_ffn_devices(capsys):
     d = json.loads(out)
     assert (d["attention_instances"], d["ffn_devices"]) == (3, 4)
     assert d["step_model"]["shard_kernel"]["share"] == 0.25
+    code, out, _ = run(capsys, "afd", "simulate", "--gpu", "h100", "-B", "64", "--requests",
+                       "1500", "--kv-capacity", "auto", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["kv"]["capacity"] == pytest.approx(145998.5625)

@@ -224,6 +224,9 @@ def _add_sim_options(p):
                         "model's fully overlapped stages)")
     g.add_argument("--start", default="stationary", choices=["stationary", "fresh"],
                    help="initial slot state (stationary: no warm-up needed)")
+    g.add_argument("--kv-capacity", default=None, metavar="TOKENS",
+                   help="KV tokens per attention instance, enforced by admission control; "
+                        "'auto': the attention GPU's HBM (bundled GPUs) (default: unlimited)")
     g.add_argument("--replay", action="store_true",
                    help="with --trace: replay the trace's requests in order instead of "
                         "sampling --requests of them")
@@ -233,13 +236,35 @@ def _sim_kwargs(args):
     if args.requests < 1:
         raise ValueError(f"--requests must be >= 1, got {args.requests}")
     kw = {"n_requests": args.requests, "seed": args.seed, "admission": args.admission,
-          "micro_batches": args.micro_batches, "start": args.start}
+          "micro_batches": args.micro_batches, "start": args.start,
+          "kv_capacity": _kv_capacity_arg(args)}
     if args.replay:
         if not args.trace:
             raise ValueError("--replay needs --trace")
         from lpsched.afd.workload import read_trace_lengths
         kw["requests"] = read_trace_lengths(args.trace)
     return kw
+
+
+def _kv_capacity_arg(args) -> float | None:
+    spec = args.kv_capacity
+    if spec is None:
+        return None
+    if str(spec).lower() == "auto":
+        from lpsched.afd.calibration import DEVICE_MEMORY_GB
+        from lpsched.afd.sizing_ip import kv_capacity
+        if str(args.gpu).lower() not in DEVICE_MEMORY_GB:
+            raise ValueError(f"--kv-capacity auto needs a bundled GPU ({', '.join(DEVICE_MEMORY_GB)}); "
+                             "give a number of tokens")
+        return kv_capacity(DEVICE_MEMORY_GB[str(args.gpu).lower()], args.model)
+    try:
+        value = float(spec)
+    except ValueError:
+        raise ValueError(f"--kv-capacity must be 'auto' or a number of tokens, got {spec!r}") \
+            from None
+    if not value > 0:
+        raise ValueError(f"--kv-capacity must be > 0 tokens, got {spec}")
+    return value
 
 
 def _cmd_simulate(args) -> int:
@@ -267,6 +292,10 @@ def _cmd_simulate(args) -> int:
     print(f"step (ms/layer)  tau {b['tau']:.4f}  t_A max {b['t_A_max']:.4f}  "
           f"t_A mean {b['t_A_mean']:.4f}  t_C {b['t_C']:.4f}  t_F {b['t_F']:.4f}")
     print(f"idle         attention {s.idle_attention:.1%}   FFN {s.idle_ffn:.1%}")
+    if s.kv:
+        print(f"KV capacity  {s.kv['capacity']:.0f} tokens per instance: mean load "
+              f"{s.kv['mean_load_fraction']:.0%}, over capacity {s.kv['overflow']:.1%} of "
+              f"instance-steps, {s.kv['blocked_slot_steps']} slot-steps waiting")
     return 0
 
 
