@@ -20,6 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from afd_tables import md_table  # noqa: E402
+
 from lpsched.afd.simulator import simulate  # noqa: E402
 from lpsched.afd.sizing_ip import DeviceType, SizingProblem, configurations, solve_sizing  # noqa: E402
 from lpsched.afd.topology import build_bundle_model  # noqa: E402
@@ -46,7 +49,8 @@ PUBLISHED = [
      "Scaled-MoE 317B (32, top-4)", "hardware": "8 nodes x 8 Ampere 80 GB, NVLink 400 GB/s, "
      "8 x 200 Gb/s NICs; heterogeneous H20 (attention) + L40S (experts)",
      "attention_gpus": None, "ffn_gpus": None, "ratio": None, "batch_per_attention_gpu": None,
-     "micro_batches": 3, "context": 571 + 159, "tpot_ms": 150, "tokens_per_gpu_s": None,
+     "micro_batches": "3 (at most 4)", "context": "prompt 571, output 159 (medians)",
+     "tpot_ms": 150, "tokens_per_gpu_s": None,
      "source": "arXiv 2504.02263 as summarised in bzhng-development/summary-of-some-paper-in-"
                "cuda (SLO 150 ms, m <= 4, median input 571 / output 159); the per-model "
                "deployment plans (attention nodes, expert nodes, batch) were not found"},
@@ -120,33 +124,20 @@ def run() -> list[dict]:
 def published_table() -> list[str]:
     cols = ["system", "model", "hardware", "attention_gpus", "ffn_gpus", "ratio",
             "batch_per_attention_gpu", "micro_batches", "context", "tpot_ms", "tokens_per_gpu_s"]
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in PUBLISHED:
-        out.append("| " + " | ".join("not found" if r[c] is None else str(r[c]) for c in cols)
-                   + " |")
-    return out
+    found = {c: (lambda r, c=c: "not found" if r[c] is None else r[c]) for c in cols}
+    return md_table(PUBLISHED, cols, fmt=found).splitlines()
 
 
 def ours_table(rows) -> list[str]:
     cols = ["setup", "x", "y", "ratio", "x_99", "B", "m", "regime", "tpot_ms", "planner_tok_s_dev",
             "sim_tok_s_dev", "sim_tpot_ms", "idle_A", "idle_F"]
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        if r["status"] != "optimal":
-            out.append(f"| {r['setup']} | infeasible: {r['why']} |" + " |" * (len(cols) - 2))
-            continue
-        cells = []
-        for c in cols:
-            v = r[c]
-            if c == "x" and str(r.get("at_x_max")) == "True":
-                v = f"{v} (the x limit)"
-            elif c.startswith("idle"):
-                v = f"{v:.0%}"
-            elif isinstance(v, float):
-                v = f"{v:.2f}" if c in ("ratio", "tpot_ms", "sim_tpot_ms") else f"{v:.0f}"
-            cells.append(str(v))
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+    ok = [r for r in rows if r["status"] == "optimal"]
+    fmt = {"x": lambda r: f"{r['x']} (the x limit)" if str(r.get("at_x_max")) == "True"
+           else r["x"], "idle_A": lambda r: f"{r['idle_A']:.0%}",
+           "idle_F": lambda r: f"{r['idle_F']:.0%}"}
+    out = md_table(ok, cols, fmt=fmt).splitlines()
+    return out + [f"| {r['setup']} | infeasible: {r['why']} |" + " |" * (len(cols) - 2)
+                  for r in rows if r["status"] != "optimal"]
 
 
 def write(rows) -> None:

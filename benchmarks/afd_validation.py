@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import afd_published  # noqa: E402
 import afd_xayf  # noqa: E402
+from afd_tables import md_table  # noqa: E402
 from common import machine  # noqa: E402
 
 from lpsched.afd.ratio import size_bundle  # noqa: E402
@@ -124,24 +125,6 @@ def write_csv(rows, path):
         for r in rows:
             w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()
                         if k != "curve"})
-
-
-def md_table(rows, cols, heads=None):
-    heads = heads or cols
-    out = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for c in cols:
-            v = r[c]
-            if c.startswith(("rel_", "thr_frac", "idle", "d_ratio", "dx_", "kv_overflow")):
-                v = f"{v:.1%}"
-            elif c in ("thr_th_tok_s", "thr_ra1f_tok_s"):
-                v = f"{v:.0f}"
-            elif isinstance(v, float):
-                v = f"{v:.2f}"
-            cells.append(str(v))
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 def plot_sweep_axes(a1, a2, curve, title="", marks=None):

@@ -56,6 +56,22 @@ def x_grid(xs: list[int], full_upto: int = 24, lo: float = 0.6, hi: float = 1.6,
     return sorted(v for v in out if 1 <= v <= X_CAP)
 
 
+def _per_y(wname, gpu, ffn, B, ys, grid, per, at) -> list[dict]:
+    """Per y: the closed forms' x against the simulation-optimal x at that y."""
+    out = []
+    for y in ys:
+        col = {x: at(x, y) for x in grid}
+        xs_ = max(col, key=col.get)
+        xb, xc = per[y]["x_int_barrier"], per[y]["x_int"]
+        out.append({"workload": wname, "gpu": gpu, "ffn": ffn, "B": B, "y": y,
+                    "x_cf": xc, "x_bar": xb, "x_sim": xs_, "regime": per[y]["regime"],
+                    "dx_cf": abs(xc - xs_) / xs_, "dx_bar": abs(xb - xs_) / xs_,
+                    "thr_frac_cf": col.get(xc, math.nan) / col[xs_],
+                    "thr_frac_bar": col.get(xb, math.nan) / col[xs_],
+                    "thr_sim_tok_s": col[xs_], "x_at_grid_edge": xs_ == max(grid)})
+    return out
+
+
 def run_pair_row(wname, wl, reqs, B0, link, gpu, ffn, n_requests) -> dict:
     """Theory and simulation over the (x, y) grid of one workload x GPU x FFN type."""
     dense = not ffn.startswith("dsv3")
@@ -79,47 +95,37 @@ def run_pair_row(wname, wl, reqs, B0, link, gpu, ffn, n_requests) -> dict:
     def at(x, y):
         return thr.get((x, y), float("nan"))
 
-    per_y = []
-    for y in ys:
-        col = {x: at(x, y) for x in grid}
-        xs_ = max(col, key=col.get)
-        xb, xc = per[y]["x_int_barrier"], per[y]["x_int"]
-        per_y.append({"workload": wname, "gpu": gpu, "ffn": ffn, "B": B, "y": y,
-                      "x_cf": xc, "x_bar": xb, "x_sim": xs_, "regime": per[y]["regime"],
-                      "dx_cf": abs(xc - xs_) / xs_, "dx_bar": abs(xb - xs_) / xs_,
-                      "thr_frac_cf": col.get(xc, math.nan) / col[xs_],
-                      "thr_frac_bar": col.get(xb, math.nan) / col[xs_],
-                      "thr_sim_tok_s": col[xs_], "x_at_grid_edge": xs_ == max(grid)})
-    x_th, y_th = th["attention_instances"], th["ffn_devices"]
-    cf = (th["closed_form"]["attention_instances"], th["closed_form"]["ffn_devices"])
-    se = (th["search"]["attention_instances"], th["search"]["ffn_devices"])
-    ra1f = max((x for x in grid), key=lambda x: at(x, 1))
-    pick = res[(x_th, y_th)]
-
     def dratio(x, y):
         return abs(x / y - best[0] / best[1]) / (best[0] / best[1])
 
-    return {
-        "workload": wname, "gpu": gpu, "ffn": ffn, "parallel": "tp" if dense else "ep",
-        "routing": routing, "B": B, "kv_capacity": cap, "theta": wl.stats().theta,
-        "x_th": x_th, "y_th": y_th, "regime": th["regime"],
-        "x_cf": cf[0], "y_cf": cf[1], "x_se": se[0], "y_se": se[1],
-        "x_sim": best[0], "y_sim": best[1],
-        "d_ratio_th": dratio(x_th, y_th), "d_ratio_cf": dratio(*cf), "d_ratio_se": dratio(*se),
-        "thr_frac_th": at(x_th, y_th) / thr[best], "thr_frac_cf": at(*cf) / thr[best],
-        "thr_frac_se": at(*se) / thr[best],
-        "thr_th_tok_s": at(x_th, y_th), "thr_best_tok_s": thr[best],
+    picks = {"th": (th["attention_instances"], th["ffn_devices"]),
+             "cf": (th["closed_form"]["attention_instances"], th["closed_form"]["ffn_devices"]),
+             "se": (th["search"]["attention_instances"], th["search"]["ffn_devices"])}
+    ra1f = max(grid, key=lambda x: at(x, 1))
+    pick = res[picks["th"]]
+    row = {"workload": wname, "gpu": gpu, "ffn": ffn, "parallel": "tp" if dense else "ep",
+           "routing": routing, "B": B, "kv_capacity": cap, "theta": wl.stats().theta,
+           "x_th": picks["th"][0], "y_th": picks["th"][1], "regime": th["regime"],
+           "x_cf": picks["cf"][0], "y_cf": picks["cf"][1],
+           "x_se": picks["se"][0], "y_se": picks["se"][1], "x_sim": best[0], "y_sim": best[1]}
+    for tag, (x, y) in picks.items():
+        row[f"d_ratio_{tag}"] = dratio(x, y)
+    for tag, (x, y) in picks.items():
+        row[f"thr_frac_{tag}"] = at(x, y) / thr[best]
+    row.update({
+        "thr_th_tok_s": at(*picks["th"]), "thr_best_tok_s": thr[best],
         "theory_tok_s": th["throughput_per_device"],
-        "r_ra1f": ra1f, "thr_ra1f_tok_s": at(ra1f, 1), "gain_vs_ra1f": at(x_th, y_th) / at(ra1f, 1),
+        "r_ra1f": ra1f, "thr_ra1f_tok_s": at(ra1f, 1),
+        "gain_vs_ra1f": at(*picks["th"]) / at(ra1f, 1),
         "idle_A_ra1f": res[(ra1f, 1)].idle_attention, "idle_F_ra1f": res[(ra1f, 1)].idle_ffn,
         "idle_A_th": pick.idle_attention, "idle_F_th": pick.idle_ffn,
         "kv_overflow_th": pick.kv.get("overflow", 0.0),
         "kv_blocked_th": pick.kv.get("blocked_slot_steps", 0),
         "kv_load_th": pick.kv.get("mean_load_fraction", 0.0),
         "grid_x": len(grid), "grid_y": len(ys), "sweep_s": dt,
-        "per_y": per_y,
-        "surface": {f"{x},{y}": v for (x, y), v in thr.items()},
-    }
+        "per_y": _per_y(wname, gpu, ffn, B, ys, grid, per, at),
+        "surface": {f"{x},{y}": v for (x, y), v in thr.items()}})
+    return row
 
 
 def run_all(W, gpus, n_requests, moe: bool = True) -> list[dict]:
