@@ -22,10 +22,12 @@ breakpoint (slopes increase, intercepts decrease along a convex envelope).  So
             the breakpoint between pieces    otherwise (the roofline knee).
 
 For ``y = 1`` and a linear kernel this is the seed paper's ``r* = max(r_A, r_C,
-r_peak)``: ``x_0 = max(r_A, r_C)``, ``p = r_peak = sqrt(b_F / (a_F B))``; for ``y`` FFN
-devices the peak is ``sqrt(y beta_y / alpha_y)``.  The best integer ``x`` at a given
-``y`` is ``floor`` or ``ceil`` of ``x*(y)``; the best pair scans the (few) admissible
-``y``.  Regimes: attention-, communication-bound (``x*`` at the crossing with
+r_peak)`` (Song et al., *Theoretically Optimal Attention/FFN Ratios in Disaggregated
+LLM Serving*; :mod:`lpsched.afd.ratio`): ``x_0 = max(r_A, r_C)``,
+``p = r_peak = sqrt(b_F / (a_F B))``; for ``y`` FFN devices the peak is
+``sqrt(y beta_y / alpha_y)``.  The best integer ``x`` at a given ``y`` is ``floor`` or
+``ceil`` of ``x*(y)``; the best pair scans the (few) admissible ``y``.  Regimes:
+attention-, communication-bound (``x*`` at the crossing with
 ``t_A``, ``t_C,y``), FFN-bound (a peak: fixed FFN costs amortised past the balance
 point) or FFN-knee (a roofline breakpoint).
 
