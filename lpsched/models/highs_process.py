@@ -6,7 +6,9 @@ n = 40-60 synthetic benchmark a MIP with a 60 s limit ran up to 86 s: the excess
 was spent in one round of root cut separation, which calls no callback. Such a
 phase cannot be stopped from inside the process, so for large models
 :func:`lpsched.models.time_indexed.solve_milp` builds and solves the model in a
-child process: a fresh interpreter running this module (``python -m``), so no
+child process (:func:`run_mip_in_child`, the same
+:func:`lpsched.models.highs_mip.run_mip_model` as the in-process path): a fresh
+interpreter running this module (``python -m``), so no
 state is shared with the caller's HiGHS threads and, unlike ``multiprocessing``'s
 spawn, the caller's ``__main__`` is not re-imported (scripts without an
 ``if __name__ == "__main__"`` guard keep working). The arguments go in pickled on
@@ -40,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lpsched.instance import Instance
-from lpsched.models.time_indexed import MipRun, run_mip_model
+from lpsched.models.highs_mip import MipRun, run_mip_model
 from lpsched.models.windows import Windows
 from lpsched.stop import Deadline
 
