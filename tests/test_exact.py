@@ -386,7 +386,7 @@ def test_milp_child_that_overruns_is_killed_and_returns_the_warm_start(monkeypat
     assert res.objective == res.stats["warm_start_objective"]
     assert res.lower_bound == combined_bound(inst)
     with pytest.raises(ValueError, match="isolate=True needs"):
-        solve(inst, "milp", isolate=True)
+        solve(inst, "milp", isolate=True, engine="pulp")
 
 
 def test_best_bound_switches_to_buckets_for_large_models():

@@ -15,7 +15,7 @@ integer start ``p_i`` per request, in its provable start window ``[a_i, u_i]``
   with reified "``i`` runs in step ``c_j``" Booleans; pairs with
   ``P_j + s_i + 1 > M`` need no term, (E1) already keeps ``i`` out of step ``c_j``.
 
-Memory only peaks at completion steps (DESIGN.md section 2), so (E2) is exact and
+Memory only peaks at completion steps (``formulations/cpsat.md``), so (E2) is exact and
 (E1) is redundant, a disjunctive structure with pair-specific tails on which
 CP-SAT's propagation is strong.
 

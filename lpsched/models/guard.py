@@ -11,7 +11,10 @@ So the exact solvers estimate the size first and do not build a model
 * whose estimated peak resident memory exceeds ``max_model_bytes`` (default
   :data:`DEFAULT_MAX_MODEL_BYTES`, 2 GB), or
 * whose estimated build time exceeds :data:`BUILD_SHARE` of the time left
-  (the time is better spent improving the warm start).
+  (the time is better spent improving the warm start), or
+* (MILP in this process: ``engine="pulp"`` or ``isolate=False``) whose HiGHS could
+  answer the deadline more than half the contract's slack late
+  (:func:`stop_latency_refusal`).
 
 They then return the warm-start schedule (improved by local search for the rest
 of the time limit when the warm start is local search) with status ``time_limit``,
@@ -23,18 +26,31 @@ Estimates (:func:`estimate_model_bytes`, :func:`estimate_cpsat_bytes`,
 :func:`estimate_file_bytes`, :func:`estimate_build_seconds`) are linear in the
 model's size, with constants fitted by ``benchmarks/bench_model_memory.py``
 (results in ``benchmarks/results/model_memory.md``): peak RSS growth of a fresh
-process that builds the model and runs the solver for 2 s, over sizes from
-``10^4`` to ``10^7`` non-zeros (MILP) and ``10^3`` to ``10^6`` pairs (CP-SAT).
+process that builds the model and runs the solver for 10 s, over 7-11 sizes per
+kind from ``2 * 10^4`` to ``1.2 * 10^7`` non-zeros (time-indexed) and ``500`` to
+``2.4 * 10^5`` units of :func:`cpsat_size` (CP-SAT), on ``mcsf_synthetic`` instances
+and samples of the bundled conversation profile with arrivals. The fits (least
+squares of the relative error) and the ratio estimate / measured over the cases:
 
-==========================  ================================  =====================
-model                       size measure                      fit (max rel. error)
-==========================  ================================  =====================
-MILP, ``engine=highspy``    ``nnz`` memory non-zeros          see module constants
-MILP, ``engine=pulp``       ``nnz``                           (filled in by the
-export (PuLP + writer)      ``nnz``                           calibration below)
-CP-SAT ``events``           ``pairs + terms``
-CP-SAT ``cumulative``       ``intervals``
-==========================  ================================  =====================
+=======================  =========================================  ===============
+model                    peak memory estimate                       est. / measured
+=======================  =========================================  ===============
+MILP, highspy            75 B/nnz + 1500 B/column + 55 MB           0.49 - 1.26
+MILP, ``engine=pulp``    300 B/nnz + 47 MB                          0.78 - 1.21
+export (PuLP + writer)   300 B/nnz + 2000 B/column                  0.99 - 1.14
+CP-SAT ``events``        3000 B/unit + 600 kB/request + 7 MB       0.75 - 1.23
+CP-SAT ``cumulative``    2750 B/interval + 26 MB                    0.78 - 2.15
+MPS / LP file            46 / 13.5 B/nnz + 242 / 58 B/column        0.97 - 1.02
+=======================  =========================================  ===============
+
+So an estimate can be about half the truth for mid-sized MILPs (whose search got
+further in 10 s) and is otherwise within about 25%; searches longer than 10 s keep
+allocating (HiGHS's node queue, CP-SAT's learnt clauses), which the guard does not
+bound. Build-time estimates (``MILP_BUILD_SECONDS``, ``CPSAT_BUILD_SECONDS``) are
+within about 50% on the same cases (machine load 3 on 2 cores); the build itself
+also checks the deadline, so a wrong estimate costs time, never the time limit.
+For the conversation trace: CP-SAT ``events`` on 1,000 requests is estimated at
+about 5 GB (5.6 GB was measured before this guard) and refused by default.
 
 The sizes are computable before any expensive step: the CP-SAT ones from the
 instance alone, the MILP ones from the start windows; before the warm start the
@@ -56,10 +72,11 @@ from lpsched.models.windows import Windows
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["BUILD_SHARE", "BuildStopped", "DEFAULT_MAX_FILE_BYTES", "DEFAULT_MAX_MODEL_BYTES", "Refusal",
-           "cpsat_size", "estimate_build_seconds", "estimate_cpsat_bytes",
-           "estimate_file_bytes", "estimate_model_bytes", "format_bytes", "guarded_result",
-           "memory_refusal", "smallest_time_indexed_size", "time_indexed_size", "time_refusal"]
+__all__ = ["BUILD_SHARE", "DEFAULT_MAX_FILE_BYTES", "DEFAULT_MAX_MODEL_BYTES", "BuildStopped",
+           "Refusal", "cpsat_bytes", "cpsat_size", "estimate_build_seconds",
+           "estimate_cpsat_bytes", "estimate_file_bytes", "estimate_model_bytes",
+           "format_bytes", "guarded_result", "memory_refusal", "smallest_time_indexed_size",
+           "stop_latency_refusal", "time_indexed_size", "time_refusal"]
 
 DEFAULT_MAX_MODEL_BYTES = 2e9
 """Largest model (estimated peak resident bytes) the exact solvers and export build by default."""
@@ -71,26 +88,39 @@ BUILD_SHARE = 0.5
 """A model whose estimated build time exceeds this share of the time left is not built."""
 
 #: Peak resident bytes of the time-indexed model: ``a * nnz + b * columns + c``, by how it
-#: is built (``highspy``: sparse arrays + HiGHS's copies + 2 s of MIP search;
-#: ``pulp``: PuLP's Python objects + PuLP's HiGHS model; ``export``: PuLP's objects +
-#: the MPS/LP writer).
-MILP_BYTES = {"highspy": (60.0, 200.0, 2e7), "pulp": (600.0, 1500.0, 2e7),
-              "export": (600.0, 1500.0, 2e7)}
+#: is built (``highspy``: sparse arrays, HiGHS model and 10 s of MIP search; ``pulp``:
+#: PuLP's Python objects, PuLP's HiGHS model and the search; ``export``: PuLP's objects and
+#: the MPS/LP writer). Fitted by ``benchmarks/bench_model_memory.py`` (module docstring).
+MILP_BYTES = {"highspy": (75.0, 1500.0, 55e6), "pulp": (300.0, 0.0, 47e6),
+              "export": (300.0, 2000.0, 0.0)}
 
-#: Build seconds of the time-indexed model: ``a * nnz + c`` (``highspy`` in-process;
-#: ``child`` adds the child process's start).
-MILP_BUILD_SECONDS = {"highspy": (1.5e-7, 0.01), "child": (1.5e-7, 0.6),
-                      "pulp": (4e-6, 0.05), "export": (4e-6, 0.05)}
+#: Build seconds of the time-indexed model, ``a * nnz + c``: ``highspy`` (sparse arrays and
+#: HiGHS model; in the child process the solver adds what is left of the child's start,
+#: :data:`lpsched.models.highs_process.CHILD_START_SECONDS`), ``pulp`` (PuLP's objects and
+#: their load into HiGHS); measured on the 2-core benchmark machine under a load of about 3.
+MILP_BUILD_SECONDS = {"highspy": (4e-7, 0.02), "pulp": (5.5e-6, 0.15)}
 
-#: CP-SAT peak resident bytes: ``events``: ``a * (pairs + terms) + c * n``;
-#: ``cumulative``: ``a * intervals + c * n``.
-CPSAT_BYTES = {"events": (2800.0, 20000.0), "cumulative": (1500.0, 20000.0)}
+#: Seconds per memory non-zero that HiGHS may run in this process after the deadline
+#: before its first interrupt check (phases before the root LP's first iteration): up to
+#: 0.54 s at 160,000 and 1-4 s at 1.5 million non-zeros were measured.
+HIGHS_STOP_LATENCY = 3.5e-6
 
-#: CP-SAT build seconds: ``a * (pairs + terms)`` (events) or ``a * intervals`` (cumulative).
-CPSAT_BUILD_SECONDS = {"events": 3e-5, "cumulative": 1e-5}
+#: CP-SAT peak resident bytes, ``a * size + b * n + c`` (:func:`cpsat_size`), over the build
+#: and 10 s of search with one worker.
+CPSAT_BYTES = {"events": (3000.0, 6e5, 7e6), "cumulative": (2750.0, 0.0, 26e6)}
 
-#: File bytes per non-zero / per column of the exported MPS and LP files.
-FILE_BYTES = {"mps": (40.0, 60.0), "lp": (25.0, 60.0)}
+#: CP-SAT build seconds per unit of :func:`cpsat_size`.
+CPSAT_BUILD_SECONDS = {"events": 8.5e-5, "cumulative": 2.5e-5}
+
+#: File bytes per non-zero and per column of the exported MPS and LP files.
+FILE_BYTES = {"mps": (46.0, 242.0), "lp": (13.5, 58.0)}
+
+#: Largest relative error of the fits above on the benchmark's cases (memory by kind;
+#: build time; file size), stated for the tests and the docstring.
+MEMORY_ERROR = {"highspy": 0.55, "pulp": 0.25, "export": 0.05, "events": 0.3,
+                "cumulative": 0.25}
+BUILD_ERROR = 0.5
+FILE_ERROR = 0.1
 
 
 class BuildStopped(Exception):
@@ -148,10 +178,16 @@ def cpsat_size(instance: Instance, formulation: str = "events") -> int:
     return n * (n - 1) // 2 + int(terms.sum() - own.sum())
 
 
+def cpsat_bytes(size: int, n: int, formulation: str = "events") -> float:
+    """Estimated peak resident bytes of a CP-SAT model of ``size`` (:func:`cpsat_size`) for
+    ``n`` requests: :data:`CPSAT_BYTES`."""
+    a, b, c = CPSAT_BYTES[formulation]
+    return a * size + b * n + c
+
+
 def estimate_cpsat_bytes(instance: Instance, formulation: str = "events") -> float:
     """Estimated peak resident bytes of building the CP-SAT model and searching."""
-    a, c = CPSAT_BYTES[formulation]
-    return a * cpsat_size(instance, formulation) + c * instance.n
+    return cpsat_bytes(cpsat_size(instance, formulation), instance.n, formulation)
 
 
 def estimate_build_seconds(kind: str, size: int) -> float:
@@ -174,8 +210,9 @@ def format_bytes(b: float) -> str:
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a model is not built: ``what`` (``"memory"`` or ``"time"``), the estimate and
-    the cap it exceeds (bytes, or seconds)."""
+    """Why a model is not built: ``what`` (``"memory"``, ``"time"`` to build, or ``"stop"``:
+    HiGHS in this process could overrun), the estimate and the cap it exceeds (bytes, or
+    seconds)."""
 
     what: str
     estimate: float
@@ -185,6 +222,10 @@ class Refusal:
         if self.what == "memory":
             return (f"model not built: estimated {format_bytes(self.estimate)} exceeds "
                     f"max_model_bytes {format_bytes(self.cap)}")
+        if self.what == "stop":
+            return (f"model not solved in this process: HiGHS could stop up to "
+                    f"{self.estimate:.1f} s after the deadline (before its first interrupt "
+                    f"check), more than half the {self.cap:.1f} s slack of the time limit")
         return (f"model not built: estimated build time {self.estimate:.1f} s exceeds "
                 f"{BUILD_SHARE:.0%} of the {self.cap:.1f} s left")
 
@@ -204,18 +245,29 @@ def time_refusal(build_seconds: float, deadline: Deadline) -> Refusal | None:
         else None
 
 
+def stop_latency_refusal(nonzeros: int, deadline: Deadline) -> Refusal | None:
+    """A :class:`Refusal` (``what="stop"``) when HiGHS running in this process could stop
+    more than half the contract's slack ``max(1 s, 5% of the limit)`` late
+    (:data:`HIGHS_STOP_LATENCY`); never without a time limit."""
+    if not deadline.limited:
+        return None
+    late = HIGHS_STOP_LATENCY * nonzeros
+    slack = max(1.0, 0.05 * (deadline.seconds or 0.0))
+    return Refusal("stop", late, slack) if late > 0.5 * slack else None
+
+
 def guarded_result(name: str, instance: Instance, incumbent: np.ndarray, bound: float,
                    refusal: Refusal, t0: float, stats: dict[str, Any], note: str = "") -> Result:
     """The result of a solver that did not build its model: ``incumbent`` (the warm
     start, possibly improved), the combinatorial ``bound``, status ``time_limit`` and
     the reason (``note`` says how the incumbent was obtained)."""
     obj = int((incumbent + instance.decode - instance.arrival).sum())
-    hint = ("raise max_model_bytes to build it anyway" if refusal.what == "memory"
-            else "give a longer time limit to build it")
+    hint = {"memory": "raise max_model_bytes to build it anyway",
+            "time": "give a longer time limit to build it",
+            "stop": "use engine='highspy' with isolate unset, which solves it in a child process"
+            }[refusal.what]
     msg = f"{refusal.message()} ({hint}); returning {note or 'the warm start'} and the " \
           "combinatorial bound"
-    key = "model_bytes_estimate" if refusal.what == "memory" else "build_seconds_estimate"
     return Result(name, SolveStatus.TIME_LIMIT, obj, min(float(bound), float(obj)),
                   time.perf_counter() - t0, Schedule(instance, incumbent), message=msg,
-                  stats={**stats, key: round(refusal.estimate, 3), "model_built": False,
-                         "refused": refusal.what})
+                  stats={**stats, "model_built": False, "refused": refusal.what})

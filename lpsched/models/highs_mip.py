@@ -151,7 +151,8 @@ def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
     build = time.perf_counter() - t
     nrows = int(arr.A_mem.shape[0])
     if deadline is not None and deadline.expired():
-        return MipRun(True, "", "kInterrupt", None, None, arr.ncols, nrows, build)
+        return MipRun(True, "the deadline expired during the model build", "kInterrupt", None,
+                      None, arr.ncols, nrows, build)
     for k, v in options.items():
         h.setOptionValue(k, v)
     if deadline is not None and (deadline.limited or deadline.cancelled):

@@ -141,7 +141,7 @@ def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadlin
 
 #: Share of the warm-start budget given to the serial schedules when the method is
 #: local search (which gets the rest).
-SERIAL_SHARE = 0.25
+SERIAL_SHARE = 0.1
 
 #: The algorithms the local-search warm start runs (itself and its default initial
 #: heuristics), imported by :func:`preload_warm_start`.

@@ -1,6 +1,6 @@
 """Time-indexed MILP (PuLP model, solved by HiGHS through highspy).
 
-The reference formulation of DESIGN.md section 2 (Sousa & Wolsey 1992 style
+The reference formulation (``formulations/time-indexed.md``; Sousa & Wolsey 1992 style
 time-indexed variables; for KV-cache scheduling see Jaillet et al. 2025):
 ``x[i,k] = 1`` iff request ``i`` starts at step ``k``,
 
@@ -49,11 +49,12 @@ from lpsched.models.guard import (
     estimate_model_bytes,
     memory_refusal,
     smallest_time_indexed_size,
+    stop_latency_refusal,
     time_indexed_size,
     time_refusal,
 )
 from lpsched.models.highs_mip import MipRun, read_highs_outcome, run_mip_model
-from lpsched.models.highs_process import run_mip_in_child
+from lpsched.models.highs_process import CHILD_START_SECONDS, MipChild
 from lpsched.models.incumbent import preload_warm_start
 from lpsched.models.stages import ExactSolve
 from lpsched.models.symmetry import relabel_twins, twin_pairs
@@ -238,9 +239,12 @@ def highs_solver(*, time_limit: float | None = None, threads: int = 1, msg: bool
                       warmStart=warm_start, **opts)
 
 
-ISOLATE_NONZEROS = 1_000_000
+ISOLATE_NONZEROS = 50_000
 """Models with more memory-row non-zeros than this are solved in a child process
-(:mod:`lpsched.models.highs_process`) when a time limit is set."""
+(:mod:`lpsched.models.highs_process`). In this process HiGHS answered its interrupt
+callback up to 0.5 s late on a 160,000 non-zero model and 1-4 s late on 1.5 million
+(phases before the root LP's first iteration call no callback); the child is killed
+at the hard deadline instead, and on Ctrl-C at once."""
 
 STALL_FOR_TESTS = 0.0
 """Seconds the MILP child process sleeps before solving (tests of the hard deadline only)."""
@@ -260,10 +264,12 @@ def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: in
     ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
     :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
     part of the time limit; default 10% of it, at most 10 s), ``isolate`` (solve in
-    a child process that is killed at the hard deadline,
-    :mod:`lpsched.models.highs_process`; default: when there is a time limit and the
-    model has more than ``ISOLATE_NONZEROS`` memory non-zeros, where HiGHS was seen
-    to overrun its limit), ``symmetry_breaking``, ``engine``
+    a child process that is killed at the hard deadline, or at once on Ctrl-C,
+    :mod:`lpsched.models.highs_process`; default: when the model has more than
+    :data:`ISOLATE_NONZEROS` memory non-zeros, where HiGHS in this process answers the
+    deadline too late; with ``isolate=False`` or ``engine="pulp"`` and a time limit, a
+    model that could overrun is not solved,
+    :func:`lpsched.models.guard.stop_latency_refusal`), ``symmetry_breaking``, ``engine``
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
@@ -274,7 +280,10 @@ def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: in
     and any HiGHS option by name. HiGHS ``presolve`` is ``"off"`` by default: on this model it
     removes nothing, and it runs without an interrupt callback, so with it on a 60 s
     limit ran 94-205 s on the n = 40-60 synthetic family (pass ``presolve="on"`` to
-    restore it).
+    restore it). The feasibility-jump heuristic is off too
+    (``mip_heuristic_run_feasibility_jump=False``): the warm start is already a MIP
+    start, and the heuristic runs before the root LP without calling back, 1.5 s on a
+    520,000 non-zero model, so it alone overran short limits.
 
     Stages, each within its share of the one ``deadline``
     (:class:`~lpsched.stop.Deadline`): the combinatorial bounds; the memory guard on
@@ -292,7 +301,7 @@ def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: in
     only when HiGHS reports ``kOptimal`` with zero gap.
     """
     opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed),
-            "presolve": "off"}
+            "presolve": "off", "mip_heuristic_run_feasibility_jump": False}
     opts.update(highs_options)
     return _MilpSolve(instance, deadline, seed, threads=threads,
                       incumbent=incumbent, symmetry_breaking=symmetry_breaking, engine=engine,
@@ -314,11 +323,12 @@ class _MilpSolve(ExactSolve):
         self.threads, self.symmetry_breaking = threads, symmetry_breaking
         self.engine, self.msg, self.tail_families = engine, msg, tail_families
         self.isolate, self.highs_options = isolate, highs_options
+        self.child: MipChild | None = None
         self.stats["engine"] = engine
 
     def run(self) -> Result:
-        if self.isolate and (self.engine != "highspy" or not self.deadline.limited):
-            raise OptionError("milp: isolate=True needs engine='highspy' and a time limit")
+        if self.isolate and self.engine != "highspy":
+            raise OptionError("milp: isolate=True needs engine='highspy'")
         self.bounds()
         columns, nnz = smallest_time_indexed_size(self.instance, self.lb_rest, int(self.comb))
         refusal = memory_refusal(estimate_model_bytes(columns, nnz, self.engine),
@@ -327,12 +337,24 @@ class _MilpSolve(ExactSolve):
             self.stats.update(columns=columns, memory_nonzeros=nnz, sized_by="smallest windows",
                               model_bytes_estimate=int(refusal.estimate))
             return self.refuse_early(refusal)
-        self.warm()
-        self.windows()
-        refusal = self.guard()
-        if refusal is not None:
-            return self.refuse(refusal)
-        return self.result(self.solve_model())
+        try:
+            self.start_child(nnz)
+            self.warm()
+            self.windows()
+            refusal = self.guard()
+            if refusal is not None:
+                return self.refuse(refusal)
+            return self.result(self.solve_model())
+        finally:
+            if self.child is not None:
+                self.child.close()
+
+    def start_child(self, smallest_nnz: int) -> None:
+        """Start the child process now when the model will (likely) be isolated, so that its
+        imports overlap the warm start (it is killed unused otherwise)."""
+        if self.engine == "highspy" and self.isolate is not False \
+                and (self.isolate or smallest_nnz > ISOLATE_NONZEROS // 10):
+            self.child = MipChild()
 
     def windows(self) -> Windows:
         """The start windows, the model's size and where it will run."""
@@ -341,8 +363,7 @@ class _MilpSolve(ExactSolve):
             if self.symmetry_breaking else w.incumbent
         self.columns, self.nnz = time_indexed_size(self.instance, w)
         if self.isolate is None:
-            self.isolate = self.engine == "highspy" and self.deadline.limited \
-                and self.nnz > ISOLATE_NONZEROS
+            self.isolate = self.engine == "highspy" and self.nnz > ISOLATE_NONZEROS
         self.stats.update(columns=self.columns, memory_nonzeros=self.nnz,
                           isolated=bool(self.isolate))
         return w
@@ -350,10 +371,12 @@ class _MilpSolve(ExactSolve):
     def guard(self) -> Refusal | None:
         """The memory and build-time guards (:mod:`lpsched.models.guard`) on this model."""
         est = estimate_model_bytes(self.columns, self.nnz, self.engine)
-        path = "child" if self.isolate else self.engine
-        secs = estimate_build_seconds(path, self.nnz)
+        secs = estimate_build_seconds(self.engine, self.nnz)
+        if self.isolate:  # the child's imports, unless they overlapped the warm start
+            secs += self.child.startup_left() if self.child is not None else CHILD_START_SECONDS
         self.stats.update(model_bytes_estimate=int(est), build_seconds_estimate=round(secs, 3))
-        return memory_refusal(est, self.max_model_bytes) or time_refusal(secs, self.search)
+        return memory_refusal(est, self.max_model_bytes) or time_refusal(secs, self.search) \
+            or (None if self.isolate else stop_latency_refusal(self.nnz, self.deadline))
 
     def solve_model(self) -> MipRun:
         """Build and run the model: through PuLP, in the child process, or in this process."""
@@ -362,10 +385,11 @@ class _MilpSolve(ExactSolve):
         if self.engine == "pulp":
             return self._solve_pulp()
         if self.isolate:
-            run = run_mip_in_child(self.instance, self.w, self.warm_vec,
-                                   symmetry_breaking=self.symmetry_breaking,
-                                   tail_families=self.tail_families, options=opts,
-                                   deadline=self.deadline, stall=STALL_FOR_TESTS)
+            child, self.child = self.child or MipChild(), None  # solve() closes it
+            run = child.solve(self.instance, self.w, self.warm_vec,
+                              symmetry_breaking=self.symmetry_breaking,
+                              tail_families=self.tail_families, options=opts,
+                              deadline=self.deadline, stall=STALL_FOR_TESTS)
         else:
             run = run_mip_model(self.instance, self.w, self.warm_vec,
                                 symmetry_breaking=self.symmetry_breaking,
@@ -435,10 +459,13 @@ class _MilpSolve(ExactSolve):
                     f"{runtime:.1f} s; " + (f"using the last {' and '.join(got)} it reported"
                                            if got else "it had reported no solution and no "
                                            "bound: warm start and combinatorial bound"))
+        if run.outcome is None:  # HiGHS never ran: the deadline expired during the build
+            return f"{run.why or 'the deadline expired during the model build'}; returning " \
+                   "the warm start"
         parts = []
         if run.starts is None:
-            parts.append(run.why or f"HiGHS {stats['highs_status']} without a solution; "
-                         "returning the incumbent")
+            parts.append(f"HiGHS {stats['highs_status']} without a solution; returning the "
+                         "incumbent")
         if st == "kInterrupt":
             parts.append("HiGHS stopped by the wall-clock deadline")
         elif st != "kTimeLimit":
