@@ -20,10 +20,10 @@ from lpsched.models.combinatorial import (
     srpt_fluid_sum,
 )
 from lpsched.models.cpsat import build_cpsat, solve_cpsat
+from lpsched.models.highs_mip import read_highs_outcome
 from lpsched.models.incumbent import best_serial_schedule, warm_start, warm_start_budget
 from lpsched.models.lp_relaxation import solve_lp_relaxation
 from lpsched.models.tails import tail_bound, tail_families
-from lpsched.models.highs_mip import read_highs_outcome
 from lpsched.models.time_indexed import build_time_indexed, highs_solver
 from lpsched.models.windows import horizon_windows, start_windows
 from lpsched.schedule import SolveStatus
@@ -456,3 +456,26 @@ def test_infeasible_incumbent_is_refused():
     inst = Instance(6, [Request("a", 1, 2), Request("b", 1, 2), Request("c", 3, 3)])
     with pytest.raises(ValueError, match="incumbent is infeasible"):
         solve(inst, "milp", incumbent=[0, 0, 0])
+
+
+@settings(max_examples=40, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_n=6, max_memory=20, max_decode=6, max_arrival=6))
+def test_memory_rows_kept_are_exactly_those_that_can_bind(inst):
+    """``memory_steps`` (O(n + T) difference arrays) against the definition: row ``t`` is
+    kept iff the largest coefficients of the requests in it sum to more than ``M``; and
+    ``A_mem`` holds exactly the coefficients ``s_i + t - k`` of those rows."""
+    from lpsched.models.arrays import time_indexed_arrays
+
+    w = start_windows(inst)
+    arr = time_indexed_arrays(inst, w)
+    t = np.arange(w.horizon + 1)
+    # coefficient of column j in step t: s_i + t - k for k < t <= k + o_i
+    k, i = arr.start[:, None], arr.req[:, None]
+    coef = np.where((k < t) & (t <= k + inst.decode[i]), inst.prefill[i] + t - k, 0)
+    top = np.zeros((inst.n, t.size), dtype=np.int64)
+    np.maximum.at(top, arr.req, coef)
+    kept = np.flatnonzero(top.sum(axis=0) > inst.memory)
+    kept = kept[kept >= 1]
+    assert arr.mem_steps.tolist() == kept.tolist()
+    assert np.array_equal(arr.A_mem.toarray(), coef[:, kept].T)

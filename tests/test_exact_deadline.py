@@ -59,7 +59,8 @@ def _cancel_after(deadline: Deadline, seconds: float) -> threading.Timer:
     (solve_cpsat, 30, {}, None),                                   # worker thread: StopSearch
 ])
 def test_cancelled_deadline_returns_the_incumbent_promptly(solver, n, options, stopped_by):
-    """Ctrl-C cancels the deadline: every path stops within about a second of it and returns
+    """Ctrl-C cancels the deadline: every path stops within about a second of it (asserted
+    with CI slack) and returns
     a verified schedule at least as good as its warm start."""
     inst = mcsf_synthetic(n, 7)
     deadline = Deadline(60.0)
@@ -72,7 +73,7 @@ def test_cancelled_deadline_returns_the_incumbent_promptly(solver, n, options, s
         timer.cancel()
     wall = time.perf_counter() - t
     assert deadline.cancelled == "interrupted"
-    assert wall < cancel_at + 1.5, (wall, res.message)
+    assert wall < cancel_at + 2.5, (wall, res.message)  # of a 60 s deadline; CI slack
     assert res.status == SolveStatus.TIME_LIMIT, res.message
     _verified_time_limit(inst, res)
     assert res.objective <= res.stats["warm_start_objective"]

@@ -53,10 +53,10 @@ from lpsched.models.guard import (
     cpsat_size,
     estimate_build_seconds,
     estimate_cpsat_bytes,
+    estimate_cpsat_stop_seconds,
     memory_refusal,
     time_refusal,
 )
-from lpsched.models.incumbent import preload_warm_start
 from lpsched.models.stages import ExactSolve
 from lpsched.models.symmetry import relabel_twins, twin_groups
 from lpsched.models.windows import Windows, start_windows
@@ -68,7 +68,6 @@ __all__ = ["CPSAT_PARAMETERS", "CpsatModel", "FORMULATIONS", "build_cpsat", "sol
 
 FORMULATIONS = ("events", "cumulative")
 
-preload_warm_start()
 
 
 @dataclass
@@ -93,7 +92,7 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
                 formulation: str = "events", deadline: Deadline | None = None) -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring).
 
-    The ``events`` build is ``O(n^2)`` Python calls (about 2 s at n = 200):
+    The ``events`` build is ``O(n^2)`` Python calls (about 85 us per pair, 5 s at n = 200):
     ``deadline`` (checked once per request) stops it with
     :class:`~lpsched.models.guard.BuildStopped`.
 
@@ -279,9 +278,11 @@ def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: i
     The stages are those of :mod:`lpsched.models.stages`; the memory estimate
     depends on the instance only, so a model above ``max_model_bytes`` is refused
     before the warm start (which then gets the whole time). A model whose estimated
-    build time exceeds half the time left is not built either; the build itself
-    stops at the deadline; the search runs in a worker thread stopped by
-    ``StopSearch`` when the deadline expires or is cancelled (Ctrl-C).
+    build time plus the time CP-SAT takes to return once stopped
+    (:data:`lpsched.models.guard.CPSAT_STOP_SECONDS`, up to 3 s for large models)
+    exceeds half the time left is not built either; the build itself stops at the
+    deadline; the search runs in a worker thread stopped by ``StopSearch`` that much
+    before the deadline, or when the deadline is cancelled (Ctrl-C).
     The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
@@ -322,8 +323,9 @@ class _CpsatSolve(ExactSolve):
         self.warm()
         self.windows()
         secs = estimate_build_seconds(f"cpsat-{self.formulation}", size)
-        self.stats["build_seconds_estimate"] = round(secs, 3)
-        refusal = time_refusal(secs, self.search)
+        stop = estimate_cpsat_stop_seconds(size, self.formulation)
+        self.stats.update(build_seconds_estimate=round(secs, 3), stop_seconds_estimate=round(stop, 3))
+        refusal = time_refusal(secs + stop, self.search)
         if refusal is not None:
             return self.refuse(refusal)
         t = time.perf_counter()
@@ -335,19 +337,22 @@ class _CpsatSolve(ExactSolve):
         except BuildStopped as exc:
             return self.fallback(f"{exc}; returning the warm start")
         self.stats["build_time"] = round(time.perf_counter() - t, 4)
-        solver = self.solver()
-        st = _solve_stoppable(solver, m.model, self.search)
+        # stop early by the time CP-SAT takes to return once stopped
+        search = self.search.share(at_most=max(0.0, self.search.remaining() - stop)) \
+            if self.search.limited else self.search
+        solver = self.solver(search)
+        st = _solve_stoppable(solver, m.model, search)
         return self.result(solver, st, m)
 
-    def solver(self) -> cp_model.CpSolver:
-        """A CP-SAT solver with our parameters, limited to what is left of the search."""
+    def solver(self, search: Deadline) -> cp_model.CpSolver:
+        """A CP-SAT solver with our parameters, limited to what is left of ``search``."""
         solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = int(self.threads)
         prm.random_seed = 0 if self.seed is None else int(self.seed)
         prm.log_search_progress = bool(self.log)
-        if self.search.limited:  # the warm start and the model build count against it
-            prm.max_time_in_seconds = self.search.solver_seconds()
+        if search.limited:  # the warm start and the model build count against it
+            prm.max_time_in_seconds = search.solver_seconds()
         for k, v in self.params.items():
             try:
                 setattr(prm, k, v)

@@ -36,7 +36,7 @@ from lpsched.options import OptionError
 from lpsched.schedule import sequential_starts
 from lpsched.stop import Deadline
 
-__all__ = ["WARM_STARTS", "best_serial_schedule", "improve_schedule", "preload_warm_start",
+__all__ = ["WARM_STARTS", "best_serial_schedule", "improve_schedule",
            "serial_incumbent", "serial_orders", "serial_schedule", "solver_incumbent",
            "warm_start", "warm_start_budget"]
 
@@ -142,26 +142,6 @@ def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadlin
 #: Share of the warm-start budget given to the serial schedules when the method is
 #: local search (which gets the rest).
 SERIAL_SHARE = 0.1
-
-#: The algorithms the local-search warm start runs (itself and its default initial
-#: heuristics), imported by :func:`preload_warm_start`.
-WARM_START_ALGORITHMS = ("local-search", "sorted-f-cont", "mc-sf", "sf")
-
-
-def preload_warm_start() -> None:
-    """Import the warm start's algorithms now.
-
-    The exact solver modules call this when they are imported, which
-    :func:`lpsched.solve` does before it starts the deadline, so that importing
-    them (about 0.7 s in a fresh process, mostly SciPy) is not spent inside the
-    warm start's share of the time limit.
-    """
-    from lpsched import registry
-
-    for name in WARM_START_ALGORITHMS:
-        if name in registry.algorithm_names():
-            registry.get(name).load()
-
 
 def warm_start(instance: Instance, method: str = "local-search", *,
                budget: Deadline | float = 2.0, seed: int | None = None) -> tuple[np.ndarray, dict]:

@@ -55,7 +55,6 @@ from lpsched.models.guard import (
 )
 from lpsched.models.highs_mip import MipRun, read_highs_outcome, run_mip_model
 from lpsched.models.highs_process import CHILD_START_SECONDS, MipChild
-from lpsched.models.incumbent import preload_warm_start
 from lpsched.models.stages import ExactSolve
 from lpsched.models.symmetry import relabel_twins, twin_pairs
 from lpsched.models.windows import Windows, start_windows
@@ -66,7 +65,6 @@ from lpsched.stop import Deadline
 __all__ = ["ISOLATE_NONZEROS", "TimeIndexedModel", "build_time_indexed", "highs_solver",
            "solve_milp"]
 
-preload_warm_start()
 
 
 @dataclass
@@ -343,6 +341,9 @@ class _MilpSolve(ExactSolve):
             self.windows()
             refusal = self.guard()
             if refusal is not None:
+                if self.child is not None:  # not needed: free it before the local search
+                    self.child.close()
+                    self.child = None
                 return self.refuse(refusal)
             return self.result(self.solve_model())
         finally:
