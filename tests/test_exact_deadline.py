@@ -60,8 +60,7 @@ def _cancel_after(deadline: Deadline, seconds: float) -> threading.Timer:
 ])
 def test_cancelled_deadline_returns_the_incumbent_promptly(solver, n, options, stopped_by):
     """Ctrl-C cancels the deadline: every path stops within about a second of it (asserted
-    with CI slack) and returns
-    a verified schedule at least as good as its warm start."""
+    with CI slack) and returns a verified schedule at least as good as its warm start."""
     inst = mcsf_synthetic(n, 7)
     deadline = Deadline(60.0)
     cancel_at = 2.0  # after the 0.2 s warm start and the build: mid-search
