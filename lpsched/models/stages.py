@@ -87,11 +87,17 @@ class ExactSolve:
 
     def refuse(self, refusal: Refusal) -> Result:
         """The model is not built: the warm start, improved by local search for the rest
-        of the time when that is the warm-start method, and the combinatorial bound."""
+        of the time when that is the warm-start method (from the warm start when local
+        search or the user gave it, else afresh from local search's own initial
+        heuristics, which the short warm start may not have had time for), and the
+        combinatorial bound."""
         starts = self.w.incumbent if self.w is not None else self.incumbent
         note = "the warm start"
         if self.method == "local-search" and self.search.remaining() > 0.01:
-            better = improve_schedule(self.instance, starts, self.search, self.seed)
+            keep = self.stats.get("warm_start") == "given" \
+                or self.stats.get("warm_start_from") == "local-search"
+            better = improve_schedule(self.instance, starts if keep else None, self.search,
+                                      self.seed)
             if better is not None and better[1] < self.objective(starts):
                 starts = better[0]
                 note = "the warm start improved by local search for the rest of the time limit"
