@@ -136,8 +136,9 @@ _WARM = (
          "default 10% of it, at most 10 s)", minimum=0),
     _opt("symmetry_breaking", "bool", "order identical requests (valid: relabelling)"),
     _opt("threads", "int", "solver threads (1: deterministic)", minimum=1),
-    _opt("max_model_bytes", "float", "refuse to build a model estimated larger than this "
-         "(bytes); return the warm start instead", minimum=0),
+    _opt("max_model_bytes", "float", "memory guard: a model estimated above this peak memory "
+         "(bytes, default 2e9) is not built; the warm start, improved by local search, is "
+         "returned with status time_limit", minimum=0),
 )
 _LP_ORDER = (
     _opt("key", "str", "order by fractional completion or start", choices=("completion",
@@ -183,7 +184,7 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                       _opt("tail_families", "int", "disjoint-tail clique families added as "
                            "valid inequalities", minimum=0),
                       _opt("isolate", "bool", "solve in a child process killed at the hard "
-                           "deadline (default: for large models with a time limit)"),
+                           "deadline or on Ctrl-C (default: models above 50,000 non-zeros)"),
                   ), passthrough="lpsched.models._highs:HIGHS_OPTIONS"),
     AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
                   "CP-SAT (OR-Tools): memory at completion steps + pairwise overlap disjunctions "
