@@ -296,7 +296,7 @@ def test_ordering_lp_width_one_is_the_time_indexed_relaxation():
     lpmod = pytest.importorskip("lpsched.models.lp_relaxation")
     arrays = pytest.importorskip("lpsched.models.arrays")
     windows = pytest.importorskip("lpsched.models.windows")
-    from lpsched.heuristics.lp_guided import ordering_lp
+    from lpsched.heuristics.ordering_lp import ordering_lp
 
     for seed in range(3):
         inst = mcsf_synthetic(8, seed)
@@ -413,7 +413,7 @@ def test_lp_swap_online_feasible_with_arrivals(inst, noise, seed):
 @given(instances(max_n=9, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
        st.booleans())
 def test_adjacent_swaps_never_worse(inst, seed, backfill):
-    from lpsched.heuristics.lp_guided import adjacent_swaps
+    from lpsched.heuristics.local_search import adjacent_swaps
 
     order = np.random.default_rng(seed).permutation(inst.n)
     out, p, obj, stats = adjacent_swaps(inst, order, backfill=backfill)
