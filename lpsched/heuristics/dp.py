@@ -33,7 +33,9 @@ with at most ``2^n`` start sets: ``O((a_max + 1) 2^n prod_i (o_i + 2))`` time an
 the states in memory. In practice memory pruning keeps far fewer states, but
 this is for tiny instances only (``n <= 8`` with short decodes); ``max_states``
 guards against blow-up and the deadline is honoured (status ``time_limit``
-with the MC-SF schedule it started from).
+with the MC-SF schedule it started from): it is checked every 512 new states
+and every ``LEAF_CHECK_EVERY`` start sets tried, because a single state with 16
+arrived requests already tries up to ``2^16`` of them.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class _Abort(Exception):
     pass
 
 
+LEAF_CHECK_EVERY = 1024
+"""Start sets tried between two deadline checks (besides the check per 512 new states)."""
+
+
 def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
                max_states: int = 2_000_000) -> tuple[int, np.ndarray, int]:
     """``(optimum, starts, states)`` by the dynamic program (raises ``_Abort`` on limits)."""
@@ -74,6 +80,7 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         seen[key] = i
     deadline = Deadline.coerce(deadline)
     memo: dict[tuple, tuple[float, int]] = {}
+    leaves = 0  # start sets tried (one state expansion may try 2^n of them)
 
     def future_ok(active: tuple[tuple[int, int], ...]) -> bool:
         # memory of the running set alone at every later completion step (it peaks there)
@@ -103,8 +110,11 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         all_arrived = t >= amax
 
         def rec(k: int, S: int, mem: int) -> None:
-            nonlocal best, best_S
+            nonlocal best, best_S, leaves
             if k == len(avail):
+                leaves += 1
+                if leaves % LEAF_CHECK_EVERY == 0 and deadline.expired():
+                    raise _Abort("time_limit")
                 if S == 0 and not active and all_arrived:
                     return
                 new = active + tuple((i, 0) for i in range(n) if S >> i & 1)

@@ -61,6 +61,8 @@ __all__ = ["solve_lp_horizon", "solve_lp_swap", "solve_sorted_lp"]
 
 #: room kept for decoding the LP's order: this times what the fallback decode took
 DECODE_ROOM = 1.5
+#: lp-horizon: least decode time per request assumed when keeping room for the rest (s)
+DECODE_RATE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,10 @@ class _Horizon:
         return self.head + self.base[self.ptr:]
 
     def room(self) -> float:
-        """Seconds to keep for decoding the rest (``DECODE_ROOM`` times the rate so far)."""
+        """Seconds to keep for decoding the rest: ``DECODE_ROOM`` times the rate so far, at
+        least ``DECODE_RATE`` per request (the first committed requests are short ones)."""
         placed = self.dec.placed
-        rate = self.decode_seconds / placed if placed else 5e-5
+        rate = max(DECODE_RATE, self.decode_seconds / placed if placed else 0.0)
         return DECODE_ROOM * rate * self.left() + 0.01
 
     def commit_to(self, take: list[int]) -> None:

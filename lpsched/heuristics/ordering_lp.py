@@ -52,7 +52,6 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 from lpsched.heuristics.serial import decode_order_within
 from lpsched.heuristics.sorted_f import batch_order, form_batches
@@ -214,10 +213,31 @@ def _build(instance: Instance, latest: np.ndarray, w: int, deadline: Deadline | 
     rep_a = np.concatenate(rep)
     cost = np.concatenate(costs).astype(float)
     used = np.unique(r)
-    A_mem = sp.csr_matrix((v, (np.searchsorted(used, r), c)), shape=(used.size, col))
-    A_eq = sp.csr_matrix((np.ones(col), (req_a, np.arange(col))), shape=(n, col))
-    A = sp.vstack([A_eq, A_mem]).tocsr()
+    A = _csr(np.concatenate([req_a, n + np.searchsorted(used, r)]),
+             np.concatenate([np.arange(col), c]), np.concatenate([np.ones(col), v]),
+             n + used.size)
     return cost, A, used.size, req_a, rep_a
+
+
+@dataclass(frozen=True)
+class _CSR:
+    """A sparse matrix by rows, as HiGHS's ``addRows`` takes it."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.size)
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, nrows: int) -> _CSR:
+    """Compressed rows of distinct ``(row, col)`` entries, columns ascending in each row."""
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(nrows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=nrows), out=indptr[1:])
+    return _CSR(indptr, cols[order], vals[order])
 
 
 def _shared_time_indexed_lp(instance: Instance, latest: np.ndarray, horizon: int,

@@ -71,7 +71,6 @@ from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import maximum_filter1d
 
 from lpsched.instance import Instance
 from lpsched.stop import Deadline
@@ -205,6 +204,7 @@ class DenseProfile:
     def earliest_blocks(self, s: int, o: int, t0: int) -> int:
         """Same as :meth:`earliest` by scanning blocks of candidates with a sliding
         window maximum (kept as an independent implementation for the tests)."""
+        from scipy.ndimage import maximum_filter1d  # a slow import (~0.5 s): tests only
         if self.fits(s, o, t0):
             return t0
         cap = self.M - s
@@ -333,31 +333,30 @@ def pack_in_batches(instance: Instance, order: Sequence[int] | np.ndarray, start
     ``s_i + o_i`` fits in ``M``; a batch starts at the end of the previous one
     (``t0`` for the first), and not before its members' arrivals. Feasible next to
     anything that has finished by ``t0``: the cheap completion of a decode stopped
-    by its deadline (module docstring). ``O(len(order))``.
+    by its deadline (module docstring). Vectorised except for one step per batch.
     """
+    order = np.asarray(order, dtype=np.int64)
+    if order.size == 0:
+        return
+    peak = instance.prefill[order] + instance.decode[order]
+    cum = np.concatenate([[0], np.cumsum(peak)])
     M = instance.memory
-    peak = (instance.prefill + instance.decode).tolist()
-    o = instance.decode.tolist()
-    a = instance.arrival.tolist()
+    firsts = []
+    j = 0
+    while j < order.size:  # batch [j, k): the longest run whose peaks fit together
+        firsts.append(j)
+        j = max(j + 1, int(np.searchsorted(cum, cum[j] + M, side="right")) - 1)
+    firsts_a = np.asarray(firsts, dtype=np.int64)
+    length = np.maximum.reduceat(instance.decode[order], firsts_a).tolist()
+    release = np.maximum.reduceat(instance.arrival[order], firsts_a).tolist()
+    begin = []
     t = int(t0)
-    batch: list[int] = []
-    used = rel = length = 0
-
-    def close() -> int:
-        start = max(t, rel)
-        starts[batch] = start
-        return start + length
-
-    for i in np.asarray(order, dtype=np.int64).tolist():
-        if batch and used + peak[i] > M:
-            t = close()
-            batch, used, rel, length = [], 0, 0, 0
-        batch.append(i)
-        used += peak[i]
-        rel = max(rel, a[i])
-        length = max(length, o[i])
-    if batch:
-        close()
+    for ln, rel in zip(length, release):
+        t = max(t, rel)
+        begin.append(t)
+        t += ln
+    sizes = np.diff(np.append(firsts_a, order.size))
+    starts[order] = np.repeat(np.asarray(begin, dtype=np.int64), sizes)
 
 
 class SerialDecoder:
