@@ -288,3 +288,17 @@ def test_lp_horizon_matches_the_reference_walk(seed, window, commit):
                        release_aware=True)
     assert res.status.value == "feasible"
     assert np.array_equal(res.schedule.starts, ref)
+
+
+def test_dp_refuses_a_horizon_too_long_for_its_recursion():
+    from lpsched.heuristics.dp import MAX_DEPTH, recursion_depth
+    from lpsched.options import UnsupportedInstance
+
+    inst = Instance.from_arrays(100, [1, 2], [3, 4], [0, MAX_DEPTH])
+    assert recursion_depth(inst) > MAX_DEPTH
+    with pytest.raises(UnsupportedInstance, match="horizon"):
+        solve(inst, "dp")
+    # sparse arrivals are skipped over (nothing runs, nothing waits): the optimum is direct
+    small = Instance.from_arrays(100, [1, 2], [3, 4], [0, 5000])
+    res = solve(small, "dp", time_limit=10)
+    assert res.status.value == "optimal" and res.objective == 3 + 4

@@ -20,7 +20,8 @@ last arrival (it is capped at ``max a_i``). Two exact reductions:
 
 * idling (``S`` empty) with nothing running and everything arrived is
   dominated (shift the rest of the schedule one step earlier), so it is not
-  tried;
+  tried; with nothing running and nothing unstarted arrived, time jumps to the
+  next arrival (those steps cost nothing);
 * identical requests (same ``s, o, a``) are interchangeable, so they start in
   id order (symmetry breaking).
 
@@ -80,6 +81,14 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         seen[key] = i
     deadline = Deadline.coerce(deadline)
     memo: dict[tuple, tuple[float, int]] = {}
+
+    def idle_jump(t: int, U: int, active: tuple) -> int:
+        # nothing runs and nothing unstarted has arrived: the steps up to the next arrival
+        # cost nothing and decide nothing (exact)
+        if active:
+            return t
+        nxt = min(a[i] for i in range(n) if U >> i & 1)
+        return max(t, nxt)
     leaves = 0  # start sets tried (one state expansion may try 2^n of them)
 
     def future_ok(active: tuple[tuple[int, int], ...]) -> bool:
@@ -97,6 +106,7 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
     def V(t: int, U: int, active: tuple[tuple[int, int], ...]) -> float:
         if U == 0 and not active:
             return 0
+        t = idle_jump(t, U, active)
         key = (min(t, amax), U, active)
         hit = memo.get(key)
         if hit is not None:
@@ -139,10 +149,11 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         return val
 
     old = sys.getrecursionlimit()
-    horizon = amax + sum(o) + 10
-    sys.setrecursionlimit(max(old, 4 * horizon + 1000))
+    sys.setrecursionlimit(old + recursion_depth(instance))
     try:
         opt = V(0, (1 << n) - 1, ())
+    except RecursionError as exc:  # pragma: no cover - recursion_depth bounds the depth
+        raise _Abort("recursion depth") from exc
     finally:
         sys.setrecursionlimit(old)
     if opt == float("inf"):  # cannot happen for valid instances (sequential is feasible)
@@ -151,6 +162,7 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
     starts = np.zeros(n, dtype=np.int64)
     t, U, active = 0, (1 << n) - 1, ()
     while U or active:
+        t = idle_jump(t, U, active)
         _, S = memo[(min(t, amax), U, active)]
         for i in range(n):
             if S >> i & 1:
@@ -164,6 +176,17 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
 
 MAX_N = 16
 """Largest instance :func:`solve_dp` accepts (its state space is exponential in ``n``)."""
+
+MAX_DEPTH = 400_000
+"""Largest recursion depth (:func:`recursion_depth`) :func:`solve_dp` accepts."""
+
+
+def recursion_depth(instance: Instance) -> int:
+    """A bound on the recursion depth of :func:`dp_optimum`: at most ``n + 2`` frames per
+    step (the state and its start-set enumeration) along a path of at most
+    ``max a + sum o`` steps."""
+    return (instance.n + 3) * (int(instance.arrival.max()) + int(instance.decode.sum()) + 2) \
+        + 1000
 
 
 def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
@@ -179,6 +202,10 @@ def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int 
     if instance.n > MAX_N:
         raise UnsupportedInstance(f"dp: the dynamic program is for tiny instances (n <= {MAX_N}); "
                                   f"this one has n = {instance.n}")
+    if recursion_depth(instance) > MAX_DEPTH:
+        raise UnsupportedInstance(f"dp: the horizon (max arrival + sum of decode lengths) of "
+                                  f"this instance is too long for the dynamic program "
+                                  f"(recursion bound {recursion_depth(instance)} > {MAX_DEPTH})")
     deadline = Deadline.coerce(deadline)
     from lpsched.heuristics.baselines import solve_mc_sf
 
