@@ -51,13 +51,15 @@ Decoders. :func:`decode_order` and :func:`decode_groups` decode a whole list;
 groups from the last profile snapshot before its first change, the evaluation
 step of local search and of LP-Swap.
 
-Time budget. A decoder that is stopped by its deadline completes the schedule
-with *packed batches*: the requests not yet placed, in order, are cut into
+Time budget. An order decode stopped by its deadline
+(:func:`decode_order_within`) completes the schedule with *packed batches*
+(:func:`pack_in_batches`): the requests not yet placed, in order, are cut into
 consecutive batches whose peaks fit together (``sum (s_i + o_i) <= M``), each
 batch started when the previous one (and everything placed) has finished, and
 not before its members' arrivals. That costs ``O(n)`` and is feasible because
 every request fits alone, so a decode at 10^5 requests never overruns a short
-time limit by more than a few requests' worth of work.
+time limit by more than a few requests' worth of work. (The incremental decoder
+instead abandons a cut evaluation: its caller keeps its incumbent.)
 
 Every schedule produced here is still verified by :func:`lpsched.check.check`
 (in :func:`lpsched.solve.solve` and in the tests).
@@ -90,7 +92,11 @@ _BLOCK_WORK = 8192
 
 
 class DenseProfile:
-    """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array)."""
+    """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array).
+
+    ``top`` is a step after which ``m(u) = 0`` (kept by :meth:`add`), so
+    :meth:`snapshot` and :meth:`restore` copy only ``m(0..top)``.
+    """
 
     __slots__ = ("M", "_mem", "ramp", "_win", "_maxo", "top")
 
@@ -306,13 +312,12 @@ class _ReleaseFloor:
 
 
 def _release_floor(instance: Instance, starts: np.ndarray, order_preserving: bool,
-                   release_aware: bool, index: _ArrivalIndex | None = None
-                   ) -> _ReleaseFloor | None:
+                   release_aware: bool) -> _ReleaseFloor | None:
     """``x -> F(x)`` over ``starts`` when the release-aware queue discipline applies
     (order-preserving, ``release_aware``, some arrival > 0), else ``None``."""
     if not (order_preserving and release_aware) or instance.offline:
         return None
-    return _ReleaseFloor(index or _ArrivalIndex(instance), starts)
+    return _ReleaseFloor(_ArrivalIndex(instance), starts)
 
 
 def _release_aware_start(place: Callable[[int], int], floor_of: _ReleaseFloor, t0: int) -> int:
