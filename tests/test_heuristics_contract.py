@@ -38,21 +38,11 @@ from lpsched.library import load_instance
 from lpsched.schedule import sequential_starts
 from lpsched.stop import Deadline
 from lpsched.workloads import sample_instance
+from tests.fakeclock import FakeClock
 from tests.oracle import naive_feasible
 from tests.strategies import instances
 
 SLACK = 3.0  # CI slack on top of the limit (the exact contract is measured in benchmarks/)
-
-
-class _FakeClock:
-    """One tick per call: a deterministic stand-in for time.perf_counter."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self) -> float:
-        self.calls += 1
-        return float(self.calls)
 
 
 def _digest(p: np.ndarray) -> str:
@@ -100,7 +90,7 @@ def test_local_search_class_gives_the_old_results(case):
     name, start, backfill, seed, iters, ticks, *expected = case
     inst = _INSTANCES[name]()
     p0 = _STARTS[start](inst)
-    clock = _FakeClock()
+    clock = FakeClock()
     deadline = None if ticks is None else Deadline(ticks, clock=clock)
     max_iters = iters if iters is not None else (None if ticks else 10**6)
     p, st_ = improve(inst, p0, deadline=deadline, max_iters=max_iters, seed=seed,
@@ -245,7 +235,7 @@ def test_serial_decoder_in_pieces_is_decode_order(inst, seed, order_preserving, 
        st.integers(1, 4))
 def test_cut_decode_is_completed_feasibly(inst, seed, ticks):
     order = np.random.default_rng(seed).permutation(inst.n)
-    p, k = decode_order_within(inst, order, Deadline(ticks, clock=_FakeClock()),
+    p, k = decode_order_within(inst, order, Deadline(ticks, clock=FakeClock()),
                                release_aware=True)
     assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
                           inst.arrival.tolist(), p.tolist())
