@@ -228,7 +228,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Wang, Ye, Zhou 2025 (local-search variant)",
                   options=(
                       _opt("init", "str", "comma-separated algorithms whose best schedule is "
-                           "the start ('auto': sorted-f-cont, mc-sf, sf)"),
+                           "the start ('auto': sorted-f-cont, mc-sf, sf); they share the first "
+                           "half of the time limit"),
                       _opt("start", "schedule", "a feasible start schedule (instead of init)"),
                       _opt("max_iters", "int", "stop after this many moves", minimum=0),
                       _opt("backfill", "bool", "decode with backfilling (default: up to 300 "

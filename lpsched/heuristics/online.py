@@ -140,7 +140,7 @@ class SortedLPPolicy(SortedFPolicy):
         self.lp_skipped = 0
 
     def rank(self, positions: np.ndarray) -> np.ndarray:
-        from lpsched.heuristics.lp_guided import lp_order, ordering_lp
+        from lpsched.heuristics.ordering_lp import lp_order, ordering_lp
 
         base = super().rank(positions)
         head = base[: self.window]
@@ -175,7 +175,7 @@ class LPSwapPolicy(SortedLPPolicy):
         self.swaps = 0
 
     def improve(self, sub: Instance, order: np.ndarray) -> np.ndarray:
-        from lpsched.heuristics.lp_guided import adjacent_swaps
+        from lpsched.heuristics.local_search import adjacent_swaps
 
         out, _p, _obj, st = adjacent_swaps(sub, order, backfill=False,
                                            max_passes=self.swap_passes, deadline=self.budget)
