@@ -19,7 +19,7 @@ happens at the first candidate that does not fit:
 
 Ties are broken by arrival step, then by position in the instance. Predictions
 above ``M - s`` are clipped to ``M - s`` (every request satisfies ``s + o <= M``). These follow
-the task definitions of this project (DESIGN.md section 2); FCFS and SF as named
+the task definitions of this project (``docs/design.md``); FCFS and SF as named
 in Wang, Ye, Zhou (2025) are the same orderings. With exact predictions the
 admission test is exact, so the memory guard of :mod:`lpsched.simulate` never
 evicts; with noisy predictions it may (counted in ``Result.stats``).

@@ -54,10 +54,11 @@ Policies
 Time budget of the LP policies. :func:`run_order_policy` gives the re-solves
 90% of the deadline (``budget``); the simulator drains at the deadline. A
 re-solve is skipped (the window keeps the Sorted-F order, the cheap fallback)
-when the budget has expired or when the time left is less than a projection of
-what the rest of the run needs without LPs (time per revealed request so far,
-outside the LPs, times the requests not yet revealed, doubled); each LP and its
-swaps get the time left beyond that projection. ``Result.stats`` counts
+when the budget has expired or when the time left beyond a projection of what
+the rest of the run needs without LPs (time per revealed request so far,
+outside the LPs, times the requests not yet revealed, doubled) is less than
+twice the longest re-solve so far; each LP and its swaps get the time left
+beyond that projection. ``Result.stats`` counts
 ``lp_solves``, ``lp_cached``, ``lp_skipped``, ``lp_failed`` and ``lp_seconds``
 and says when the fallback was used (``lp_fallback``). Without a time limit no
 re-solve is skipped.
@@ -172,10 +173,13 @@ class SortedLPPolicy(SortedFPolicy):
         self.max_columns = int(max_columns)
 
     def reset(self, state: SimState) -> None:
+        import lpsched.heuristics.lp_guided  # noqa: F401  (imported now, not timed as a re-solve)
+
         super().reset(state)
         self._cache: OrderedDict[tuple[int, ...], list[int]] = OrderedDict()
         self.lp_solves = self.lp_cached = self.lp_skipped = self.lp_failed = 0
-        self.lp_seconds = 0.0
+        self.lp_seconds = self._lp_longest = 0.0
+        self._started = self.budget.now()
 
     def arrange(self) -> None:
         head = self._queue.head(self.window)
@@ -193,7 +197,9 @@ class SortedLPPolicy(SortedFPolicy):
                 return
             t0 = time.perf_counter()
             order = self._solve(np.asarray(head, dtype=np.int64), lp_deadline)
-            self.lp_seconds += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            self.lp_seconds += took
+            self._lp_longest = max(self._lp_longest, took)
             if order is None:
                 return
             self._cache[key] = order
@@ -209,9 +215,9 @@ class SortedLPPolicy(SortedFPolicy):
         if not budget.limited:
             return budget
         revealed = max(self._revealed, 1)
-        per_request = max(budget.elapsed() - self.lp_seconds, 0.0) / revealed
+        per_request = max(budget.now() - self._started - self.lp_seconds, 0.0) / revealed
         spare = budget.remaining() - 2.0 * per_request * (self._n - self._revealed)
-        if spare <= 0:
+        if spare <= 2.0 * self._lp_longest:
             return None
         return budget.share(1.0, at_most=spare)
 
