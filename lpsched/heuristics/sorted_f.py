@@ -22,7 +22,9 @@ Arrivals: ``sorted-f`` becomes release-aware
 (:func:`~lpsched.heuristics.batches.release_aware_batches`: each batch is
 formed, when the previous one ends, from the requests that have arrived by
 then); ``sorted-f-cont`` runs the online Sorted-F policy in the event simulator
-(:mod:`lpsched.heuristics.online`), which sees only arrived requests.
+(:mod:`lpsched.heuristics.online`), which sees only arrived requests and keeps
+the greedy batches of the waiting set in formation order (the module docstring
+there says why).
 
 Cost: ``O(|thetas| n log n)`` for both, offline and with arrivals.
 """
