@@ -13,9 +13,9 @@ from lpsched import registry
 from lpsched.adversarial import FAMILIES, sf_trap, size_trap
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
+from lpsched.heuristics.batches import _exact_batch, f_metric, form_batches
 from lpsched.heuristics.local_search import improve
 from lpsched.heuristics.serial import decode_groups, decode_order
-from lpsched.heuristics.sorted_f import _exact_batch, f_metric, form_batches
 from lpsched.instance import Instance, Request
 from lpsched.options import UnsupportedInstance
 from lpsched.schedule import sequential_starts
