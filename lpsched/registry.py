@@ -47,13 +47,16 @@ from lpsched.instance import Instance
 from lpsched.options import Option, OptionError, Passthrough, validate_options
 from lpsched.schedule import Result
 
-__all__ = ["KINDS", "AlgorithmSpec", "OptionError", "UnknownAlgorithm", "algorithm_names",
-           "ensure", "get", "register", "run", "specs", "unregister"]
+__all__ = ["KINDS", "SIMULATION_OPTIONS", "AlgorithmSpec", "OptionError", "UnknownAlgorithm",
+           "algorithm_names", "ensure", "get", "make_policy", "register", "run", "specs",
+           "unregister"]
 
 SolveFunction = Callable[..., Result]
 
 #: Algorithm kinds, in listing order.
 KINDS = ("policy", "heuristic", "improvement", "lp-guided", "exact", "user")
+#: Options of a policy that belong to the simulation, not to the policy itself.
+SIMULATION_OPTIONS = ("predictions", "prediction_noise", "skip_idle")
 
 
 class UnknownAlgorithm(KeyError):
@@ -68,7 +71,10 @@ class AlgorithmSpec:
     ``target`` is ``"package.module:function"`` (imported on first use) or the
     function itself (user registrations). ``passthrough`` names a
     :class:`~lpsched.options.Passthrough` (``"module:attribute"``) when the
-    algorithm also accepts a solver's own parameters by name.
+    algorithm also accepts a solver's own parameters by name. ``policy`` (kind
+    ``policy`` only) is the ``"module:factory"`` that builds a fresh
+    :class:`lpsched.simulate.Policy` from the declared options other than the
+    simulation's own (:data:`SIMULATION_OPTIONS`); :func:`make_policy` calls it.
     """
 
     name: str
@@ -79,6 +85,7 @@ class AlgorithmSpec:
     options: tuple[Option, ...] = ()
     passthrough: str = ""
     builtin: bool = True
+    policy: str = ""
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def load(self) -> SolveFunction:
@@ -136,8 +143,9 @@ _WARM = (
          "default 10% of it, at most 10 s)", minimum=0),
     _opt("symmetry_breaking", "bool", "order identical requests (valid: relabelling)"),
     _opt("threads", "int", "solver threads (1: deterministic)", minimum=1),
-    _opt("max_model_bytes", "float", "refuse to build a model estimated larger than this "
-         "(bytes); return the warm start instead", minimum=0),
+    _opt("max_model_bytes", "float", "memory guard: a model estimated above this peak memory "
+         "(bytes, default 2e9) is not built; the warm start, improved by local search, is "
+         "returned with status time_limit", minimum=0),
 )
 _LP_ORDER = (
     _opt("key", "str", "order by fractional completion or start", choices=("completion",
@@ -159,18 +167,19 @@ _WINDOW = (
 _SPECS: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("fcfs", "lpsched.heuristics.baselines:solve_fcfs", "policy",
                   "First-come-first-served with look-ahead memory admission (head-of-line blocking)",
-                  options=_PREDICTIONS),
+                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:fcfs"),
     AlgorithmSpec("sf", "lpsched.heuristics.baselines:solve_sf", "policy",
                   "Shortest decode length first with look-ahead admission (backfills)",
-                  options=_PREDICTIONS),
+                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:sf"),
     AlgorithmSpec("size-first", "lpsched.heuristics.baselines:solve_size_first", "policy",
                   "Smallest total size prefill+decode first with look-ahead admission",
-                  options=_PREDICTIONS),
+                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:size_first"),
     AlgorithmSpec("mc-sf", "lpsched.heuristics.baselines:solve_mc_sf", "policy",
                   "Memory-constrained shortest-first: admit by ascending predicted decode "
                   "while memory at every future completion step fits; stop at first misfit",
                   "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
-                  "Constraints, 2025", options=_PREDICTIONS),
+                  "Constraints, 2025", options=_PREDICTIONS,
+                  policy="lpsched.heuristics.baselines:mc_sf"),
 
     # -- exact solvers (models/) ------------------------------------------------------------
     AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
@@ -183,7 +192,7 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                       _opt("tail_families", "int", "disjoint-tail clique families added as "
                            "valid inequalities", minimum=0),
                       _opt("isolate", "bool", "solve in a child process killed at the hard "
-                           "deadline (default: for large models with a time limit)"),
+                           "deadline or on Ctrl-C (default: models above 50,000 non-zeros)"),
                   ), passthrough="lpsched.models._highs:HIGHS_OPTIONS"),
     AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
                   "CP-SAT (OR-Tools): memory at completion steps + pairwise overlap disjunctions "
@@ -227,7 +236,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Wang, Ye, Zhou 2025 (local-search variant)",
                   options=(
                       _opt("init", "str", "comma-separated algorithms whose best schedule is "
-                           "the start ('auto': sorted-f-cont, mc-sf, sf)"),
+                           "the start ('auto': sorted-f-cont, mc-sf, sf); they share the first "
+                           "half of the time limit"),
                       _opt("start", "schedule", "a feasible start schedule (instead of init)"),
                       _opt("max_iters", "int", "stop after this many moves", minimum=0),
                       _opt("backfill", "bool", "decode with backfilling (default: up to 300 "
@@ -260,12 +270,14 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("sorted-f-online", "lpsched.heuristics.online:solve_sorted_f_online", "policy",
                   "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
                   "requests (predicted lengths), look-ahead admission, no overtaking",
-                  "Wang, Ye, Zhou 2025; online adaptation ours", options=_PREDICTIONS),
+                  "Wang, Ye, Zhou 2025; online adaptation ours", options=_PREDICTIONS,
+                  policy="lpsched.heuristics.online:SortedFPolicy"),
     AlgorithmSpec("sorted-lp-online", "lpsched.heuristics.online:solve_sorted_lp_online", "policy",
                   "Online receding-horizon Sorted-LP policy: the first window of the online "
                   "Sorted-F order re-ordered by the ordering LP at every arrival",
                   "Wang, Ye, Zhou 2025; online adaptation ours",
-                  options=_WINDOW + _PREDICTIONS),
+                  options=_WINDOW + _PREDICTIONS,
+                  policy="lpsched.heuristics.online:SortedLPPolicy"),
     AlgorithmSpec("lp-swap-online", "lpsched.heuristics.online:solve_lp_swap_online", "policy",
                   "Online LP-Swap policy: the online Sorted-LP window order improved by adjacent "
                   "pairwise swaps (window decoded as a backlog) at every arrival",
@@ -273,7 +285,7 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   options=_WINDOW + (
                       _opt("swap_passes", "int", "passes of adjacent swaps per re-solve",
                            minimum=0),
-                  ) + _PREDICTIONS),
+                  ) + _PREDICTIONS, policy="lpsched.heuristics.online:LPSwapPolicy"),
 )
 
 _USER: dict[str, AlgorithmSpec] = {}
@@ -368,6 +380,36 @@ def ensure(spec: AlgorithmSpec) -> None:
     """Make a user spec known in this process (bench workers receive it with the task)."""
     if not spec.builtin and _USER.get(spec.name) is not spec:
         _USER[spec.name] = spec
+
+
+def make_policy(name: str, options: Mapping[str, Any] | None = None):
+    """A fresh :class:`lpsched.simulate.Policy` of the registered policy ``name``.
+
+    ``options`` are checked against the policy's declaration; the simulation's
+    own options (:data:`SIMULATION_OPTIONS`) are arguments of
+    :func:`lpsched.simulate.simulate` instead and refused here.
+
+    >>> make_policy("mc-sf").name
+    'mc-sf'
+    >>> make_policy("milp")
+    Traceback (most recent call last):
+    ...
+    lpsched.options.OptionError: 'milp' is not a policy (kind 'exact'); simulate() takes a ...
+    """
+    spec = get(name)
+    if spec.kind != "policy" or not spec.policy:
+        names = ", ".join(s.name for s in specs() if s.kind == "policy" and s.policy)
+        what = f"kind {spec.kind!r}" if spec.kind != "policy" else "no policy factory"
+        raise OptionError(f"{spec.name!r} is not a policy ({what}); simulate() takes a policy "
+                          f"object or one of: {names}")
+    opts = spec.validate(options or {})
+    sim = sorted(k for k in opts if k in SIMULATION_OPTIONS)
+    if sim:
+        raise OptionError(f"{spec.name}: {', '.join(map(repr, sim))}: simulation, not policy, "
+                          "options: pass predictions=... / skip_idle=... to simulate() (noisy "
+                          "predictions: lpsched.simulate.noisy_predictions)")
+    module, factory = spec.policy.split(":")
+    return getattr(importlib.import_module(module), factory)(**opts)
 
 
 def run(name: str, instance: Instance, *, deadline=None, seed: int | None = None,

@@ -1,6 +1,6 @@
 """The one event simulator: a policy decides, step by step, which requests to start.
 
-Time model (DESIGN.md section 2). A request started at step ``p`` runs in steps
+Time model (``docs/design.md``). A request started at step ``p`` runs in steps
 ``p+1 .. p+o`` and holds ``s + (t - p)`` KV tokens in step ``t``; ``p >= a``.
 
 Decision times
@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,11 +256,12 @@ def noisy_predictions(instance: Instance, sigma: float, seed: int | None = None)
 
 def simulate(
     instance: Instance,
-    policy: Policy,
+    policy: Policy | str,
     *,
     predictions: Iterable[int] | np.ndarray | None = None,
     skip_idle: bool = True,
     deadline: Deadline | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SimulationResult:
     """Run ``policy`` on ``instance`` (see the module docstring for the semantics).
 
@@ -269,7 +270,9 @@ def simulate(
     instance
         The instance; requests become visible at their arrival step.
     policy
-        A :class:`Policy` (fresh state is set by its ``reset``).
+        A :class:`Policy` (fresh state is set by its ``reset``), or the name of a
+        registered algorithm of kind ``policy`` (``lpsched algorithms``), e.g.
+        ``"mc-sf"``: a fresh policy is built from its declared ``options``.
     predictions
         Predicted decode lengths shown to the policy (default: the true ones).
         The simulator itself always uses the true lengths.
@@ -282,6 +285,10 @@ def simulate(
         ``t`` the run is *drained* (:func:`_drain`): the running requests go on,
         the others run one at a time in arrival order after them;
         ``SimulationResult.drained`` counts those requests.
+    options
+        With a policy name: its options (e.g. ``{"window": 8}`` for
+        ``sorted-lp-online``), checked against its declaration; predictions and
+        ``skip_idle`` are this function's own arguments.
 
     Returns
     -------
@@ -298,6 +305,8 @@ def simulate(
     >>> res = simulate(inst, mc_sf())
     >>> res.schedule.starts.tolist(), res.evictions
     ([1, 0], 0)
+    >>> simulate(inst, "mc-sf").schedule.starts.tolist()
+    [1, 0]
 
     A policy of your own only needs ``decide`` (this one looks at the next step
     only, so the memory guard has to evict; it is called at every step):
@@ -316,161 +325,225 @@ def simulate(
     >>> res.schedule.starts.tolist(), res.evictions, res.wasted_tokens
     ([0, 5], 2, 6)
     """
-    t0 = time.perf_counter()
-    n = instance.n
-    M = instance.memory
-    s_arr = instance.prefill
-    o_arr = instance.decode
-    a_arr = instance.arrival
-    pred = o_arr if predictions is None else validate_predictions(instance, predictions)
-    state = SimState(instance, pred)
-    policy.reset(state)
+    if isinstance(policy, str):
+        from lpsched.registry import make_policy
 
-    s_list = s_arr.tolist()
-    o_list = o_arr.tolist()
-    arr_order = np.lexsort((np.arange(n), a_arr))
-    arr_times = a_arr[arr_order].tolist()
-    arr_pos = arr_order.tolist()
-    ptr = 0
+        policy = make_policy(policy, options or {})
+    elif options:
+        raise TypeError("simulate: options apply to a policy given by name")
+    return _Run(instance, policy, predictions, skip_idle, deadline).run()
 
-    starts = [-1] * n
-    run_id = [0] * n  # incremented on every start: tells stale heap entries apart
-    completions: list[tuple[int, int, int]] = []  # (true completion, pos, run id)
-    lifo: list[tuple[int, int]] = []  # (pos, run id) in start order
-    running = state.running
-    waiting = state.waiting
-    evicted_runs: list[tuple[int, int, int]] = []
-    wasted_tokens = 0
-    wasted_steps = 0
-    calls = 0
-    visits = 0
-    done = 0
-    finished_pending: list[int] = []
 
-    t = arr_times[0]
-    drained, drain_step = 0, None
-    while True:
-        visits += 1
-        state.t = t
-        if deadline is not None and deadline.expired():
-            drain_step = t
-            break
-        # 1. true completions up to t
+class _Run:
+    """One simulation, phase by phase (the numbered steps of the module docstring).
+
+    :meth:`run` visits decision times ``t``: :meth:`retire` (true completions),
+    :meth:`reveal` (arrivals), :meth:`guard` (memory guard for step ``t+1``),
+    :meth:`decide` (the policy starts requests), :meth:`next_time` (the next
+    decision time, or None when every request has finished); when the deadline
+    has expired at a decision time, :meth:`drain` finishes the run without the
+    policy. :meth:`result` retires the last completions and builds the
+    :class:`SimulationResult`.
+    """
+
+    def __init__(self, instance: Instance, policy: Policy,
+                 predictions: Iterable[int] | np.ndarray | None, skip_idle: bool,
+                 deadline: Deadline | None):
+        self.t0 = time.perf_counter()
+        self.instance = instance
+        self.policy = policy
+        self.skip_idle = skip_idle
+        self.deadline = deadline
+        n = self.n = instance.n
+        self.M = instance.memory
+        pred = instance.decode if predictions is None else validate_predictions(instance,
+                                                                                  predictions)
+        self.state = SimState(instance, pred)
+        policy.reset(self.state)
+        self.s = instance.prefill.tolist()
+        self.o = instance.decode.tolist()
+        arr_order = np.lexsort((np.arange(n), instance.arrival))
+        self.arr_times = instance.arrival[arr_order].tolist()
+        self.arr_pos = arr_order.tolist()
+        self.ptr = 0  # arrivals revealed: arr_pos[:ptr]
+        self.starts = [-1] * n
+        self.run_id = [0] * n  # incremented on every start: tells stale heap entries apart
+        self.completions: list[tuple[int, int, int]] = []  # (true completion, pos, run id)
+        self.lifo: list[tuple[int, int]] = []  # (pos, run id) in start order
+        self.evicted_runs: list[tuple[int, int, int]] = []
+        self.wasted_tokens = self.wasted_steps = 0
+        self.calls = self.visits = 0
+        self.drained = 0
+        self.drain_step: int | None = None
+
+    # -- the phases --------------------------------------------------------------------------
+    def retire(self, t: int) -> None:
+        """1. Retire the requests that truly completed by ``t``; tell the policy."""
+        completions, run_id = self.completions, self.run_id
+        state = self.state
+        running = state.running
+        finished = []
         while completions and completions[0][0] <= t:
-            c, pos, rid = heapq.heappop(completions)
+            _c, pos, rid = heapq.heappop(completions)
             if run_id[pos] != rid or pos not in running:
                 continue  # stale: that run was evicted
             p = running.pop(pos)
-            state._wsum -= s_list[pos] - p
+            state._wsum -= self.s[pos] - p
             state._n_run -= 1
-            done += 1
-            finished_pending.append(pos)
-        if finished_pending:
-            policy.on_finish(state, finished_pending)
-            finished_pending = []
-        # 2. arrivals up to t
-        if ptr < n and arr_times[ptr] <= t:
+            finished.append(pos)
+        if finished:
+            self.policy.on_finish(state, finished)
+
+    def reveal(self, t: int) -> None:
+        """2. Reveal the requests that arrived by ``t``; tell the policy."""
+        ptr, n, times = self.ptr, self.n, self.arr_times
+        if ptr < n and times[ptr] <= t:
             k = ptr
-            while k < n and arr_times[k] <= t:
+            while k < n and times[k] <= t:
                 k += 1
-            new = arr_pos[ptr:k]
-            ptr = k
-            waiting.update(new)
-            policy.on_arrival(state, new)
-        # 3. memory guard for step t+1
-        if state._wsum + (t + 1) * state._n_run > M:
-            victims = []
-            while state._wsum + (t + 1) * state._n_run > M:
-                pos, rid = lifo.pop()
-                if run_id[pos] != rid or pos not in running:
-                    continue
-                p = running.pop(pos)
-                state._wsum -= s_list[pos] - p
-                state._n_run -= 1
-                d = t - p
-                wasted_steps += d
-                wasted_tokens += s_list[pos] * d + d * (d + 1) // 2
-                evicted_runs.append((pos, p, d))
-                starts[pos] = -1
-                run_id[pos] += 1  # its completion entry becomes stale
-                victims.append(pos)
-            waiting.update(victims)
-            policy.on_evict(state, victims)
-        # 4. the policy decides
-        if waiting:
-            calls += 1
-            chosen = policy.decide(state)
-            if len(chosen):
-                for pos in chosen:
-                    pos = int(pos)
-                    if pos not in waiting:
-                        why = ("is running" if pos in running else
-                               "has not arrived" if 0 <= pos < n and a_arr[pos] > t else
-                               "is not waiting")
-                        raise SimulationError(
-                            f"policy {policy.name!r} started request position {pos} at step {t}, "
-                            f"but it {why}")
-                    waiting.discard(pos)
-                    running[pos] = t
-                    starts[pos] = t
-                    run_id[pos] += 1
-                    state._wsum += s_list[pos] - t
-                    state._n_run += 1
-                    heapq.heappush(completions, (t + o_list[pos], pos, run_id[pos]))
-                    lifo.append((pos, run_id[pos]))
-                if state._wsum + (t + 1) * state._n_run > M:
-                    raise SimulationError(
-                        f"policy {policy.name!r} started requests at step {t} whose memory in step "
-                        f"{t + 1} is {state._wsum + (t + 1) * state._n_run} > M = {M}")
-            elif not running and ptr >= n:
+            new = self.arr_pos[ptr:k]
+            self.ptr = k
+            self.state.waiting.update(new)
+            self.policy.on_arrival(self.state, new)
+
+    def guard(self, t: int) -> None:
+        """3. While the true memory of step ``t+1`` exceeds ``M``, evict the most recent start."""
+        state = self.state
+        if state._wsum + (t + 1) * state._n_run <= self.M:
+            return
+        running, run_id, s = state.running, self.run_id, self.s
+        victims = []
+        while state._wsum + (t + 1) * state._n_run > self.M:
+            pos, rid = self.lifo.pop()
+            if run_id[pos] != rid or pos not in running:
+                continue
+            p = running.pop(pos)
+            state._wsum -= s[pos] - p
+            state._n_run -= 1
+            d = t - p
+            self.wasted_steps += d
+            self.wasted_tokens += s[pos] * d + d * (d + 1) // 2
+            self.evicted_runs.append((pos, p, d))
+            self.starts[pos] = -1
+            run_id[pos] += 1  # its completion entry becomes stale
+            victims.append(pos)
+        state.waiting.update(victims)
+        self.policy.on_evict(state, victims)
+
+    def decide(self, t: int) -> None:
+        """4. If some request waits, the policy starts some of them at ``t`` (checked)."""
+        state = self.state
+        waiting, running = state.waiting, state.running
+        if not waiting:
+            return
+        self.calls += 1
+        policy = self.policy
+        chosen = policy.decide(state)
+        if not len(chosen):
+            if not running and self.ptr >= self.n:
                 raise SimulationError(
                     f"policy {policy.name!r} stalled at step {t}: {len(waiting)} requests wait, "
                     "nothing runs and nothing will arrive")
-        # 5. next decision time
-        if not running and not waiting and ptr >= n:
-            break
-        nxt = arr_times[ptr] if ptr < n else None
+            return
+        run_id, s, o = self.run_id, self.s, self.o
+        for pos in chosen:
+            pos = int(pos)
+            if pos not in waiting:
+                raise SimulationError(
+                    f"policy {policy.name!r} started request position {pos} at step {t}, "
+                    f"but it {self._why_not_waiting(pos, t)}")
+            waiting.discard(pos)
+            running[pos] = t
+            self.starts[pos] = t
+            run_id[pos] += 1
+            state._wsum += s[pos] - t
+            state._n_run += 1
+            heapq.heappush(self.completions, (t + o[pos], pos, run_id[pos]))
+            self.lifo.append((pos, run_id[pos]))
+        if state._wsum + (t + 1) * state._n_run > self.M:
+            raise SimulationError(
+                f"policy {policy.name!r} started requests at step {t} whose memory in step "
+                f"{t + 1} is {state._wsum + (t + 1) * state._n_run} > M = {self.M}")
+
+    def _why_not_waiting(self, pos: int, t: int) -> str:
+        if pos in self.state.running:
+            return "is running"
+        if 0 <= pos < self.n and self.instance.arrival[pos] > t:
+            return "has not arrived"
+        return "is not waiting"
+
+    def next_time(self, t: int) -> int | None:
+        """5. The next decision time after ``t`` (module docstring), None when all is done."""
+        state = self.state
+        waiting, completions = state.waiting, self.completions
+        more = self.ptr < self.n
+        if not state.running and not waiting and not more:
+            return None
+        nxt = self.arr_times[self.ptr] if more else None
         if state._n_run:
             # first step t' with W + N t' > M; the guard acts at decision t' - 1
-            guard = (M - state._wsum) // state._n_run
+            guard = (self.M - state._wsum) // state._n_run
             nxt = guard if nxt is None else min(nxt, guard)
         if waiting:
-            want = policy.next_decision(state) if skip_idle else t + 1
+            want = self.policy.next_decision(state) if self.skip_idle else t + 1
             want = max(int(want), t + 1)
             if completions:
                 want = min(want, completions[0][0])
             nxt = want if nxt is None else min(nxt, want)
         elif completions and nxt is None:
             nxt = completions[0][0]
-        t = max(nxt, t + 1)
+        return max(nxt, t + 1)
 
-    if drain_step is not None:
-        ev_before = len(evicted_runs)
-        drained, wasted = _drain(instance, drain_step, starts, running, lifo, run_id,
-                                 evicted_runs)
-        wasted_tokens += wasted[0]
-        wasted_steps += wasted[1]
-        victims = [int(r[0]) for r in evicted_runs[ev_before:]]
+    def drain(self, t: int) -> None:
+        """The deadline expired at ``t``: finish without the policy (:func:`_drain`)."""
+        self.drain_step = t
+        ev_before = len(self.evicted_runs)
+        self.drained, wasted = _drain(self.instance, t, self.starts, self.state.running,
+                                      self.lifo, self.run_id, self.evicted_runs)
+        self.wasted_tokens += wasted[0]
+        self.wasted_steps += wasted[1]
+        victims = [int(r[0]) for r in self.evicted_runs[ev_before:]]
         if victims:
-            policy.on_evict(state, victims)
-        completions = []
-        finished_pending = []
-    # the last completions
-    while completions:
-        c, pos, rid = heapq.heappop(completions)
-        if run_id[pos] == rid and pos in running:
-            running.pop(pos)
-            finished_pending.append(pos)
-    if finished_pending:
-        policy.on_finish(state, finished_pending)
-    p_final = np.asarray(starts, dtype=np.int64)
-    schedule = Schedule(instance, p_final)
-    ev = np.asarray(evicted_runs, dtype=np.int64).reshape(-1, 3)
-    return SimulationResult(
-        schedule=schedule, evictions=len(evicted_runs), wasted_tokens=wasted_tokens,
-        wasted_steps=wasted_steps, policy_calls=calls, decision_times=visits,
-        steps=int((p_final + o_arr).max()), runtime=time.perf_counter() - t0, evicted_runs=ev,
-        drained=drained, drain_step=drain_step)
+            self.policy.on_evict(self.state, victims)
+        self.completions = []
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> SimulationResult:
+        deadline = self.deadline
+        t: int | None = self.arr_times[0]
+        while t is not None:
+            self.visits += 1
+            self.state.t = t
+            if deadline is not None and deadline.expired():
+                self.drain(t)
+                break
+            self.retire(t)
+            self.reveal(t)
+            self.guard(t)
+            self.decide(t)
+            t = self.next_time(t)
+        return self.result()
+
+    def result(self) -> SimulationResult:
+        """Retire the last completions (tell the policy) and build the result."""
+        running, run_id = self.state.running, self.run_id
+        finished = []
+        while self.completions:
+            _c, pos, rid = heapq.heappop(self.completions)
+            if run_id[pos] == rid and pos in running:
+                running.pop(pos)
+                finished.append(pos)
+        if finished:
+            self.policy.on_finish(self.state, finished)
+        p_final = np.asarray(self.starts, dtype=np.int64)
+        ev = np.asarray(self.evicted_runs, dtype=np.int64).reshape(-1, 3)
+        return SimulationResult(
+            schedule=Schedule(self.instance, p_final), evictions=len(self.evicted_runs),
+            wasted_tokens=self.wasted_tokens, wasted_steps=self.wasted_steps,
+            policy_calls=self.calls, decision_times=self.visits,
+            steps=int((p_final + self.instance.decode).max()),
+            runtime=time.perf_counter() - self.t0, evicted_runs=ev, drained=self.drained,
+            drain_step=self.drain_step)
 
 
 def _drain(instance: Instance, t: int, starts: list[int], running: dict[int, int],

@@ -94,16 +94,16 @@ def solve(
     ...
     lpsched.options.OptionError: mc-sf: unknown option 'threds'; valid options: ...
     """
+    t0 = time.perf_counter()
+    time_limit = check_time_limit(time_limit)
+    deadline = Deadline(time_limit)  # the first call's import of a solver library counts too
     if not isinstance(instance, Instance):
         raise TypeError(f"solve() needs an lpsched.Instance, got {type(instance).__name__}")
     spec = registry.get(algorithm)
-    time_limit = check_time_limit(time_limit)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise OptionError(f"seed must be an integer or None, got {seed!r}")
     options = spec.validate(options)
     func = spec.load()
-    deadline = Deadline(time_limit)
-    t0 = time.perf_counter()
     with _sigint_cancels(deadline):
         try:
             raw = func(instance, deadline=deadline, seed=seed, **options)

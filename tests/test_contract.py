@@ -68,7 +68,7 @@ def _run(algo: str, inst, limit: float):
         with pytest.raises(UnsupportedInstance):
             solve(inst, algo, time_limit=limit)
         return None
-    registry.get(algo).load()  # a process's first call imports the solver libraries (outside)
+    registry.get(algo).load()  # warm: a cold call spends part of its limit importing OR-Tools
     t0 = time.perf_counter()
     res = solve(inst, algo, time_limit=limit)
     wall = time.perf_counter() - t0

@@ -13,14 +13,15 @@ from lpsched import registry
 from lpsched.adversarial import FAMILIES, sf_trap, size_trap
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
+from lpsched.heuristics.batches import _exact_batch, f_metric, form_batches
 from lpsched.heuristics.local_search import improve
 from lpsched.heuristics.serial import decode_groups, decode_order
-from lpsched.heuristics.sorted_f import _exact_batch, f_metric, form_batches
 from lpsched.instance import Instance, Request
 from lpsched.options import UnsupportedInstance
 from lpsched.schedule import sequential_starts
 from lpsched.solve import solve
 from lpsched.stop import Deadline
+from tests.fakeclock import FakeClock
 from tests.oracle import brute_force_optimum, naive_feasible
 from tests.strategies import instances
 
@@ -296,7 +297,7 @@ def test_ordering_lp_width_one_is_the_time_indexed_relaxation():
     lpmod = pytest.importorskip("lpsched.models.lp_relaxation")
     arrays = pytest.importorskip("lpsched.models.arrays")
     windows = pytest.importorskip("lpsched.models.windows")
-    from lpsched.heuristics.lp_guided import ordering_lp
+    from lpsched.heuristics.ordering_lp import ordering_lp
 
     for seed in range(3):
         inst = mcsf_synthetic(8, seed)
@@ -413,7 +414,7 @@ def test_lp_swap_online_feasible_with_arrivals(inst, noise, seed):
 @given(instances(max_n=9, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
        st.booleans())
 def test_adjacent_swaps_never_worse(inst, seed, backfill):
-    from lpsched.heuristics.lp_guided import adjacent_swaps
+    from lpsched.heuristics.local_search import adjacent_swaps
 
     order = np.random.default_rng(seed).permutation(inst.n)
     out, p, obj, stats = adjacent_swaps(inst, order, backfill=backfill)
@@ -435,17 +436,6 @@ def test_lp_swap_online_swaps_and_differs_from_sorted_lp_online():
 
 
 # -- local search: the deadline is checked inside move evaluation ---------------------------
-class _FakeClock:
-    """One tick per call: a deterministic stand-in for time.perf_counter."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self) -> float:
-        self.calls += 1
-        return float(self.calls)
-
-
 @pytest.mark.parametrize("backfill,ticks", [(True, 450), (False, 3000)])
 def test_local_search_deadline_inside_evaluation_fake_clock(backfill, ticks):
     from lpsched.heuristics.local_search import CHECK_EVERY
@@ -454,13 +444,13 @@ def test_local_search_deadline_inside_evaluation_fake_clock(backfill, ticks):
     p0 = sequential_starts(inst, np.arange(inst.n))
     obj0 = check(inst, p0).objective
     # 5 ticks: the very first decode (3000 groups) must be cut after <= 5 checks
-    clock = _FakeClock()
+    clock = FakeClock()
     p, st = improve(inst, p0, deadline=Deadline(5, clock=clock), seed=0, backfill=backfill)
     assert st["stopped"] == "time_limit" and st["aborted_evaluation"]
     assert st["evaluations"] == 0 and st["groups_decoded"] <= 5 * CHECK_EVERY
     assert np.array_equal(p, p0) and st["objective"] == obj0  # the input is returned
     # a larger budget: the work per tick stays bounded (a whole list per tick before)
-    clock = _FakeClock()
+    clock = FakeClock()
     p, st = improve(inst, p0, deadline=Deadline(ticks, clock=clock), seed=0,
                     backfill=backfill)
     assert st["stopped"] == "time_limit"

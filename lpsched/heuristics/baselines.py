@@ -19,7 +19,7 @@ happens at the first candidate that does not fit:
 
 Ties are broken by arrival step, then by position in the instance. Predictions
 above ``M - s`` are clipped to ``M - s`` (every request satisfies ``s + o <= M``). These follow
-the task definitions of this project (DESIGN.md section 2); FCFS and SF as named
+the task definitions of this project (``docs/design.md``); FCFS and SF as named
 in Wang, Ye, Zhou (2025) are the same orderings. With exact predictions the
 admission test is exact, so the memory guard of :mod:`lpsched.simulate` never
 evicts; with noisy predictions it may (counted in ``Result.stats``).
@@ -39,6 +39,7 @@ status is ``time_limit``.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
@@ -78,43 +79,69 @@ _BIG = 1 << 62
 class _RankedSet:
     """A set of request positions kept sorted by a fixed global order.
 
-    Held as a sorted ``numpy`` array of ranks; inserts and deletes are ``O(size)``
-    memory moves in C, the ordered positions are cached between changes.
+    Held as a sorted Python list of ranks (``bisect`` inserts and deletes, memory
+    moves in C) read from ``head`` on, so that starting the first requests only
+    moves ``head``. The head of the order is read without materialising the set
+    (:meth:`first`, iteration); the ordered positions as an array
+    (:meth:`positions`, for the backfilling scans) are built on demand and cached
+    until the set changes (``version``).
     """
 
-    __slots__ = ("order", "rank", "ranks", "_pos", "version")
+    __slots__ = ("order", "rank", "_order", "_rank", "_ranks", "_head", "_pos", "version")
 
     def __init__(self, order: np.ndarray):
         self.order = order  # rank -> position
         self.rank = np.empty(order.size, dtype=np.int64)
         self.rank[order] = np.arange(order.size)
-        self.ranks = np.zeros(0, dtype=np.int64)
+        self._order: list[int] = order.tolist()
+        self._rank: list[int] = self.rank.tolist()
+        self._ranks: list[int] = []
+        self._head = 0
         self._pos: np.ndarray | None = None
         self.version = 0
 
     def __len__(self) -> int:
-        return int(self.ranks.size)
+        return len(self._ranks) - self._head
+
+    def _changed(self) -> None:
+        self._pos = None
+        self.version += 1
 
     def insert(self, positions) -> None:
-        r = np.sort(self.rank[np.asarray(positions, dtype=np.int64)])
-        self.ranks = np.insert(self.ranks, np.searchsorted(self.ranks, r), r)
-        self._pos = None
-        self.version += 1
+        rank, ranks, head = self._rank, self._ranks, self._head
+        new = sorted(rank[int(p)] for p in positions)
+        if len(new) > 8:
+            ranks[head:] = sorted(ranks[head:] + new)  # a merge of two sorted runs
+        else:
+            for r in new:
+                bisect.insort(ranks, r, head)
+        self._changed()
 
     def remove(self, positions) -> None:
-        r = self.rank[np.asarray(positions, dtype=np.int64)]
-        self.ranks = np.delete(self.ranks, np.searchsorted(self.ranks, r))
-        self._pos = None
-        self.version += 1
+        rank, ranks, head = self._rank, self._ranks, self._head
+        for p in positions:
+            del ranks[bisect.bisect_left(ranks, rank[int(p)], head)]
+        self._changed()
 
     def drop_first(self, k: int) -> None:
-        self.ranks = self.ranks[k:]
-        self._pos = None
-        self.version += 1
+        self._head += k
+        if self._head > 1024 and 2 * self._head > len(self._ranks):
+            del self._ranks[:self._head]
+            self._head = 0
+        self._changed()
+
+    def first(self) -> int:
+        return self._order[self._ranks[self._head]]
+
+    def __iter__(self):
+        """The positions in order (do not change the set while iterating)."""
+        order, ranks = self._order, self._ranks
+        for i in range(self._head, len(ranks)):
+            yield order[ranks[i]]
 
     def positions(self) -> np.ndarray:
         if self._pos is None:
-            self._pos = self.order[self.ranks]
+            self._pos = self.order[np.array(self._ranks[self._head:], dtype=np.int64)]
         return self._pos
 
 
@@ -195,7 +222,7 @@ class LookaheadPolicy(BasePolicy):
         chosen: list[int] = []
         s_all, o_all = self._s, self._o
         if not self.backfill:
-            chosen = prof.admit_prefix(self._wait.positions(), s_all, o_all, t)
+            chosen = prof.admit_prefix(self._wait, s_all, o_all, t)
             if chosen:
                 self._wait.drop_first(len(chosen))
             return chosen
@@ -287,7 +314,7 @@ class LookaheadPolicy(BasePolicy):
             return t + 1
         prof.prepare(t)
         if not self.backfill:
-            pos = int(self._wait.positions()[0])  # the gate: nothing passes it
+            pos = self._wait.first()  # the gate: nothing passes it
             return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
         # Backfilling: something can start only when some waiting request fits, and a
         # dominated request (s, o both >=) fits no earlier than its dominator.

@@ -20,7 +20,8 @@ last arrival (it is capped at ``max a_i``). Two exact reductions:
 
 * idling (``S`` empty) with nothing running and everything arrived is
   dominated (shift the rest of the schedule one step earlier), so it is not
-  tried;
+  tried; with nothing running and nothing unstarted arrived, time jumps to the
+  next arrival (those steps cost nothing);
 * identical requests (same ``s, o, a``) are interchangeable, so they start in
   id order (symmetry breaking).
 
@@ -33,7 +34,9 @@ with at most ``2^n`` start sets: ``O((a_max + 1) 2^n prod_i (o_i + 2))`` time an
 the states in memory. In practice memory pruning keeps far fewer states, but
 this is for tiny instances only (``n <= 8`` with short decodes); ``max_states``
 guards against blow-up and the deadline is honoured (status ``time_limit``
-with the MC-SF schedule it started from).
+with the MC-SF schedule it started from): it is checked every 512 new states
+and every ``LEAF_CHECK_EVERY`` start sets tried, because a single state with 16
+arrived requests already tries up to ``2^16`` of them.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ __all__ = ["MAX_N", "dp_optimum", "solve_dp"]
 
 class _Abort(Exception):
     pass
+
+
+LEAF_CHECK_EVERY = 1024
+"""Start sets tried between two deadline checks (besides the check per 512 new states)."""
 
 
 def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
@@ -75,6 +82,15 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
     deadline = Deadline.coerce(deadline)
     memo: dict[tuple, tuple[float, int]] = {}
 
+    def idle_jump(t: int, U: int, active: tuple) -> int:
+        # nothing runs and nothing unstarted has arrived: the steps up to the next arrival
+        # cost nothing and decide nothing (exact)
+        if active:
+            return t
+        nxt = min(a[i] for i in range(n) if U >> i & 1)
+        return max(t, nxt)
+    leaves = 0  # start sets tried (one state expansion may try 2^n of them)
+
     def future_ok(active: tuple[tuple[int, int], ...]) -> bool:
         # memory of the running set alone at every later completion step (it peaks there)
         for i, ei in active:
@@ -90,6 +106,7 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
     def V(t: int, U: int, active: tuple[tuple[int, int], ...]) -> float:
         if U == 0 and not active:
             return 0
+        t = idle_jump(t, U, active)
         key = (min(t, amax), U, active)
         hit = memo.get(key)
         if hit is not None:
@@ -103,8 +120,11 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         all_arrived = t >= amax
 
         def rec(k: int, S: int, mem: int) -> None:
-            nonlocal best, best_S
+            nonlocal best, best_S, leaves
             if k == len(avail):
+                leaves += 1
+                if leaves % LEAF_CHECK_EVERY == 0 and deadline.expired():
+                    raise _Abort("time_limit")
                 if S == 0 and not active and all_arrived:
                     return
                 new = active + tuple((i, 0) for i in range(n) if S >> i & 1)
@@ -129,10 +149,11 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         return val
 
     old = sys.getrecursionlimit()
-    horizon = amax + sum(o) + 10
-    sys.setrecursionlimit(max(old, 4 * horizon + 1000))
+    sys.setrecursionlimit(old + recursion_depth(instance))
     try:
         opt = V(0, (1 << n) - 1, ())
+    except RecursionError as exc:  # pragma: no cover - recursion_depth bounds the depth
+        raise _Abort("recursion depth") from exc
     finally:
         sys.setrecursionlimit(old)
     if opt == float("inf"):  # cannot happen for valid instances (sequential is feasible)
@@ -141,6 +162,7 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
     starts = np.zeros(n, dtype=np.int64)
     t, U, active = 0, (1 << n) - 1, ()
     while U or active:
+        t = idle_jump(t, U, active)
         _, S = memo[(min(t, amax), U, active)]
         for i in range(n):
             if S >> i & 1:
@@ -154,6 +176,17 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
 
 MAX_N = 16
 """Largest instance :func:`solve_dp` accepts (its state space is exponential in ``n``)."""
+
+MAX_DEPTH = 400_000
+"""Largest recursion depth (:func:`recursion_depth`) :func:`solve_dp` accepts."""
+
+
+def recursion_depth(instance: Instance) -> int:
+    """A bound on the recursion depth of :func:`dp_optimum`: at most ``n + 2`` frames per
+    step (the state and its start-set enumeration) along a path of at most
+    ``max a + sum o`` steps."""
+    return (instance.n + 3) * (int(instance.arrival.max()) + int(instance.decode.sum()) + 2) \
+        + 1000
 
 
 def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
@@ -169,6 +202,10 @@ def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int 
     if instance.n > MAX_N:
         raise UnsupportedInstance(f"dp: the dynamic program is for tiny instances (n <= {MAX_N}); "
                                   f"this one has n = {instance.n}")
+    if recursion_depth(instance) > MAX_DEPTH:
+        raise UnsupportedInstance(f"dp: the horizon (max arrival + sum of decode lengths) of "
+                                  f"this instance is too long for the dynamic program "
+                                  f"(recursion bound {recursion_depth(instance)} > {MAX_DEPTH})")
     deadline = Deadline.coerce(deadline)
     from lpsched.heuristics.baselines import solve_mc_sf
 

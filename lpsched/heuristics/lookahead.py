@@ -24,7 +24,9 @@ minima of ``g`` both tests are two binary searches: ``O(log |R|)`` per candidate
 (:meth:`LookaheadProfile.fits`), vectorised over many candidates in
 :meth:`LookaheadProfile.fits_many`. The arrays are rebuilt in ``O(|R| log |R|)``
 only when ``R`` changes (a start, finish or eviction) or, while some request has
-outlived its prediction, when ``t`` moves.
+outlived its prediction, when ``t`` moves. The running set is small (what fits
+in ``M``), so they are Python lists searched with ``bisect`` (numpy calls cost
+more than the work at this size), numpy arrays only for the vectorised tests.
 
 Admitting ``k`` only adds memory, so a candidate that does not fit stays unfit
 after further admissions at the same ``t``. And a candidate with ``s' >= s``,
@@ -35,11 +37,88 @@ lower bound used by :meth:`LookaheadProfile.earliest_fit` for wake-up times.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 import numpy as np
 
 __all__ = ["LookaheadProfile"]
 
-_BIG = np.int64(1) << 62
+_BIG = 1 << 62
+
+
+class _Arrays:
+    """Sorted completions ``e``, suffix sums ``sw`` of ``w`` and ``sn`` of counts, prefix
+    minima ``pm`` of ``g`` (module docstring), as Python lists (scalar queries with
+    ``bisect``) and, built on first use, as numpy arrays (vectorised queries)."""
+
+    __slots__ = ("e", "sw", "sn", "pm", "_np")
+
+    def __init__(self, e: list[int], sw: list[int], sn: list[int], pm: list[int]):
+        self.e, self.sw, self.sn, self.pm = e, sw, sn, pm
+        self._np: tuple[np.ndarray, ...] | None = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self._np is None:
+            self._np = tuple(np.array(x, dtype=np.int64) for x in (self.e, self.sw, self.sn,
+                                                                   self.pm))
+        return self._np
+
+
+#: above this many running requests the arrays are built with numpy (the same values)
+_VECTOR_BUILD = 96
+
+
+def _build(M: int, e: list[int], w: list[int]) -> _Arrays:
+    """:class:`_Arrays` of completions ``e`` and weights ``w`` (any order).
+
+    Ties in ``e`` share one ``g`` (all of them still run at ``e_i``), so the order
+    among ties does not matter.
+    """
+    r = len(e)
+    if r > _VECTOR_BUILD:
+        return _build_numpy(M, np.array(e, dtype=np.int64), np.array(w, dtype=np.int64))
+    pairs = sorted(zip(e, w))
+    es = [x for x, _ in pairs]
+    sw = [0] * (r + 1)
+    acc = 0
+    for i in range(r - 1, -1, -1):
+        acc += pairs[i][1]
+        sw[i] = acc
+    sn = list(range(r, -1, -1))
+    pm = [_BIG] * (r + 1)
+    cur = _BIG
+    first = 0
+    prev = None
+    for i, ei in enumerate(es):
+        if ei != prev:
+            first, prev = i, ei
+        g = M - (sw[first] + ei * (r - first)) - ei
+        if g < cur:
+            cur = g
+        pm[i + 1] = cur
+    return _Arrays(es, sw, sn, pm)
+
+
+def _build_numpy(M: int, e: np.ndarray, w: np.ndarray) -> _Arrays:
+    """:func:`_build` for many running requests, vectorised."""
+    r = e.size
+    order = np.argsort(e, kind="stable")
+    e = e[order]
+    w = w[order]
+    sw = np.zeros(r + 1, dtype=np.int64)
+    sw[:r] = np.cumsum(w[::-1])[::-1]
+    sn = r - np.arange(r + 1, dtype=np.int64)
+    first = np.searchsorted(e, e, side="left")  # ties: all of them still run at e_i
+    g = M - (sw[first] + e * sn[first]) - e
+    pm = np.empty(r + 1, dtype=np.int64)
+    pm[0] = _BIG
+    np.minimum.accumulate(g, out=pm[1:])
+    out = _Arrays(e.tolist(), sw.tolist(), sn.tolist(), pm.tolist())
+    out._np = (e, sw, sn, pm)
+    return out
+
+
+_EMPTY = _Arrays([], [0], [0], [_BIG])
 
 
 class LookaheadProfile:
@@ -51,37 +130,41 @@ class LookaheadProfile:
         The budget ``M``.
     prefill, predicted
         Per-request ``s`` and ``o_hat`` arrays (indexed by position).
+
+    The running set is kept as ``{position: (p + o_hat, s - p)}``; the sorted
+    arrays are rebuilt (:meth:`prepare`) as Python lists when it changes, with
+    numpy for large sets, and turned into numpy arrays only for the vectorised
+    queries (:meth:`fits_many`, :meth:`earliest_fit_many`).
     """
 
     def __init__(self, memory: int, prefill: np.ndarray, predicted: np.ndarray):
         self.M = int(memory)
         self.s = prefill
         self.ohat = predicted
-        self._start: dict[int, int] = {}
+        self._s_list: list[int] = np.asarray(prefill).tolist()
+        self._o_list: list[int] = np.asarray(predicted).tolist()
+        self._run: dict[int, tuple[int, int]] = {}  # pos -> (p + o_hat, s - p)
         self._dirty = True
         self._t = -1
         self._min_base = _BIG  # smallest p + o_hat in R
-        empty = np.zeros(0, dtype=np.int64)
-        self.e = empty
-        self._sw = np.zeros(1, dtype=np.int64)
-        self._sn = np.zeros(1, dtype=np.int64)
-        self._pm = np.full(1, _BIG, dtype=np.int64)
-        self._rest = (self.e, self._sw, self._sn, self._pm)
-        self._horizon = int(_BIG)
+        self._a = _EMPTY
+        self._rest: _Arrays | None = _EMPTY
+        self._rest_src: tuple[list[int], list[int]] = ([], [])
+        self._horizon = _BIG
         self._w_all = self._n_all = 0
 
     # -- membership ------------------------------------------------------------------------
     def add(self, pos: int, start: int) -> None:
-        self._start[pos] = start
+        self._run[pos] = (start + self._o_list[pos], self._s_list[pos] - start)
         self._dirty = True
 
     def remove(self, positions) -> None:
         for pos in positions:
-            if self._start.pop(pos, None) is not None:
+            if self._run.pop(pos, None) is not None:
                 self._dirty = True
 
     def __len__(self) -> int:
-        return len(self._start)
+        return len(self._run)
 
     @property
     def next_view_change(self) -> int:
@@ -93,78 +176,69 @@ class LookaheadProfile:
         return self._min_base <= t
 
     # -- arrays ------------------------------------------------------------------------------
+    @property
+    def e(self) -> np.ndarray:
+        """Sorted predicted completions (as seen at the last :meth:`prepare`)."""
+        return self._a.arrays()[0]
+
     def prepare(self, t: int) -> None:
         """Make the arrays valid for decision time ``t`` (cheap when nothing changed)."""
         if not self._dirty and (self._min_base > t or self._t == t):
             return
         self._t = t
         self._dirty = False
-        r = len(self._start)
-        if r == 0:
-            self._min_base = _BIG
-            self._horizon = int(_BIG)
+        run = self._run
+        if not run:
+            self._min_base = self._horizon = _BIG
             self._w_all = self._n_all = 0
-            self.e = np.zeros(0, dtype=np.int64)
-            self._sw = np.zeros(1, dtype=np.int64)
-            self._sn = np.zeros(1, dtype=np.int64)
-            self._pm = np.full(1, _BIG, dtype=np.int64)
-            self._rest = (self.e, self._sw, self._sn, self._pm)
+            self._a = self._rest = _EMPTY
             return
-        pos = np.fromiter(self._start.keys(), dtype=np.int64, count=r)
-        p = np.fromiter(self._start.values(), dtype=np.int64, count=r)
-        base = p + self.ohat[pos]
-        w = self.s[pos] - p
-        self._min_base = int(base.min())
-        self._w_all, self._n_all = int(w.sum()), r
-        self.e, self._sw, self._sn, self._pm = self._arrays(np.maximum(base, t + 1), w)
+        bases = [b for b, _ in run.values()]
+        ws = [w for _, w in run.values()]
+        self._min_base = min(bases)
+        self._w_all, self._n_all = sum(ws), len(ws)
+        t1 = t + 1
+        self._a = _build(self.M, [b if b > t1 else t1 for b in bases], ws)
         if self._min_base <= t:  # overdue requests: the others' profile, built on demand
-            keep = base > t
-            self._horizon = int(base[keep].min()) if keep.any() else int(_BIG)
+            keep = [(b, w) for b, w in zip(bases, ws) if b > t]
+            self._horizon = min(b for b, _ in keep) if keep else _BIG
             self._rest = None
-            self._rest_src = (base[keep], w[keep])
+            self._rest_src = ([b for b, _ in keep], [w for _, w in keep])
         else:
             self._horizon = self._min_base
-            self._rest = (self.e, self._sw, self._sn, self._pm)
-
-    def _arrays(self, e: np.ndarray, w: np.ndarray):
-        """Sorted completions, suffix sums of ``w`` and counts, prefix minima of ``g``."""
-        r = e.size
-        order = np.argsort(e, kind="stable")
-        e = e[order]
-        w = w[order]
-        sw = np.zeros(r + 1, dtype=np.int64)
-        sw[:r] = np.cumsum(w[::-1])[::-1]
-        sn = r - np.arange(r + 1, dtype=np.int64)
-        first = np.searchsorted(e, e, side="left")  # ties: all of them still run at e_i
-        g = self.M - (sw[first] + e * sn[first]) - e
-        pm = np.empty(r + 1, dtype=np.int64)
-        pm[0] = _BIG
-        np.minimum.accumulate(g, out=pm[1:])
-        return e, sw, sn, pm
+            self._rest = self._a
 
     def memory(self, u) -> np.ndarray | int:
         """Predicted memory of the running set in step(s) ``u`` (after :meth:`prepare`)."""
-        k = np.searchsorted(self.e, u, side="left")
-        return self._sw[k] + u * self._sn[k]
+        if np.ndim(u):
+            e, sw, sn, _ = self._a.arrays()
+            k = np.searchsorted(e, u, side="left")
+            return sw[k] + u * sn[k]
+        a = self._a
+        k = bisect_left(a.e, u)
+        return a.sw[k] + int(u) * a.sn[k]
 
     # -- tests -------------------------------------------------------------------------------
     def fits(self, s: int, o: int, t: int) -> bool:
         """Does a request ``(s, o)`` started at ``t`` fit (conditions A and B)?"""
         y = t + o
-        e = self.e
-        if self._pm[e.searchsorted(y, side="right")] < s - t:
+        a = self._a
+        e = a.e
+        if a.pm[bisect_right(e, y)] < s - t:
             return False
-        k = e.searchsorted(y, side="left")
-        return int(self._sw[k] + y * self._sn[k]) + s + o <= self.M
+        k = bisect_left(e, y)
+        return a.sw[k] + y * a.sn[k] + s + o <= self.M
 
     def admit_prefix(self, candidates, s: np.ndarray, o: np.ndarray, t: int) -> list[int]:
         """Admit ``candidates`` (positions) in order while each fits at ``t``; stop at the first
         misfit (the FCFS / MC-SF rule). Admitted requests are added to the profile."""
         chosen: list[int] = []
         self.prepare(t)
+        own = s is self.s and o is self.ohat
+        s_list, o_list = (self._s_list, self._o_list) if own else (s, o)
         for pos in candidates:
             pos = int(pos)
-            if not self.fits(int(s[pos]), int(o[pos]), t):
+            if not self.fits(int(s_list[pos]), int(o_list[pos]), t):
                 break
             self.add(pos, t)
             self.prepare(t)
@@ -173,11 +247,11 @@ class LookaheadProfile:
 
     def fits_many(self, s: np.ndarray, o: np.ndarray, t: int) -> np.ndarray:
         """Vectorised :meth:`fits` over candidate arrays."""
+        e, sw, sn, pm = self._a.arrays()
         y = t + o
-        e = self.e
-        ok = self._pm[e.searchsorted(y, side="right")] >= s - t
+        ok = pm[e.searchsorted(y, side="right")] >= s - t
         k = e.searchsorted(y, side="left")
-        ok &= self._sw[k] + y * self._sn[k] + s + o <= self.M
+        ok &= sw[k] + y * sn[k] + s + o <= self.M
         return ok
 
     def earliest_fit(self, s: int, o: int, t: int) -> int:
@@ -193,19 +267,21 @@ class LookaheadProfile:
         if self._min_base <= t:
             return self.earliest_fit_many(np.array([s]), np.array([o]), t)
         horizon = self.next_view_change
-        e = self.e
+        a = self._a
+        e, sw, sn, pm = a.e, a.sw, a.sn, a.pm
+        s, o = int(s), int(o)
         x = t + 1
         while x < horizon:
             y = x + o
-            need = s - int(self._pm[e.searchsorted(y, side="right")])
+            need = s - pm[bisect_right(e, y)]
             if x < need:
                 x = need
                 continue
-            k = int(e.searchsorted(y, side="left"))
-            if int(self._sw[k] + y * self._sn[k]) + s + o > self.M:
-                if k >= e.size:  # pragma: no cover - memory past every completion is 0
+            k = bisect_left(e, y)
+            if sw[k] + y * sn[k] + s + o > self.M:
+                if k >= len(e):  # pragma: no cover - memory past every completion is 0
                     return horizon
-                x = int(e[k]) + 1 - o  # > x, since y <= e[k]
+                x = e[k] + 1 - o  # > x, since y <= e[k]
                 continue
             return x
         return horizon
@@ -224,8 +300,8 @@ class LookaheadProfile:
         """
         horizon = self._horizon
         if self._rest is None:
-            self._rest = self._arrays(*self._rest_src)
-        e, sw, sn, pm = self._rest
+            self._rest = _build(self.M, *self._rest_src)
+        e, sw, sn, pm = self._rest.arrays()
         s = np.asarray(s, dtype=np.int64)
         o = np.asarray(o, dtype=np.int64)
         x = np.full(s.size, t + 1, dtype=np.int64)

@@ -2,133 +2,168 @@
 
 Online (requests revealed at arrival) versions of the strong heuristics, run by
 the one event simulator (:func:`lpsched.simulate.simulate`) as policies. Each
-policy keeps a *priority order* of the waiting requests, recomputed only when
-the waiting set changes by an arrival or an eviction (never when requests start
-or finish, so the order is stable between events), and admits requests in that
-order with the look-ahead test of MC-SF (:class:`lpsched.heuristics.lookahead.
-LookaheadProfile`: a request is started at ``t`` only if the predicted memory
-at every future completion step stays ``<= M``), stopping at the first request
-that does not fit (no overtaking: the order is the policy).
+policy keeps a *priority queue* of the waiting requests and admits requests in
+that order with the look-ahead test of MC-SF (:class:`lpsched.heuristics.
+lookahead.LookaheadProfile`: a request is started at ``t`` only if the predicted
+memory at every future completion step stays ``<= M``), stopping at the first
+request that does not fit (no overtaking: the order is the policy).
 
-* ``sorted-f-online``: the order is the Sorted-F batch order
-  (:func:`lpsched.heuristics.sorted_f.form_batches`) of the waiting requests,
-  computed with the *predicted* decode lengths;
-* ``sorted-lp-online``: the first ``window`` waiting requests of that order are
-  re-ordered by the ordering LP (:func:`lpsched.heuristics.lp_guided.ordering_lp`)
+The queue (exact rule)
+----------------------
+The queue is the Sorted-F greedy formation of the waiting set ``W``
+(:class:`lpsched.heuristics.batches.BatchQueue`, computed with the *predicted*
+decode lengths, clipped to ``M - s``): batch ``B_1`` is the least-``F``
+candidate of ``W``, ``B_2`` that of ``W - B_1``, and so on, each batch sorted by
+predicted decode length (ties by position), the batches in **formation order**.
+
+* It is re-formed from scratch when ``W`` grows (an arrival or an eviction),
+  never when requests start or finish, so it is stable between such events:
+  requests that start leave its head, the rest keeps its place.
+* Batches are formed only as far as admission reads the queue (admission stops
+  at the first misfit, the wake-up time needs only the head), so one event
+  costs ``O(|thetas| k log n)`` for prefixes of length ``k``, not ``O(|W|)``;
+  a run costs ``O(n log n)`` for a fixed budget ``M``.
+
+Until this version the batches of the whole waiting set were formed at every
+event and then sorted by ascending ``F`` (the offline Sorted-F order,
+:func:`~lpsched.heuristics.batches.form_batches`), which costs ``O(|W|)`` per
+event, ``O(n^2)`` under load. Formation order differs from that only where a
+later batch has a smaller ``F`` than an earlier one, which the exact min-F rule
+never produces (``F`` is non-decreasing along the exact greedy) and the prefix
+candidates produce rarely; the first batch is in both the least-``F`` candidate
+of the whole waiting set. ``benchmarks/results/online_scaling.md`` compares the
+two orders on the Azure conversation trace (objective and time).
+
+Policies
+--------
+* ``sorted-f-online`` (also ``sorted-f-cont`` with arrivals): that queue;
+* ``sorted-lp-online``: the first ``window`` requests of the queue are
+  re-ordered by the ordering LP (:func:`lpsched.heuristics.ordering_lp.ordering_lp`)
   of those requests as a backlog (fractional completion times), the rest keep
-  the Sorted-F order - a receding-horizon LP re-solved at every arrival;
+  the Sorted-F order - a receding-horizon LP, re-solved when the queue is
+  re-formed *and* its window holds other requests (in another order) than at
+  the last solve: the LP order of a window is cached by the window's contents;
 * ``lp-swap-online``: as ``sorted-lp-online``, then the LP order of that window
   is improved by passes of adjacent pairwise swaps
-  (:func:`lpsched.heuristics.lp_guided.adjacent_swaps`, the step of offline
+  (:func:`lpsched.heuristics.local_search.adjacent_swaps`, the step of offline
   LP-Swap), each swap evaluated by decoding the window's requests as a backlog
   of their own (the serial earliest-start decoder) and kept when it strictly
   lowers their total completion time; at most ``swap_passes`` passes per
-  re-solve, no time limit inside a decision (deterministic).
+  re-solve.
 
-Predictions larger than ``M - s`` are clipped (they are known to be wrong),
-as in the baselines. Wake-ups between events use the look-ahead profile's
-``earliest_fit`` for the head of the order, exactly as the FCFS/MC-SF policies.
+Time budget of the LP policies. :func:`run_order_policy` gives the re-solves
+90% of the deadline (``budget``); the simulator drains at the deadline. A
+re-solve is skipped (the window keeps the Sorted-F order, the cheap fallback)
+when the budget has expired or when the time left beyond a projection of what
+the rest of the run needs without LPs (time per revealed request so far,
+outside the LPs, times the requests not yet revealed, doubled) is less than
+twice the longest re-solve so far; each LP and its swaps get the time left
+beyond that projection. ``Result.stats`` counts
+``lp_solves``, ``lp_cached``, ``lp_skipped``, ``lp_failed`` and ``lp_seconds``
+and says when the fallback was used (``lp_fallback``). Without a time limit no
+re-solve is skipped.
+
+Wake-ups between events use the look-ahead profile's ``earliest_fit`` for the
+head of the queue, exactly as the FCFS/MC-SF policies.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from lpsched.heuristics.baselines import run_policy
+from lpsched.heuristics.batches import DEFAULT_THETAS, BatchQueue
 from lpsched.heuristics.lookahead import LookaheadProfile
-from lpsched.heuristics.sorted_f import DEFAULT_THETAS, batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["LPSwapPolicy", "OrderPolicy", "SortedFPolicy", "SortedLPPolicy", "run_order_policy",
+__all__ = ["LPSwapPolicy", "SortedFPolicy", "SortedLPPolicy", "run_order_policy",
            "solve_lp_swap_online", "solve_sorted_f_online", "solve_sorted_lp_online"]
 
 
-class OrderPolicy(BasePolicy):
-    """Admit waiting requests in a recomputed priority order; stop at the first misfit."""
-
-    name = "order-policy"
-    #: budget of the expensive re-solves (set by the registry entry; none by default)
-    budget: Deadline = Deadline.none()
-
-    def rank(self, positions: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def reset(self, state: SimState) -> None:
-        self._s = state.prefill
-        self._o = np.minimum(state.predicted, state.memory - state.prefill)
-        self._M = state.memory
-        self._prof = LookaheadProfile(state.memory, state.prefill, self._o)
-        self._waiting: set[int] = set()
-        self._queue: list[int] = []
-        self._dirty = False
-        self.recomputes = 0
-
-    def on_arrival(self, state: SimState, positions: list[int]) -> None:
-        self._waiting.update(positions)
-        self._dirty = True
-
-    def on_evict(self, state: SimState, positions: list[int]) -> None:
-        self._prof.remove(positions)
-        self._waiting.update(positions)
-        self._dirty = True
-
-    def on_finish(self, state: SimState, positions: list[int]) -> None:
-        self._prof.remove(positions)
-
-    def _refresh(self) -> None:
-        if self._dirty:
-            pos = np.fromiter(sorted(self._waiting), dtype=np.int64, count=len(self._waiting))
-            self._queue = [int(p) for p in self.rank(pos)] if pos.size else []
-            self._dirty = False
-            self.recomputes += 1
-
-    def decide(self, state: SimState) -> Sequence[int]:
-        self._refresh()
-        t = state.t
-        q = self._queue
-        chosen = self._prof.admit_prefix(q, self._s, self._o, t)
-        if chosen:
-            del q[:len(chosen)]
-            self._waiting.difference_update(chosen)
-        return chosen
-
-    def next_decision(self, state: SimState) -> int:
-        t = state.t
-        self._refresh()
-        if not self._queue:
-            return t + 1
-        prof = self._prof
-        prof.prepare(t)
-        if prof.overrun(t):
-            return t + 1
-        pos = self._queue[0]
-        return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
-
-
-class SortedFPolicy(OrderPolicy):
-    """Sorted-F order of the waiting requests (predicted decode lengths)."""
+class SortedFPolicy(BasePolicy):
+    """Admit waiting requests in the Sorted-F queue order (module docstring); stop at the
+    first misfit. Subclasses re-arrange the head of the queue in :meth:`arrange`."""
 
     name = "sorted-f-online"
+    #: budget of the expensive re-solves (set by :func:`run_order_policy`; none by default)
+    budget: Deadline = Deadline.none()
 
     def __init__(self, thetas: Sequence[float] = DEFAULT_THETAS, exact_batches: bool = False):
         self.thetas = tuple(thetas)
         self.exact_batches = bool(exact_batches)
 
-    def rank(self, positions: np.ndarray) -> np.ndarray:
-        sub = Instance.from_arrays(self._M, self._s[positions], self._o[positions])
-        return positions[batch_order(form_batches(sub, thetas=self.thetas,
-                                                  exact_batches=self.exact_batches))]
+    def reset(self, state: SimState) -> None:
+        self._s = state.prefill
+        self._o = np.minimum(state.predicted, state.memory - state.prefill)
+        self._M = state.memory
+        self._n = len(state.prefill)
+        self._prof = LookaheadProfile(state.memory, state.prefill, self._o)
+        self._queue = BatchQueue(state.memory, state.prefill, self._o, self.thetas,
+                                 self.exact_batches)
+        self._dirty = False
+        self._revealed = 0
+        self.recomputes = 0
+
+    def on_arrival(self, state: SimState, positions: list[int]) -> None:
+        self._revealed += len(positions)
+        self._queue.add(positions)
+        self._dirty = True
+
+    def on_evict(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+        self._queue.add(positions)
+        self._dirty = True
+
+    def on_finish(self, state: SimState, positions: list[int]) -> None:
+        self._prof.remove(positions)
+
+    def arrange(self) -> None:
+        """Hook, called once after the queue was re-formed: re-order its head."""
+
+    def _refresh(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.arrange()
+            self.recomputes += 1
+
+    def decide(self, state: SimState) -> Sequence[int]:
+        self._refresh()
+        chosen = self._prof.admit_prefix(self._queue, self._s, self._o, state.t)
+        if chosen:
+            self._queue.pop_front(len(chosen))
+        return chosen
+
+    def next_decision(self, state: SimState) -> int:
+        t = state.t
+        self._refresh()
+        pos = self._queue.first()
+        if pos is None:
+            return t + 1
+        prof = self._prof
+        prof.prepare(t)
+        if prof.overrun(t):
+            return t + 1
+        return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for ``Result.stats``."""
+        return {"order_recomputes": self.recomputes,
+                "batches_formed": self._queue.batches_formed}
 
 
 class SortedLPPolicy(SortedFPolicy):
-    """Sorted-F order with its first ``window`` requests re-ordered by the ordering LP."""
+    """Sorted-F queue with its first ``window`` requests re-ordered by the ordering LP."""
 
     name = "sorted-lp-online"
+    CACHE = 64  # window orders remembered
 
     def __init__(self, window: int = 20, max_columns: int = 5_000):
         super().__init__()
@@ -136,30 +171,81 @@ class SortedLPPolicy(SortedFPolicy):
             raise ValueError(f"window must be >= 1, got {window}")
         self.window = int(window)
         self.max_columns = int(max_columns)
-        self.lp_solves = 0
-        self.lp_skipped = 0
 
-    def rank(self, positions: np.ndarray) -> np.ndarray:
-        from lpsched.heuristics.lp_guided import lp_order, ordering_lp
+    def reset(self, state: SimState) -> None:
+        import lpsched.heuristics.ordering_lp  # noqa: F401  (imported now, not timed as a re-solve)
 
-        base = super().rank(positions)
-        head = base[: self.window]
-        if head.size < 2:
-            return base
-        if self.budget.expired():  # out of budget: the Sorted-F order (cheap fallback)
-            self.lp_skipped += 1
-            return base
+        super().reset(state)
+        self._cache: OrderedDict[tuple[int, ...], list[int]] = OrderedDict()
+        self.lp_solves = self.lp_cached = self.lp_skipped = self.lp_failed = 0
+        self.lp_seconds = self._lp_longest = 0.0
+        self._started = self.budget.now()
+
+    def arrange(self) -> None:
+        head = self._queue.head(self.window)
+        if len(head) < 2:
+            return
+        key = tuple(head)
+        order = self._cache.get(key)
+        if order is not None:
+            self.lp_cached += 1
+            self._cache.move_to_end(key)
+        else:
+            lp_deadline = self._lp_deadline()
+            if lp_deadline is None:  # out of budget: the Sorted-F order (cheap fallback)
+                self.lp_skipped += 1
+                return
+            t0 = time.perf_counter()
+            order = self._solve(np.asarray(head, dtype=np.int64), lp_deadline)
+            took = time.perf_counter() - t0
+            self.lp_seconds += took
+            self._lp_longest = max(self._lp_longest, took)
+            if order is None:
+                return
+            self._cache[key] = order
+            if len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        self._queue.replace_front(order)
+
+    def _lp_deadline(self) -> Deadline | None:
+        """The deadline of the next re-solve, or None to skip it (module docstring)."""
+        budget = self.budget
+        if budget.expired():
+            return None
+        if not budget.limited:
+            return budget
+        revealed = max(self._revealed, 1)
+        per_request = max(budget.now() - self._started - self.lp_seconds, 0.0) / revealed
+        spare = budget.remaining() - 2.0 * per_request * (self._n - self._revealed)
+        if spare <= 2.0 * self._lp_longest:
+            return None
+        return budget.share(1.0, at_most=spare)
+
+    def _solve(self, head: np.ndarray, lp_deadline: Deadline) -> list[int] | None:
+        from lpsched.heuristics.ordering_lp import lp_order, ordering_lp
+
         sub = Instance.from_arrays(self._M, self._s[head], self._o[head])
         lp = ordering_lp(sub, max_columns=self.max_columns,
-                         time_limit=self.budget.solver_seconds())
+                         deadline=lp_deadline)
         self.lp_solves += 1
         if lp.status != "optimal":
-            return base
-        return np.concatenate([head[self.improve(sub, lp_order(sub, lp))], base[self.window:]])
+            self.lp_failed += 1
+            return None
+        return head[self.improve(sub, lp_order(sub, lp), lp_deadline)].tolist()
 
-    def improve(self, sub: Instance, order: np.ndarray) -> np.ndarray:
+    def improve(self, sub: Instance, order: np.ndarray, deadline: Deadline) -> np.ndarray:
         """Hook: the final order of the window (``sub``'s positions); Sorted-LP keeps it."""
         return order
+
+    def stats(self) -> dict[str, Any]:
+        out = super().stats()
+        out.update(lp_solves=self.lp_solves, lp_cached=self.lp_cached,
+                   lp_skipped=self.lp_skipped, lp_failed=self.lp_failed,
+                   lp_seconds=round(self.lp_seconds, 4))
+        if self.lp_skipped:
+            out["lp_fallback"] = (f"time budget: {self.lp_skipped} re-solves skipped, their "
+                                  "windows kept the Sorted-F order")
+        return out
 
 
 class LPSwapPolicy(SortedLPPolicy):
@@ -172,32 +258,32 @@ class LPSwapPolicy(SortedLPPolicy):
         if swap_passes < 0:
             raise ValueError(f"swap_passes must be >= 0, got {swap_passes}")
         self.swap_passes = int(swap_passes)
+
+    def reset(self, state: SimState) -> None:
+        super().reset(state)
         self.swaps = 0
 
-    def improve(self, sub: Instance, order: np.ndarray) -> np.ndarray:
-        from lpsched.heuristics.lp_guided import adjacent_swaps
+    def improve(self, sub: Instance, order: np.ndarray, deadline: Deadline) -> np.ndarray:
+        from lpsched.heuristics.local_search import adjacent_swaps
 
         out, _p, _obj, st = adjacent_swaps(sub, order, backfill=False,
-                                           max_passes=self.swap_passes, deadline=self.budget)
+                                           max_passes=self.swap_passes, deadline=deadline)
         self.swaps += st["swaps"]
         return out
 
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "swaps": self.swaps}
 
-def run_order_policy(instance: Instance, policy: OrderPolicy, deadline: Deadline | None, seed: int | None,
-         prediction_options: dict[str, Any]) -> Result:
-    from lpsched.heuristics.baselines import run_policy
 
+def run_order_policy(instance: Instance, policy: SortedFPolicy, deadline: Deadline | None,
+                     seed: int | None, prediction_options: dict[str, Any]) -> Result:
+    """Simulate ``policy`` (:func:`lpsched.heuristics.baselines.run_policy`): its re-solves
+    get 90% of ``deadline``, the simulator drains at the deadline less its reserve."""
     deadline = Deadline.coerce(deadline)
-    # the expensive re-solves stop at 90% of the budget; the simulator drains at its end
     policy.budget = deadline.share(0.9) if deadline.limited else deadline
     res = run_policy(instance, policy, deadline=deadline.for_search(), seed=seed,
                      **prediction_options)
-    res.stats["order_recomputes"] = policy.recomputes
-    if isinstance(policy, SortedLPPolicy):
-        res.stats["lp_solves"] = policy.lp_solves
-        res.stats["lp_skipped"] = policy.lp_skipped
-    if isinstance(policy, LPSwapPolicy):
-        res.stats["swaps"] = policy.swaps
+    res.stats.update(policy.stats())
     return res
 
 
@@ -207,8 +293,8 @@ def solve_sorted_f_online(instance: Instance, *, deadline: Deadline | None = Non
                           skip_idle: bool = True) -> Result:
     """Simulate the online Sorted-F policy (options: ``predictions``, ``prediction_noise``)."""
     return run_order_policy(instance, SortedFPolicy(), deadline, seed,
-                {"predictions": predictions, "prediction_noise": prediction_noise,
-                 "skip_idle": skip_idle})
+                            {"predictions": predictions, "prediction_noise": prediction_noise,
+                             "skip_idle": skip_idle})
 
 
 def solve_sorted_lp_online(instance: Instance, *, deadline: Deadline | None = None,
@@ -217,8 +303,8 @@ def solve_sorted_lp_online(instance: Instance, *, deadline: Deadline | None = No
                            skip_idle: bool = True) -> Result:
     """Simulate the online receding-horizon Sorted-LP policy (``window`` requests per LP)."""
     return run_order_policy(instance, SortedLPPolicy(window, max_columns), deadline, seed,
-                {"predictions": predictions, "prediction_noise": prediction_noise,
-                 "skip_idle": skip_idle})
+                            {"predictions": predictions, "prediction_noise": prediction_noise,
+                             "skip_idle": skip_idle})
 
 
 def solve_lp_swap_online(instance: Instance, *, deadline: Deadline | None = None,
@@ -227,6 +313,6 @@ def solve_lp_swap_online(instance: Instance, *, deadline: Deadline | None = None
                          prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
     """Simulate the online LP-Swap policy: ``window`` requests per LP, then at most
     ``swap_passes`` passes of adjacent swaps over the window's LP order."""
-    return run_order_policy(instance, LPSwapPolicy(window, max_columns, swap_passes), deadline, seed,
-                {"predictions": predictions, "prediction_noise": prediction_noise,
-                 "skip_idle": skip_idle})
+    return run_order_policy(instance, LPSwapPolicy(window, max_columns, swap_passes), deadline,
+                            seed, {"predictions": predictions,
+                                   "prediction_noise": prediction_noise, "skip_idle": skip_idle})

@@ -6,7 +6,7 @@ the classical serial schedule-generation scheme: take the requests (or groups of
 requests that must start together) in order and give each the *earliest* start
 step at which it fits, given every request already placed.
 
-Memory model (DESIGN.md section 2): request ``i`` started at ``p`` holds
+Memory model (the package's): request ``i`` started at ``p`` holds
 ``s_i + r`` tokens in step ``p + r`` for ``r = 1..o_i``. :class:`DenseProfile`
 keeps the memory ``m(u)`` of the placed requests in every step ``u`` as a dense,
 growable ``int64`` array (the same difference-array construction as
@@ -44,34 +44,68 @@ until ``p >= F(p)``. Offline (all ``a = 0``) ``F(x)`` is the previous start
 and this is the queue discipline again. The unplaced entries of ``starts``
 must be ``-1`` (the default array is).
 
+Decoders. :func:`decode_order` and :func:`decode_groups` decode a whole list;
+:class:`SerialDecoder` is the same serial scheme in pieces (resume, stop at a
+:class:`~lpsched.stop.Deadline`, complete the rest cheaply:
+:func:`decode_order_within`); :class:`IncrementalDecoder` re-decodes a list of
+groups from the last profile snapshot before its first change, the evaluation
+step of local search and of LP-Swap.
+
+Time budget. An order decode stopped by its deadline
+(:func:`decode_order_within`) completes the schedule with *packed batches*
+(:func:`pack_in_batches`): the requests not yet placed, in order, are cut into
+consecutive batches whose peaks fit together (``sum (s_i + o_i) <= M``), each
+batch started when the previous one (and everything placed) has finished, and
+not before its members' arrivals. That costs ``O(n)`` and is feasible because
+every request fits alone, so a decode at 10^5 requests never overruns a short
+time limit by more than a few requests' worth of work. (The incremental decoder
+instead abandons a cut evaluation: its caller keeps its incumbent.)
+
 Every schedule produced here is still verified by :func:`lpsched.check.check`
 (in :func:`lpsched.solve.solve` and in the tests).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import maximum_filter1d
 
 from lpsched.instance import Instance
+from lpsched.stop import Deadline
 
-__all__ = ["DenseProfile", "decode_groups", "decode_order", "objective_of"]
+__all__ = ["CHECK_EVERY", "DenseProfile", "IncrementalDecoder", "SerialDecoder", "decode_groups",
+           "decode_order", "decode_order_within", "group_fits_alone", "objective_of",
+           "pack_in_batches"]
+
+CHECK_EVERY = 8
+"""Groups decoded by :meth:`IncrementalDecoder.decode` between two deadline checks."""
+
+ORDER_CHECK_EVERY = 32
+"""Requests placed by :meth:`SerialDecoder.extend` between two deadline checks."""
+
+_BLOCK_WORK = 8192
+"""Elements per block of :meth:`DenseProfile.earliest` (candidates x decode length)."""
 
 
 class DenseProfile:
-    """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array)."""
+    """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array).
 
-    __slots__ = ("M", "_mem", "ramp", "_win", "_maxo")
+    ``top`` is a step after which ``m(u) = 0`` (kept by :meth:`add`), so
+    :meth:`snapshot` and :meth:`restore` copy only ``m(0..top)``.
+    """
+
+    __slots__ = ("M", "_mem", "ramp", "_win", "_maxo", "top")
 
     def __init__(self, memory: int, max_decode: int, size: int = 0):
         self.M = int(memory)
         self._maxo = int(max_decode)
         self.ramp = np.arange(max_decode + 1, dtype=np.int64)
         self.mem = np.zeros(max(size, 4 * (max_decode + 2), 64), dtype=np.int64)
+        self.top = 0  # m(u) = 0 for every u > top
 
     @property
     def mem(self) -> np.ndarray:
@@ -85,8 +119,20 @@ class DenseProfile:
 
     def copy(self) -> DenseProfile:
         out = DenseProfile.__new__(DenseProfile)
-        out.M, out.ramp, out._maxo = self.M, self.ramp, self._maxo
+        out.M, out.ramp, out._maxo, out.top = self.M, self.ramp, self._maxo, self.top
         out.mem = self.mem.copy()
+        return out
+
+    def snapshot(self) -> np.ndarray:
+        """A copy of ``m(0..top)`` (the rest is zero): what :meth:`restore` needs."""
+        return self._mem[: self.top + 1].copy()
+
+    @classmethod
+    def restore(cls, memory: int, max_decode: int, snapshot: np.ndarray) -> DenseProfile:
+        """The profile of a :meth:`snapshot` (a new array; the snapshot is not shared)."""
+        out = cls(memory, max_decode, snapshot.size + max_decode + 2)
+        out._mem[: snapshot.size] = snapshot
+        out.top = snapshot.size - 1
         return out
 
     def _ensure(self, end: int) -> None:
@@ -100,6 +146,8 @@ class DenseProfile:
         """Place a request of prefill ``s``, decode ``o`` at start ``p``."""
         self._ensure(p + o + 1)
         self.mem[p + 1: p + o + 1] += s + self.ramp[1: o + 1]
+        if p + o > self.top:
+            self.top = p + o
 
     def remove(self, s: int, o: int, p: int) -> None:
         self.mem[p + 1: p + o + 1] -= s + self.ramp[1: o + 1]
@@ -111,22 +159,34 @@ class DenseProfile:
     def earliest(self, s: int, o: int, t0: int) -> int:
         """The smallest ``p >= t0`` at which the request fits (exists: it fits alone).
 
-        Candidates are tested in blocks of ``k`` (8, 16, 32, ...): row ``p`` of the
-        strided window view holds ``m[p+1 .. p+o]``, so one block costs ``O(k o)``
-        vectorised work and no Python loop over steps.
+        Candidates are tested in blocks of ``k`` (8, 16, 32, ... while ``k o`` stays
+        below ``_BLOCK_WORK``): row ``p`` of the strided window view holds
+        ``m[p+1 .. p+o]``, so one block costs ``O(k o)`` vectorised work and no
+        Python loop over steps. When a whole block fails, the search jumps as
+        :meth:`earliest_jump` does from the block's last candidate ``q``: a step
+        ``u`` of its window with ``h(u) - q > M - s`` rules out every start before
+        ``min(u, h(u) - (M - s))`` (for earlier candidates of the block that bound
+        is below the block's end, so the last row carries all of it). Blocks are
+        fast when the fit is near but the jumps are short (small ``o``), jumps when
+        ``o`` is long and memory stays full for long (traces); same result as
+        both independent implementations (tested).
         """
         cap = self.M - s
         ramp = self.ramp[1: o + 1]
         t = t0
         k = 8
+        kmax = max(8, _BLOCK_WORK // max(o, 1))
         while True:
             self._ensure(t + k + o + 1)
-            v = (self._win[t + 1: t + 1 + k, :o] + ramp).max(axis=1)
-            ok = np.flatnonzero(v <= cap)
+            v = self._win[t + 1: t + 1 + k, :o] + ramp  # v[r, c] = h(u) - (t + r), u = t+r+1+c
+            ok = np.flatnonzero(v.max(axis=1) <= cap)
             if ok.size:
                 return t + int(ok[0])
-            t += k
-            k = min(2 * k, 4096)
+            q = t + k - 1
+            last = v[k - 1]
+            bad = np.flatnonzero(last > cap)
+            t = max(t + k, int(np.minimum(bad + (q + 1), last[bad] + (q - cap)).max()))
+            k = min(2 * k, kmax)
 
     def earliest_jump(self, s: int, o: int, t0: int) -> int:
         """Same as :meth:`earliest` by jump search (an independent implementation).
@@ -150,6 +210,7 @@ class DenseProfile:
     def earliest_blocks(self, s: int, o: int, t0: int) -> int:
         """Same as :meth:`earliest` by scanning blocks of candidates with a sliding
         window maximum (kept as an independent implementation for the tests)."""
+        from scipy.ndimage import maximum_filter1d  # a slow import (~0.5 s): tests only
         if self.fits(s, o, t0):
             return t0
         cap = self.M - s
@@ -199,30 +260,67 @@ def group_fits_alone(memory: int, s: np.ndarray, o: np.ndarray) -> bool:
     return int(_group_ramp(np.asarray(s), np.asarray(o)).max()) <= memory
 
 
-class _ArrivedMax:
-    """``F(x) = max {starts[k] : a_k <= x}`` over placed requests (unplaced: ``-1``)."""
+class _ArrivalIndex:
+    """The requests sorted by arrival (stable), cut into blocks of ``B``: the static part of
+    :class:`_ReleaseFloor`, built once per instance and decoder."""
 
-    __slots__ = ("a_sorted", "by_arrival")
+    B = 128
+    __slots__ = ("a_sorted", "by_arrival", "block_of", "nblocks")
 
     def __init__(self, instance: Instance):
         self.by_arrival = np.argsort(instance.arrival, kind="stable")
-        self.a_sorted = instance.arrival[self.by_arrival]
+        self.a_sorted = instance.arrival[self.by_arrival].tolist()  # for bisect
+        rank = np.empty(instance.n, dtype=np.int64)
+        rank[self.by_arrival] = np.arange(instance.n)
+        self.block_of = rank // self.B
+        self.nblocks = -(-instance.n // self.B)
 
-    def __call__(self, starts: np.ndarray, x: int) -> int:
-        k = int(np.searchsorted(self.a_sorted, x, side="right"))
-        return int(starts[self.by_arrival[:k]].max()) if k else -1
+
+class _ReleaseFloor:
+    """``F(x) = max {starts[k] : a_k <= x}`` over the placed requests (unplaced: ``-1``).
+
+    Kept up to date by :meth:`place`: the maximum start of every block of ``B``
+    requests in arrival order, so a query costs ``O(n / B + B)`` vectorised work
+    instead of ``O(n)`` (the module docstring's floor of the release-aware
+    discipline; ``starts`` must be the decoder's array, written before ``place``).
+    """
+
+    __slots__ = ("idx", "starts", "block")
+
+    def __init__(self, index: _ArrivalIndex, starts: np.ndarray):
+        self.idx = index
+        self.starts = starts
+        vals = np.full(index.nblocks * index.B, -1, dtype=np.int64)
+        vals[: starts.size] = starts[index.by_arrival]
+        self.block = vals.reshape(index.nblocks, index.B).max(axis=1)
+
+    def place(self, positions: int | np.ndarray, p: int) -> None:
+        b = self.idx.block_of[positions]
+        if isinstance(b, np.ndarray):
+            np.maximum.at(self.block, b, p)
+        elif p > self.block[b]:
+            self.block[b] = p
+
+    def __call__(self, x: int) -> int:
+        idx = self.idx
+        k = bisect_right(idx.a_sorted, x)
+        q = k // idx.B
+        m = int(self.block[:q].max()) if q else -1
+        if k > q * idx.B:
+            m = max(m, int(self.starts[idx.by_arrival[q * idx.B: k]].max()))
+        return m
 
 
 def _release_floor(instance: Instance, starts: np.ndarray, order_preserving: bool,
-                   release_aware: bool):
+                   release_aware: bool) -> _ReleaseFloor | None:
     """``x -> F(x)`` over ``starts`` when the release-aware queue discipline applies
     (order-preserving, ``release_aware``, some arrival > 0), else ``None``."""
     if not (order_preserving and release_aware) or instance.offline:
         return None
-    return partial(_ArrivedMax(instance), starts)
+    return _ReleaseFloor(_ArrivalIndex(instance), starts)
 
 
-def _release_aware_start(place, floor_of, t0: int) -> int:
+def _release_aware_start(place: Callable[[int], int], floor_of: _ReleaseFloor, t0: int) -> int:
     """Smallest ``p >= t0`` with ``place`` feasible and ``p >= F(p)`` (``F`` monotone)."""
     p = place(max(t0, floor_of(t0)))
     while True:
@@ -230,6 +328,111 @@ def _release_aware_start(place, floor_of, t0: int) -> int:
         if f <= p:
             return p
         p = place(f)
+
+
+def pack_in_batches(instance: Instance, order: Sequence[int] | np.ndarray, starts: np.ndarray,
+                    t0: int) -> None:
+    """Start the requests of ``order`` in *packed batches* from step ``t0`` on (in place).
+
+    Consecutive requests of ``order`` form a batch while the sum of their peaks
+    ``s_i + o_i`` fits in ``M``; a batch starts at the end of the previous one
+    (``t0`` for the first), and not before its members' arrivals. Feasible next to
+    anything that has finished by ``t0``: the cheap completion of a decode stopped
+    by its deadline (module docstring). Vectorised except for one step per batch.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    if order.size == 0:
+        return
+    peak = instance.prefill[order] + instance.decode[order]
+    cum = np.concatenate([[0], np.cumsum(peak)])
+    M = instance.memory
+    firsts = []
+    j = 0
+    while j < order.size:  # batch [j, k): the longest run whose peaks fit together
+        firsts.append(j)
+        j = max(j + 1, int(np.searchsorted(cum, cum[j] + M, side="right")) - 1)
+    firsts_a = np.asarray(firsts, dtype=np.int64)
+    length = np.maximum.reduceat(instance.decode[order], firsts_a).tolist()
+    release = np.maximum.reduceat(instance.arrival[order], firsts_a).tolist()
+    begin = []
+    t = int(t0)
+    for ln, rel in zip(length, release):
+        t = max(t, rel)
+        begin.append(t)
+        t += ln
+    sizes = np.diff(np.append(firsts_a, order.size))
+    starts[order] = np.repeat(np.asarray(begin, dtype=np.int64), sizes)
+
+
+class SerialDecoder:
+    """The serial earliest-start decoder of an order, in pieces.
+
+    ``extend(order)`` places the requests of ``order`` one by one exactly as
+    :func:`decode_order` does (each at the earliest step at which it fits next to
+    everything placed so far; with ``order_preserving`` not before the previous
+    one, or with ``release_aware`` not before any earlier-placed request that has
+    arrived by then); calls may follow each other, the result is that of one
+    :func:`decode_order` over the concatenation. With a ``deadline`` it stops
+    (checked every :data:`ORDER_CHECK_EVERY` requests) and returns how many it
+    placed; :meth:`pack_rest` then completes the schedule cheaply
+    (:func:`pack_in_batches` after everything placed has finished).
+
+    Attributes: ``starts`` (``-1`` for unplaced requests), ``placed`` (count),
+    ``end`` (largest completion step placed).
+    """
+
+    def __init__(self, instance: Instance, *, order_preserving: bool = True,
+                 release_aware: bool = False, profile: DenseProfile | None = None,
+                 starts: np.ndarray | None = None):
+        self.inst = instance
+        self._s = instance.prefill.tolist()
+        self._o = instance.decode.tolist()
+        self._a = instance.arrival.tolist()
+        self.profile = profile if profile is not None else DenseProfile(
+            instance.memory, int(instance.decode.max()))
+        self.starts = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
+        self.order_preserving = bool(order_preserving)
+        self._floor = _release_floor(instance, self.starts, order_preserving, release_aware)
+        self._t = 0
+        done = self.starts >= 0
+        self.placed = int(done.sum())
+        self.end = int((self.starts[done] + instance.decode[done]).max()) if self.placed else 0
+
+    def place(self, i: int) -> int:
+        """Place request ``i`` at its earliest start; returns the start step."""
+        s, o, a = self._s[i], self._o[i], self._a[i]
+        prof = self.profile
+        if self._floor is not None:
+            p = _release_aware_start(partial(prof.earliest, s, o), self._floor, a)
+        else:
+            p = prof.earliest(s, o, max(self._t, a) if self.order_preserving else a)
+        prof.add(s, o, p)
+        self.starts[i] = p
+        if self._floor is not None:
+            self._floor.place(i, p)
+        if self.order_preserving:
+            self._t = p
+        self.placed += 1
+        self.end = max(self.end, p + o)
+        return p
+
+    def extend(self, order: Sequence[int] | np.ndarray, deadline: Deadline | None = None) -> int:
+        """Place the requests of ``order`` in turn; returns how many were placed (all of
+        them unless ``deadline`` expired first)."""
+        items = np.asarray(order, dtype=np.int64).tolist()
+        if deadline is None or not (deadline.limited or deadline.cancelled):
+            for i in items:
+                self.place(i)
+            return len(items)
+        for k, i in enumerate(items):
+            if k % ORDER_CHECK_EVERY == 0 and deadline.expired():
+                return k
+            self.place(i)
+        return len(items)
+
+    def pack_rest(self, rest: Sequence[int] | np.ndarray) -> None:
+        """Start the requests of ``rest`` (not placed) in packed batches after :attr:`end`."""
+        pack_in_batches(self.inst, rest, self.starts, self.end)
 
 
 def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
@@ -244,25 +447,28 @@ def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
     (backfill). ``profile``/``starts`` let a caller resume from a partial decode
     (requests already in ``profile`` keep their entries in ``starts``).
     """
-    s = instance.prefill.tolist()
-    o = instance.decode.tolist()
-    a = instance.arrival.tolist()
-    if profile is None:
-        profile = DenseProfile(instance.memory, int(instance.decode.max()))
-    out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
-    floor_of = _release_floor(instance, out, order_preserving, release_aware)
-    t = 0
-    for i in np.asarray(order, dtype=np.int64).tolist():
-        if floor_of is not None:
-            p = _release_aware_start(partial(profile.earliest, s[i], o[i]), floor_of, a[i])
-        else:
-            t0 = max(t, a[i]) if order_preserving else a[i]
-            p = profile.earliest(s[i], o[i], t0)
-        profile.add(s[i], o[i], p)
-        out[i] = p
-        if order_preserving:
-            t = p
-    return out
+    dec = SerialDecoder(instance, order_preserving=order_preserving, release_aware=release_aware,
+                        profile=profile, starts=starts)
+    dec.extend(order)
+    return dec.starts
+
+
+def decode_order_within(instance: Instance, order: Sequence[int] | np.ndarray,
+                        deadline: Deadline | None, *, order_preserving: bool = True,
+                        release_aware: bool = False) -> tuple[np.ndarray, int]:
+    """:func:`decode_order` stopped at ``deadline``: ``(starts, decoded)``.
+
+    The first ``decoded`` requests of ``order`` are decoded earliest-start; when
+    the deadline stopped the decoder before the end, the rest start in packed
+    batches after them (:func:`pack_in_batches`), so the schedule is always
+    complete and feasible. ``decoded == len(order)`` means an exact decode.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    dec = SerialDecoder(instance, order_preserving=order_preserving, release_aware=release_aware)
+    k = dec.extend(order, deadline)
+    if k < order.size:
+        dec.pack_rest(order[k:])
+    return dec.starts, k
 
 
 def _group_earliest(profile: DenseProfile, gs: np.ndarray, go: np.ndarray, x: int) -> int:
@@ -288,11 +494,19 @@ def decode_groups(instance: Instance, groups: Sequence[Sequence[int]], *,
     and ``>=`` every member's arrival) at which the whole group fits. Each group
     must fit alone (:func:`group_fits_alone`), otherwise ``ValueError``.
     """
-    S, D, A = instance.prefill, instance.decode, instance.arrival
     if profile is None:
-        profile = DenseProfile(instance.memory, int(D.max()))
+        profile = DenseProfile(instance.memory, int(instance.decode.max()))
     out = np.full(instance.n, -1, dtype=np.int64) if starts is None else starts
     floor_of = _release_floor(instance, out, order_preserving, release_aware)
+    _place_groups(instance, groups, profile, out, floor_of, floor, order_preserving)
+    return out
+
+
+def _place_groups(instance: Instance, groups: Sequence[Sequence[int]], profile: DenseProfile,
+                  out: np.ndarray, floor_of: _ReleaseFloor | None, floor: int,
+                  order_preserving: bool) -> None:
+    """The loop of :func:`decode_groups` (``floor_of``: the release floor over ``out``)."""
+    S, D, A = instance.prefill, instance.decode, instance.arrival
     t = floor
     for g in groups:
         g = np.asarray(g, dtype=np.int64)
@@ -316,9 +530,98 @@ def decode_groups(instance: Instance, groups: Sequence[Sequence[int]], *,
         else:
             profile.add_group(gs, go, p)
         out[g] = p
+        if floor_of is not None:
+            floor_of.place(g, p)
         if order_preserving:
             t = p
-    return out
+
+
+Snapshot = tuple[np.ndarray, np.ndarray, int]
+
+
+class IncrementalDecoder:
+    """Re-decodes lists of groups from profile snapshots: the evaluation step of local
+    search (:func:`lpsched.heuristics.local_search.improve`) and of
+    :func:`lpsched.heuristics.local_search.adjacent_swaps` (LP-Swap).
+
+    A list of groups (requests of a group start together) is decoded by the
+    serial scheme of :func:`decode_groups`: ``backfill=True`` gives every group its
+    earliest fitting start against all groups placed before it in the list;
+    ``backfill=False`` keeps starts non-decreasing along the list (the queue
+    discipline; with arrivals the release-aware one of the module docstring).
+
+    Snapshots. The decoder keeps, for the *committed* list, the memory profile,
+    the start steps and the queue floor after every ``step = max(1, n // 32)``
+    groups. Decoding a candidate list whose first change is at position ``first``
+    restarts from the last snapshot at or before ``first`` (the prefix before it
+    is unchanged, so is its decode); a move late in the list costs little.
+    :meth:`decode` returns the snapshots it passed; :meth:`commit` installs them
+    when the candidate is kept (the snapshots after ``k0`` of the previous list
+    are dropped: they describe a list that is gone).
+
+    Deadline. ``stop`` (e.g. ``deadline.expired``) is asked before every
+    :data:`CHECK_EVERY` groups; when it says yes the evaluation is abandoned (the
+    starts are ``None``, nothing is committed), so an evaluation overruns a
+    deadline by the decoding of at most ``CHECK_EVERY`` groups.
+
+    Attributes: ``groups_decoded`` counts the groups placed in all calls.
+    """
+
+    def __init__(self, instance: Instance, backfill: bool):
+        self.inst = instance
+        self.backfill = bool(backfill)
+        # without backfill: list scheduling with release dates (a request not yet arrived
+        # blocks nobody), which offline is the queue discipline
+        self.release = not backfill and not instance.offline
+        self._index = _ArrivalIndex(instance) if self.release else None
+        self.maxo = int(instance.decode.max())
+        self.step = max(1, instance.n // 32)
+        self.snaps: dict[int, Snapshot] = {}
+        self.groups_decoded = 0
+
+    def decode(self, groups: Sequence[Sequence[int]], first: int = 0,
+               stop: Callable[[], bool] | None = None
+               ) -> tuple[np.ndarray | None, int, dict[int, Snapshot]]:
+        """Decode ``groups`` (unchanged before position ``first`` with respect to the
+        committed list): ``(starts or None if stopped, k0, new snapshots)``, ``k0`` the
+        snapshot position decoding restarted from."""
+        inst = self.inst
+        k0 = (first // self.step) * self.step
+        while k0 > 0 and k0 not in self.snaps:
+            k0 -= self.step
+        if k0 > 0:
+            mem, starts, t = self.snaps[k0]
+            prof = DenseProfile.restore(inst.memory, self.maxo, mem)
+            starts = starts.copy()
+        else:
+            prof = DenseProfile(inst.memory, self.maxo, 0)
+            starts = np.full(inst.n, -1, dtype=np.int64)
+            t = 0
+        floor_of = _ReleaseFloor(self._index, starts) if self.release else None
+        order_preserving = not self.backfill
+        snaps: dict[int, Snapshot] = {}
+        k = k0
+        while k < len(groups):
+            end = min(len(groups), (k // self.step + 1) * self.step)
+            while k < end:
+                if stop is not None and stop():
+                    return None, k0, {}
+                b = min(end, k + CHECK_EVERY)
+                _place_groups(inst, groups[k:b], prof, starts, floor_of,
+                              0 if self.backfill or self.release else t, order_preserving)
+                self.groups_decoded += b - k
+                if not self.backfill:
+                    t = int(starts[groups[b - 1][0]])
+                k = b
+            if k < len(groups) and k % self.step == 0:
+                snaps[k] = (prof.snapshot(), starts.copy(), t)
+        return starts, k0, snaps
+
+    def commit(self, k0: int, snaps: dict[int, Snapshot]) -> None:
+        """Make the decoded candidate the committed list (its snapshots from ``k0`` on)."""
+        for k in [k for k in self.snaps if k > k0]:
+            del self.snaps[k]
+        self.snaps.update(snaps)
 
 
 def objective_of(instance: Instance, starts: np.ndarray) -> int:

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from lpsched.instance import Instance
 from lpsched.models.windows import Windows, start_windows
 
-__all__ = ["TimeIndexedArrays", "time_indexed_arrays"]
+__all__ = ["TimeIndexedArrays", "memory_steps", "time_indexed_arrays"]
 
 
 @dataclass(frozen=True)
@@ -54,44 +54,66 @@ class TimeIndexedArrays:
 
 
 def time_indexed_arrays(instance: Instance, windows: Windows | None = None) -> TimeIndexedArrays:
-    """Build the sparse time-indexed model of ``instance`` on ``windows``."""
+    """Build the sparse time-indexed model of ``instance`` on ``windows``.
+
+    Column ``j = (i, k)`` has the memory coefficients ``s_i + d`` in the rows of the
+    steps ``k + d``, ``d = 1..o_i``: a contiguous run, so ``A_mem`` is assembled
+    column-wise (CSC) with a few ``O(nnz)`` vectorised passes and converted to CSR
+    once. The implied rows are found in ``O(n + T)`` (:func:`memory_steps`).
+    """
     w = windows if windows is not None else start_windows(instance)
     s, o = instance.prefill, instance.decode
-    n, M = instance.n, instance.memory
+    n = instance.n
     sizes = w.sizes
     col_offset = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
     req = np.repeat(np.arange(n), sizes)
-    start = np.concatenate([np.arange(w.earliest[i], w.latest[i] + 1) for i in range(n)])
-    cost = (start + o[req] - instance.arrival[req]).astype(float)
     ncols = int(req.size)
+    start = w.earliest[req] + (np.arange(ncols) - col_offset[req])
+    cost = (start + o[req] - instance.arrival[req]).astype(float)
     A_eq = sp.csr_matrix((np.ones(ncols), (req, np.arange(ncols))), shape=(n, ncols))
 
-    rows, cols, vals = [], [], []
-    for i in range(n):
-        ks = np.arange(w.earliest[i], w.latest[i] + 1)
-        cidx = np.arange(col_offset[i], col_offset[i + 1])
-        d = np.arange(1, int(o[i]) + 1)
-        rows.append((ks[:, None] + d[None, :]).ravel())
-        cols.append(np.repeat(cidx, d.size))
-        vals.append(np.tile(s[i] + d, ks.size))
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    v = np.concatenate(vals).astype(float)
-    T = w.horizon
-    # drop implied rows: sum over requests of the largest coefficient in the row <= M
-    rowmax_req = np.zeros((T + 1) * n) if (T + 1) * n <= 50_000_000 else None
-    keep_steps = np.arange(1, T + 1)
-    if rowmax_req is not None:
-        np.maximum.at(rowmax_req, r * n + req[c], v)
-        rowsum = rowmax_req.reshape(T + 1, n).sum(axis=1)
-        keep_steps = np.flatnonzero(rowsum > M)
-        keep_steps = keep_steps[keep_steps >= 1]
-    row_of_step = np.full(T + 1, -1, dtype=np.int64)
-    row_of_step[keep_steps] = np.arange(keep_steps.size)
-    rr = row_of_step[r]
-    mask = rr >= 0
-    A_mem = sp.csr_matrix((v[mask], (rr[mask], c[mask])), shape=(keep_steps.size, ncols))
-    A_mem.sum_duplicates()
+    keep_steps = memory_steps(instance, w)
+    row_of_step = np.full(w.horizon + 2, -1, dtype=np.int32)
+    row_of_step[keep_steps] = np.arange(keep_steps.size, dtype=np.int32)
+    o_col = o[req]
+    full_ptr = np.concatenate(([0], np.cumsum(o_col)))
+    d = np.arange(int(full_ptr[-1]), dtype=np.int64)
+    d -= np.repeat(full_ptr[:-1] - 1, o_col)  # d = 1..o_i within each column
+    rows = row_of_step[np.repeat(start, o_col) + d]
+    mask = rows >= 0
+    counts = np.add.reduceat(mask, full_ptr[:-1]) if ncols else np.zeros(0, dtype=np.int64)
+    vals = (np.repeat(s[req], o_col) + d)[mask].astype(float)
+    del d
+    A_mem = sp.csc_matrix((vals, rows[mask], np.concatenate(([0], np.cumsum(counts)))),
+                          shape=(keep_steps.size, ncols)).tocsr()
     return TimeIndexedArrays(instance=instance, windows=w, req=req, start=start, cost=cost,
                              A_eq=A_eq, A_mem=A_mem, mem_steps=keep_steps.astype(np.int64),
                              col_offset=col_offset)
+
+
+def memory_steps(instance: Instance, windows: Windows) -> np.ndarray:
+    """The steps ``t >= 1`` whose memory row is not implied (module docstring).
+
+    Request ``i``'s largest coefficient in row ``t`` is ``s_i + min(t - e_i, o_i)``
+    for ``e_i < t <= u_i + o_i`` (its earliest window start ``e_i`` reaches furthest
+    into the row), and 0 elsewhere: a ramp and a plateau, summed over requests with
+    difference arrays in ``O(n + T)``. The row is kept iff that sum exceeds ``M``.
+    """
+    s, o = instance.prefill, instance.decode
+    e, u = windows.earliest, windows.latest
+    T = windows.horizon
+    size = T + 3
+    const = np.zeros(size, dtype=np.int64)
+    slope = np.zeros(size, dtype=np.int64)
+    # ramp s_i + t - e_i on (e_i, e_i + o_i]
+    np.add.at(const, e + 1, s - e)
+    np.add.at(const, e + o + 1, -(s - e))
+    np.add.at(slope, e + 1, 1)
+    np.add.at(slope, e + o + 1, -1)
+    # plateau s_i + o_i on (e_i + o_i, u_i + o_i]
+    np.add.at(const, e + o + 1, s + o)
+    np.add.at(const, u + o + 1, -(s + o))
+    t = np.arange(size, dtype=np.int64)
+    rowsum = np.cumsum(const) + t * np.cumsum(slope)
+    keep = np.flatnonzero(rowsum[: T + 1] > instance.memory)
+    return keep[keep >= 1].astype(np.int64)

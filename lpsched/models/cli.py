@@ -31,11 +31,15 @@ def _cmd_bound(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    import sys
+
     from lpsched.cli import _instance_from
     from lpsched.models.export import export_model
 
     inst = _instance_from(args)
-    path = export_model(inst, args.out, model=args.model, fmt=args.format)
+    path = export_model(inst, args.out, model=args.model, fmt=args.format, force=args.force,
+                        progress=lambda msg: print(f"lpsched export: {msg}", file=sys.stderr,
+                                                   flush=True))
     print(f"wrote {path} ({args.model}, {args.format or path.suffix.lstrip('.')}) "
           f"for {inst.name} (n={inst.n}, M={inst.memory})")
     return 0
@@ -73,14 +77,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "export", help="write the time-indexed model as an MPS or LP file", formatter_class=ex,
-        description="Export the time-indexed MILP (or its LP relaxation) of INSTANCE, exactly "
-                    "as `lpsched solve --algo milp` builds it, for any MILP solver.",
+        description="Export the time-indexed MILP (or its LP relaxation) of INSTANCE, as "
+                    "`lpsched solve --algo milp` builds it, for any MILP solver. The size is "
+                    "estimated first; a model above the caps is refused unless --force, and "
+                    "the steps of a large export are reported on stderr.",
         epilog="examples:\n  lpsched export tiny-1 --model time-indexed --format mps "
                "--out tiny-1.mps\n  lpsched export tiny-2 --model lp-relaxation --out tiny-2.lp")
     _add_instance_options(p)
     p.add_argument("--model", choices=MODELS, default="time-indexed")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="file format (default: from the --out suffix)")
+    p.add_argument("--force", action="store_true",
+                   help="export even when the model is estimated above 2 GB of memory or 1 GB "
+                        "of file (the size guard; refused with exit status 2 otherwise)")
     add_output_argument(p, "--out", required=True, what="model file",
                         help="output file (.mps or .lp, or any name with --format)")
     p.set_defaults(func=_cmd_export)

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from lpsched.instance import Instance
+from lpsched.stop import Deadline
 
 __all__ = ["area_bound", "combined_bound", "decode_bound", "srpt_fluid_sum"]
 
@@ -87,21 +88,24 @@ def combined_bound(instance: Instance) -> int:
     return max(decode_bound(instance), area_bound(instance))
 
 
-def combined_bound_without_each(instance: Instance) -> np.ndarray:
+def combined_bound_without_each(instance: Instance, *,
+                                deadline: Deadline | None = None) -> np.ndarray:
     """``LB(I \\ {i})`` for every ``i`` (the combined bound of the instance minus ``i``).
 
     Used for the start windows of the exact models. Offline this costs
     ``O(n^2)`` with numpy; with arrivals it runs SRPT ``n`` times, so for
     ``n > 400`` (with arrivals) or ``n > 2000`` (offline) the cheaper valid
-    ``sum_{j != i} o_j`` is returned instead.
+    ``sum_{j != i} o_j`` is returned instead; the same when ``deadline`` (a
+    :class:`~lpsched.stop.Deadline`, checked between requests) expires first.
     """
     n = instance.n
     o = instance.decode
     if n == 1:
         return np.zeros(1, dtype=np.int64)
+    cheap = int(o.sum()) - o
+    if n > 2000 or (not instance.offline and n > 400):  # O(n^2) below
+        return cheap
     out = np.empty(n, dtype=np.int64)
-    if n > 2000:  # O(n^2) below; the weaker sum of the other decode lengths stays valid
-        return int(o.sum()) - o
     if instance.offline:
         M = instance.memory
         order_o = np.argsort(o, kind="stable")
@@ -112,13 +116,15 @@ def combined_bound_without_each(instance: Instance) -> np.ndarray:
         pos_a = np.empty(n, dtype=np.int64)
         pos_a[order_a] = np.arange(n)
         for i in range(n):
+            if deadline is not None and i % 64 == 0 and deadline.expired():
+                return cheap
             oo = np.delete(o_sorted, pos_o[i])
             pa = np.cumsum(np.delete(a_sorted, pos_a[i]))
             out[i] = int(np.sum(np.maximum(oo, -(-pa // M))))
         return out
-    if n > 400:
-        return int(o.sum()) - o
     for i in range(n):
+        if deadline is not None and i % 8 == 0 and deadline.expired():
+            return cheap
         keep = np.delete(np.arange(n), i)
         out[i] = combined_bound(instance.subset(keep))
     return out

@@ -15,7 +15,7 @@ integer start ``p_i`` per request, in its provable start window ``[a_i, u_i]``
   with reified "``i`` runs in step ``c_j``" Booleans; pairs with
   ``P_j + s_i + 1 > M`` need no term, (E1) already keeps ``i`` out of step ``c_j``.
 
-Memory only peaks at completion steps (DESIGN.md section 2), so (E2) is exact and
+Memory only peaks at completion steps (``formulations/cpsat.md``), so (E2) is exact and
 (E1) is redundant, a disjunctive structure with pair-specific tails on which
 CP-SAT's propagation is strong.
 
@@ -47,9 +47,18 @@ from ortools.sat.python import cp_model
 
 from lpsched.check import check
 from lpsched.instance import Instance
-from lpsched.models.combinatorial import combined_bound
-from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES, estimate_cpsat_bytes, guarded_result
-from lpsched.models.incumbent import solver_incumbent
+from lpsched.models.guard import (
+    DEFAULT_MAX_MODEL_BYTES,
+    BuildStopped,
+    cpsat_size,
+    estimate_build_seconds,
+    estimate_cpsat_bytes,
+    estimate_cpsat_stop_seconds,
+    memory_refusal,
+    time_refusal,
+)
+from lpsched.models.stages import ExactSolve
+from lpsched.models.symmetry import relabel_twins, twin_groups
 from lpsched.models.windows import Windows, start_windows
 from lpsched.options import OptionError, Passthrough
 from lpsched.schedule import Result, Schedule, SolveStatus
@@ -58,6 +67,7 @@ from lpsched.stop import Deadline
 __all__ = ["CPSAT_PARAMETERS", "CpsatModel", "FORMULATIONS", "build_cpsat", "solve_cpsat"]
 
 FORMULATIONS = ("events", "cumulative")
+
 
 
 @dataclass
@@ -79,8 +89,12 @@ class CpsatModel:
 
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
                 symmetry_breaking: bool = True, tail_families: int | None = None,
-                formulation: str = "events") -> CpsatModel:
+                formulation: str = "events", deadline: Deadline | None = None) -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring).
+
+    The ``events`` build is ``O(n^2)`` Python calls (about 85 us per pair, 5 s at n = 200):
+    ``deadline`` (checked once per request) stops it with
+    :class:`~lpsched.models.guard.BuildStopped`.
 
     ``formulation`` is ``"events"`` (default: pairwise overlap disjunctions and
     memory checked at completion steps) or ``"cumulative"`` (one cumulative of
@@ -109,7 +123,7 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
     if tail_families is None:
         tail_families = 8 if formulation == "cumulative" else 0
     w = windows if windows is not None else start_windows(instance)
-    s, o, a = instance.prefill, instance.decode, instance.arrival
+    o, a = instance.decode, instance.arrival
     model = cp_model.CpModel()
     starts, ends = [], []
     for i in range(instance.n):
@@ -121,9 +135,9 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         starts.append(p)
         ends.append(c)
     if formulation == "cumulative":
-        _add_cumulative(model, instance, starts)
+        _add_cumulative(model, instance, starts, deadline)
     else:
-        _add_events(model, instance, starts, ends)
+        _add_events(model, instance, starts, ends, deadline)
     if tail_families:
         from lpsched.models.tails import tail_families as families
 
@@ -132,31 +146,32 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
                                                    f"tail{f.theta}_{j}")
                      for j, d in zip(f.members.tolist(), f.delta.tolist())]
             model.AddNoOverlap(tails)
-    groups: dict[tuple[int, int, int], list[int]] = {}
     if symmetry_breaking:
-        for i in range(instance.n):
-            groups.setdefault((int(s[i]), int(o[i]), int(a[i])), []).append(i)
-        for members in groups.values():
+        for members in twin_groups(instance):
             for i, j in zip(members, members[1:]):
                 model.Add(starts[i] <= starts[j])
     objective = sum(ends) - int(a.sum())
     model.Minimize(objective)
     if hint and np.all(w.incumbent <= w.latest):
-        inc = w.incumbent
-        if symmetry_breaking:  # relabel the incumbent so that it respects the ordering
-            inc = inc.copy()
-            for members in groups.values():
-                inc[members] = np.sort(inc[members])
+        # relabel the incumbent so that it respects the ordering
+        inc = relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
         for i in range(instance.n):
             model.AddHint(starts[i], int(inc[i]))
     return CpsatModel(model, starts, ends, objective, w, instance)
 
 
-def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list) -> None:
+def _stop_at(deadline: Deadline | None, i: int) -> None:
+    if deadline is not None and deadline.expired():
+        raise BuildStopped(f"the CP-SAT model build stopped at the deadline (request {i})")
+
+
+def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list,
+                    deadline: Deadline | None = None) -> None:
     """Memory as one cumulative of staircase intervals (exact; module docstring)."""
     s, o = instance.prefill, instance.decode
     intervals, demands = [], []
     for i in range(instance.n):
+        _stop_at(deadline, i)
         si, oi = int(s[i]), int(o[i])
         if si > 0:
             intervals.append(model.NewFixedSizeIntervalVar(starts[i], oi, f"prompt_{i}"))
@@ -168,10 +183,12 @@ def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list) -
     model.AddCumulative(intervals, demands, instance.memory)
 
 
-def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends: list) -> None:
+def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends: list,
+                deadline: Deadline | None = None) -> None:
     """Pairwise overlap disjunctions + memory at completion steps (exact; module docstring)."""
     s, P, M, n = instance.prefill, instance.peak, instance.memory, instance.n
     for i in range(n):
+        _stop_at(deadline, i)
         for j in range(i + 1, n):
             d_ij = max(0, M - int(P[i]) - int(s[j]))
             d_ji = max(0, M - int(P[j]) - int(s[i]))
@@ -179,6 +196,7 @@ def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends:
             model.Add(ends[i] <= starts[j] + d_ij).OnlyEnforceIf(first)
             model.Add(ends[j] <= starts[i] + d_ji).OnlyEnforceIf(first.Not())
     for j in range(n):
+        _stop_at(deadline, j)
         room = M - int(P[j])
         terms = []
         for i in range(n):
@@ -257,58 +275,115 @@ def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: i
     larger, :func:`lpsched.models.guard.estimate_cpsat_bytes`, is not built and the
     warm start is returned), and any other ``CpSolverParameters`` field by name
     (e.g. ``linearization_level=2``).
+    The stages are those of :mod:`lpsched.models.stages`; the memory estimate
+    depends on the instance only, so a model above ``max_model_bytes`` is refused
+    before the warm start (which then gets the whole time). A model whose estimated
+    build time plus the time CP-SAT takes to return once stopped
+    (:data:`lpsched.models.guard.CPSAT_STOP_SECONDS`, up to 3 s for large models)
+    exceeds half the time left is not built either; the build itself stops at the
+    deadline; the search runs in a worker thread stopped by ``StopSearch`` that much
+    before the deadline, or when the deadline is cancelled (Ctrl-C).
     The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
-    deadline = Deadline.coerce(deadline)
-    t0 = time.perf_counter()
     if formulation not in FORMULATIONS:
         raise OptionError(f"cpsat: formulation must be one of {', '.join(FORMULATIONS)}, "
                           f"got {formulation!r}")
-    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, deadline,
-                                          warm_start_time, seed)
-    w = start_windows(instance, incumbent)
-    comb = float(combined_bound(instance))
-    est = estimate_cpsat_bytes(instance, formulation)
-    if est > max_model_bytes:
-        return guarded_result("cpsat", instance, w.incumbent, comb, est, max_model_bytes, t0,
-                              {"formulation": formulation, **ws_stats})
-    m = build_cpsat(instance, windows=w, symmetry_breaking=symmetry_breaking,
-                    tail_families=tail_families, formulation=formulation)
-    solver = cp_model.CpSolver()
-    prm = solver.parameters
-    prm.num_workers = int(threads)
-    prm.random_seed = 0 if seed is None else int(seed)
-    prm.log_search_progress = bool(log)
-    search = deadline.for_search()
-    if search.limited:  # the warm start and the model build count against it
-        prm.max_time_in_seconds = search.solver_seconds()
-    for k, v in params.items():
+    return _CpsatSolve(instance, deadline, seed, threads=threads, incumbent=incumbent,
+                       symmetry_breaking=symmetry_breaking, tail_families=tail_families,
+                       formulation=formulation, log=log, warm_start=warm_start,
+                       warm_start_time=warm_start_time, max_model_bytes=max_model_bytes,
+                       params=params).run()
+
+
+class _CpsatSolve(ExactSolve):
+    """One run of :func:`solve_cpsat`; :meth:`run` calls the stages in order."""
+
+    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None, *,
+                 threads: int, incumbent: Any, symmetry_breaking: bool,
+                 tail_families: int | None, formulation: str, log: bool, warm_start: str,
+                 warm_start_time: float | None, max_model_bytes: float,
+                 params: dict[str, Any]):
+        super().__init__("cpsat", instance, deadline, seed, incumbent=incumbent,
+                         warm_start=warm_start, warm_start_time=warm_start_time,
+                         max_model_bytes=max_model_bytes)
+        self.threads, self.symmetry_breaking = threads, symmetry_breaking
+        self.tail_families, self.formulation, self.log = tail_families, formulation, log
+        self.params = params
+        self.stats["formulation"] = formulation
+
+    def run(self) -> Result:
+        self.bounds()
+        size = cpsat_size(self.instance, self.formulation)
+        est = estimate_cpsat_bytes(self.instance, self.formulation)
+        self.stats.update(model_size=size, model_bytes_estimate=int(est))
+        refusal = memory_refusal(est, self.max_model_bytes)
+        if refusal is not None:
+            return self.refuse_early(refusal)
+        self.warm()
+        self.windows()
+        secs = estimate_build_seconds(f"cpsat-{self.formulation}", size)
+        stop = estimate_cpsat_stop_seconds(size, self.formulation)
+        self.stats.update(build_seconds_estimate=round(secs, 3), stop_seconds_estimate=round(stop, 3))
+        refusal = time_refusal(secs + stop, self.search)
+        if refusal is not None:
+            return self.refuse(refusal)
+        t = time.perf_counter()
         try:
-            setattr(prm, k, v)
-        except (TypeError, ValueError) as exc:
-            raise OptionError(f"cpsat: CP-SAT parameter {k!r} does not accept {v!r}: {exc}"
-                              ) from None
-    st = _solve_stoppable(solver, m.model, search)
-    runtime = time.perf_counter() - t0
-    stats = {"branches": solver.NumBranches(), "conflicts": solver.NumConflicts(),
-             "wall_time": solver.WallTime(), "upper_bound_initial": w.upper_bound,
-             "horizon": w.horizon, "formulation": formulation,
-             "model_bytes_estimate": int(est), **ws_stats}
-    if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        starts = np.array([solver.Value(v) for v in m.start], dtype=np.int64)
-        obj = int(round(solver.ObjectiveValue()))
-        bound = max(float(np.ceil(solver.BestObjectiveBound() - 1e-6)), comb)
-        status = SolveStatus.OPTIMAL if st == cp_model.OPTIMAL else SolveStatus.TIME_LIMIT
-        return Result("cpsat", status, obj, min(bound, obj), runtime, Schedule(instance, starts),
-                      stats=stats)
-    if st == cp_model.INFEASIBLE:  # impossible: the incumbent is inside the windows
-        return Result("cpsat", SolveStatus.ERROR, runtime=runtime,
-                      message="CP-SAT reported the model infeasible although the incumbent "
-                              "lies inside it", stats=stats)
-    # no solution found within the limit: fall back to the incumbent (always feasible)
-    inc = w.incumbent
-    rep = check(instance, inc)
-    return Result("cpsat", SolveStatus.TIME_LIMIT, rep.objective, min(comb, rep.objective), runtime,
-                  Schedule(instance, inc), message=f"CP-SAT status {solver.StatusName(st)}; "
-                  "returning the warm-start incumbent", stats=stats)
+            m = build_cpsat(self.instance, windows=self.w,
+                            symmetry_breaking=self.symmetry_breaking,
+                            tail_families=self.tail_families, formulation=self.formulation,
+                            deadline=self.search)
+        except BuildStopped as exc:
+            return self.fallback(f"{exc}; returning the warm start")
+        self.stats["build_time"] = round(time.perf_counter() - t, 4)
+        # stop early by the time CP-SAT takes to return once stopped
+        search = self.search.share(at_most=max(0.0, self.search.remaining() - stop)) \
+            if self.search.limited else self.search
+        solver = self.solver(search)
+        st = _solve_stoppable(solver, m.model, search)
+        return self.result(solver, st, m)
+
+    def solver(self, search: Deadline) -> cp_model.CpSolver:
+        """A CP-SAT solver with our parameters, limited to what is left of ``search``."""
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.num_workers = int(self.threads)
+        prm.random_seed = 0 if self.seed is None else int(self.seed)
+        prm.log_search_progress = bool(self.log)
+        if search.limited:  # the warm start and the model build count against it
+            prm.max_time_in_seconds = search.solver_seconds()
+        for k, v in self.params.items():
+            try:
+                setattr(prm, k, v)
+            except (TypeError, ValueError) as exc:
+                raise OptionError(f"cpsat: CP-SAT parameter {k!r} does not accept {v!r}: {exc}"
+                                  ) from None
+        return solver
+
+    def fallback(self, message: str) -> Result:
+        """The warm start with the combinatorial bound (status ``time_limit``)."""
+        inc = self.w.incumbent
+        rep = check(self.instance, inc)
+        return Result("cpsat", SolveStatus.TIME_LIMIT, rep.objective,
+                      min(self.comb, rep.objective), time.perf_counter() - self.t0,
+                      Schedule(self.instance, inc), message=message, stats=self.stats)
+
+    def result(self, solver: cp_model.CpSolver, st: Any, m: CpsatModel) -> Result:
+        """The :class:`~lpsched.schedule.Result` of the search."""
+        self.stats.update(branches=solver.NumBranches(), conflicts=solver.NumConflicts(),
+                          wall_time=solver.WallTime())
+        if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            starts = np.array([solver.Value(v) for v in m.start], dtype=np.int64)
+            obj = int(round(solver.ObjectiveValue()))
+            bound = max(float(np.ceil(solver.BestObjectiveBound() - 1e-6)), self.comb)
+            status = SolveStatus.OPTIMAL if st == cp_model.OPTIMAL else SolveStatus.TIME_LIMIT
+            return Result("cpsat", status, obj, min(bound, obj), time.perf_counter() - self.t0,
+                          Schedule(self.instance, starts), stats=self.stats)
+        if st == cp_model.INFEASIBLE:  # impossible: the incumbent is inside the windows
+            return Result("cpsat", SolveStatus.ERROR, runtime=time.perf_counter() - self.t0,
+                          message="CP-SAT reported the model infeasible although the incumbent "
+                                  "lies inside it", stats=self.stats)
+        # no solution found within the limit: fall back to the incumbent (always feasible)
+        return self.fallback(f"CP-SAT status {solver.StatusName(st)}; returning the warm-start "
+                             "incumbent")

@@ -1,7 +1,7 @@
 """LP relaxation of the time-indexed model, solved directly with highspy.
 
 The relaxation replaces ``x[i,k] in {0,1}`` by ``0 <= x[i,k] <= 1`` in the model of
-:mod:`lpsched.models.arrays` (DESIGN.md section 2, restricted to the provable
+:mod:`lpsched.models.arrays` (``formulations/lp-relaxation.md``, restricted to the provable
 start windows of :mod:`lpsched.models.windows`). Every optimal schedule is a 0/1
 point of it, so its optimum is a lower bound on the optimal total completion
 time; because the objective of any schedule is an integer, ``ceil(LP - 1e-6)``
@@ -167,8 +167,8 @@ def solve_lp_relaxation(instance: Instance, *, windows: Windows | None = None,
     With ``cuts=True`` (default) the relaxation is strengthened by up to
     ``cut_rounds`` rounds of separating the disjoint-tail clique rows of
     :mod:`lpsched.models.tails` (valid for every feasible schedule, so the
-    value stays a lower bound); ``cuts=False`` gives the plain LP of DESIGN.md
-    section 2. The added rows are in ``cut_rows`` (column-index arrays, each a
+    value stays a lower bound); ``cuts=False`` gives the plain LP of
+    ``formulations/lp-relaxation.md``. The added rows are in ``cut_rows`` (column-index arrays, each a
     row ``sum x <= 1``).
 
     With ``time_limit`` the cut loop stops at the deadline and returns the last LP

@@ -1,6 +1,6 @@
 """Time-indexed MILP (PuLP model, solved by HiGHS through highspy).
 
-The reference formulation of DESIGN.md section 2 (Sousa & Wolsey 1992 style
+The reference formulation (``formulations/time-indexed.md``; Sousa & Wolsey 1992 style
 time-indexed variables; for KV-cache scheduling see Jaillet et al. 2025):
 ``x[i,k] = 1`` iff request ``i`` starts at step ``k``,
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +41,30 @@ import pulp
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs, status_name
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
-from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES, estimate_model_bytes, guarded_result
-from lpsched.models.incumbent import solver_incumbent
+from lpsched.models.guard import (
+    DEFAULT_MAX_MODEL_BYTES,
+    BuildStopped,
+    Refusal,
+    estimate_build_seconds,
+    estimate_model_bytes,
+    memory_refusal,
+    smallest_time_indexed_size,
+    stop_latency_refusal,
+    time_indexed_size,
+    time_refusal,
+)
+from lpsched.models.highs_mip import MipRun, read_highs_outcome, run_mip_model
+from lpsched.models.highs_process import CHILD_START_SECONDS, MipChild
+from lpsched.models.stages import ExactSolve
+from lpsched.models.symmetry import relabel_twins, twin_pairs
 from lpsched.models.windows import Windows, start_windows
 from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["TimeIndexedModel", "build_time_indexed", "solve_milp", "highs_solver",
-           "read_highs_outcome"]
+__all__ = ["ISOLATE_NONZEROS", "TimeIndexedModel", "build_time_indexed", "highs_solver",
+           "solve_milp"]
+
 
 
 @dataclass
@@ -89,10 +103,14 @@ class TimeIndexedModel:
 
 def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
                        relax: bool = False, symmetry_breaking: bool = True,
-                       warm_start: bool = True) -> TimeIndexedModel:
+                       warm_start: bool = True, deadline: Deadline | None = None,
+                       progress: Any = None) -> TimeIndexedModel:
     """Build the time-indexed MILP of ``instance`` as a ``pulp.LpProblem``.
 
     ``relax=True`` builds the LP relaxation (continuous ``0 <= x <= 1``).
+    ``deadline`` (checked every 256 columns and rows) stops the build with
+    :class:`~lpsched.models.guard.BuildStopped`; ``progress(done, total)`` is called
+    as the memory rows are added (e.g. for a progress line on stderr).
 
     The default windows (:func:`~lpsched.models.windows.start_windows`) contain
     every optimum of the model *as built*. A side constraint can push the optimum
@@ -118,7 +136,13 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
     ids = instance.ids
     xs: list[pulp.LpVariable] = []
     x: dict[tuple[int, int], pulp.LpVariable] = {}
+
+    def check(k: int) -> None:
+        if deadline is not None and k % 256 == 0 and deadline.expired():
+            raise BuildStopped(f"the time-indexed model build stopped at the deadline ({k} done)")
+
     for j in range(arr.ncols):
+        check(j)
         i, k = int(arr.req[j]), int(arr.start[j])
         v = _new_variable(prob, f"x_{_safe(ids[i])}_{k}", cat)
         xs.append(v)
@@ -135,6 +159,9 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
     memory_rows = {}
     A = arr.A_mem
     for r, t in enumerate(arr.mem_steps.tolist()):
+        check(r)
+        if progress is not None and r % 1024 == 0:
+            progress(r, arr.mem_steps.size)
         lo, hi = A.indptr[r], A.indptr[r + 1]
         expr = pulp.LpAffineExpression(
             [(xs[c], v) for c, v in zip(A.indices[lo:hi].tolist(), A.data[lo:hi].tolist())])
@@ -143,7 +170,7 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
         prob += con
         memory_rows[t] = con
     if symmetry_breaking:
-        for i, j in _twin_pairs(instance):
+        for i, j in twin_pairs(instance):
             prob += (pulp.lpSum(k * x[(i, k)] for k in range(w.earliest[i], w.latest[i] + 1))
                      <= pulp.lpSum(k * x[(j, k)] for k in range(w.earliest[j], w.latest[j] + 1)),
                      f"twins_{_safe(ids[i])}_{_safe(ids[j])}")
@@ -151,7 +178,7 @@ def build_time_indexed(instance: Instance, *, windows: Windows | None = None,
     if warm_start and np.all(w.incumbent <= w.latest):
         inc = w.incumbent.copy()
         if symmetry_breaking:
-            inc = _relabel_twins(instance, inc)
+            inc = relabel_twins(instance, inc)
         model.set_warm_start(inc)
     return model
 
@@ -165,25 +192,6 @@ def _new_variable(prob: pulp.LpProblem, name: str, cat: str) -> pulp.LpVariable:
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in str(name))
-
-
-def _twin_groups(instance: Instance) -> list[list[int]]:
-    groups: dict[tuple[int, int, int], list[int]] = {}
-    for i in range(instance.n):
-        key = (int(instance.prefill[i]), int(instance.decode[i]), int(instance.arrival[i]))
-        groups.setdefault(key, []).append(i)
-    return [g for g in groups.values() if len(g) > 1]
-
-
-def _twin_pairs(instance: Instance) -> list[tuple[int, int]]:
-    return [(g[k], g[k + 1]) for g in _twin_groups(instance) for k in range(len(g) - 1)]
-
-
-def _relabel_twins(instance: Instance, starts: np.ndarray) -> np.ndarray:
-    starts = starts.copy()
-    for g in _twin_groups(instance):
-        starts[g] = np.sort(starts[g])
-    return starts
 
 
 class _HiGHSWarm(pulp.HiGHS):
@@ -229,150 +237,12 @@ def highs_solver(*, time_limit: float | None = None, threads: int = 1, msg: bool
                       warmStart=warm_start, **opts)
 
 
-@dataclass(frozen=True)
-class HighsOutcome:
-    """What HiGHS itself says after a solve."""
-
-    status: str  # highspy model status name, e.g. "kOptimal", "kTimeLimit"
-    has_solution: bool
-    objective: float | None
-    dual_bound: float | None
-    gap: float | None
-    nodes: int
-
-
-def read_highs_outcome(problem: pulp.LpProblem | highspy.Highs) -> HighsOutcome:
-    """Read status, objective, MIP dual bound and gap from the highspy model.
-
-    ``problem`` is a solved ``pulp.LpProblem`` (its ``solverModel``) or a ``highspy.Highs``.
-    """
-    h = problem if isinstance(problem, highspy.Highs) else problem.solverModel
-    st = h.getModelStatus()
-    info = h.getInfo()
-    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    obj = float(info.objective_function_value) if has else None
-    dual = float(info.mip_dual_bound)
-    dual = dual if math.isfinite(dual) else None
-    gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-    return HighsOutcome(h.modelStatusToString(st), has, obj, dual, gap,
-                        int(info.mip_node_count))
-
-
-def _highs_mip(model_arrays: TimeIndexedArrays, instance: Instance, symmetry_breaking: bool,
-               warm: np.ndarray, tail_families: int = 0) -> highspy.Highs:
-    """The same MILP as :func:`build_time_indexed`, loaded straight into highspy."""
-    from lpsched.models.lp_relaxation import _highs_from_arrays
-
-    arr = model_arrays
-    h = _highs_from_arrays(arr, integer=True)
-    if symmetry_breaking:
-        inf = highspy.kHighsInf
-        for i, j in _twin_pairs(instance):
-            ci = np.arange(arr.col_offset[i], arr.col_offset[i + 1])
-            cj = np.arange(arr.col_offset[j], arr.col_offset[j + 1])
-            idx = np.concatenate([ci, cj]).astype(np.int32)
-            val = np.concatenate([arr.start[ci], -arr.start[cj]]).astype(float)
-            h.addRow(-inf, 0.0, idx.size, idx, val)
-    if tail_families:
-        from lpsched.models.tails import tail_families as families
-        from lpsched.models.tails import tail_rows
-
-        for f in families(instance, max_families=tail_families):
-            _, indptr, indices = tail_rows(arr, f)
-            m = indptr.size - 1
-            if m:
-                h.addRows(m, np.full(m, -highspy.kHighsInf), np.ones(m), indices.size,
-                          indptr[:-1].astype(np.int32), indices.astype(np.int32),
-                          np.ones(indices.size))
-    cols = np.array([arr.column(i, int(k)) for i, k in enumerate(warm)], dtype=np.int64)
-    values = np.zeros(arr.ncols)
-    values[cols] = 1.0
-    sol = highspy.HighsSolution()
-    sol.col_value = values.tolist()
-    sol.value_valid = True
-    h.setSolution(sol)
-    return h
-
-
-ISOLATE_NONZEROS = 1_000_000
+ISOLATE_NONZEROS = 50_000
 """Models with more memory-row non-zeros than this are solved in a child process
-(:mod:`lpsched.models.highs_process`) when a time limit is set."""
-
-
-@dataclass(frozen=True)
-class MipRun:
-    """What one MILP run returned (in this process or in the child of
-    :mod:`lpsched.models.highs_process`).
-
-    ``model_status`` is the HiGHS model status name (``"kOptimal"``,
-    ``"kTimeLimit"``, ``"kInterrupt"``, ...) or ``"killed"`` when the child process
-    was killed at the hard deadline; then ``outcome`` is ``None`` and ``starts`` /
-    ``reported_dual_bound`` are the last solution and dual bound the child reported.
-    ``build_seconds`` is the time spent building the highspy model.
-    """
-
-    ran: bool
-    why: str
-    model_status: str
-    outcome: HighsOutcome | None
-    starts: np.ndarray | None
-    columns: int | None
-    memory_rows: int | None
-    build_seconds: float | None = None
-    reported_dual_bound: float | None = None
-
-
-def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
-                  symmetry_breaking: bool, tail_families: int, options: dict[str, Any],
-                  deadline: Deadline | None,
-                  on_solution: Callable[[float, np.ndarray], None] | None = None,
-                  on_bound: Callable[[float], None] | None = None,
-                  stall: float = 0.0) -> MipRun:
-    """Build the highspy MILP (:func:`_highs_mip`), run it and read what HiGHS says.
-
-    ``options`` are HiGHS options; ``deadline`` is a :class:`~lpsched.stop.Deadline`:
-    what is left of it goes to HiGHS's ``time_limit`` and the interrupt callbacks
-    stop it there (:func:`lpsched.models._highs.enforce_deadline`). ``on_solution``
-    gets ``(objective, starts)`` of every improving MIP solution, ``on_bound`` the
-    (finite) MIP dual bound at every MIP interrupt check. ``stall`` (tests only)
-    sleeps before the run, like a HiGHS phase that reports nothing.
-    """
-    t = time.perf_counter()
-    arr = time_indexed_arrays(instance, windows)
-    h = _highs_mip(arr, instance, symmetry_breaking, warm, tail_families)
-    build = time.perf_counter() - t
-    for k, v in options.items():
-        h.setOptionValue(k, v)
-    if deadline is not None and (deadline.limited or deadline.cancelled):
-        h.setOptionValue("time_limit", deadline.solver_seconds())
-        enforce_deadline(h, deadline)
-    if on_solution is not None:
-        h.cbMipImprovingSolution.subscribe(lambda e: on_solution(
-            float(e.data_out.objective_function_value),
-            mip_starts(arr, np.asarray(e.data_out.mip_solution))))
-    if on_bound is not None:
-        def bound(e) -> None:
-            value = float(e.data_out.mip_dual_bound)
-            if math.isfinite(value):
-                on_bound(value)
-        h.cbMipInterrupt.subscribe(bound)
-    if stall:
-        time.sleep(stall)
-    ran, why = run_highs(h)
-    out = read_highs_outcome(h)
-    starts = mip_starts(arr, np.asarray(h.getSolution().col_value)) if out.has_solution else None
-    return MipRun(ran, why, status_name(h), out, starts, arr.ncols, int(arr.A_mem.shape[0]),
-                  build)
-
-
-def mip_starts(arr: TimeIndexedArrays, x: np.ndarray) -> np.ndarray:
-    """Start vector of a 0/1 solution ``x`` of the time-indexed columns of ``arr``."""
-    starts = np.zeros(arr.instance.n, dtype=np.int64)
-    for i in range(arr.instance.n):
-        lo, hi = arr.col_offset[i], arr.col_offset[i + 1]
-        starts[i] = arr.start[lo + int(np.argmax(x[lo:hi]))]
-    return starts
-
+(:mod:`lpsched.models.highs_process`). In this process HiGHS answered its interrupt
+callback up to 0.5 s late on a 160,000 non-zero model and 1-4 s late on 1.5 million
+(phases before the root LP's first iteration call no callback); the child is killed
+at the hard deadline instead, and on Ctrl-C at once."""
 
 STALL_FOR_TESTS = 0.0
 """Seconds the MILP child process sleeps before solving (tests of the hard deadline only)."""
@@ -392,128 +262,213 @@ def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: in
     ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
     :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
     part of the time limit; default 10% of it, at most 10 s), ``isolate`` (solve in
-    a child process that is killed at the hard deadline,
-    :mod:`lpsched.models.highs_process`; default: when there is a time limit and the
-    model has more than ``ISOLATE_NONZEROS`` memory non-zeros, where HiGHS was seen
-    to overrun its limit), ``symmetry_breaking``, ``engine``
+    a child process that is killed at the hard deadline, or at once on Ctrl-C,
+    :mod:`lpsched.models.highs_process`; default: when the model has more than
+    :data:`ISOLATE_NONZEROS` memory non-zeros, where HiGHS in this process answers the
+    deadline too late; with ``isolate=False`` or ``engine="pulp"`` and a time limit, a
+    model that could overrun is not solved,
+    :func:`lpsched.models.guard.stop_latency_refusal`), ``symmetry_breaking``, ``engine``
     (``"highspy"``: load the sparse model straight into highspy, fast;
     ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
     through PuLP's HiGHS interface - the same model, slower to load),
     ``msg`` (solver log), ``tail_families`` (engine highspy: add the disjoint-tail
     clique rows of :mod:`lpsched.models.tails` for that many families; valid
     inequalities, default 0), ``max_model_bytes`` (the memory guard: a model
-    estimated larger is not built, :func:`estimate_model_bytes`), and any HiGHS
-    option by name. HiGHS ``presolve`` is ``"off"`` by default: on this model it
+    estimated larger is not built, :func:`lpsched.models.guard.estimate_model_bytes`),
+    and any HiGHS option by name. HiGHS ``presolve`` is ``"off"`` by default: on this model it
     removes nothing, and it runs without an interrupt callback, so with it on a 60 s
     limit ran 94-205 s on the n = 40-60 synthetic family (pass ``presolve="on"`` to
-    restore it).
+    restore it). The feasibility-jump heuristic is off too
+    (``mip_heuristic_run_feasibility_jump=False``): the warm start is already a MIP
+    start, and the heuristic runs before the root LP without calling back, 1.5 s on a
+    520,000 non-zero model, so it alone overran short limits.
+
+    Stages, each within its share of the one ``deadline``
+    (:class:`~lpsched.stop.Deadline`): the combinatorial bounds; the memory guard on
+    the smallest model any warm start can give (above ``max_model_bytes`` the whole
+    time goes to the warm start and the model is never built); the warm start; the
+    start windows; the guard on the model of those windows (memory, and a build time
+    above half the time left, :mod:`lpsched.models.guard`; then local search improves
+    the warm start for the rest of the time); the build and the HiGHS run (stopped
+    by its interrupt callbacks at the deadline, or, in the child process, killed
+    :func:`~lpsched.models.highs_process.grace_seconds` after it); the result.
+    Cancelling the deadline (Ctrl-C) stops every stage the same way.
 
     ``lower_bound`` is the larger of HiGHS's MIP dual bound (rounded up:
     objectives are integers) and the combinatorial bound; status ``optimal``
     only when HiGHS reports ``kOptimal`` with zero gap.
     """
-    from lpsched.models.combinatorial import combined_bound
-    from lpsched.models.highs_process import run_mip_in_child
-
-    deadline = Deadline.coerce(deadline)
-    limited = deadline.limited
-    t0 = time.perf_counter()
-    incumbent, ws_stats = solver_incumbent(instance, incumbent, warm_start, deadline,
-                                          warm_start_time, seed)
-    w = start_windows(instance, incumbent)
-    warm = _relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
     opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed),
-            "presolve": "off"}
+            "presolve": "off", "mip_heuristic_run_feasibility_jump": False}
     opts.update(highs_options)
-    nnz = int((w.sizes * instance.decode).sum())
-    est = estimate_model_bytes(int(w.sizes.sum()), nnz, engine)
-    comb = float(combined_bound(instance))
-    if est > max_model_bytes:
-        return guarded_result("milp", instance, w.incumbent, comb, est, max_model_bytes, t0,
-                              {"memory_nonzeros": nnz, "columns": int(w.sizes.sum()),
-                               **ws_stats})
-    if isolate is None:
-        isolate = engine == "highspy" and limited and nnz > ISOLATE_NONZEROS
-    if isolate and (engine != "highspy" or not limited):
-        raise OptionError("milp: isolate=True needs engine='highspy' and a time limit")
-    search = deadline.for_search()
-    if engine == "pulp":
-        model = build_time_indexed(instance, windows=w, symmetry_breaking=symmetry_breaking)
-        build_time = time.perf_counter() - t0
-        solver = highs_solver(time_limit=search.solver_seconds(), threads=threads, msg=msg,
-                              **opts)
-        solver.deadline = search
+    return _MilpSolve(instance, deadline, seed, threads=threads,
+                      incumbent=incumbent, symmetry_breaking=symmetry_breaking, engine=engine,
+                      msg=msg, tail_families=tail_families, warm_start=warm_start,
+                      warm_start_time=warm_start_time, isolate=isolate,
+                      max_model_bytes=max_model_bytes, highs_options=opts).run()
+
+
+class _MilpSolve(ExactSolve):
+    """One run of :func:`solve_milp`; :meth:`run` calls the stages in order."""
+
+    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None, *,
+                 threads: int, incumbent: Any, symmetry_breaking: bool, engine: str, msg: bool,
+                 tail_families: int, warm_start: str, warm_start_time: float | None,
+                 isolate: bool | None, max_model_bytes: float, highs_options: dict[str, Any]):
+        super().__init__("milp", instance, deadline, seed, incumbent=incumbent,
+                         warm_start=warm_start, warm_start_time=warm_start_time,
+                         max_model_bytes=max_model_bytes)
+        self.threads, self.symmetry_breaking = threads, symmetry_breaking
+        self.engine, self.msg, self.tail_families = engine, msg, tail_families
+        self.isolate, self.highs_options = isolate, highs_options
+        self.child: MipChild | None = None
+        self.stats["engine"] = engine
+
+    def run(self) -> Result:
+        if self.isolate and self.engine != "highspy":
+            raise OptionError("milp: isolate=True needs engine='highspy'")
+        self.bounds()
+        columns, nnz = smallest_time_indexed_size(self.instance, self.lb_rest, int(self.comb))
+        refusal = memory_refusal(estimate_model_bytes(columns, nnz, self.engine),
+                                 self.max_model_bytes)
+        if refusal is not None:
+            self.stats.update(columns=columns, memory_nonzeros=nnz, sized_by="smallest windows",
+                              model_bytes_estimate=int(refusal.estimate))
+            return self.refuse_early(refusal)
+        try:
+            self.start_child(nnz)
+            self.warm()
+            self.windows()
+            refusal = self.guard()
+            if refusal is not None:
+                if self.child is not None:  # not needed: free it before the local search
+                    self.child.close()
+                    self.child = None
+                return self.refuse(refusal)
+            return self.result(self.solve_model())
+        finally:
+            if self.child is not None:
+                self.child.close()
+
+    def start_child(self, smallest_nnz: int) -> None:
+        """Start the child process now when the model will (likely) be isolated, so that its
+        imports overlap the warm start (it is killed unused otherwise)."""
+        if self.engine == "highspy" and self.isolate is not False \
+                and (self.isolate or smallest_nnz > ISOLATE_NONZEROS // 10):
+            self.child = MipChild()
+
+    def windows(self) -> Windows:
+        """The start windows, the model's size and where it will run."""
+        w = super().windows()
+        self.warm_vec = relabel_twins(self.instance, w.incumbent) \
+            if self.symmetry_breaking else w.incumbent
+        self.columns, self.nnz = time_indexed_size(self.instance, w)
+        if self.isolate is None:
+            self.isolate = self.engine == "highspy" and self.nnz > ISOLATE_NONZEROS
+        self.stats.update(columns=self.columns, memory_nonzeros=self.nnz,
+                          isolated=bool(self.isolate))
+        return w
+
+    def guard(self) -> Refusal | None:
+        """The memory and build-time guards (:mod:`lpsched.models.guard`) on this model."""
+        est = estimate_model_bytes(self.columns, self.nnz, self.engine)
+        secs = estimate_build_seconds(self.engine, self.nnz)
+        if self.isolate:  # the child's imports, unless they overlapped the warm start
+            secs += self.child.startup_left() if self.child is not None else CHILD_START_SECONDS
+        self.stats.update(model_bytes_estimate=int(est), build_seconds_estimate=round(secs, 3))
+        return memory_refusal(est, self.max_model_bytes) or time_refusal(secs, self.search) \
+            or (None if self.isolate else stop_latency_refusal(self.nnz, self.deadline))
+
+    def solve_model(self) -> MipRun:
+        """Build and run the model: through PuLP, in the child process, or in this process."""
+        opts = {"output_flag": bool(self.msg), "threads": int(self.threads), **self.highs_options}
+        prep = time.perf_counter() - self.t0
+        if self.engine == "pulp":
+            return self._solve_pulp()
+        if self.isolate:
+            child, self.child = self.child or MipChild(), None  # solve() closes it
+            run = child.solve(self.instance, self.w, self.warm_vec,
+                              symmetry_breaking=self.symmetry_breaking,
+                              tail_families=self.tail_families, options=opts,
+                              deadline=self.deadline, stall=STALL_FOR_TESTS)
+        else:
+            run = run_mip_model(self.instance, self.w, self.warm_vec,
+                                symmetry_breaking=self.symmetry_breaking,
+                                tail_families=self.tail_families, options=opts,
+                                deadline=self.search)
+        self.stats["build_time"] = round(prep + (run.build_seconds or 0.0), 4)
+        return run
+
+    def _solve_pulp(self) -> MipRun:
+        try:
+            model = build_time_indexed(self.instance, windows=self.w,
+                                       symmetry_breaking=self.symmetry_breaking,
+                                       deadline=self.search)
+        except BuildStopped as exc:
+            self.stats["build_time"] = round(time.perf_counter() - self.t0, 4)
+            return MipRun(True, str(exc), "kInterrupt", None, None, self.columns, None)
+        self.stats["build_time"] = round(time.perf_counter() - self.t0, 4)
+        solver = highs_solver(time_limit=self.search.solver_seconds(), threads=self.threads,
+                              msg=self.msg, **self.highs_options)
+        solver.deadline = self.search
         model.problem.solve(solver)
         h = model.problem.solverModel
         ran, why = h._lpsched_ran
         out = read_highs_outcome(h)
-        run = MipRun(ran, why, status_name(h), out,
-                     model.starts_from_values() if out.has_solution else None,
-                     model.arrays.ncols, int(model.arrays.A_mem.shape[0]))
-    elif isolate:
-        prep = time.perf_counter() - t0
-        run = run_mip_in_child(instance, w, warm, symmetry_breaking=symmetry_breaking,
-                               tail_families=tail_families,
-                               options={"output_flag": bool(msg), "threads": int(threads),
-                                        **opts},
-                               deadline=deadline, stall=STALL_FOR_TESTS)
-        build_time = prep + (run.build_seconds or 0.0)
-    else:
-        prep = time.perf_counter() - t0
-        run = run_mip_model(instance, w, warm, symmetry_breaking=symmetry_breaking,
-                            tail_families=tail_families,
-                            options={"output_flag": bool(msg), "threads": int(threads), **opts},
-                            deadline=search)
-        build_time = prep + run.build_seconds
-    out = run.outcome
-    runtime = time.perf_counter() - t0
-    dual = out.dual_bound if out is not None else run.reported_dual_bound
-    if dual is not None and not math.isfinite(dual):
-        dual = None
-    stats = {"highs_status": out.status if out is not None else run.model_status,
-             "mip_gap": out.gap if out is not None else None, "mip_dual_bound": dual,
-             "nodes": out.nodes if out is not None else None,
-             "columns": run.columns if run.columns is not None else int(w.sizes.sum()),
-             "memory_rows": run.memory_rows, "memory_nonzeros": nnz,
-             "model_bytes_estimate": int(est),
-             "horizon": w.horizon, "upper_bound_initial": w.upper_bound,
-             "build_time": round(build_time, 4), "engine": engine,
-             "isolated": bool(isolate), **ws_stats}
-    st = run.model_status
-    if not run.ran:
-        return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=run.why)
-    lb = comb if dual is None else max(comb, float(math.ceil(dual - 1e-6)))
-    starts = run.starts
-    if starts is None:
-        if st == "kInfeasible":
+        return MipRun(ran, why, status_name(h), out,
+                      model.starts_from_values() if out.has_solution else None,
+                      model.arrays.ncols, int(model.arrays.A_mem.shape[0]))
+
+    def result(self, run: MipRun) -> Result:
+        """The :class:`~lpsched.schedule.Result` of a run: status, bound and message."""
+        out, st = run.outcome, run.model_status
+        runtime = time.perf_counter() - self.t0
+        dual = out.dual_bound if out is not None else run.reported_dual_bound
+        if dual is not None and not math.isfinite(dual):
+            dual = None
+        stats = {**self.stats, "highs_status": out.status if out is not None else st,
+                 "mip_gap": out.gap if out is not None else None, "mip_dual_bound": dual,
+                 "nodes": out.nodes if out is not None else None,
+                 "columns": run.columns if run.columns is not None else self.columns,
+                 "memory_rows": run.memory_rows}
+        if not run.ran:
+            return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats, message=run.why)
+        if run.starts is None and st == "kInfeasible":
             return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats,
                           message="HiGHS reported the model infeasible although the "
                                   "incumbent lies inside it")
-        starts = w.incumbent
-        msg_ = "" if st == "killed" else \
-            f"HiGHS {stats['highs_status']} without a solution; returning the incumbent"
-    else:
-        msg_ = ""
-    obj = int((starts + instance.decode - instance.arrival).sum())
-    lb = min(lb, float(obj))
-    gap = None if out is None else out.gap
-    if st == "kOptimal" and (lb >= obj or (gap is not None and gap <= 1e-9)):
-        status, lb = SolveStatus.OPTIMAL, float(obj)
-    elif st in ("kTimeLimit", "kInterrupt", "killed"):
-        status = SolveStatus.TIME_LIMIT
-        if st == "kInterrupt":
-            msg_ = (msg_ + "; " if msg_ else "") + "HiGHS stopped by the wall-clock deadline"
+        starts = run.starts if run.starts is not None else self.w.incumbent
+        obj = self.objective(starts)
+        lb = self.comb if dual is None else max(self.comb, float(math.ceil(dual - 1e-6)))
+        lb = min(lb, float(obj))
+        gap = None if out is None else out.gap
+        if st == "kOptimal" and (lb >= obj or (gap is not None and gap <= 1e-9)):
+            status, lb, message = SolveStatus.OPTIMAL, float(obj), ""
+        elif lb >= obj:
+            status, message = SolveStatus.OPTIMAL, ""
+        else:
+            status, message = SolveStatus.TIME_LIMIT, self._message(run, stats, dual, runtime)
+        return Result("milp", status, obj, lb, runtime, Schedule(self.instance, starts),
+                      message=message, stats=stats)
+
+    @staticmethod
+    def _message(run: MipRun, stats: dict[str, Any], dual: float | None, runtime: float) -> str:
+        st = run.model_status
         if st == "killed":
-            got = [w_ for w_, v in (("solution", run.starts), ("dual bound", dual))
-                   if v is not None]
-            msg_ = ("HiGHS did not stop at the time limit; its process was killed after "
+            got = [w for w, v in (("solution", run.starts), ("dual bound", dual)) if v is not None]
+            return ("HiGHS did not stop at the time limit; its process was killed after "
                     f"{runtime:.1f} s; " + (f"using the last {' and '.join(got)} it reported"
                                            if got else "it had reported no solution and no "
                                            "bound: warm start and combinatorial bound"))
-    elif lb >= obj:
-        status = SolveStatus.OPTIMAL
-    else:
-        status = SolveStatus.TIME_LIMIT
-        msg_ = (msg_ + "; " if msg_ else "") + f"HiGHS stopped: {stats['highs_status']}"
-    return Result("milp", status, obj, lb, runtime, Schedule(instance, starts), message=msg_,
-                  stats=stats)
+        if run.outcome is None:  # HiGHS never ran: the deadline expired during the build
+            return f"{run.why or 'the deadline expired during the model build'}; returning " \
+                   "the warm start"
+        parts = []
+        if run.starts is None:
+            parts.append(f"HiGHS {stats['highs_status']} without a solution; returning the "
+                         "incumbent")
+        if st == "kInterrupt":
+            parts.append("HiGHS stopped by the wall-clock deadline")
+        elif st != "kTimeLimit":
+            parts.append(f"HiGHS stopped: {stats['highs_status']}")
+        return "; ".join(parts)

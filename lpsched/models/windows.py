@@ -29,8 +29,10 @@ import numpy as np
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound_without_each
 from lpsched.models.incumbent import best_serial_schedule
+from lpsched.stop import Deadline
 
-__all__ = ["Windows", "horizon_windows", "start_windows", "trivial_horizon"]
+__all__ = ["Windows", "horizon_windows", "start_windows", "trivial_horizon",
+           "windows_from_bound"]
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,24 @@ class Windows:
         return self.latest - self.earliest + 1
 
 
-def start_windows(instance: Instance, incumbent: np.ndarray | None = None) -> Windows:
+def start_windows(instance: Instance, incumbent: np.ndarray | None = None, *,
+                  compare_serial: bool = True, lb_rest: np.ndarray | None = None,
+                  deadline: Deadline | None = None) -> Windows:
     """Start windows from a feasible schedule (default: the best serial schedule).
 
     ``incumbent`` (a feasible start vector aligned with ``instance.ids``) may be
     passed to use a better upper bound, e.g. from a strong heuristic; it is
     checked with :func:`lpsched.check.check` and refused (``ValueError``) if
-    infeasible. The better of it and the serial schedule is used.
+    infeasible. With ``compare_serial`` (default) the better of it and the serial
+    schedule is used; the exact solvers pass False when their warm start already
+    includes the serial schedules. ``lb_rest`` is
+    :func:`~lpsched.models.combinatorial.combined_bound_without_each` if already
+    computed. ``deadline`` bounds the serial schedules and ``lb_rest`` (each falls
+    back to a cheaper valid choice when it expires, so the windows only get wider).
     """
     o, a = instance.decode, instance.arrival
     if incumbent is None:
-        inc, ub = best_serial_schedule(instance)
+        inc, ub = best_serial_schedule(instance, deadline=deadline)
     else:
         from lpsched.check import check
 
@@ -71,17 +80,26 @@ def start_windows(instance: Instance, incumbent: np.ndarray | None = None) -> Wi
         if not rep.feasible:
             raise ValueError(f"{instance.name}: the given incumbent is infeasible: {rep.reason()}")
         ub = int((inc + o - a).sum())
-        own, own_ub = best_serial_schedule(instance)
-        if own_ub < ub:
-            inc, ub = own, own_ub
-    lb_rest = combined_bound_without_each(instance)
-    latency_max = ub - lb_rest  # c_i - a_i <= L_i
-    latest = a + latency_max - o
+        if compare_serial:
+            own, own_ub = best_serial_schedule(instance, deadline=deadline)
+            if own_ub < ub:
+                inc, ub = own, own_ub
+    if lb_rest is None:
+        lb_rest = combined_bound_without_each(instance, deadline=deadline)
+    return windows_from_bound(instance, inc, ub, lb_rest)
+
+
+def windows_from_bound(instance: Instance, incumbent: np.ndarray, upper_bound: int,
+                       lb_rest: np.ndarray) -> Windows:
+    """The windows ``[a_i, max(a_i + UB - LB(I \\ {i}) - o_i, a_i, incumbent_i)]`` (module
+    docstring) for a feasible ``incumbent`` of objective ``upper_bound``."""
+    o, a = instance.decode, instance.arrival
+    latest = a + (upper_bound - lb_rest) - o  # c_i - a_i <= L_i
     latest = np.maximum(latest, a)  # cannot be below a_i when LB is valid; defensive
-    latest = np.maximum(latest, inc)  # incumbent is inside by the argument above
+    latest = np.maximum(latest, incumbent)  # incumbent is inside by the argument above
     horizon = int((latest + o).max())
-    return Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=ub,
-                   incumbent=inc.astype(np.int64), horizon=horizon)
+    return Windows(earliest=a.copy(), latest=latest.astype(np.int64), upper_bound=int(upper_bound),
+                   incumbent=np.asarray(incumbent, dtype=np.int64), horizon=horizon)
 
 
 def trivial_horizon(instance: Instance) -> int:
