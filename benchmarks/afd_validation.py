@@ -235,14 +235,25 @@ NOTES = """## What the tables show
 """
 
 
-def write_report(W, rows, roof, adm, n, total, pngs, xayf=(), xpngs=(), published=()):
+def _machine_line(report_only: bool) -> str:
+    """This machine and load, or (rebuilding a report) the line of the run that measured."""
+    md = RESULTS / "afd_validation.md"
+    if report_only and md.exists():
+        for line in md.read_text().splitlines():
+            if line.startswith("Machine: "):
+                return line.split(".  Total run time")[0].removeprefix("Machine: ")
+    return machine()
+
+
+def write_report(W, rows, roof, adm, n, total, pngs, xayf=(), xpngs=(), published=(),
+                 report_only=False):
     def summary(rs, key_r, key_f):
         ok_r = sum(r[key_r] <= 0.10 + 1e-12 for r in rs)
         ok_f = sum(r[key_f] >= 0.97 for r in rs)
         return ok_r, ok_f, len(rs)
 
     lines = ["# AFD validation: theory vs simulation-optimal r", "",
-             f"Machine: {machine()}.  Total run time {total:.0f} s "
+             f"Machine: {_machine_line(report_only)}.  Total run time {total:.0f} s "
              f"(`python benchmarks/afd_validation.py`).", "",
              "Simulator: step-synchronous rA-1F bundle, barrier over attention instances, fully "
              "overlapped stages (seed model), stationary start (no warm-up), drain excluded, "
@@ -306,7 +317,9 @@ def xayf_section(xr, ra1f_rows, pngs) -> list[str]:
            "Simulated with the roofline fits, stationary start, the same request streams as "
            "above (random admission), KV capacity per attention device enforced by admission "
            "control; drain excluded.  Columns: theory = the refined closed form's pair "
-           "(`lpsched afd size`), cf = the mean-load closed form's, sim = the simulation "
+           "(`lpsched afd size`), cf = the mean-load closed form's, IP = the sizing integer "
+           "program's (one bundle, throughput per device, x on the simulated grid, the "
+           "attention device's KV capacity; `lpsched afd plan`), sim = the simulation "
            "optimum on the grid, d(x/y) = |x/y - x_sim/y_sim| / (x_sim/y_sim), thr = simulated "
            "throughput per device / the simulated best, rA-1F = the best simulated y = 1 "
            "configuration at the same B, gain = theory's throughput / rA-1F's, idle and KV "
@@ -320,12 +333,14 @@ def xayf_section(xr, ra1f_rows, pngs) -> list[str]:
     out += ["", "Misses of the refined closed form's x at a fixed y: " + ("none." if not pm else "")]
     out += [f"* {m}" for m in pm]
     out += ["", md_table(xr, ["workload", "gpu", "ffn", "B", "theta", "x_th", "y_th", "regime",
-                              "x_cf", "y_cf", "x_sim", "y_sim", "d_ratio_th", "d_ratio_cf",
-                              "thr_frac_th", "thr_frac_cf", "thr_th_tok_s", "r_ra1f",
+                              "x_cf", "y_cf", "x_ip", "y_ip", "x_sim", "y_sim", "d_ratio_th",
+                              "d_ratio_cf", "d_ratio_ip", "thr_frac_th", "thr_frac_cf",
+                              "thr_frac_ip", "thr_th_tok_s", "r_ra1f",
                               "thr_ra1f_tok_s", "gain_vs_ra1f", "idle_A_th", "idle_F_th",
                               "kv_overflow_th"],
                     ["workload", "gpu", "FFN", "B (KV)", "theta", "x", "y", "regime", "x cf",
-                     "y cf", "x sim", "y sim", "d(x/y)", "d(x/y) cf", "thr", "thr cf",
+                     "y cf", "x IP", "y IP", "x sim", "y sim", "d(x/y)", "d(x/y) cf",
+                     "d(x/y) IP", "thr", "thr cf", "thr IP",
                      "tok/s/dev", "rA-1F r", "rA-1F tok/s/dev", "gain", "idleA", "idleF",
                      "KV overflow"])]
     dense_ffn = {(r["workload"], r["gpu"]) for r in ra1f_rows
@@ -392,6 +407,9 @@ def main() -> None:
     if args.report_only is not None or args.part == "ra1f":
         path = RESULTS / "afd_xayf.csv"
         xr = afd_xayf.read_csvs(RESULTS, read_csv_rows) if path.exists() else []
+        if xr and "x_ip" not in xr[0]:  # the IP's pair is read off the simulated surface
+            afd_xayf.add_ip_columns(xr, W)
+            afd_xayf.write_csvs(xr, RESULTS)
     else:
         xr = afd_xayf.run_all(W, gpus, n)
         afd_xayf.write_csvs(xr, RESULTS)
@@ -409,7 +427,8 @@ def main() -> None:
         published = read_csv_rows(p) if p.exists() else []
     total = time.perf_counter() - t_all if args.report_only is None else args.report_only
     write_report(W, rows, roof, adm, n, total, [p for p in pngs if (RESULTS / p).exists()],
-                 xr, [p for p in xpngs if (RESULTS / p).exists()], published)
+                 xr, [p for p in xpngs if (RESULTS / p).exists()], published,
+                 report_only=args.report_only is not None)
     print(f"total {total:.1f}s; wrote {RESULTS / 'afd_validation.md'}")
 
 

@@ -28,12 +28,15 @@ import numpy as np
 from lpsched.afd.calibration import DEVICE_MEMORY_GB
 from lpsched.afd.pair import size_pair
 from lpsched.afd.simulator import sweep_pair
-from lpsched.afd.sizing_ip import kv_capacity, max_batch_for_kv
+from lpsched.afd.sizing_ip import DeviceType, SizingProblem, kv_capacity, max_batch_for_kv, solve_sizing
 from lpsched.afd.topology import build_bundle_model
 
 DENSE_Y = (1, 2, 3, 4, 6, 8)
 MOE_Y = (1, 2, 4)
 X_CAP = 256
+#: Float columns of ``afd_xayf.csv`` that can read back as integers.
+FLOAT_COLUMNS = ("theta", "gain_vs_ra1f", "theory_tok_s", "thr_th_tok_s", "thr_best_tok_s",
+                 "thr_ra1f_tok_s")
 
 
 def kv_batch(wl, gpu: str, B0: int, z: float = 2.0) -> tuple[int, float]:
@@ -70,6 +73,37 @@ def _per_y(wname, gpu, ffn, B, ys, grid, per, at) -> list[dict]:
                     "thr_frac_bar": col.get(xb, math.nan) / col[xs_],
                     "thr_sim_tok_s": col[xs_], "x_at_grid_edge": xs_ == max(grid)})
     return out
+
+
+def ip_pair(wl, B, link, gpu, ffn, xs) -> tuple[int, int]:
+    """The sizing integer program's ``(x, y)`` for one bundle at batch ``B``.
+
+    :func:`lpsched.afd.sizing_ip.solve_sizing` with one device type of cost 1 (throughput
+    per cost = per device), ``x`` among the simulated grid ``xs``, ``y`` among this FFN
+    type's shard counts, the attention device's KV capacity, barrier-aware stage times."""
+    dense = not ffn.startswith("dsv3")
+    p = SizingProblem(wl, (DeviceType(gpu, gpu, 1.0),), ffn_model=ffn, r_values=tuple(xs),
+                      batch_sizes=(B,), y_values=DENSE_Y if dense else MOE_Y,
+                      kind="roofline", link=link, objective="throughput_per_cost",
+                      max_bundles=1, routing="balanced" if dense else "random")
+    res = solve_sizing(p)
+    if res.status != "optimal" or len(res.chosen) != 1:
+        raise RuntimeError(f"sizing IP on {gpu} {ffn} B={B}: {res.status} {res.infeasible}")
+    (c, _n), = res.chosen
+    return c.r, c.y
+
+
+def add_ip_columns(rows: list[dict], W) -> None:
+    """``x_ip``, ``y_ip``, ``d_ratio_ip`` and ``thr_frac_ip`` of every row, the IP's pair
+    read off the row's simulated surface (no new simulation)."""
+    for r in rows:
+        wl, _reqs, _B0, link, _ffns, _note = W[r["workload"]]
+        surf = {tuple(map(int, k.split(","))): float(v) for k, v in r["surface"].items()}
+        x, y = ip_pair(wl, int(r["B"]), link, r["gpu"], r["ffn"], sorted({k[0] for k in surf}))
+        best = max(surf.values())
+        xs, ys = int(r["x_sim"]), int(r["y_sim"])
+        r.update(x_ip=x, y_ip=y, d_ratio_ip=abs(x / y - xs / ys) / (xs / ys),
+                 thr_frac_ip=surf[(x, y)] / best)
 
 
 def run_pair_row(wname, wl, reqs, B0, link, gpu, ffn, n_requests) -> dict:
@@ -136,6 +170,7 @@ def run_all(W, gpus, n_requests, moe: bool = True) -> list[dict]:
                 if ffn not in ffns or (ffn != "llama3-70b" and not moe):
                     continue
                 row = run_pair_row(wname, wl, reqs, B0, link, gpu, ffn, n_requests)
+                add_ip_columns([row], W)
                 rows.append(row)
                 print(f"xA-yF {wname:12s} {gpu} {ffn:12s} B={row['B']} theory ({row['x_th']},"
                       f"{row['y_th']}) sim ({row['x_sim']},{row['y_sim']}) "
@@ -149,7 +184,10 @@ def summary_lines(rows: list[dict]) -> list[str]:
     out = []
     for label, kd, kf in (("refined closed form (recommended)", "d_ratio_th", "thr_frac_th"),
                           ("mean-load closed form", "d_ratio_cf", "thr_frac_cf"),
-                          ("barrier-aware search", "d_ratio_se", "thr_frac_se")):
+                          ("barrier-aware search", "d_ratio_se", "thr_frac_se"),
+                          ("sizing integer program", "d_ratio_ip", "thr_frac_ip")):
+        if not all(kd in r for r in rows):
+            continue
         a = sum(r[kd] <= 0.10 + 1e-12 for r in rows)
         b = sum(r[kf] >= 0.99 for r in rows)
         out.append(f"* {label}: x/y within 10% of the simulation-optimal pair's on {a}/"
@@ -249,6 +287,9 @@ def read_csvs(results, read_rows) -> list[dict]:
     per = read_rows(results / "afd_xayf_per_y.csv")
     surf = read_rows(results / "afd_xayf_surface.csv")
     for r in rows:
+        for k in FLOAT_COLUMNS:  # a float written as "1" reads back as an int
+            if isinstance(r.get(k), int):
+                r[k] = float(r[k])
         key = (r["workload"], r["gpu"], r["ffn"])
         r["per_y"] = [p for p in per if (p["workload"], p["gpu"], p["ffn"]) == key]
         r["surface"] = {f"{s['x']},{s['y']}": s["throughput_per_device"] for s in surf
