@@ -56,6 +56,15 @@ counted. The schedule records each request's *final* (successful) start; because
 actual usage never exceeds ``M`` (evicted runs included) it passes
 :func:`lpsched.check.check`.
 
+Deadline (drain)
+----------------
+With a ``deadline`` that expires at a decision time ``t`` the policy is not
+called again: the running requests go on (the guard's eviction rule applied to
+their true memory), and the rest start after them in arrival order, in packed
+batches of arrived requests whose peaks fit in ``M`` together when the policy
+saw the true lengths, else one at a time (:func:`_drain`). Always feasible;
+``SimulationResult.drained`` and ``drain_step`` record it.
+
 Timed mode
 ----------
 :func:`timed_latencies` maps a finished schedule to wall-clock latencies with a
@@ -219,7 +228,8 @@ class SimulationResult:
             "decision_times": self.decision_times, "steps": self.steps,
             "simulation_s": round(self.runtime, 6), **({
                 "drained": self.drained, "drain_step": self.drain_step,
-                "fallback": "deadline: the rest ran one at a time in arrival order"}
+                "fallback": "deadline: the rest ran after the running requests, in arrival "
+                             "order (packed batches with exact lengths, else one at a time)"}
                 if self.drain_step is not None else {})}
 
 
@@ -283,7 +293,8 @@ def simulate(
     deadline
         A :class:`~lpsched.stop.Deadline`. When it expires at a decision time
         ``t`` the run is *drained* (:func:`_drain`): the running requests go on,
-        the others run one at a time in arrival order after them;
+        the others run after them in arrival order (packed batches when the
+        lengths are exact, else one at a time);
         ``SimulationResult.drained`` counts those requests.
     options
         With a policy name: its options (e.g. ``{"window": 8}`` for
@@ -359,6 +370,7 @@ class _Run:
         pred = instance.decode if predictions is None else validate_predictions(instance,
                                                                                   predictions)
         self.state = SimState(instance, pred)
+        self.exact_lengths = bool(np.array_equal(pred, instance.decode))  # for the drain
         policy.reset(self.state)
         self.s = instance.prefill.tolist()
         self.o = instance.decode.tolist()
@@ -499,7 +511,8 @@ class _Run:
         self.drain_step = t
         ev_before = len(self.evicted_runs)
         self.drained, wasted = _drain(self.instance, t, self.starts, self.state.running,
-                                      self.lifo, self.run_id, self.evicted_runs)
+                                      self.lifo, self.run_id, self.evicted_runs,
+                                      self.exact_lengths)
         self.wasted_tokens += wasted[0]
         self.wasted_steps += wasted[1]
         victims = [int(r[0]) for r in self.evicted_runs[ev_before:]]
@@ -548,15 +561,23 @@ class _Run:
 
 def _drain(instance: Instance, t: int, starts: list[int], running: dict[int, int],
            lifo: list[tuple[int, int]], run_id: list[int],
-           evicted_runs: list[tuple[int, int, int]]) -> tuple[int, tuple[int, int]]:
+           evicted_runs: list[tuple[int, int, int]],
+           exact_lengths: bool) -> tuple[int, tuple[int, int]]:
     """Finish a run stopped at decision time ``t`` (its deadline expired) without the policy.
 
     The running requests continue; while their true memory would exceed ``M`` at one of
     their completion steps, the most recently started one is evicted (as the memory guard
-    would). Every request not running is then started one at a time, in arrival order,
-    each when the previous one has completed and not before its arrival: always feasible
-    (every request fits alone) and needs no decode length in advance. Fills ``starts`` in
-    place; returns ``(requests drained, (wasted tokens, wasted steps))``.
+    would). Every request not running then starts after them, in arrival order:
+
+    * when the policy saw the true decode lengths (no prediction error), in *packed
+      batches* (:func:`_pack_arrived`): a batch is the longest run of the requests
+      that have arrived when the previous batch ends whose peaks ``s + o`` fit in
+      ``M`` together, so it is feasible on its own;
+    * otherwise one at a time, each when the previous one has completed and not
+      before its arrival: feasible (every request fits alone) without any length.
+
+    Fills ``starts`` in place; returns ``(requests drained, (wasted tokens, wasted
+    steps))``.
     """
     s, o, a = instance.prefill, instance.decode, instance.arrival
     M = instance.memory
@@ -578,13 +599,44 @@ def _drain(instance: Instance, t: int, starts: list[int], running: dict[int, int
         evicted_runs.append((pos, p, d))
         starts[pos] = -1
     free = max([t] + [running[p] + int(o[p]) for p, _ in live])
-    rest = [k for k in range(instance.n) if starts[k] < 0]
-    rest.sort(key=lambda k: (int(a[k]), k))
-    for k in rest:
-        free = max(free, int(a[k]))
-        starts[k] = free
-        free += int(o[k])
+    rest = np.array(sorted((k for k in range(instance.n) if starts[k] < 0),
+                           key=lambda k: (int(a[k]), k)), dtype=np.int64)
+    if exact_lengths:
+        _pack_arrived(instance, rest, starts, free)
+    else:
+        for k in rest.tolist():
+            free = max(free, int(a[k]))
+            starts[k] = free
+            free += int(o[k])
     return len(rest), (wasted_tokens, wasted_steps)
+
+
+def _pack_arrived(instance: Instance, order: np.ndarray, starts: list[int], t0: int) -> None:
+    """Start ``order`` (arrival order) in packed batches from ``t0`` on, causally (in place).
+
+    At ``t`` (``t0``, then the end of each batch) the batch is the longest run of
+    ``order``'s next requests that have arrived by ``t`` and whose peaks
+    ``s_i + o_i`` sum to at most ``M`` (at least one request: every request fits
+    alone); when the next request has not arrived, ``t`` jumps to its arrival. The
+    batch ends at ``t + max o``. Memory is at most the sum of the peaks, so every
+    batch is feasible with nothing else running. ``O(n log n)``.
+    """
+    if order.size == 0:
+        return
+    s, o, a, M = instance.prefill, instance.decode, instance.arrival, instance.memory
+    cum = np.concatenate([[0], np.cumsum(s[order] + o[order])])
+    arr = a[order]  # non-decreasing
+    j, t = 0, int(t0)
+    while j < order.size:
+        t = max(t, int(arr[j]))
+        fit = int(np.searchsorted(cum, cum[j] + M, side="right")) - 1
+        came = int(np.searchsorted(arr, t, side="right"))
+        k = max(j + 1, min(fit, came))
+        batch = order[j:k]
+        for pos in batch.tolist():
+            starts[pos] = t
+        t += int(o[batch].max())
+        j = k
 
 
 # ---------------------------------------------------------------------------------------------

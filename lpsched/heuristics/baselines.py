@@ -365,7 +365,8 @@ def run_policy(instance: Instance, policy: BasePolicy, *, deadline: Deadline | N
     """Simulate ``policy`` on ``instance`` and wrap the outcome in a :class:`Result`.
 
     Status ``feasible``, or ``time_limit`` when ``deadline`` expired during the
-    simulation (the rest was drained one at a time, :func:`lpsched.simulate.simulate`).
+    simulation (the rest was drained after the running requests, in arrival order,
+    :func:`lpsched.simulate.simulate`).
     """
     o_hat, mode = predictions_for(instance, predictions, prediction_noise, seed, policy.name)
     sim = simulate(instance, policy, predictions=o_hat, skip_idle=bool(skip_idle),
@@ -378,8 +379,8 @@ def run_policy(instance: Instance, policy: BasePolicy, *, deadline: Deadline | N
         stats["over_predicted"] = int((err > 0).sum())
     status = SolveStatus.FEASIBLE if sim.drain_step is None else SolveStatus.TIME_LIMIT
     msg = "" if sim.drain_step is None else (
-        f"time limit reached at step {sim.drain_step}: {sim.drained} requests ran one at a "
-        "time after it (fallback)")
+        f"time limit reached at step {sim.drain_step}: {sim.drained} requests ran after it in "
+        "arrival order (fallback: packed batches with exact lengths, else one at a time)")
     return Result(algorithm=policy.name, status=status,
                   objective=sim.schedule.objective, lower_bound=None, runtime=sim.runtime,
                   schedule=sim.schedule, stats=stats, message=msg)
