@@ -7,12 +7,15 @@ differences, the throughput at each theory choice as a fraction of the simulated
 and idle fractions at ``r_int`` against ``r = 1`` and ``r = 2 r_int``.  A second table
 runs the simulator on the *roofline* fits (what the hardware measured) and checks the
 linear closed form and the roofline search against it; a third compares slot
-admission policies.
+admission policies.  A fourth part runs xA-yF bundles (``benchmarks/afd_xayf.py``: x
+attention instances, the FFN sharded over y devices, KV capacity of the attention devices
+enforced) over a grid of (x, y), and the report ends with the published-deployment
+comparison (``benchmarks/afd_published.py``).
 
-    python benchmarks/afd_validation.py [--traces /path/to/traces] [--quick]
+    python benchmarks/afd_validation.py --traces /path/to/traces [--quick] [--part xayf]
 
-Writes benchmarks/results/afd_validation.{md,csv}, afd_roofline.csv, afd_admission.csv
-and afd_sweeps_*.png.
+Writes benchmarks/results/afd_validation.{md,csv}, afd_roofline.csv, afd_admission.csv,
+afd_sweeps_*.png, afd_xayf*.csv, afd_xayf_*.png and afd_published.{md,csv}.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import afd_published  # noqa: E402
+import afd_xayf  # noqa: E402
+from afd_tables import md_table  # noqa: E402
 from common import machine  # noqa: E402
 
 from lpsched.afd.ratio import size_bundle  # noqa: E402
@@ -119,22 +125,6 @@ def write_csv(rows, path):
         for r in rows:
             w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()
                         if k != "curve"})
-
-
-def md_table(rows, cols, heads=None):
-    heads = heads or cols
-    out = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for c in cols:
-            v = r[c]
-            if c.startswith(("rel_", "thr_frac", "idle")):
-                v = f"{v:.1%}"
-            elif isinstance(v, float):
-                v = f"{v:.2f}"
-            cells.append(str(v))
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
 
 
 def plot_sweep_axes(a1, a2, curve, title="", marks=None):
@@ -245,14 +235,25 @@ NOTES = """## What the tables show
 """
 
 
-def write_report(W, rows, roof, adm, n, total, pngs):
+def _machine_line(report_only: bool) -> str:
+    """This machine and load, or (rebuilding a report) the line of the run that measured."""
+    md = RESULTS / "afd_validation.md"
+    if report_only and md.exists():
+        for line in md.read_text().splitlines():
+            if line.startswith("Machine: "):
+                return line.split(".  Total run time")[0].removeprefix("Machine: ")
+    return machine()
+
+
+def write_report(W, rows, roof, adm, n, total, pngs, xayf=(), xpngs=(), published=(),
+                 report_only=False):
     def summary(rs, key_r, key_f):
         ok_r = sum(r[key_r] <= 0.10 + 1e-12 for r in rs)
         ok_f = sum(r[key_f] >= 0.97 for r in rs)
         return ok_r, ok_f, len(rs)
 
     lines = ["# AFD validation: theory vs simulation-optimal r", "",
-             f"Machine: {machine()}.  Total run time {total:.0f} s "
+             f"Machine: {_machine_line(report_only)}.  Total run time {total:.0f} s "
              f"(`python benchmarks/afd_validation.py`).", "",
              "Simulator: step-synchronous rA-1F bundle, barrier over attention instances, fully "
              "overlapped stages (seed model), stationary start (no warm-up), drain excluded, "
@@ -303,7 +304,76 @@ def write_report(W, rows, roof, adm, n, total, pngs):
                             "best tok/s/device", "idleA at r_int", "idleF at r_int"])]
     lines += ["", NOTES, "Plots (throughput per device and idle fractions against r, with the "
               "theory and simulation choices marked): " + ", ".join(f"`{p}`" for p in pngs), ""]
+    lines += xayf_section(xayf, rows, xpngs) + published_section(published)
     (RESULTS / "afd_validation.md").write_text("\n".join(lines))
+
+
+def xayf_section(xr, ra1f_rows, pngs) -> list[str]:
+    """The xA-yF part of the report (``afd_xayf`` rows)."""
+    if not xr:
+        return []
+    out = ["", "## xA-yF: x attention instances, the FFN stage sharded over y devices", "",
+           afd_xayf.__doc__.split("\n\n", 1)[1].strip(), "",
+           "Simulated with the roofline fits, stationary start, the same request streams as "
+           "above (random admission), KV capacity per attention device enforced by admission "
+           "control; drain excluded.  Columns: theory = the refined closed form's pair "
+           "(`lpsched afd size`), cf = the mean-load closed form's, IP = the sizing integer "
+           "program's (one bundle, throughput per device, x on the simulated grid, the "
+           "attention device's KV capacity; `lpsched afd plan`), sim = the simulation "
+           "optimum on the grid, d(x/y) = |x/y - x_sim/y_sim| / (x_sim/y_sim), thr = simulated "
+           "throughput per device / the simulated best, rA-1F = the best simulated y = 1 "
+           "configuration at the same B, gain = theory's throughput / rA-1F's, idle and KV "
+           "overflow (fraction of instance-steps above the capacity) at the theory's pair.", "",
+           "Targets (ratio within 10% and >= 99% of the best throughput):", "",
+           *afd_xayf.summary_lines(xr), ""]
+    miss = afd_xayf.misses(xr)
+    out.append("Misses of the recommended (refined) pair: " + ("none." if not miss else ""))
+    out += [f"* {m}" for m in miss]
+    pm = afd_xayf.per_y_misses(xr)
+    out += ["", "Misses of the refined closed form's x at a fixed y: " + ("none." if not pm else "")]
+    out += [f"* {m}" for m in pm]
+    out += ["", md_table(xr, ["workload", "gpu", "ffn", "B", "theta", "x_th", "y_th", "regime",
+                              "x_cf", "y_cf", "x_ip", "y_ip", "x_sim", "y_sim", "d_ratio_th",
+                              "d_ratio_cf", "d_ratio_ip", "thr_frac_th", "thr_frac_cf",
+                              "thr_frac_ip", "thr_th_tok_s", "r_ra1f",
+                              "thr_ra1f_tok_s", "gain_vs_ra1f", "idle_A_th", "idle_F_th",
+                              "kv_overflow_th"],
+                    ["workload", "gpu", "FFN", "B (KV)", "theta", "x", "y", "regime", "x cf",
+                     "y cf", "x IP", "y IP", "x sim", "y sim", "d(x/y)", "d(x/y) cf",
+                     "d(x/y) IP", "thr", "thr cf", "thr IP",
+                     "tok/s/dev", "rA-1F r", "rA-1F tok/s/dev", "gain", "idleA", "idleF",
+                     "KV overflow"])]
+    dense_ffn = {(r["workload"], r["gpu"]) for r in ra1f_rows
+                 if r["ffn"] == "llama3-70b" and r["regime"] == "FFN-bound"}
+    side = [r for r in xr if r["ffn"] == "llama3-70b" and (r["workload"], r["gpu"]) in dense_ffn]
+    if side:
+        out += ["", "### Dense rows that are FFN-bound in rA-1F: best rA-1F against the chosen "
+                "(x, y), simulated side by side", "",
+                "Rows whose rA-1F regime above (linear fits, B = 256) is FFN-bound; here at the "
+                "KV-limited B with roofline fits.  Both columns are simulated.", "",
+                md_table(side, ["workload", "gpu", "B", "r_ra1f", "thr_ra1f_tok_s", "idle_A_ra1f",
+                                "idle_F_ra1f", "x_th", "y_th", "thr_th_tok_s", "idle_A_th",
+                                "idle_F_th", "gain_vs_ra1f"],
+                         ["workload", "gpu", "B (KV)", "rA-1F r", "rA-1F tok/s/dev",
+                          "rA-1F idleA", "rA-1F idleF", "x", "y", "xA-yF tok/s/dev", "idleA",
+                          "idleF", "gain"])]
+    per = [p for r in xr for p in r["per_y"]]
+    out += ["", "### Per y: the closed form's x against the simulation-optimal x at that y", "",
+            md_table(per, ["workload", "gpu", "ffn", "B", "y", "regime", "x_cf", "x_bar",
+                           "x_sim", "dx_cf", "dx_bar", "thr_frac_cf", "thr_frac_bar"],
+                     ["workload", "gpu", "FFN", "B", "y", "regime", "x cf", "x refined", "x sim",
+                      "dx cf", "dx refined", "thr cf", "thr refined"])]
+    if pngs:
+        out += ["", "Plots of the simulated throughput per device over (x, y), theory and "
+                "simulation choices marked: " + ", ".join(f"`{p}`" for p in pngs)]
+    return out + [""]
+
+
+def published_section(rows) -> list[str]:
+    if not rows:
+        return []
+    return ["", "## Published AFD deployments and our planner (details: docs/afd.md)", "",
+            *afd_published.published_table(), "", *afd_published.ours_table(rows), ""]
 
 
 def main() -> None:
@@ -313,6 +383,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100000,
                     help="requests per simulation for synthetic workloads")
     ap.add_argument("--quick", action="store_true", help="h200 only, fewer requests")
+    ap.add_argument("--part", default="all", choices=["all", "ra1f", "xayf"],
+                    help="run only the rA-1F or the xA-yF part; the other is read back from "
+                         "the CSVs of a previous run for the report")
     ap.add_argument("--report-only", type=float, default=None, metavar="SECONDS",
                     help="rebuild the Markdown from the CSVs of a previous run (give its run "
                          "time); no simulation, plots unchanged")
@@ -321,15 +394,46 @@ def main() -> None:
     W = workloads(Path(args.traces), passes=1 if args.quick else 4)
     n = 20000 if args.quick else args.requests
     pngs = [f"afd_sweeps_{t}_{g}.png" for t in ("linear", "roofline") for g in ("h100", "h200")]
-    if args.report_only is not None:
-        adm_path = RESULTS / "afd_admission.csv"
-        write_report(W, read_csv_rows(RESULTS / "afd_validation.csv"),
-                     read_csv_rows(RESULTS / "afd_roofline.csv"),
-                     read_csv_rows(adm_path) if adm_path.exists() else [], n,
-                     args.report_only, [p for p in pngs if (RESULTS / p).exists()])
-        return
+    xpngs = [f"afd_xayf_{f}_{g}.png" for f in ("dense", "moe") for g in ("h100", "h200")]
     gpus = ("h200",) if args.quick else ("h100", "h200")
     t_all = time.perf_counter()
+    if args.report_only is not None or args.part == "xayf":
+        adm_path = RESULTS / "afd_admission.csv"
+        rows = read_csv_rows(RESULTS / "afd_validation.csv")
+        roof = read_csv_rows(RESULTS / "afd_roofline.csv")
+        adm = read_csv_rows(adm_path) if adm_path.exists() else []
+    else:
+        rows, roof, adm = run_ra1f(W, gpus, n)
+    if args.report_only is not None or args.part == "ra1f":
+        path = RESULTS / "afd_xayf.csv"
+        xr = afd_xayf.read_csvs(RESULTS, read_csv_rows) if path.exists() else []
+        if xr and "x_ip" not in xr[0]:  # the IP's pair is read off the simulated surface
+            afd_xayf.add_ip_columns(xr, W)
+            afd_xayf.write_csvs(xr, RESULTS)
+    else:
+        xr = afd_xayf.run_all(W, gpus, n)
+        afd_xayf.write_csvs(xr, RESULTS)
+        for ffn, tag in (("llama3-70b", "dense"), ("dsv3-moe-e8", "moe")):
+            for g in gpus:
+                sel = [r for r in xr if r["ffn"] == ffn and r["gpu"] == g]
+                afd_xayf.plot_surfaces(sel, RESULTS / f"afd_xayf_{tag}_{g}.png",
+                                       f"xA-yF, {ffn} FFN on {g}: simulated tokens/s per device "
+                                       "over (x, y)")
+    if args.report_only is None:
+        published = afd_published.run()
+        afd_published.write(published)
+    else:
+        p = RESULTS / "afd_published.csv"
+        published = read_csv_rows(p) if p.exists() else []
+    total = time.perf_counter() - t_all if args.report_only is None else args.report_only
+    write_report(W, rows, roof, adm, n, total, [p for p in pngs if (RESULTS / p).exists()],
+                 xr, [p for p in xpngs if (RESULTS / p).exists()], published,
+                 report_only=args.report_only is not None)
+    print(f"total {total:.1f}s; wrote {RESULTS / 'afd_validation.md'}")
+
+
+def run_ra1f(W, gpus, n):
+    """The rA-1F tables: linear fits, roofline fits, slot admission."""
     rows, roof, adm = [], [], []
     for wname, (wl, reqs, B, link, ffns, _note) in W.items():
         for gpu in gpus:
@@ -345,14 +449,13 @@ def main() -> None:
                 if row["regime"] == "attention-bound" and row["r_int"] >= 3:
                     for a in ("random", "round-robin", "least-load"):
                         adm.append(run_row(wname, wl, reqs, B, link, gpu, ffn, n, admission=a))
-    total = time.perf_counter() - t_all
     write_csv(rows, RESULTS / "afd_validation.csv")
     write_csv(roof, RESULTS / "afd_roofline.csv")
     if adm:
         write_csv(adm, RESULTS / "afd_admission.csv")
-    pngs = plots(rows, "linear") + plots(roof, "roofline")
-    write_report(W, rows, roof, adm, n, total, pngs)
-    print(f"total {total:.1f}s; wrote {RESULTS / 'afd_validation.md'}")
+    plots(rows, "linear")
+    plots(roof, "roofline")
+    return rows, roof, adm
 
 
 if __name__ == "__main__":

@@ -66,6 +66,16 @@ def test_fit_and_plan_text(capsys):
     (["afd", "plan", "--devices", "h200:abc"], "cost must be a number"),
     (["afd", "plan", "--batches", "0"], "--batches: values must be >= 1"),
     (["afd", "sweep", "--r-min", "5", "--r-max", "2"], "need 1 <= --r-min <= --r-max"),
+    (["afd", "size", "--ffn-devices", "0"], "--ffn-devices: the number of FFN devices must be"),
+    (["afd", "size", "--ffn-devices", "abc"], "is not a positive number, a range like 1-8"),
+    (["afd", "size", "--ffn-devices", "4-2"], "is not a positive number, a range like 1-8"),
+    (["afd", "plan", "--ffn-devices", "h100"], "device type names moved to --ffn-types"),
+    (["afd", "size", "--ffn-model", "dsv3-moe-e8", "--ffn-devices", "3"],
+     "needs 3 to divide the 8 experts"),
+    (["afd", "simulate", "--ffn-devices", "1-4"], "simulate takes one number"),
+    (["afd", "plan", "--ffn-types", "tpu"], "ffn device 'tpu' is not among the device types"),
+    (["afd", "simulate", "--kv-capacity", "-3"], "--kv-capacity must be > 0 tokens"),
+    (["afd", "sweep", "--kv-capacity", "lots"], "--kv-capacity must be 'auto' or a number"),
 ])
 def test_bad_inputs_exit_2_with_one_line(capsys, argv, msg):
     code, out, err = run(capsys, *argv)
@@ -111,3 +121,49 @@ def test_step_time_bridge_with_timed_latencies():
     assert res.step_seconds == pytest.approx(f(res.batch, res.kv_tokens))
     assert res.latency[1] == pytest.approx(res.step_seconds[:2].sum())
     assert 1e-3 < res.stats["makespan_s"] < 0.1  # a few ms per step for an 8B model
+
+
+def test_size_and_plan_report_x_y_regime_and_idle(capsys):
+    code, out, _ = run(capsys, "afd", "size", "--ffn-devices", "1-4", "--fit", "roofline",
+                       "--gpu", "h100", "-B", "192", "--json")
+    assert code == 0
+    d = json.loads(out)
+    for k in ("attention_instances", "ffn_devices", "throughput_per_device", "idle_attention",
+              "idle_ffn"):
+        assert d[k] == d["xa_yf"][k]
+    assert d["ffn_devices"] in (1, 2, 3, 4) and d["xa_yf"]["regime"]
+    assert [r["ffn_devices"] for r in d["xa_yf"]["per_ffn_devices"]] == [1, 2, 3, 4]
+    assert d["r_int"] >= 1 and "barrier" in d  # the rA-1F keys are still there
+    code, out, _ = run(capsys, "afd", "size", "--ffn-model", "dsv3-moe-e8", "--ffn-devices", "1-8")
+    assert code == 0 and "xA-yF (y in 1,2,4,8, ep)" in out and "idle attention" in out
+    code, out, _ = run(capsys, "afd", "plan", "--ffn-devices", "1-4", "--fit", "roofline",
+                       "--devices", "h100", "--batches", "128,192", "--json")
+    assert code == 0
+    c = json.loads(out)["chosen"][0]
+    assert c["ffn_devices"] >= 1 and c["attention_instances"] >= 1
+    code, out, _ = run(capsys, "afd", "plan", "--ffn-devices", "2", "--devices", "h100",
+                       "--batches", "128")
+    assert code == 0 and "regime" in out and "idle_attn" in out
+
+
+def test_infeasible_plan_explains_and_exits_1(capsys):
+    code, out, err = run(capsys, "afd", "plan", "--batches", "2048")
+    assert code == 1 and err == ""
+    assert "status infeasible" in out and "infeasible: KV capacity" in out
+    code, out, _ = run(capsys, "afd", "plan", "--batches", "64", "--tpot-ms", "1", "--json")
+    assert code == 1
+    d = json.loads(out)
+    assert d["status"] == "infeasible" and d["infeasible"][0].startswith("TPOT")
+
+
+def test_simulate_with_ffn_devices(capsys):
+    code, out, _ = run(capsys, "afd", "simulate", "--ffn-devices", "4", "--r", "3", "--fit",
+                       "roofline", "--requests", "1500", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert (d["attention_instances"], d["ffn_devices"]) == (3, 4)
+    assert d["step_model"]["shard_kernel"]["share"] == 0.25
+    code, out, _ = run(capsys, "afd", "simulate", "--gpu", "h100", "-B", "64", "--requests",
+                       "1500", "--kv-capacity", "auto", "--json")
+    d = json.loads(out)
+    assert code == 0 and d["kv"]["capacity"] == pytest.approx(145998.5625)

@@ -150,3 +150,161 @@ def test_micro_batch_cycle_matches_the_sizing_formula(m, ffn):
     tA_m = float(sm.t_A(B // m * 300, B // m))
     expect = _tau(sm, r, B, m, float(sm.t_A(B * 300, B)), tA_m)
     assert s.elapsed_ms / s.steps == pytest.approx(expect, rel=1e-6)
+
+
+# ----------------------------------------------------------------- xA-yF and KV capacity
+
+
+def reference(model, P, D, r, B, seed, kv_capacity=None):
+    """Plain-Python xA-yF simulator, one slot at a time: fresh start, random admission
+    (the same permutation draws as simulate()), fully overlapped stages, KV admission
+    control (a free slot takes the head request only if its prompt fits the instance's
+    KV capacity, else it waits, counted every step, and is examined again at the next
+    step with a completion), r + y devices.  Written from the rules in the simulator's
+    docstring, not from its code."""
+    rng = np.random.default_rng(seed)
+    y = getattr(model, "ffn_devices", 1)
+    cap = np.inf if kv_capacity is None else kv_capacity
+    S, n = r * B, len(P)
+    load, left, waiting = [None] * S, [0] * S, [False] * S
+    ptr = 0
+    for s in range(min(S, n)):
+        load[s], left[s] = int(P[s]), int(D[s])
+        ptr += 1
+    t = idle_a = idle_f = 0.0
+    tokens = blocked = over = inst_steps = 0
+    first_empty, k = None, 0
+    while True:
+        if k > 0:
+            done = []
+            for s in range(S):
+                if load[s] is not None:
+                    left[s] -= 1
+                    load[s] += 1
+                    if left[s] == 0:
+                        load[s] = None
+                        done.append(s)
+            blocked += sum(waiting) if not done else 0
+            free = [s for s in range(S) if s in done or waiting[s]] if done else []
+            if free:
+                waiting = [False] * S
+                inst = [0] * r
+                for s in range(S):
+                    if load[s] is not None:
+                        inst[s // B] += load[s]
+                order = rng.permutation(len(free)) if len(free) > 1 else [0]
+                for q in order:
+                    s = free[q]
+                    if ptr >= n:
+                        first_empty = k if first_empty is None else first_empty
+                    elif inst[s // B] + int(P[ptr]) > cap:
+                        waiting[s] = True
+                        blocked += 1
+                    else:
+                        load[s], left[s] = int(P[ptr]), int(D[ptr])
+                        inst[s // B] += int(P[ptr])
+                        ptr += 1
+                if ptr >= n and any(waiting):
+                    waiting = [False] * S
+                    first_empty = k if first_empty is None else first_empty
+            if all(x is None for x in load) and not any(waiting):
+                break
+        if first_empty is None:
+            kv = [0.0] * r
+            act = [0] * r
+            for s in range(S):
+                if load[s] is not None:
+                    kv[s // B] += load[s]
+                    act[s // B] += 1
+            tA = [float(model.t_A(kv[i], act[i])) if act[i] else 0.0 for i in range(r)]
+            tC = [float(model.t_C(act[i])) if act[i] else 0.0 for i in range(r)]
+            N = sum(act)
+            tF = float(model.t_F(N)) if N else 0.0
+            tau = max(max(tA), max(tC), tF)
+            t += tau
+            tokens += N
+            idle_a += sum(tau - a for a in tA)
+            idle_f += tau - tF
+            over += sum(x > cap for x in kv)
+            inst_steps += r
+        k += 1
+    return {"throughput": tokens / t * 1e3 / model.n_layers / (r + y), "tokens": tokens,
+            "elapsed": t, "idle_attention": idle_a / (r * t), "idle_ffn": idle_f / t,
+            "blocked": blocked, "overflow": over / inst_steps}
+
+
+def _bundle(ffn, y, kind):
+    from lpsched.afd.topology import build_bundle_model
+    return build_bundle_model("h200", "llama3-70b", ffn, kind=kind, ffn_devices=y)
+
+
+@pytest.mark.parametrize("ffn, y, kind", [("llama3-70b", 1, "linear"), ("llama3-70b", 3, "roofline"),
+                                          ("dsv3-moe-e8", 2, "linear"), ("dsv3-moe-e8", 4, "roofline")])
+@pytest.mark.parametrize("r, B, cap", [(2, 3, None), (3, 2, None), (2, 3, 60), (3, 3, 45)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_xayf_simulator_matches_plain_python_reference(ffn, y, kind, r, B, cap, seed):
+    rng = np.random.default_rng(100 + seed)
+    P = rng.integers(0, 30, 70)
+    D = rng.integers(1, 12, 70)
+    model = _bundle(ffn, y, kind)
+    s = simulate(model, r=r, B=B, requests=(P, D), seed=seed, start="fresh", warmup=0,
+                 kv_capacity=cap)
+    ref = reference(model, P, D, r, B, seed, cap)
+    assert s.ffn_devices == y and s.tokens == ref["tokens"]
+    assert s.elapsed_ms == pytest.approx(ref["elapsed"], rel=1e-12)
+    assert s.throughput_per_instance == pytest.approx(ref["throughput"], rel=1e-12)
+    assert s.idle_attention == pytest.approx(ref["idle_attention"], rel=1e-9, abs=1e-12)
+    assert s.idle_ffn == pytest.approx(ref["idle_ffn"], rel=1e-9, abs=1e-12)
+    if cap is not None:
+        assert s.kv["blocked_slot_steps"] == ref["blocked"]
+        assert s.kv["overflow"] == pytest.approx(ref["overflow"], abs=1e-12)
+    if cap == 45:
+        assert ref["blocked"] > 0  # the capacity binds in this case
+
+
+def test_sweep_pair_times_one_trajectory_per_x_for_every_y():
+    from lpsched.afd.simulator import sweep_pair
+    wl = geometric_workload(200, 60, prefill="geometric")
+    models = {y: _bundle("llama3-70b", y, "roofline") for y in (1, 2, 4)}
+    out = sweep_pair(models, wl, x_values=(1, 2), B=8, n_requests=400, seed=3,
+                     kv_capacity=2500)
+    for (x, y), res in out["results"].items():
+        one = simulate(models[y], wl, r=x, B=8, n_requests=400, seed=3, drain=False,
+                       kv_capacity=2500)
+        assert res.throughput_per_instance == one.throughput_per_instance
+        assert (res.idle_attention, res.idle_ffn, res.kv) == (one.idle_attention, one.idle_ffn,
+                                                              one.kv)
+    best = max(out["results"], key=lambda k: out["results"][k].throughput_per_instance)
+    assert out["best"] == best
+
+
+@pytest.mark.parametrize("routing", ["balanced", "random"])
+def test_expert_routing_in_the_simulator_matches_the_expected_stage_time(routing):
+    from lpsched.afd.topology import build_bundle_model
+    m = build_bundle_model("h200", "llama3-70b", "dsv3-moe-e8", kind="roofline", ffn_devices=4,
+                           routing=routing)
+    wl = IndependentWorkload(Fixed(300), Fixed(1))  # every step: 4 x 64 = 256 rows
+    s = simulate(m, wl, r=4, B=64, n_requests=4 * 64 * 3000, start="fresh", warmup=0,
+                 record=True, seed=5)
+    mean_tF = float(s.trace["tF"][:s.steps].mean())
+    if routing == "balanced":
+        assert mean_tF == pytest.approx(float(m.t_F(256)), rel=1e-12)
+    else:
+        assert mean_tF == pytest.approx(m.t_F_expected(256), rel=0.02)
+        assert mean_tF > float(m.t_F(256))
+        # the devices' mean busy time is below the stage (the busiest device) time
+        assert s.idle_ffn > 0
+
+
+def test_kv_capacity_admission_bad_inputs_and_effect():
+    m = build_step_model("h200")
+    wl = geometric_workload(400, 50, prefill="geometric")
+    with pytest.raises(ValueError, match="kv_capacity must be > 0"):
+        simulate(m, wl, r=2, B=8, n_requests=200, kv_capacity=0)
+    with pytest.raises(ValueError, match="prompt longer than the KV capacity"):
+        simulate(m, requests=([10, 500], [3, 3]), r=1, B=2, kv_capacity=100)
+    free = simulate(m, wl, r=2, B=16, n_requests=3000, seed=2)
+    tight = simulate(m, wl, r=2, B=16, n_requests=3000, seed=2, kv_capacity=6000)
+    assert tight.kv["blocked_slot_steps"] > 0 and free.kv == {}
+    assert tight.mean_load < free.mean_load
+    assert 0 <= tight.kv["overflow"] <= 1 and tight.kv["mean_load_fraction"] < 1

@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = ["CalibrationError", "ModelSpec", "MODELS", "FFN_MODELS", "GPUS", "Fit", "Link",
            "Calibration", "load_calibration", "read_calibration_csv", "fit_linear",
-           "fit_roofline_1d", "links", "DEVICE_MEMORY_GB"]
+           "fit_roofline_1d", "links", "DEVICE_MEMORY_GB", "FFN_WEIGHT_BYTES", "ffn_family"]
 
 DATA = Path(__file__).parent / "data"
 REQUIRED_COLUMNS = ("part", "model", "batch", "ctx", "tokens", "experts", "ms_median")
@@ -100,6 +100,28 @@ FFN_MODELS = {
     "dsv3-moe-e8": ("ffn_moe", "dsv3-expert", 8),
     "dsv3-moe-e32": ("ffn_moe", "dsv3-expert", 32),
 }
+_DSV3_EXPERT_BYTES = 3 * 7168 * 2048 * 2  # gate, up, down of one 7168 x 2048 expert, bf16
+#: FFN weight bytes per layer (bf16, gate/up/down projections) of the bundled FFN models:
+#: what a device holding the whole FFN reads per step (its kernel's flat floor) and what a
+#: shard holds.  Llama-3: ``3 d_model d_ff 2``; the DeepSeek-V3-shaped expert layers: the
+#: experts on the device.  ``llama3-8b`` holds exactly a quarter of ``llama3-70b``'s FFN
+#: weights and FLOPs per token, and ``dsv3-moe-e8`` a quarter of ``dsv3-moe-e32``'s: the
+#: measured kernels of a 4-way shard (see :mod:`lpsched.afd.topology`).
+FFN_WEIGHT_BYTES = {
+    "llama3-70b": 3 * 8192 * 28672 * 2,
+    "llama3-8b": 3 * 4096 * 14336 * 2,
+    "dsv3-moe-e8": 8 * _DSV3_EXPERT_BYTES,
+    "dsv3-moe-e32": 32 * _DSV3_EXPERT_BYTES,
+}
+
+
+def ffn_family(ffn_model: str) -> str | None:
+    """``"dense"`` or ``"moe"`` for a bundled FFN model (``None`` if unknown): the kernels
+    of one family share a shape law, so a shard's kernel is read off its siblings."""
+    entry = FFN_MODELS.get(ffn_model)
+    if entry is None:
+        return None
+    return "moe" if entry[0] == "ffn_moe" else "dense"
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from lpsched.afd.timing import StepTimeModel
 from lpsched.afd.workload import LoadStats
 
 __all__ = ["SeedCoefficients", "ClosedForm", "closed_form", "seed_throughput",
-           "brute_force_integer", "expected_max_normal", "barrier_attention_time",
+           "brute_force_integer", "expected_max_normal", "barrier_attention_time", "expected_max",
            "model_throughput", "search_ratio", "size_bundle"]
 
 _trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy 2 renamed trapz
@@ -162,9 +162,18 @@ def barrier_attention_time(model: StepTimeModel, B: int, stats: LoadStats, r: fl
     mu, sd = stats.instance_load(B)
     if T_bar is not None:
         mu = T_bar
-    dens = r * _PHI * _CDF ** (r - 1)
-    t = model.t_A(np.maximum(mu + sd * _Z, 0.0), B)
-    return float(_trapz(t * dens, _Z))
+    return expected_max(lambda T: model.t_A(T, B), mu, sd, r)
+
+
+def expected_max(fn, mu: float, sd: float, n: float) -> float:
+    """``E[fn(M_n)]`` with ``M_n`` the maximum of ``n`` iid ``N(mu, sd^2)`` variables
+    truncated at 0, for a non-decreasing vectorised ``fn`` (then ``max_i fn(X_i) =
+    fn(max_i X_i)``).  Quadrature against the density ``n phi(z) Phi(z)^(n-1)`` of the
+    maximum in standard units on ``z in [-9, 9]`` (valid for real ``n >= 1``).  Used for
+    the barrier over attention instances and over the FFN devices of a randomly routed
+    expert-parallel stage (:mod:`lpsched.afd.topology`)."""
+    dens = n * _PHI * _CDF ** (n - 1)
+    return float(_trapz(fn(np.maximum(mu + sd * _Z, 0.0)) * dens, _Z))
 
 
 def model_throughput(model: StepTimeModel, r, B: int, T_bar: float,
