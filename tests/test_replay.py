@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lpsched.instance import Instance, Request
 from lpsched.schedule import Schedule
@@ -16,6 +18,7 @@ from lpsched.serving.metrics import serving_metrics
 from lpsched.serving.replay import load_workload, replay
 from lpsched.serving.timeline import build_timeline, runs_of, step_record
 from lpsched.simulate import simulate
+from tests.strategies import instances
 
 
 class RowsModel:
@@ -168,3 +171,59 @@ def test_cli_user_csv_text_and_errors(tmp_path):
     assert r.returncode == 2 and "exceeds memory 50" in r.stderr
     r = _cli(str(csv), "--algo", "milp")
     assert r.returncode == 2 and "online policy" in r.stderr
+
+
+def _plain_timeline(inst, sim, model, idle):
+    """Naive per-step scan: every run (final + evicted) step by step; token k of a
+    request delivered at the first step that emits it."""
+    s, o = inst.prefill.tolist(), inst.decode.tolist()
+    runs = [(k, int(p), o[k]) for k, p in enumerate(sim.schedule.starts.tolist())]
+    runs += [tuple(r) for r in np.asarray(sim.evicted_runs).reshape(-1, 3).tolist() if r[2]]
+    T = max(p + d for _, p, d in runs)
+    dur = []
+    for t in range(1, T + 1):
+        rows = kv = sq = out = 0
+        for k, p, d in runs:
+            if p + 1 == t:
+                rows += max(s[k], 1)
+                sq += s[k] * (s[k] + 1)
+                out += 1
+            elif p + 1 < t <= p + d:
+                rows += 1
+                kv += s[k] + t - p
+                out += 1
+        dur.append(float(model.step_seconds(rows, kv, sq, out)) if out else idle)
+    clock = [0.0]
+    for x in dur:
+        clock.append(clock[-1] + x)
+    first = {}
+    for k, p, d in sorted(runs, key=lambda r: r[1]):
+        for j in range(1, d + 1):
+            first.setdefault((k, j), clock[p + j])
+    ttft, e2el, itl = [], [], []
+    for k in range(inst.n):
+        times = [first[(k, j)] for j in range(1, o[k] + 1)]
+        a = clock[int(inst.arrival[k])]
+        ttft.append(times[0] - a)
+        e2el.append(times[-1] - a)
+        itl += list(np.diff(times))
+    return np.asarray(clock), np.asarray(ttft), np.asarray(e2el), np.asarray(itl)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(max_n=6, max_memory=40, max_decode=12),
+       algo=st.sampled_from(["fcfs", "mc-sf", "alpha-protection"]),
+       noise=st.sampled_from([None, 0.8]), seed=st.integers(0, 3))
+def test_timeline_matches_plain_scan(inst, algo, noise, seed):
+    from lpsched.serving.steptime import build_step_time
+    from lpsched.simulate import noisy_predictions
+
+    opts = {"alpha": 0.0} if algo == "alpha-protection" else {}
+    pred = None if noise is None else noisy_predictions(inst, noise, seed)
+    sim = simulate(inst, algo, options=opts, predictions=pred)
+    model = build_step_time("h100", "llama3-8b", 2)
+    tl = build_timeline(inst, runs_of(inst, sim), model, idle_seconds=0.01)
+    clock, ttft, e2el, itl = _plain_timeline(inst, sim, model, 0.01)
+    assert np.allclose(tl.clock, clock)
+    assert np.allclose(tl.ttft, ttft) and np.allclose(tl.e2el, e2el)
+    assert np.allclose(np.sort(tl.itl), np.sort(itl))
