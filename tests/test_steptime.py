@@ -15,6 +15,7 @@ from lpsched.serving.steptime import (
     SHAPES,
     build_step_time,
     default_tensor_parallel,
+    holdout_residuals,
     kernel_residuals,
     kv_capacity,
 )
@@ -99,3 +100,14 @@ def test_bad_input_refused():
         build_step_time("h100", "llama2-70b", 2)
     with pytest.raises(CalibrationError, match="unknown GPU"):
         kv_capacity("a100", "llama3-70b", 2)
+
+
+@pytest.mark.parametrize("gpu", ["h100", "h200"])
+@pytest.mark.parametrize("model", ["llama3-70b", "llama3-8b"])
+def test_holdout_extrapolation_error(gpu, model):
+    """docs/serving.md: held-out 32k contexts within 2% and prefill-range FFN rows within
+    8% (median)."""
+    r = holdout_residuals(gpu, model)
+    assert r["attention"]["points"] == 6 and r["ffn"]["points"] == 3
+    assert r["attention"]["median_rel_error"] < 0.02
+    assert r["ffn"]["median_rel_error"] < 0.08

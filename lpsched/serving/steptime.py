@@ -52,7 +52,8 @@ Assumptions (each a choice, stated)
 Error against the measured kernels: :func:`kernel_residuals` evaluates the decode
 part of the model (``N = 1``, no prefill, no LM head) against the sum of the measured
 ``attn_layer`` and ``ffn_dense`` medians at every calibrated (batch, context) point;
-``docs/serving.md`` lists the figures.
+:func:`holdout_residuals` measures the extrapolation (refit without the longest
+contexts or the largest FFN row counts, predict them); ``docs/serving.md`` lists both.
 """
 
 from __future__ import annotations
@@ -68,13 +69,14 @@ from lpsched.afd.calibration import (
     CalibrationError,
     Fit,
     Link,
+    fit_calibration,
     load_calibration,
     read_calibration_csv,
 )
 from lpsched.afd.timing import resolve_link
 
 __all__ = ["SHAPES", "TP_CHOICES", "ModelShape", "StepTimeModel", "build_step_time",
-           "kernel_residuals", "kv_capacity", "default_tensor_parallel"]
+           "kernel_residuals", "holdout_residuals", "kv_capacity", "default_tensor_parallel"]
 
 #: Tensor-parallel degrees the model supports (divisors of the 8 KV heads).
 TP_CHOICES = (1, 2, 4, 8)
@@ -232,6 +234,35 @@ def kernel_residuals(gpu: str = "h100", model: str = "llama3-70b") -> dict:
             "max_rel_error": float(np.abs(rel).max()),
             "rms_rel_error": float(np.sqrt(np.mean(rel ** 2))),
             "mean_signed_error": float(rel.mean())}
+
+
+def holdout_residuals(gpu: str = "h100", model: str = "llama3-70b", ctx_min: int = 32768,
+                      rows_above: int = 2048) -> dict:
+    """Extrapolation error: refit without some rows, predict them.
+
+    The attention roofline is refitted without the rows of context ``>= ctx_min``
+    (``attn_layer``, ``attn_core``) and evaluated on the held-out ``attn_layer`` rows; the
+    FFN roofline is refitted without the ``ffn_dense`` rows above ``rows_above`` token rows
+    (the prefill range) and evaluated on them. Median and max relative error of each.
+    """
+    c = read_calibration_csv(load_calibration(gpu).source)
+    att_rows = (c["part"] == "attn_layer") | (c["part"] == "attn_core")
+    drop = (att_rows & (c["ctx"] >= ctx_min)) | (
+        (c["part"] == "ffn_dense") & (c["batch"] > rows_above))
+    cal = fit_calibration({k: v[~drop] for k, v in c.items()}, str(gpu), "holdout")
+    att, ffn = cal.attention_fit(model, "roofline"), cal.ffn_fit(model, "roofline")
+    out: dict = {"gpu": str(gpu), "model": model}
+    for name, sel, pred in (
+            ("attention", (c["part"] == "attn_layer") & (c["ctx"] >= ctx_min),
+             lambda b, x: att(b * x, b)),
+            ("ffn", (c["part"] == "ffn_dense") & (c["batch"] > rows_above),
+             lambda b, x: ffn(b))):
+        sel = sel & (c["model"] == model)
+        y = c["ms_median"][sel]
+        rel = np.abs(pred(c["batch"][sel], c["ctx"][sel]) - y) / y
+        out[name] = {"points": int(y.size), "median_rel_error": float(np.median(rel)),
+                     "max_rel_error": float(rel.max())}
+    return out
 
 
 def kv_capacity(gpu: str, model: str, tensor_parallel: int,
