@@ -180,6 +180,32 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
                   "Constraints, 2025", options=_PREDICTIONS,
                   policy="lpsched.heuristics.baselines:mc_sf"),
+    AlgorithmSpec("mc-benchmark", "lpsched.heuristics.protection:solve_mc_benchmark", "policy",
+                  "MC-Benchmark: arrival order with MC-SF's future-memory check, stop at the "
+                  "first misfit (the same rule as fcfs, under the paper's name)",
+                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark of the real-trace "
+                  "experiment; lpsched/heuristics/protection.py", options=_PREDICTIONS,
+                  policy="lpsched.heuristics.protection:mc_benchmark"),
+    AlgorithmSpec("alpha-protection", "lpsched.heuristics.protection:solve_alpha_protection",
+                  "policy",
+                  "alpha-protection greedy: arrival order while the next step's memory stays "
+                  "<= (1-alpha) M (no predictions); overflow: evict most recent starts",
+                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark; rule as stated in "
+                  "lpsched/heuristics/protection.py",
+                  options=(_opt("alpha", "float", "protected fraction of M kept for growth",
+                                minimum=0, maximum=1),) + _PREDICTIONS,
+                  policy="lpsched.heuristics.protection:alpha_protection"),
+    AlgorithmSpec("alpha-beta-clearing",
+                  "lpsched.heuristics.protection:solve_alpha_beta_clearing", "policy",
+                  "alpha-protection with beta-clearing: alpha-protection admission; on an "
+                  "overflow evict most recent starts until memory <= (1-beta) M",
+                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark; rule as stated in "
+                  "lpsched/heuristics/protection.py",
+                  options=(_opt("alpha", "float", "protected fraction of M kept for growth",
+                                minimum=0, maximum=1),
+                           _opt("beta", "float", "after an overflow, clear memory down to "
+                                "(1-beta) M", minimum=0, maximum=1)) + _PREDICTIONS,
+                  policy="lpsched.heuristics.protection:alpha_beta_clearing"),
 
     # -- exact solvers (models/) ------------------------------------------------------------
     AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",

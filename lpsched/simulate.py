@@ -50,7 +50,11 @@ request that started *most recently* (ties: the one started later within the
 same decision) back to the waiting queue. An evicted request loses its KV cache
 and later restarts from scratch (no preemption with resume). The oldest running
 request is never evicted (alone it holds at most ``s + o <= M``), so every
-request eventually completes. Evictions, the decode steps and the KV token-steps
+request eventually completes. A policy may ask the guard to clear further: if it
+has a method ``clear_to(state) -> int`` (a memory target ``<= M``), an overflow of
+``M`` evicts, in the same most-recent-first order, until the true memory of step
+``t+1`` is at most that target or one request is left (the beta-clearing rule of
+:mod:`lpsched.heuristics.protection`). Evictions, the decode steps and the KV token-steps
 held by evicted runs (``sum s*d + d(d+1)/2`` for a run of ``d`` steps) are
 counted. The schedule records each request's *final* (successful) start; because
 actual usage never exceeds ``M`` (evicted runs included) it passes
@@ -387,6 +391,7 @@ class _Run:
         self.calls = self.visits = 0
         self.drained = 0
         self.drain_step: int | None = None
+        self.clear_to = getattr(policy, "clear_to", None)
 
     # -- the phases --------------------------------------------------------------------------
     def retire(self, t: int) -> None:
@@ -419,13 +424,16 @@ class _Run:
             self.policy.on_arrival(self.state, new)
 
     def guard(self, t: int) -> None:
-        """3. While the true memory of step ``t+1`` exceeds ``M``, evict the most recent start."""
+        """3. While the true memory of step ``t+1`` exceeds ``M`` (then the policy's
+        ``clear_to`` target, if any, keeping one request), evict the most recent start."""
         state = self.state
         if state._wsum + (t + 1) * state._n_run <= self.M:
             return
         running, run_id, s = state.running, self.run_id, self.s
+        target = self.M if self.clear_to is None else min(self.M, int(self.clear_to(state)))
         victims = []
-        while state._wsum + (t + 1) * state._n_run > self.M:
+        while state._wsum + (t + 1) * state._n_run > self.M or (
+                state._n_run > 1 and state._wsum + (t + 1) * state._n_run > target):
             pos, rid = self.lifo.pop()
             if run_id[pos] != rid or pos not in running:
                 continue

@@ -1,0 +1,1 @@
+"""Serving in seconds: a step-time model from the calibration and the ``replay`` command."""

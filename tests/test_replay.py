@@ -1,0 +1,229 @@
+"""Replay in seconds: timeline and metrics against hand computations, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lpsched.instance import Instance, Request
+from lpsched.schedule import Schedule
+from lpsched.serving.metrics import serving_metrics
+from lpsched.serving.replay import load_workload, replay
+from lpsched.serving.timeline import build_timeline, runs_of, step_record
+from lpsched.simulate import simulate
+from tests.strategies import instances
+
+
+class RowsModel:
+    """Fake step-time model: 0.1 s per token row (duck-typed like StepTimeModel)."""
+
+    def step_seconds(self, rows, kv, prefill_sq, outputs):
+        return 0.1 * np.asarray(rows, dtype=float)
+
+
+class Constant:
+    def step_seconds(self, rows, kv, prefill_sq, outputs):
+        return np.where(np.asarray(rows) > 0, 1.0, 0.0)
+
+
+def _two_requests():
+    inst = Instance(100, [Request("a", 10, 3), Request("b", 5, 2, arrival=1)])
+    return inst, simulate(inst, "fcfs")
+
+
+def test_metrics_by_hand():
+    """a (s=10, o=3) starts at 0, b (s=5, o=2, arrives at 1) at 1. Rows per step:
+    10 (a's prefill), 1 + 5 (a decodes, b's prefill), 2; at 0.1 s per row the steps last
+    1.0, 0.6, 0.2 s, so the clock is 0, 1, 1.6, 1.8."""
+    inst, sim = _two_requests()
+    assert sim.schedule.starts.tolist() == [0, 1]
+    rec = step_record(inst, runs_of(inst, sim))
+    assert rec.rows.tolist() == [10, 6, 2]
+    assert rec.kv.tolist() == [0, 12, 20]  # decode attention reads a's 12 then 13 + b's 7
+    assert rec.prefill_sq.tolist() == [110, 30, 0]
+    tl = build_timeline(inst, runs_of(inst, sim), RowsModel(), idle_seconds=1.0)
+    assert np.allclose(tl.clock, [0, 1.0, 1.6, 1.8])
+    m = serving_metrics(inst, tl)
+    ttft = [1.0, 0.6]
+    e2el = [1.8, 0.8]
+    tpot = [(1.8 - 1.0) / 2, (0.8 - 0.6) / 1]
+    itl = [0.6, 0.2, 0.2]
+    assert m["completed"] == 2 and m["total_input_tokens"] == 15
+    assert m["total_output_tokens"] == 5
+    assert m["duration"] == pytest.approx(1.8)
+    assert m["request_throughput"] == pytest.approx(2 / 1.8)
+    assert m["output_throughput"] == pytest.approx(5 / 1.8)
+    assert m["total_token_throughput"] == pytest.approx(20 / 1.8)
+    for key, vals in (("ttft", ttft), ("e2el", e2el), ("tpot", tpot), ("itl", itl)):
+        v = np.asarray(vals) * 1e3
+        assert m[f"mean_{key}_ms"] == pytest.approx(v.mean())
+        assert m[f"median_{key}_ms"] == pytest.approx(np.median(v))
+        assert m[f"std_{key}_ms"] == pytest.approx(v.std())
+        assert m[f"p99_{key}_ms"] == pytest.approx(np.percentile(v, 99))
+
+
+def _fake_sim(inst, starts, evicted=(), runs=None):
+    sched = Schedule(inst, starts)
+    if runs is not None:
+        sched = SimpleNamespace(starts=sched.starts, runs=runs)
+    return SimpleNamespace(schedule=sched, evicted_runs=np.asarray(evicted).reshape(-1, 3))
+
+
+def test_restarted_request_delivers_each_token_once():
+    """r (s=2, o=3) ran steps 1-2 (evicted), restarted at 4 (steps 5-7): tokens 1, 2 reach
+    the user at the ends of steps 1 and 2, token 3 at the end of step 7 (1 s steps)."""
+    inst = Instance(20, [Request("r", 2, 3)])
+    sim = _fake_sim(inst, [4], evicted=[[0, 0, 2]])
+    tl = build_timeline(inst, runs_of(inst, sim), Constant(), idle_seconds=1.0)
+    assert tl.ttft.tolist() == [1.0] and tl.e2el.tolist() == [7.0]
+    assert tl.itl.tolist() == [1.0, 5.0]
+    rec = step_record(inst, runs_of(inst, sim))
+    assert rec.rows.tolist() == [2, 1, 0, 0, 2, 1, 1]  # both fills recompute s = 2 rows
+
+
+def test_resumed_segments_keep_progress():
+    """Segments [[0, 2], [4, 1]] (issue 13 section 2): the resume refills s + 2 = 4 rows
+    and emits token 3 at the end of step 5."""
+    inst = Instance(20, [Request("r", 2, 3)])
+    sim = _fake_sim(inst, [0], runs={"r": [[0, 2], [4, 1]]})
+    runs = runs_of(inst, sim)
+    assert runs.progress.tolist() == [0, 2]
+    rec = step_record(inst, runs)
+    assert rec.rows.tolist() == [2, 1, 0, 0, 4]
+    assert rec.prefill_sq.tolist() == [6, 0, 0, 0, 20]
+    tl = build_timeline(inst, runs, Constant(), idle_seconds=1.0)
+    assert tl.e2el.tolist() == [5.0] and tl.itl.tolist() == [1.0, 3.0]
+
+
+def test_chunked_prefill_spreads_the_fill():
+    """Budget 4 rows: a's 10-row prefill takes steps 1-3 (4 + 4 + 2 rows; a does not
+    decode before its fill is done); the tokens the simulator put in steps 1-3 are
+    delivered at the end of step 3, tokens 4 and 5 in steps 4 and 5."""
+    inst = Instance(100, [Request("a", 10, 5)])
+    sim = simulate(inst, "fcfs")
+    tl = build_timeline(inst, runs_of(inst, sim), RowsModel(), idle_seconds=1.0,
+                        chunk_tokens=4)
+    assert np.allclose(tl.step_seconds, [0.4, 0.4, 0.2, 0.1, 0.1])
+    assert tl.ttft[0] == pytest.approx(1.0)
+    assert tl.e2el[0] == pytest.approx(1.2)
+    assert np.allclose(tl.itl, [0, 0, 0.1, 0.1])
+
+
+def test_replay_latencies_follow_the_clock():
+    """With exact lengths fcfs never evicts: TTFT = clock[p+1] - clock[a] and
+    E2EL = clock[p+o] - clock[a] for every request (a plain recomputation)."""
+    w = load_workload("azure_conv_2023", num_prompts=60, rate=3.0, seed=1)
+    res = replay(w, "fcfs", gpu="h200", model="llama3-8b")
+    inst, tl = res.instance, res.timeline
+    p, o, a = res.simulation.schedule.starts, inst.decode, inst.arrival
+    assert np.allclose(tl.ttft, tl.clock[p + 1] - tl.clock[a])
+    assert np.allclose(tl.e2el, tl.clock[p + o] - tl.clock[a])
+    assert res.metrics["preemptions"] == 0 and res.metrics["completed"] == 60
+    assert res.metrics["tensor_parallel"] == 1
+    assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3)
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lpsched.cli", "replay", *args],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+VLLM_KEYS = ["duration", "completed", "total_input_tokens", "total_output_tokens",
+             "request_throughput", "output_throughput", "total_token_throughput"] + [
+    f"{stat}_{m}_ms" for m in ("ttft", "tpot", "itl", "e2el")
+    for stat in ("mean", "median", "std", "p99")]
+
+
+def test_cli_bundled_profile_json():
+    r = _cli("azure_conv_2023", "--algo", "alpha-beta-clearing", "--num-prompts", "40",
+             "--json", "--options", '{"alpha": 0.2}')
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert all(k in m for k in VLLM_KEYS)
+    assert m["completed"] == 40 and m["algorithm"] == "alpha-beta-clearing"
+    assert m["tensor_parallel"] == 2 and m["schedule_checked"] is True
+
+
+def test_cli_user_csv_text_and_errors(tmp_path):
+    csv = tmp_path / "t.csv"
+    csv.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n"
+                   "0.0,100,20\n0.05,300,5\n0.1,50,40\n2.0,10,1\n")
+    r = _cli(str(csv), "--algo", "mc-sf", "--model", "llama3-8b", "--chunked-prefill", "256")
+    assert r.returncode == 0, r.stderr
+    assert "Successful requests:                     4" in r.stdout
+    assert "Mean TTFT (ms):" in r.stdout and "Preemptions:" in r.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("num_prefill_tokens,num_decode_tokens\n10,0\n")
+    r = _cli(str(bad), "--algo", "fcfs", "--rate", "1")
+    assert r.returncode == 2 and "bad.csv" in r.stderr and "Traceback" not in r.stderr
+    nots = tmp_path / "nots.csv"
+    nots.write_text("num_prefill_tokens,num_decode_tokens\n10,3\n")
+    r = _cli(str(nots), "--algo", "fcfs")
+    assert r.returncode == 2 and "--rate" in r.stderr
+    r = _cli(str(csv), "--algo", "fcfs", "--memory", "50")
+    assert r.returncode == 2 and "exceeds memory 50" in r.stderr
+    r = _cli(str(csv), "--algo", "milp")
+    assert r.returncode == 2 and "online policy" in r.stderr
+
+
+def _plain_timeline(inst, sim, model, idle):
+    """Naive per-step scan: every run (final + evicted) step by step; token k of a
+    request delivered at the first step that emits it."""
+    s, o = inst.prefill.tolist(), inst.decode.tolist()
+    runs = [(k, int(p), o[k]) for k, p in enumerate(sim.schedule.starts.tolist())]
+    runs += [tuple(r) for r in np.asarray(sim.evicted_runs).reshape(-1, 3).tolist() if r[2]]
+    T = max(p + d for _, p, d in runs)
+    dur = []
+    for t in range(1, T + 1):
+        rows = kv = sq = out = 0
+        for k, p, d in runs:
+            if p + 1 == t:
+                rows += max(s[k], 1)
+                sq += s[k] * (s[k] + 1)
+                out += 1
+            elif p + 1 < t <= p + d:
+                rows += 1
+                kv += s[k] + t - p
+                out += 1
+        dur.append(float(model.step_seconds(rows, kv, sq, out)) if out else idle)
+    clock = [0.0]
+    for x in dur:
+        clock.append(clock[-1] + x)
+    first = {}
+    for k, p, d in sorted(runs, key=lambda r: r[1]):
+        for j in range(1, d + 1):
+            first.setdefault((k, j), clock[p + j])
+    ttft, e2el, itl = [], [], []
+    for k in range(inst.n):
+        times = [first[(k, j)] for j in range(1, o[k] + 1)]
+        a = clock[int(inst.arrival[k])]
+        ttft.append(times[0] - a)
+        e2el.append(times[-1] - a)
+        itl += list(np.diff(times))
+    return np.asarray(clock), np.asarray(ttft), np.asarray(e2el), np.asarray(itl)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(max_n=6, max_memory=40, max_decode=12),
+       algo=st.sampled_from(["fcfs", "mc-sf", "alpha-protection"]),
+       noise=st.sampled_from([None, 0.8]), seed=st.integers(0, 3))
+def test_timeline_matches_plain_scan(inst, algo, noise, seed):
+    from lpsched.serving.steptime import build_step_time
+    from lpsched.simulate import noisy_predictions
+
+    opts = {"alpha": 0.0} if algo == "alpha-protection" else {}
+    pred = None if noise is None else noisy_predictions(inst, noise, seed)
+    sim = simulate(inst, algo, options=opts, predictions=pred)
+    model = build_step_time("h100", "llama3-8b", 2)
+    tl = build_timeline(inst, runs_of(inst, sim), model, idle_seconds=0.01)
+    clock, ttft, e2el, itl = _plain_timeline(inst, sim, model, 0.01)
+    assert np.allclose(tl.clock, clock)
+    assert np.allclose(tl.ttft, ttft) and np.allclose(tl.e2el, e2el)
+    assert np.allclose(np.sort(tl.itl), np.sort(itl))
