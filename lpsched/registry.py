@@ -88,6 +88,18 @@ class AlgorithmSpec:
     policy: str = ""
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def block_mode(self) -> str:
+        """How the algorithm meets a paged instance (``block_size > 1``, :mod:`lpsched.paging`):
+        ``"native"`` (policies: the simulator handles blocks; user algorithms: the checker
+        verifies), ``"padded"`` (heuristics, improvement, LP-guided: run on the padded
+        instance) or ``"refused"`` (exact models: ``UnsupportedInstance``)."""
+        if self.kind == "exact":
+            return "refused"
+        if self.kind in ("heuristic", "improvement", "lp-guided"):
+            return "padded"
+        return "native"
+
     def load(self) -> SolveFunction:
         if callable(self.target):
             return self.target
@@ -416,9 +428,12 @@ def run(name: str, instance: Instance, *, deadline=None, seed: int | None = None
         **options: Any) -> Result:
     """Run an algorithm inside another one (no checker, no signal handling: the caller's
     :func:`lpsched.solve` does both); ``options`` are validated."""
+    from lpsched.paging import planning_instance, rebased
     from lpsched.stop import Deadline
 
     spec = get(name)
-    return spec.load()(instance, deadline=Deadline.coerce(deadline), seed=seed,
-                       **spec.validate(options))
+    work = planning_instance(instance, spec.name, spec.block_mode)
+    res = spec.load()(work, deadline=Deadline.coerce(deadline), seed=seed,
+                      **spec.validate(options))
+    return res if work is instance else rebased(res, instance)
 

@@ -56,6 +56,14 @@ counted. The schedule records each request's *final* (successful) start; because
 actual usage never exceeds ``M`` (evicted runs included) it passes
 :func:`lpsched.check.check`.
 
+Paged memory
+------------
+With ``instance.block_size = b > 1`` a policy that does not declare
+``block_aware = True`` is run on the padded instance of :mod:`lpsched.paging`
+(prefill ``s + b - 1``, ``b = 1``; conservative, refused when a padded request does
+not fit alone) and its schedule re-attached to the paged instance
+(``stats["block_model"] = "padded"``).
+
 Timed mode
 ----------
 :func:`timed_latencies` maps a finished schedule to wall-clock latencies with a
@@ -64,6 +72,7 @@ step-time model applied to the batch that runs in each step.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -74,6 +83,7 @@ import numpy as np
 
 from lpsched.check import _Profile, memory_profile
 from lpsched.instance import Instance, InstanceError, integer_column
+from lpsched.paging import padded_instance
 from lpsched.schedule import Schedule
 from lpsched.stop import Deadline
 
@@ -210,6 +220,7 @@ class SimulationResult:
     evicted_runs: np.ndarray = field(repr=False)
     drained: int = 0
     drain_step: int | None = None
+    padded: bool = False
 
     def stats(self) -> dict[str, Any]:
         """Figures for :attr:`lpsched.schedule.Result.stats`."""
@@ -220,7 +231,8 @@ class SimulationResult:
             "simulation_s": round(self.runtime, 6), **({
                 "drained": self.drained, "drain_step": self.drain_step,
                 "fallback": "deadline: the rest ran one at a time in arrival order"}
-                if self.drain_step is not None else {})}
+                if self.drain_step is not None else {}),
+            **({"block_model": "padded"} if self.padded else {})}
 
 
 def validate_predictions(instance: Instance, predictions: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -331,7 +343,12 @@ def simulate(
         policy = make_policy(policy, options or {})
     elif options:
         raise TypeError("simulate: options apply to a policy given by name")
-    return _Run(instance, policy, predictions, skip_idle, deadline).run()
+    if instance.block_size == 1 or getattr(policy, "block_aware", False):
+        return _Run(instance, policy, predictions, skip_idle, deadline).run()
+    res = _Run(padded_instance(instance, policy.name), policy, predictions, skip_idle,
+               deadline).run()
+    return dataclasses.replace(res, schedule=Schedule(instance, res.schedule.starts,
+                                                      res.schedule.runs), padded=True)
 
 
 class _Run:
