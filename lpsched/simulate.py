@@ -663,8 +663,9 @@ def timed_latencies(
     steps, kv = memory_profile(instance, sched)  # steps 1..makespan
     makespan = int(steps[-1]) if steps.size else 0
     cnt = np.zeros(makespan + 2, dtype=np.int64)
-    np.add.at(cnt, p + 1, 1)
-    np.add.at(cnt, p + o + 1, -1)
+    _held, run_steps, run_start = sched.pieces()  # segments of preempted runs
+    np.add.at(cnt, run_start + 1, 1)
+    np.add.at(cnt, run_start + run_steps + 1, -1)
     batch = np.cumsum(cnt)[1:makespan + 1]
     dur = np.asarray(step_time(batch, kv), dtype=np.float64)
     if dur.shape != batch.shape:
@@ -674,7 +675,7 @@ def timed_latencies(
         raise ValueError(f"step_time returned {dur[k]!r} for step {k + 1} "
                          f"(batch {batch[k]}, kv {kv[k]}): durations must be finite and >= 0")
     clock = np.concatenate(([0.0], np.cumsum(dur)))
-    c = p + o
+    c = sched.completions
     latency = clock[c] - clock[a]
     queueing = clock[p] - clock[a]
     tpot = (clock[c] - clock[p]) / o

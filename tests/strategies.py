@@ -53,3 +53,24 @@ def paged_instances(draw, *, max_block: int = 8, min_n: int = 1, max_n: int = 6,
 def schedules(draw, instance: Instance, max_delay: int = 15):
     """Arbitrary start vectors (feasible or not) with ``p_i >= a_i``."""
     return [int(a) + draw(st.integers(0, max_delay)) for a in instance.arrival]
+
+
+@st.composite
+def segmented_schedules(draw, instance: Instance, max_delay: int = 8, max_gap: int = 4):
+    """Start vectors and random ``runs`` (feasible or not): each request either in one piece
+    or split into up to 4 segments of random lengths with random gaps between them."""
+    starts, runs = [], {}
+    for k in range(instance.n):
+        p = int(instance.arrival[k]) + draw(st.integers(0, max_delay))
+        starts.append(p)
+        o = int(instance.decode[k])
+        cuts = sorted(draw(st.sets(st.integers(1, o - 1), max_size=3))) if o > 1 else []
+        if not cuts:
+            continue
+        lengths = [b - a for a, b in zip([0] + cuts, cuts + [o])]
+        segs, t = [], p
+        for d in lengths:
+            segs.append((t, d))
+            t += d + draw(st.integers(0, max_gap))
+        runs[k] = segs
+    return starts, runs
