@@ -192,6 +192,20 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
                   "Constraints, 2025", options=_PREDICTIONS,
                   policy="lpsched.heuristics.baselines:mc_sf"),
+    AlgorithmSpec("vllm", "lpsched.heuristics.vllm:solve_vllm", "policy",
+                  "vLLM's default rule: arrival-order admission while free KV blocks above a "
+                  "watermark and the per-step limits allow; when a block is missing, preempt "
+                  "the most recently admitted request (front of the queue, recompute)",
+                  "vLLM, vllm/core/scheduler.py (V0, commit 0054e1fa0f8a) and "
+                  "vllm/v1/core/sched/scheduler.py (V1, commit b4622cf924bc); "
+                  "lpsched/heuristics/vllm.py", options=(
+                      _opt("watermark", "float", "fraction of the KV blocks kept free at "
+                           "admission (vLLM default 0.01)", minimum=0, maximum=1),
+                      _opt("max_num_seqs", "int", "most running requests (vLLM default 256)",
+                           minimum=1),
+                      _opt("max_num_batched_tokens", "int", "most prefill tokens admitted per "
+                           "step (default max(2048, longest request), as vLLM V0)", minimum=1),
+                  ) + _PREDICTIONS, policy="lpsched.heuristics.vllm:VLLMPolicy"),
 
     # -- exact solvers (models/) ------------------------------------------------------------
     AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
