@@ -157,3 +157,18 @@ def test_preemption_relaxes_the_model():
     assert res.schedule.runs == {1: ((0, 1), (2, 1))}
     assert res.objective == 5 and check(inst, res.schedule).feasible
     assert bb_optimum(2, [0, 0], [2, 2], [0, 0])[0] == 6
+
+
+def test_preemptive_rows_get_no_gap_and_are_not_best_known():
+    """M=2, r0=r1=(0, 2): vllm preempts and reaches 5, below the optimum 6 without
+    preemption (metadata optimum): no gap, a note, and best known stays 6."""
+    from lpsched import bench
+
+    inst = Instance.from_arrays(2, [0, 0], [2, 2], name="pre",
+                                metadata={"optimum": 6, "optimum_by": "hand"})
+    run = bench.run_bench([inst], ["vllm", "fcfs"], jobs=1, bound=False, progress=False)
+    rows = {r.algorithm: r for r in run.rows}
+    assert rows["vllm"].objective == 5 and rows["vllm"].preempted == 1
+    assert rows["vllm"].gap_pct is None and "without preemption" in rows["vllm"].message
+    assert rows["fcfs"].preempted == 0 and rows["fcfs"].gap_pct == 0.0
+    assert rows["fcfs"].best_known == 6
