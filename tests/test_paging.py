@@ -335,3 +335,17 @@ def test_no_ping_pong_on_overdue_requests():
     inst = Instance(40, [Request("long", 10, 28), Request("short", 2, 8, arrival=20)])
     res = simulate(inst, "mc-sf", predictions=[1, 8])
     assert res.evictions == 0 and res.schedule.starts.tolist() == [0, 28]
+
+
+def test_cli_block_size(tmp_path, capsys):
+    from lpsched.cli import main
+
+    out = tmp_path / "s.json"
+    assert main(["solve", "tiny-3", "--block-size", "2", "--algo", "vllm", "--out",
+                 str(out)]) == 0
+    assert "block size 2" in capsys.readouterr().out
+    assert main(["check", "tiny-3", str(out), "--block-size", "2"]) == 0
+    assert main(["solve", "tiny-3", "--block-size", "0", "--algo", "vllm"]) == 2
+    assert "block_size must be an integer >= 1" in capsys.readouterr().err
+    assert main(["solve", "tiny-3", "--block-size", "2", "--algo", "cpsat"]) == 2
+    assert "not supported by the exact models" in capsys.readouterr().err
