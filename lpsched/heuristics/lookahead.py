@@ -176,9 +176,6 @@ class LookaheadProfile:
         self._t = -1
         self._min_base = _BIG  # smallest p + o_hat in R
         self._a = _EMPTY
-        self._rest: _Arrays | None = _EMPTY
-        self._rest_src: tuple[list[int], list[int]] = ([], [])
-        self._horizon = _BIG
         self._w_all = self._n_all = 0
 
     # -- membership ------------------------------------------------------------------------
@@ -222,17 +219,15 @@ class LookaheadProfile:
         self._dirty = False
         run = self._run
         if not run:
-            self._min_base = self._horizon = _BIG
+            self._min_base = _BIG
             self._w_all = self._n_all = 0
-            self._a = self._rest = _EMPTY
+            self._a = _EMPTY
             return
         bases = [b for b, _ in run.values()]
         ws = [w for _, w in run.values()]
         self._min_base = min(bases)
         self._w_all, self._n_all = sum(ws), len(ws)
         self._a = _build(self.M, bases, ws)
-        self._horizon = self._min_base
-        self._rest = self._a
 
     def _repredict(self, t: int) -> None:
         """Re-predict (:func:`repredicted`) every running request with ``p + o_hat <= t``."""
@@ -324,18 +319,15 @@ class LookaheadProfile:
         """``min`` over candidates of the earliest ``x > t`` at which each fits, as long as
         no arrival, completion or eviction happens (after :meth:`prepare` at ``t``).
 
-        Without overdue requests this is :meth:`earliest_fit`, vectorised. An overdue
-        request is seen at decision ``x`` as ending at ``x + 1``, so it only counts in
-        step ``x + 1``: a candidate fits at ``x`` iff it fits the profile of the other
-        running requests (the same jumps, valid up to their first predicted completion,
-        the horizon) and (i) the known memory of step ``x + 1`` plus ``s + 1`` is
-        ``<= M``. (i) only gets harder as ``x`` grows, so if it fails at the first ``x``
-        that passes the rest, the candidate fits nowhere before the horizon.
+        This is :meth:`earliest_fit`, vectorised (:meth:`prepare` has re-predicted every
+        overdue request, so the view holds up to the first predicted completion, the
+        horizon). It also tests (i) the known memory of step ``x + 1`` plus ``s + 1``
+        ``<= M``, which the look-ahead conditions imply before the horizon (every running
+        request is predicted to run in step ``x + 1``, and memory only grows up to the
+        next completion): a cheap second line of defence.
         """
-        horizon = self._horizon
-        if self._rest is None:
-            self._rest = _build(self.M, *self._rest_src)
-        e, sw, sn, pm = self._rest.arrays()
+        horizon = self.next_view_change
+        e, sw, sn, pm = self._a.arrays()
         s = np.asarray(s, dtype=np.int64)
         o = np.asarray(o, dtype=np.int64)
         x = np.full(s.size, t + 1, dtype=np.int64)
