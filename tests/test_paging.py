@@ -349,3 +349,20 @@ def test_cli_block_size(tmp_path, capsys):
     assert "block_size must be an integer >= 1" in capsys.readouterr().err
     assert main(["solve", "tiny-3", "--block-size", "2", "--algo", "cpsat"]) == 2
     assert "not supported by the exact models" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algo", [a for a in ALGORITHMS if registry.get(a).block_mode != "refused"])
+def test_every_heuristic_and_policy_on_one_paged_instance(algo):
+    """A fixed paged instance (b = 8) where every padded request fits alone: a verified
+    schedule from every algorithm that is not an exact model, block rounding included."""
+    from lpsched.generators import random_instance
+
+    base = random_instance(25, 200, 7, max_decode=40, max_arrival=60)
+    inst = base.replace(memory=base.memory + 8, block_size=8)
+    res = solve(inst, algo, time_limit=1.0)
+    assert res.status is not SolveStatus.ERROR, res.message
+    ok, _ = naive_verdict(inst, res.schedule.starts, dict(res.schedule.runs))
+    assert ok and check(inst, res.schedule).feasible
+    mode = registry.get(algo).block_mode
+    assert res.stats.get("block_model") == ("padded" if algo != "vllm" else None)
+    assert mode in ("padded", "native")
