@@ -197,7 +197,7 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "watermark and the per-step limits allow; when a block is missing, preempt "
                   "the most recently admitted request (front of the queue, recompute)",
                   "vLLM, vllm/core/scheduler.py (V0, commit 0054e1fa0f8a) and "
-                  "vllm/v1/core/sched/scheduler.py (V1, commit b4622cf924bc); "
+                  "vllm/v1/core/sched/scheduler.py (V1, commit 00024d314514); "
                   "lpsched/heuristics/vllm.py", options=(
                       _opt("watermark", "float", "fraction of the KV blocks kept free at "
                            "admission (vLLM default 0.01)", minimum=0, maximum=1),

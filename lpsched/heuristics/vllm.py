@@ -8,8 +8,10 @@ Source (read for this module; public code of the vLLM project):
   managers' ``can_allocate`` (``vllm/core/block_manager_v1.py`` /
   ``block_manager_v2.py``): admission and the watermark;
 * ``vllm/v1/core/sched/scheduler.py`` (the V1 scheduler, ``Scheduler.schedule``, at
-  commit ``b4622cf924bc``): preemption of ``self.running.pop()``, recompute, and no new
-  admissions in a step that preempted.
+  commit ``00024d314514``): preemption of ``self.running.pop()`` when
+  ``allocate_slots`` fails, recompute, no new admissions in a step that preempted
+  (``if not preempted_reqs``), the waiting loop stopped at ``max_num_seqs`` running,
+  and a resumed request's prefill of ``num_tokens`` (prompt plus generated tokens).
 
 The rule, as modelled here (one simulator step = one engine iteration in which every
 running request decodes one token; ``b = instance.block_size``, vLLM's default is 16,
