@@ -4,9 +4,10 @@ Source (read for this module; public code of the vLLM project):
 
 * ``vllm/core/scheduler.py`` (the V0 scheduler, ``Scheduler._schedule_default``,
   ``_schedule_prefills``, ``_schedule_running``; vLLM repository at commit
-  ``0054e1fa0f8a``, the V0 engine of the v0.4 - v0.6 releases) and the V0 block
-  managers' ``can_allocate`` (``vllm/core/block_manager_v1.py`` /
-  ``block_manager_v2.py``): admission and the watermark;
+  ``0054e1fa0f8a``, a snapshot of the V0 engine; the index it was read from attaches no
+  release tag to it) and the V0 block managers (``BlockSpaceManager.__init__``:
+  ``watermark: float = 0.01``, ``watermark_blocks = int(watermark * num_gpu_blocks)``;
+  ``can_allocate``: ``OK`` iff ``free - required >= watermark_blocks``): admission;
 * ``vllm/v1/core/sched/scheduler.py`` (the V1 scheduler, ``Scheduler.schedule``, at
   commit ``00024d314514``): preemption of ``self.running.pop()`` when
   ``allocate_slots`` fails, recompute, no new admissions in a step that preempted
