@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                 "p99_latency_steps": round(rep.latency["p99"], 1),
                 "mean_latency_s": round(rep.latency["mean"] * args.step_seconds, 3),
                 "makespan": rep.makespan, "evictions": st["evictions"],
-                "wasted_tokens": st["wasted_tokens"], "policy_calls": st["policy_calls"],
+                "recomputed_tokens": st["recomputed_tokens"], "policy_calls": st["policy_calls"],
                 "decision_times": st["decision_times"], "checker": "feasible",
                 "obj_vs_mcsf": round(rep.objective / base["obj"], 4),
                 "cpu_vs_mcsf": round(cpu / base["cpu"], 2),

@@ -21,7 +21,9 @@ the convention of :attr:`lpsched.schedule.Result.gap` and of MIP solvers
 ``vs_best_pct = 100 (z - best) / best``, the excess over the best known
 objective (the smaller of the instance's ``best_known``/``optimum`` metadata and
 the best objective of the run). If some ``LB`` exceeds a checker-verified objective the
-bound is wrong: the gap is left empty and the row says so.
+bound is wrong: the gap is left empty and the row says so. A row whose schedule has
+segmented runs (a policy that preempts, e.g. ``vllm``; ``BenchRow.preempted``) gets no
+gap and does not count as best known: preemption relaxes the model.
 
 Summary per algorithm: runs, errors, mean gap and mean excess over the best
 known objective over the instances it solved,
@@ -87,6 +89,7 @@ class BenchRow:
     verified: bool = False  # schedule re-checked feasible by lpsched.check
     makespan: int | None = None
     peak_memory: int | None = None
+    preempted: int = 0  # requests that ran in several segments (schedule runs)
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def _run_task(task: Mapping[str, Any]) -> dict[str, Any]:
         rep = check(inst, res.schedule)
         if rep.feasible:
             row.update(objective=int(rep.objective), verified=True, makespan=rep.makespan,
-                       peak_memory=rep.peak_memory)
+                       peak_memory=rep.peak_memory, preempted=len(res.schedule.runs))
         else:  # solve() already refuses these; kept as a second line of defence
             row.update(status="error", message=f"checker: {rep.reason()}")
     return row
@@ -351,7 +354,8 @@ def instance_lower_bound(inst: Instance, rows: Iterable[BenchRow] = (),
 
 
 def _best_known(inst: Instance, rows: Sequence[BenchRow]) -> int | None:
-    cands = [r.objective for r in rows if r.objective is not None]
+    # a preemptive schedule is not a schedule of the model without preemption
+    cands = [r.objective for r in rows if r.objective is not None and not r.preempted]
     for key in ("best_known", "optimum"):
         v = inst.metadata.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -370,6 +374,11 @@ def _apply_bounds(rows: list[BenchRow], inst: Instance, computed) -> None:
         r.lb_source = src
         r.gap_pct = None
         if lb is None or r.objective is None:
+            continue
+        if r.preempted:
+            note = (f"{r.preempted} requests preempted and resumed: the bounds are for "
+                    "schedules without preemption, no gap")
+            r.message = f"{r.message}; {note}" if r.message else note
             continue
         if lb > r.objective + 1e-6:
             note = (f"lower bound {lb:g} ({src}) exceeds this checked objective {r.objective}: "

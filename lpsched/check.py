@@ -18,6 +18,21 @@ vectorised with ``numpy``. The first violating step (which may lie strictly
 between two completions, where memory first crosses ``M`` while still growing)
 is found by bisection on the non-decreasing stretch that ends at the first
 violating completion step.
+
+Paged memory (``instance.block_size = b > 1``): a request holding ``x`` tokens
+occupies ``b * ceil(x / b) = x + ((-x) mod b)``. For a run with ``w = s - p`` the
+padding in step ``t`` is ``(v - t) mod b`` with ``v = (-w) mod b``, so
+``m_b(t) = W(t) + t N(t) + sum_r N_r(t) * ((r - t) mod b)``, ``N_r`` counting the
+running requests with ``v = r`` (prefix sums per residue class: ``O(R (n + k) log n)``
+for ``k`` query steps, ``R <= min(b, n)`` the residues present). Each term is still
+non-decreasing while its request runs, so the argument above (maximum at a
+completion step, bisection for the first violation) holds unchanged.
+
+Segmented runs (:attr:`Schedule.runs`): segment ``k`` of a preempted request is a
+*piece* holding ``s + D_k + (t - p_k)`` in steps ``p_k+1 .. p_k+d_k``
+(:meth:`Schedule.pieces`), i.e. exactly a request of prefill ``s + D_k`` and decode
+``d_k`` started at ``p_k``; the checker evaluates the memory of all pieces, so every
+step of every segment is covered, block rounding included.
 """
 
 from __future__ import annotations
@@ -112,14 +127,14 @@ class CheckReport:
 ScheduleLike = Schedule | Mapping[str, int] | Sequence[int] | np.ndarray
 
 
-def _as_starts(instance: Instance, schedule: ScheduleLike) -> np.ndarray:
-    return as_schedule(instance, schedule).starts
-
-
 class _Profile:
-    """Prefix sums over start/end events: evaluates ``m(t)`` at any steps."""
+    """Prefix sums over start/end events: evaluates ``m(t)`` at any steps.
 
-    def __init__(self, s: np.ndarray, o: np.ndarray, p: np.ndarray):
+    Pieces ``(s, o, p)`` hold ``s + t - p`` tokens in steps ``p+1 .. p+o``; with
+    ``block_size = b > 1`` each holds ``b * ceil((s + t - p) / b)`` (module docstring).
+    """
+
+    def __init__(self, s: np.ndarray, o: np.ndarray, p: np.ndarray, block_size: int = 1):
         w = s - p
         begin = p + 1  # first step occupied
         end = p + o + 1  # first step no longer occupied
@@ -129,27 +144,56 @@ class _Profile:
         self.end = end[oe]
         self.wb = np.concatenate(([0], np.cumsum(w[ob])))
         self.we = np.concatenate(([0], np.cumsum(w[oe])))
+        self.b = int(block_size)
+        self.classes: list[tuple[int, np.ndarray, np.ndarray]] = []
+        if self.b > 1:
+            v = (-w) % self.b
+            for r in np.unique(v).tolist():
+                mask = v == r
+                self.classes.append((r, np.sort(begin[mask]), np.sort(end[mask])))
 
     def __call__(self, t: np.ndarray | int) -> np.ndarray:
         t = np.asarray(t, dtype=np.int64)
         kb = np.searchsorted(self.begin, t, side="right")
         ke = np.searchsorted(self.end, t, side="right")
-        return (self.wb[kb] - self.we[ke]) + t * (kb - ke)
+        out = (self.wb[kb] - self.we[ke]) + t * (kb - ke)
+        for r, cb, ce in self.classes:
+            active = np.searchsorted(cb, t, side="right") - np.searchsorted(ce, t, side="right")
+            out = out + active * ((r - t) % self.b)
+        return out
+
+
+def _profile(instance: Instance, schedule: ScheduleLike) -> tuple[Schedule, _Profile]:
+    sched = as_schedule(instance, schedule)
+    held, steps, start = sched.pieces()
+    return sched, _Profile(held, steps, start, instance.block_size)
+
+
+def _block_area(held: np.ndarray, steps: np.ndarray, b: int) -> int:
+    """``sum`` over pieces of ``sum_{x = held+1}^{held+steps} b ceil(x / b)`` (token-steps)."""
+    def cum(x: np.ndarray) -> np.ndarray:  # sum_{y=1}^{x} b ceil(y / b), x = q b + r
+        q, r = np.divmod(x, b)
+        return b * b * q * (q + 1) // 2 + r * b * (q + 1)
+    return int((cum(held + steps) - cum(held)).sum())
 
 
 def memory_at(instance: Instance, schedule: ScheduleLike,
               steps: Sequence[int] | np.ndarray) -> np.ndarray:
-    """KV memory ``m(t)`` in each of ``steps`` (vectorised, ``O((n + k) log n)``)."""
-    p = _as_starts(instance, schedule)
-    return _Profile(instance.prefill, instance.decode, p)(np.asarray(steps, dtype=np.int64))
+    """KV memory ``m(t)`` in each of ``steps`` (vectorised, ``O((n + k) log n)``; blocks
+    and segmented runs included)."""
+    return _profile(instance, schedule)[1](np.asarray(steps, dtype=np.int64))
 
 
 def memory_profile(instance: Instance,
                    schedule: ScheduleLike) -> tuple[np.ndarray, np.ndarray]:
-    """Memory in every step ``1..makespan``: ``(steps, memory)``; ``O(n + makespan)``."""
-    p = _as_starts(instance, schedule)
-    s, o = instance.prefill, instance.decode
+    """Memory in every step ``1..makespan``: ``(steps, memory)``; ``O(n + makespan)``
+    (``O(R (n + makespan) log n)`` with blocks, module docstring)."""
+    sched = as_schedule(instance, schedule)
+    s, o, p = sched.pieces()
     makespan = int((p + o).max())
+    if instance.block_size > 1:
+        steps = np.arange(1, makespan + 1, dtype=np.int64)
+        return steps, _Profile(s, o, p, instance.block_size)(steps)
     lo = int(min(1, (p + 1).min()))
     size = makespan - lo + 2
     cnt = np.zeros(size, dtype=np.int64)
@@ -199,10 +243,11 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     >>> check(inst, {"a": 0, "b": 2}).objective  # keyed by request id
     6
     """
-    p = _as_starts(instance, schedule)
-    s, o, a = instance.prefill, instance.decode, instance.arrival
+    sched, prof = _profile(instance, schedule)
+    p, a = sched.starts, instance.arrival
     M = instance.memory
-    c = p + o
+    c = sched.completions
+    held, run_steps, run_start = sched.pieces()
 
     early = p < a
     arrival_violation = None
@@ -210,8 +255,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
         k = int(np.flatnonzero(early)[0])
         arrival_violation = ArrivalViolation(instance.ids[k], int(p[k]), int(a[k]))
 
-    prof = _Profile(s, o, p)
-    q = np.sort(c)  # distinct completion steps (np.unique hashes; sort + mask is faster)
+    q = np.sort(run_start + run_steps)  # distinct completion steps (np.unique hashes; sort + mask is faster)
     q = q[np.concatenate(([True], q[1:] != q[:-1]))]
     q = q[q >= 1]
     mem = prof(q)
@@ -223,7 +267,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     if np.any(over):
         j = int(np.flatnonzero(over)[0])
         hi = int(q[j])  # m(hi) > M
-        lo = int(q[j - 1]) if j > 0 else int(min(0, p.min()))  # m <= M up to lo
+        lo = int(q[j - 1]) if j > 0 else int(min(0, run_start.min()))  # m <= M up to lo
         lo = max(lo, 0)
         # m is non-decreasing on (lo, hi]: bisect for the first step exceeding M.
         while hi - lo > 1:
@@ -236,7 +280,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
         violation = MemoryViolation(hi, m_hi, m_hi - M)
 
     makespan = int(c.max())
-    area = int(instance.area.sum())
+    area = _block_area(held, run_steps, instance.block_size)
     lat = (c - a).astype(np.float64)
     return CheckReport(
         feasible=violation is None and arrival_violation is None,

@@ -36,8 +36,16 @@ class CliError(Exception):
 
 
 def load_instance_arg(spec: str, memory: int | None = None, step_seconds: float | None = None,
-                      offline: bool = False, limit: int | None = None) -> Instance:
-    """Resolve an INSTANCE argument: a JSON/CSV path or a bundled library name."""
+                      offline: bool = False, limit: int | None = None,
+                      block_size: int | None = None) -> Instance:
+    """Resolve an INSTANCE argument: a JSON/CSV path or a bundled library name
+    (``memory`` and ``block_size``, when given, replace the instance's)."""
+    inst = _load_instance_arg(spec, memory, step_seconds, offline, limit)
+    return inst if block_size is None else inst.replace(block_size=block_size)
+
+
+def _load_instance_arg(spec: str, memory: int | None, step_seconds: float | None,
+                       offline: bool, limit: int | None) -> Instance:
     from lpsched import library
     from lpsched.instance import load
 
@@ -82,11 +90,15 @@ def _add_instance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true",
                    help="trace CSVs: ignore arrival times (all requests arrive at step 0)")
     p.add_argument("--limit", type=int, default=None, help="trace CSVs: read at most N rows")
+    p.add_argument("--block-size", type=int, default=None,
+                   help="KV block size b (paged memory: x tokens occupy b*ceil(x/b)); "
+                        "overrides the instance's (default 1)")
 
 
 def _instance_from(args: argparse.Namespace) -> Instance:
     return load_instance_arg(args.instance, memory=args.memory, step_seconds=args.step_seconds,
-                             offline=args.offline, limit=args.limit)
+                             offline=args.offline, limit=args.limit,
+                             block_size=args.block_size)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -125,7 +137,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _print_result(inst: Instance, res) -> None:
     gap = res.gap
-    print(f"instance   {inst.name} (n={inst.n}, M={inst.memory})")
+    blocks = f", block size {inst.block_size}" if inst.block_size > 1 else ""
+    print(f"instance   {inst.name} (n={inst.n}, M={inst.memory}{blocks})")
     print(f"algorithm  {res.algorithm}")
     print(f"status     {res.status}")
     print(f"objective  {res.objective if res.objective is not None else '-'}")

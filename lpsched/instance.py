@@ -3,7 +3,10 @@
 The scheduling model (docs/design.md section 2): an instance has a KV-cache budget
 ``M`` (tokens, integer > 0) and ``n`` requests. Request ``i`` has a prefill
 (prompt) length ``s_i >= 0``, a decode (output) length ``o_i >= 1`` and an
-arrival step ``a_i >= 0``. A request with ``s_i + o_i > M`` can never run, so an
+arrival step ``a_i >= 0``. An optional block size ``b >= 1`` (default 1) models
+paged KV memory (vLLM's PagedAttention): a running request holding ``x`` tokens
+occupies ``b * ceil(x / b)`` tokens of ``M`` (:func:`block_tokens`). A request
+whose peak ``b * ceil((s_i + o_i) / b)`` exceeds ``M`` can never run, so an
 instance holding one is refused.
 
 Instances are immutable. The per-request data is held column-wise in read-only
@@ -39,6 +42,7 @@ from lpsched.traces import read_trace_columns
 
 __all__ = [
     "DEFAULT_STEP_SECONDS",
+    "block_tokens",
     "Instance",
     "InstanceError",
     "Request",
@@ -53,6 +57,14 @@ __all__ = [
 #: typical decode-iteration time of a 7B-70B model on one modern GPU; pass
 #: ``step_seconds=`` to override it.
 DEFAULT_STEP_SECONDS = 0.025
+
+
+def block_tokens(tokens, block_size: int):
+    """KV memory of a request holding ``tokens`` tokens in blocks of ``block_size``:
+    ``b * ceil(x / b)`` (works on ints and integer arrays; ``b = 1`` returns ``x``)."""
+    if block_size == 1:
+        return tokens
+    return -(-tokens // block_size) * block_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +127,11 @@ def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -
 
 
 def _from_columns(memory: int, prefill: np.ndarray, decode: np.ndarray, arrival: np.ndarray,
-                  ids: Sequence[str], name: str, metadata: Mapping[str, Any]) -> Instance:
+                  ids: Sequence[str], name: str, metadata: Mapping[str, Any],
+                  block_size: int = 1) -> Instance:
     """Unpickle an :class:`Instance` (see ``Instance.__reduce__``)."""
     return Instance.from_arrays(memory, prefill, decode, arrival, ids=ids, name=name,
-                                metadata=metadata)
+                                metadata=metadata, block_size=block_size)
 
 
 class Instance:
@@ -137,6 +150,9 @@ class Instance:
         Free-form metadata (source, known optimum, lower bound, ...).
     source
         Where the data came from (a file name), used in error messages only.
+    block_size
+        KV block size ``b >= 1`` (default 1: memory counted token by token). A request
+        holding ``x`` tokens occupies ``b * ceil(x / b)`` of ``M``.
 
     Examples
     --------
@@ -146,7 +162,7 @@ class Instance:
     """
 
     __slots__ = ("_name", "_memory", "_ids", "_prefill", "_decode", "_arrival", "_metadata",
-                 "_index")
+                 "_index", "_block_size")
 
     def __init__(
         self,
@@ -156,6 +172,7 @@ class Instance:
         name: str = "instance",
         metadata: Mapping[str, Any] | None = None,
         source: str | None = None,
+        block_size: int = 1,
     ):
         ids: list[str] = []
         s: list[int] = []
@@ -183,7 +200,7 @@ class Instance:
             o.append(_check_int(dec, "decode", source=source, rid=rid))
             a.append(_check_int(arr, "arrival", source=source, rid=rid))
         self._init_arrays(memory, ids, np.array(s, dtype=np.int64), np.array(o, dtype=np.int64),
-                          np.array(a, dtype=np.int64), name, metadata, source)
+                          np.array(a, dtype=np.int64), name, metadata, source, block_size)
 
     @classmethod
     def from_arrays(
@@ -197,6 +214,7 @@ class Instance:
         name: str = "instance",
         metadata: Mapping[str, Any] | None = None,
         source: str | None = None,
+        block_size: int = 1,
     ) -> Instance:
         """Build an instance from columns (fast path for large instances).
 
@@ -217,10 +235,10 @@ class Instance:
             ids = [f"r{k}" for k in range(n)]
         obj = cls.__new__(cls)
         obj._init_arrays(memory, [str(i) for i in ids], cols["prefill"], cols["decode"],
-                         cols["arrival"], name, metadata, source)
+                         cols["arrival"], name, metadata, source, block_size)
         return obj
 
-    def _init_arrays(self, memory, ids, s, o, a, name, metadata, source) -> None:
+    def _init_arrays(self, memory, ids, s, o, a, name, metadata, source, block_size=1) -> None:
         if isinstance(memory, bool) or not isinstance(memory, (int, np.integer)):
             if not (isinstance(memory, float) and memory.is_integer()):
                 raise InstanceError(f"memory must be a positive integer, got {memory!r}",
@@ -249,12 +267,17 @@ class Instance:
             rid = first(a < 0)
             raise InstanceError(f"arrival must be >= 0, got {a[ids.index(rid)]}", source=source,
                                 request=rid)
-        too_big = s + o > memory
+        b = _check_int(block_size, "block_size", source=source, rid=None)
+        if b < 1:
+            raise InstanceError(f"block_size must be an integer >= 1, got {b}", source=source)
+        too_big = block_tokens(s + o, b) > memory
         if np.any(too_big):
             k = int(np.flatnonzero(too_big)[0])
+            peak = f"{s[k]} + {o[k]} = {s[k] + o[k]}"
+            if b > 1:
+                peak += f" tokens, {int(block_tokens(s[k] + o[k], b))} in blocks of {b},"
             raise InstanceError(
-                f"prefill + decode = {s[k]} + {o[k]} = {s[k] + o[k]} exceeds memory {memory}: "
-                "the request can never run",
+                f"prefill + decode = {peak} exceeds memory {memory}: the request can never run",
                 source=source, request=ids[k])
         index: dict[str, int] = {}
         for k, rid in enumerate(ids):
@@ -269,12 +292,13 @@ class Instance:
         self._arrival = _readonly(a)
         self._metadata = MappingProxyType(dict(metadata or {}))
         self._index = index
+        self._block_size = b
 
     def __reduce__(self):
         """Pickle support (child processes, dask): rebuilt, and re-validated, from columns."""
         return (_from_columns, (self._memory, np.array(self._prefill), np.array(self._decode),
                                 np.array(self._arrival), self._ids, self._name,
-                                dict(self._metadata)))
+                                dict(self._metadata), self._block_size))
 
     # -- read-only views ---------------------------------------------------------------
     @property
@@ -285,6 +309,11 @@ class Instance:
     def memory(self) -> int:
         """KV-cache budget ``M`` (tokens)."""
         return self._memory
+
+    @property
+    def block_size(self) -> int:
+        """KV block size ``b`` (1: memory counted token by token)."""
+        return self._block_size
 
     @property
     def n(self) -> int:
@@ -319,8 +348,8 @@ class Instance:
 
     @property
     def peak(self) -> np.ndarray:
-        """Per-request peak memory ``s + o``."""
-        return self._prefill + self._decode
+        """Per-request peak memory ``b * ceil((s + o) / b)`` (``s + o`` for ``b = 1``)."""
+        return block_tokens(self._prefill + self._decode, self._block_size)
 
     @property
     def area(self) -> np.ndarray:
@@ -356,34 +385,39 @@ class Instance:
         if not isinstance(other, Instance):
             return NotImplemented
         return (self._memory == other._memory and self._ids == other._ids
+                and self._block_size == other._block_size
                 and np.array_equal(self._prefill, other._prefill)
                 and np.array_equal(self._decode, other._decode)
                 and np.array_equal(self._arrival, other._arrival))
 
     def __hash__(self) -> int:
         return hash((self._memory, self._ids, self._prefill.tobytes(), self._decode.tobytes(),
-                     self._arrival.tobytes()))
+                     self._arrival.tobytes(), self._block_size))
 
     def __repr__(self) -> str:
-        return f"Instance(name={self._name!r}, n={self.n}, memory={self._memory})"
+        blocks = f", block_size={self._block_size}" if self._block_size != 1 else ""
+        return f"Instance(name={self._name!r}, n={self.n}, memory={self._memory}{blocks})"
 
     # -- derived instances ---------------------------------------------------------------
     def replace(self, **changes: Any) -> Instance:
-        """A copy with ``memory``, ``name`` or ``metadata`` replaced (re-validated)."""
-        allowed = {"memory", "name", "metadata"}
+        """A copy with ``memory``, ``name``, ``metadata`` or ``block_size`` replaced
+        (re-validated)."""
+        allowed = {"memory", "name", "metadata", "block_size"}
         if set(changes) - allowed:
             raise TypeError(f"replace() accepts only {sorted(allowed)}")
         return Instance.from_arrays(
             changes.get("memory", self._memory), self._prefill, self._decode, self._arrival,
             ids=self._ids, name=changes.get("name", self._name),
-            metadata=changes.get("metadata", self._metadata))
+            metadata=changes.get("metadata", self._metadata),
+            block_size=changes.get("block_size", self._block_size))
 
     def subset(self, positions: Sequence[int] | np.ndarray, *, name: str | None = None) -> Instance:
         """The instance restricted to the requests at ``positions``."""
         pos = np.asarray(positions, dtype=np.int64)
         return Instance.from_arrays(
             self._memory, self._prefill[pos], self._decode[pos], self._arrival[pos],
-            ids=[self._ids[k] for k in pos], name=name or self._name, metadata=self._metadata)
+            ids=[self._ids[k] for k in pos], name=name or self._name, metadata=self._metadata,
+            block_size=self._block_size)
 
     def summary(self) -> dict[str, Any]:
         """Key statistics (used by ``lpsched info``)."""
@@ -395,9 +429,9 @@ class Instance:
 
         return {
             "name": self._name, "n": self.n, "memory": self._memory,
-            "offline": self.offline, "prefill": stats(s), "decode": stats(o),
+            "block_size": self._block_size, "offline": self.offline, "prefill": stats(s), "decode": stats(o),
             "arrival": stats(a), "sum_decode": int(o.sum()), "sum_area": int(self.area.sum()),
-            "max_peak": int((s + o).max()),
+            "max_peak": int(self.peak.max()),
             "metadata": dict(self._metadata),
         }
 
@@ -411,7 +445,10 @@ class Instance:
             if a:
                 r["arrival"] = a
             reqs.append(r)
-        out: dict[str, Any] = {"name": self._name, "memory": self._memory, "requests": reqs}
+        out: dict[str, Any] = {"name": self._name, "memory": self._memory}
+        if self._block_size != 1:
+            out["block_size"] = self._block_size
+        out["requests"] = reqs
         if self._metadata:
             out["metadata"] = dict(self._metadata)
         return out
@@ -436,7 +473,12 @@ class Instance:
         memory = data["memory"]
         if isinstance(memory, bool) or not isinstance(memory, (int, float)):
             raise InstanceError(f"memory must be a positive integer, got {memory!r}", source=source)
-        return cls(memory, data["requests"], name=str(name), metadata=metadata, source=source)
+        block_size = data.get("block_size", 1)
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, float)):
+            raise InstanceError(f"block_size must be an integer >= 1, got {block_size!r}",
+                                source=source)
+        return cls(memory, data["requests"], name=str(name), metadata=metadata, source=source,
+                   block_size=block_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,8 +518,10 @@ def read_trace(
     sample: int | None = None,
     seed: int = 0,
     name: str | None = None,
+    block_size: int = 1,
 ) -> Instance:
-    """Read a request trace CSV and build an instance with KV budget ``memory``.
+    """Read a request trace CSV and build an instance with KV budget ``memory``
+    (and KV block size ``block_size``).
 
     Accepted layouts (detected from the header):
 
@@ -513,7 +557,8 @@ def read_trace(
             "step_seconds": step_seconds if arrival is not None else None,
             "rows": {"start": start, "limit": limit, "sample": sample, "seed": seed}}
     return Instance.from_arrays(memory, cols.prefill[keep], cols.decode[keep], arrival, ids=ids,
-                                name=name or Path(path).stem, metadata=meta, source=src)
+                                name=name or Path(path).stem, metadata=meta, source=src,
+                                block_size=block_size)
 
 
 def load(path: str | os.PathLike[str], *, memory: int | None = None, **trace_options: Any) -> Instance:

@@ -59,7 +59,8 @@ def plot_memory(instance: Instance, schedule: Schedule | Sequence[int] | np.ndar
     The top panel is ``m(t)`` from :func:`lpsched.check.memory_profile` with the
     budget ``M`` dashed; the bottom panel draws request ``i`` as a bar over its
     running steps ``p_i+1 .. c_i``, drawn over ``(p_i, c_i]`` since step ``t`` covers
-    ``(t-1, t]`` on the time axis (at most ``max_bars`` requests, by start).
+    ``(t-1, t]`` on the time axis (at most ``max_bars`` requests, by start); a
+    preempted request gets one (orange) bar per segment of its runs.
     """
     path = _out(path)
     plt = _pyplot()
@@ -89,8 +90,15 @@ def plot_memory(instance: Instance, schedule: Schedule | Sequence[int] | np.ndar
     ys = np.arange(order.size)
     if np.any(a < p):
         bx.hlines(ys, a, p, color="0.75", lw=1, label="waiting (arrival to start)")
-    bx.barh(ys, o, left=p, height=0.8, color="tab:green", alpha=0.8,
+    runs = sched.runs
+    plain = np.array([int(k) not in runs for k in order], dtype=bool)
+    bx.barh(ys[plain], o[plain], left=p[plain], height=0.8, color="tab:green", alpha=0.8,
             label="running (decode steps)")
+    for j, (y, k) in enumerate(zip(ys[~plain], order[~plain])):  # one bar per segment
+        segs = runs[int(k)]
+        bx.barh([y] * len(segs), [d for _, d in segs], left=[q for q, _ in segs], height=0.8,
+                color="tab:orange", alpha=0.8,
+                label=None if j else "preempted and resumed (segments)")
     bx.set_ylabel("request (by start)")
     bx.set_xlabel("decode step")
     bx.invert_yaxis()

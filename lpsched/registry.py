@@ -88,6 +88,18 @@ class AlgorithmSpec:
     policy: str = ""
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def block_mode(self) -> str:
+        """How the algorithm meets a paged instance (``block_size > 1``, :mod:`lpsched.paging`):
+        ``"native"`` (policies: the simulator handles blocks; user algorithms: the checker
+        verifies), ``"padded"`` (heuristics, improvement, LP-guided: run on the padded
+        instance) or ``"refused"`` (exact models: ``UnsupportedInstance``)."""
+        if self.kind == "exact":
+            return "refused"
+        if self.kind in ("heuristic", "improvement", "lp-guided"):
+            return "padded"
+        return "native"
+
     def load(self) -> SolveFunction:
         if callable(self.target):
             return self.target
@@ -206,6 +218,20 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                            _opt("beta", "float", "after an overflow, clear memory down to "
                                 "(1-beta) M", minimum=0, maximum=1)) + _PREDICTIONS,
                   policy="lpsched.heuristics.protection:alpha_beta_clearing"),
+    AlgorithmSpec("vllm", "lpsched.heuristics.vllm:solve_vllm", "policy",
+                  "vLLM's default rule: arrival-order admission while free KV blocks above a "
+                  "watermark and the per-step limits allow; when a block is missing, preempt "
+                  "the most recently admitted request (front of the queue, recompute)",
+                  "vLLM, vllm/core/scheduler.py (V0, commit 0054e1fa0f8a) and "
+                  "vllm/v1/core/sched/scheduler.py (V1, commit 00024d314514); "
+                  "lpsched/heuristics/vllm.py", options=(
+                      _opt("watermark", "float", "fraction of the KV blocks kept free at "
+                           "admission (vLLM default 0.01)", minimum=0, maximum=1),
+                      _opt("max_num_seqs", "int", "most running requests (vLLM default 256)",
+                           minimum=1),
+                      _opt("max_num_batched_tokens", "int", "most prefill tokens admitted per "
+                           "step (default max(2048, longest request), as vLLM V0)", minimum=1),
+                  ) + _PREDICTIONS, policy="lpsched.heuristics.vllm:VLLMPolicy"),
 
     # -- exact solvers (models/) ------------------------------------------------------------
     AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
@@ -442,9 +468,12 @@ def run(name: str, instance: Instance, *, deadline=None, seed: int | None = None
         **options: Any) -> Result:
     """Run an algorithm inside another one (no checker, no signal handling: the caller's
     :func:`lpsched.solve` does both); ``options`` are validated."""
+    from lpsched.paging import planning_instance, rebased
     from lpsched.stop import Deadline
 
     spec = get(name)
-    return spec.load()(instance, deadline=Deadline.coerce(deadline), seed=seed,
-                       **spec.validate(options))
+    work = planning_instance(instance, spec.name, spec.block_mode)
+    res = spec.load()(work, deadline=Deadline.coerce(deadline), seed=seed,
+                      **spec.validate(options))
+    return res if work is instance else rebased(res, instance)
 

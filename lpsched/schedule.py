@@ -4,6 +4,16 @@ A :class:`Schedule` assigns each request of an instance an integer start step
 ``p_i >= a_i``; request ``i`` then runs during steps ``p_i+1 .. p_i+o_i`` and
 completes at ``c_i = p_i + o_i`` (docs/design.md section 2).
 
+A request that was preempted and resumed runs in *segments* (``runs``):
+``((p_1, d_1), (p_2, d_2), ...)``, running steps ``p_k+1 .. p_k+d_k`` in segment
+``k``, the segments in order and not overlapping (``p_{k+1} >= p_k + d_k``),
+``d_k >= 1``, ``sum_k d_k = o_i`` and ``p_1 = p_i``. In step ``t`` of segment ``k``
+it holds ``s_i + D_k + (t - p_k)`` tokens, ``D_k = d_1 + ... + d_{k-1}`` (its cache
+is rebuilt at the resume, its progress kept); it completes at ``p_last + d_last``.
+Each segment is thus a *piece* ``(s_i + D_k, d_k, p_k)`` that behaves like a
+request of prefill ``s_i + D_k`` and decode ``d_k`` started at ``p_k``
+(:meth:`Schedule.pieces`).
+
 Every algorithm returns a :class:`Result` (objective, lower bound, status,
 runtime, schedule), and the schedule JSON of docs/design.md section 5 is written by
 :meth:`Result.to_dict`.
@@ -17,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -52,15 +63,23 @@ class SolveStatus(str, Enum):
         return self.value
 
 
-class Schedule:
-    """Start steps for every request of an instance (immutable).
+Runs = Mapping[int, Sequence[Sequence[int]]]
 
-    ``starts[k]`` is the start step of ``instance.ids[k]``.
+
+class Schedule:
+    """Start steps for every request of an instance, and the segments of the requests
+    that ran in more than one piece (immutable).
+
+    ``starts[k]`` is the start step of ``instance.ids[k]``; ``runs`` (optional) maps a
+    request *position* to its segments ``[(p_1, d_1), (p_2, d_2), ...]`` (module
+    docstring); a one-segment entry ``[(p_k, o_k)]`` is the plain run and is dropped.
+    Malformed segments raise :class:`ScheduleError` naming the request and the rule.
     """
 
-    __slots__ = ("_instance", "_starts")
+    __slots__ = ("_instance", "_starts", "_runs")
 
-    def __init__(self, instance: Instance, starts: Sequence[int] | np.ndarray):
+    def __init__(self, instance: Instance, starts: Sequence[int] | np.ndarray,
+                 runs: Runs | None = None):
         arr = np.asarray(starts)
         if arr.shape != (instance.n,):
             raise ScheduleError(
@@ -74,11 +93,14 @@ class Schedule:
         arr.setflags(write=False)
         self._instance = instance
         self._starts = arr
+        self._runs = _validated_runs(instance, arr, runs or {})
 
     @classmethod
     def from_mapping(cls, instance: Instance, starts: Mapping[str, Any], *,
-                     source: str | None = None) -> Schedule:
-        """Build from ``{request id: start step}``; every id must be present exactly once."""
+                     source: str | None = None,
+                     runs: Mapping[str, Any] | None = None) -> Schedule:
+        """Build from ``{request id: start step}`` (every id present exactly once) and
+        optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``)."""
         where = f"{source}: " if source else ""
         unknown = [k for k in starts if k not in instance._index]  # noqa: SLF001
         if unknown:
@@ -92,7 +114,16 @@ class Schedule:
                     isinstance(v, float) and not v.is_integer()):
                 raise ScheduleError(f"{where}request {rid!r}: start must be an integer, got {v!r}")
             arr[k] = int(v)
-        return cls(instance, arr)
+        by_pos = {}
+        for rid, segs in (runs or {}).items():
+            if rid not in instance._index:  # noqa: SLF001
+                raise ScheduleError(f"{where}request {rid!r}: runs entry for a request not in "
+                                    f"instance {instance.name!r}")
+            by_pos[instance._index[rid]] = segs  # noqa: SLF001
+        try:
+            return cls(instance, arr, by_pos)
+        except ScheduleError as exc:
+            raise ScheduleError(f"{where}{exc}") from None
 
     @property
     def instance(self) -> Instance:
@@ -104,18 +135,49 @@ class Schedule:
         return self._starts
 
     @property
+    def runs(self) -> Mapping[int, tuple[tuple[int, int], ...]]:
+        """``{position: ((p_1, d_1), ...)}`` of the requests that ran in several segments."""
+        return MappingProxyType(self._runs)
+
+    @property
     def completions(self) -> np.ndarray:
-        """Completion steps ``c = p + o``."""
-        return self._starts + self._instance.decode
+        """Completion steps ``c = p + o`` (``p_last + d_last`` for segmented runs)."""
+        c = self._starts + self._instance.decode
+        if self._runs:
+            c = c.copy()
+            for k, segs in self._runs.items():
+                c[k] = segs[-1][0] + segs[-1][1]
+        return c
 
     @property
     def objective(self) -> int:
         """Total completion time ``sum_i (c_i - a_i)``."""
+        return int((self.completions - self._instance.arrival).sum())
+
+    def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(held, steps, start)`` of every run piece: a plain request is one piece
+        ``(s_i, o_i, p_i)``; segment ``k`` of a segmented one is ``(s_i + D_k, d_k, p_k)``
+        (module docstring). In step ``t`` with ``start < t <= start + steps`` the piece
+        holds ``held + t - start`` tokens."""
         inst = self._instance
-        return int((self._starts + inst.decode - inst.arrival).sum())
+        if not self._runs:
+            return inst.prefill, inst.decode, self._starts
+        plain = np.ones(inst.n, dtype=bool)
+        plain[list(self._runs)] = False
+        extra = [(int(inst.prefill[k]) + done, d, p) for k, segs in self._runs.items()
+                 for done, (p, d) in zip(_done_before(segs), segs)]
+        ex = np.asarray(extra, dtype=np.int64).reshape(-1, 3)
+        return (np.concatenate((inst.prefill[plain], ex[:, 0])),
+                np.concatenate((inst.decode[plain], ex[:, 1])),
+                np.concatenate((self._starts[plain], ex[:, 2])))
 
     def as_mapping(self) -> dict[str, int]:
         return dict(zip(self._instance.ids, self._starts.tolist()))
+
+    def runs_mapping(self) -> dict[str, list[list[int]]]:
+        """The file's ``runs`` object: ``{request id: [[p1, d1], [p2, d2], ...]}``."""
+        ids = self._instance.ids
+        return {ids[k]: [list(seg) for seg in segs] for k, segs in sorted(self._runs.items())}
 
     def order(self) -> np.ndarray:
         """Request positions by (start, position): the start order."""
@@ -124,10 +186,12 @@ class Schedule:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
-        return self._instance == other._instance and np.array_equal(self._starts, other._starts)
+        return (self._instance == other._instance and np.array_equal(self._starts, other._starts)
+                and self._runs == other._runs)
 
     def __hash__(self) -> int:
-        return hash((hash(self._instance), self._starts.tobytes()))
+        return hash((hash(self._instance), self._starts.tobytes(),
+                     tuple(sorted(self._runs.items()))))
 
     def __repr__(self) -> str:
         return f"Schedule(instance={self._instance.name!r}, objective={self.objective})"
@@ -186,6 +250,8 @@ class Result:
             "instance": self.schedule.instance.name if self.schedule is not None else None,
             "algorithm": self.algorithm,
             "starts": self.schedule.as_mapping() if self.schedule is not None else {},
+            **({"runs": self.schedule.runs_mapping()} if self.schedule is not None
+               and self.schedule.runs else {}),
             "objective": self.objective,
             "lower_bound": lb,
             "status": str(self.status),
@@ -231,6 +297,59 @@ def sequential_starts(instance: Instance, order: Sequence[int] | np.ndarray) -> 
     return starts
 
 
+def _done_before(segs: Sequence[tuple[int, int]]) -> list[int]:
+    """``D_k = d_1 + ... + d_{k-1}`` for each segment."""
+    out, done = [], 0
+    for _p, d in segs:
+        out.append(done)
+        done += d
+    return out
+
+
+def _int_pair(seg: Any) -> tuple[int, int] | None:
+    if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2:
+        return None
+    out = []
+    for v in seg:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) or (
+                isinstance(v, float) and not v.is_integer()):
+            return None
+        out.append(int(v))
+    return out[0], out[1]
+
+
+def _validated_runs(instance: Instance, starts: np.ndarray,
+                    runs: Runs) -> dict[int, tuple[tuple[int, int], ...]]:
+    """``runs`` checked against the rules of the module docstring (one-piece entries
+    equal to the plain run dropped); :class:`ScheduleError` naming the request."""
+    out: dict[int, tuple[tuple[int, int], ...]] = {}
+    for k, segs in runs.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < instance.n:
+            raise ScheduleError(f"runs: {k!r} is not a request position of the instance")
+        k = int(k)
+        rid = instance.ids[k]
+        pairs = [_int_pair(seg) for seg in segs] if isinstance(segs, (list, tuple)) else [None]
+        if not pairs or any(p is None for p in pairs):
+            raise ScheduleError(f"request {rid!r}: runs must be a non-empty list of "
+                                f"[start, steps] integer pairs, got {segs!r}")
+        if pairs[0][0] != int(starts[k]):
+            raise ScheduleError(f"request {rid!r}: its first segment starts at {pairs[0][0]}, "
+                                f"not at its start step {int(starts[k])}")
+        for j, (p, d) in enumerate(pairs):
+            if d < 1:
+                raise ScheduleError(f"request {rid!r}: segment {j + 1} runs {d} steps (>= 1)")
+            if j and p < pairs[j - 1][0] + pairs[j - 1][1]:
+                raise ScheduleError(f"request {rid!r}: segment {j + 1} starts at {p}, before "
+                                    f"segment {j} ends at {pairs[j - 1][0] + pairs[j - 1][1]}")
+        total, o = sum(d for _p, d in pairs), int(instance.decode[k])
+        if total != o:
+            raise ScheduleError(f"request {rid!r}: its segments run {total} steps, not its "
+                                f"decode length {o}")
+        if len(pairs) > 1:
+            out[k] = tuple(pairs)
+    return out
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -257,7 +376,9 @@ def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
                             source=src) from None
     if not isinstance(data, Mapping) or not isinstance(data.get("starts"), Mapping):
         raise InstanceError("a schedule file needs a 'starts' object", source=src)
+    if not isinstance(data.get("runs", {}), Mapping):
+        raise InstanceError("'runs' must be an object {id: [[start, steps], ...]}", source=src)
     try:
-        return Schedule.from_mapping(instance, data["starts"], source=src)
+        return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"))
     except ScheduleError as exc:
         raise InstanceError(str(exc).removeprefix(f"{src}: "), source=src) from None

@@ -45,28 +45,56 @@ The policy must keep the *next* step feasible: starts that make the known
 memory of step ``t+1`` exceed ``M`` are an error (:class:`SimulationError`);
 that memory does not depend on any decode length. Under-predicted lengths can
 still make memory grow past ``M`` later. Before every step ``t+1`` the guard
-computes the true memory ``m(t+1)``; while it exceeds ``M`` it evicts the running
-request that started *most recently* (ties: the one started later within the
-same decision) back to the waiting queue. An evicted request loses its KV cache
-and later restarts from scratch (no preemption with resume). The oldest running
-request is never evicted (alone it holds at most ``s + o <= M``), so every
-request eventually completes. A policy may ask the guard to clear further: if it
-has a method ``clear_to(state) -> int`` (a memory target ``<= M``), an overflow of
-``M`` evicts, in the same most-recent-first order, until the true memory of step
+computes the true memory ``m(t+1)``; while it exceeds ``M`` it *preempts* the
+running request that started (or resumed) *most recently* (ties: the one started
+later within the same decision) back to the waiting queue. A preempted request
+keeps its progress: its current segment ends, ``state.done[pos]`` records the
+``D`` decode steps done, and when a policy starts it again it *resumes* (vLLM's
+recompute preemption): its cache of ``s + D`` tokens is rebuilt at once (counted in
+``recomputed_tokens``), it holds ``s + D + (u - t)`` in step ``u`` and runs the
+``o - D`` steps left. In ``state.running`` it has the *virtual start* ``t - D``, so
+every formula of a fresh request (memory ``s + u - start``, completion
+``start + o``) still holds. A policy that does not know the progress treats the
+resume like a fresh start of ``s + 1`` tokens; when the true memory of step ``t+1``
+would then exceed ``M`` the simulator puts such resumes back (latest first,
+``on_evict``; counted in ``deferred_resumes``), and raises :class:`SimulationError`
+only if the policy's *fresh* starts alone overflow. The oldest running request is
+never preempted (alone it holds at most ``s + o <= M``), so every request
+eventually completes. The schedule records each request's first start and the
+segments of every preempted request (:attr:`lpsched.schedule.Schedule.runs`); as
+actual usage never exceeds ``M`` it passes :func:`lpsched.check.check`, which
+verifies every segment.
+
+Re-prediction: a running request that has outlived its predicted length is
+re-predicted by doubling (:func:`lpsched.heuristics.lookahead.repredicted`: the
+prediction doubled until it exceeds the steps run, capped at ``M - s``), in
+``SimState.predicted_remaining`` and in the look-ahead profile of the policies,
+instead of being assumed to end in the next step (which let a policy admit against
+memory that was not going to free, and the guard evict and re-admit the same
+request over and over). With exact predictions nothing is re-predicted.
+
+Paged memory
+------------
+With ``instance.block_size = b > 1`` a policy that does not declare
+``block_aware = True`` is run on the padded instance of :mod:`lpsched.paging`
+(prefill ``s + b - 1``, ``b = 1``; conservative, refused when a padded request does
+not fit alone) and its schedule re-attached to the paged instance
+(``stats["block_model"] = "padded"``).
+
+A policy may ask the guard to clear further: if it has a method
+``clear_to(state) -> int`` (a memory target ``<= M``), an overflow of ``M``
+preempts, in the same most-recent-first order, until the true memory of step
 ``t+1`` is at most that target or one request is left (the beta-clearing rule of
-:mod:`lpsched.heuristics.protection`). Evictions, the decode steps and the KV token-steps
-held by evicted runs (``sum s*d + d(d+1)/2`` for a run of ``d`` steps) are
-counted. The schedule records each request's *final* (successful) start; because
-actual usage never exceeds ``M`` (evicted runs included) it passes
-:func:`lpsched.check.check`.
+:mod:`lpsched.heuristics.protection`).
 
 Deadline (drain)
 ----------------
 With a ``deadline`` that expires at a decision time ``t`` the policy is not
-called again: the running requests go on (the guard's eviction rule applied to
-their true memory), and the rest start after them in arrival order, in packed
-batches of arrived requests whose peaks fit in ``M`` together when the policy
-saw the true lengths, else one at a time (:func:`_drain`). Always feasible;
+called again: the running requests go on (the guard's preemption rule applied
+to their true memory), and the rest (preempted ones resume with their progress)
+start after them in arrival order, in packed batches of arrived requests whose
+peaks (in blocks) fit in ``M`` together when the policy saw the true lengths,
+else one at a time (:meth:`_Run.drain`). Always feasible;
 ``SimulationResult.drained`` and ``drain_step`` record it.
 
 Timed mode
@@ -77,6 +105,7 @@ step-time model applied to the batch that runs in each step.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -86,7 +115,9 @@ from typing import Any
 import numpy as np
 
 from lpsched.check import _Profile, memory_profile
+from lpsched.heuristics.lookahead import repredicted
 from lpsched.instance import Instance, InstanceError, integer_column
+from lpsched.paging import padded_instance
 from lpsched.schedule import Schedule
 from lpsched.stop import Deadline
 
@@ -117,35 +148,74 @@ class SimState:
         The decision time; requests started now occupy memory from step ``t+1``.
     memory
         The budget ``M``.
+    block_size
+        The KV block size ``b`` the simulator counts memory in (1 unless the policy is
+        block-aware and the instance is paged; module docstring).
     prefill, arrival
         Instance columns (read-only arrays, indexed by request position).
     predicted
         Predicted decode lengths ``o_hat`` (the truth when no prediction was given).
     running
-        ``{position: start step}`` of the requests running in step ``t+1``.
+        ``{position: start step}`` of the requests running in step ``t+1``. For a
+        resumed request this is its *virtual start* ``p_k - D`` (``D`` decode steps done
+        before its current segment ``k``): it holds ``s + t - start`` tokens in step ``t``
+        and completes at ``start + o``, exactly as a request started then.
     waiting
         Positions of the arrived requests not running and not finished.
+    done
+        ``{position: D}`` for the waiting requests that were preempted with ``D`` decode
+        steps done: resumed at ``t`` such a request holds ``s + D + 1`` tokens in step
+        ``t+1`` (its cache is recomputed) and runs ``o - D`` more steps.
     """
 
-    __slots__ = ("t", "memory", "prefill", "arrival", "predicted", "running", "waiting",
-                 "_wsum", "_n_run", "instance")
+    __slots__ = ("t", "memory", "block_size", "prefill", "arrival", "predicted", "running",
+                 "waiting", "done", "_wsum", "_n_run", "_res", "instance")
 
     def __init__(self, instance: Instance, predicted: np.ndarray):
         self.instance = instance
         self.t = 0
         self.memory = instance.memory
+        self.block_size = instance.block_size
         self.prefill = instance.prefill
         self.arrival = instance.arrival
         self.predicted = predicted
         self.running: dict[int, int] = {}
         self.waiting: set[int] = set()
+        self.done: dict[int, int] = {}
         self._wsum = 0  # sum over running of (s - p)
         self._n_run = 0
+        self._res = [0] * self.block_size  # running requests by (p - s) mod b (b > 1)
+
+    def _add(self, pos: int, start: int) -> None:
+        self.running[pos] = start
+        w = int(self.prefill[pos]) - start
+        self._wsum += w
+        self._n_run += 1
+        if self.block_size > 1:
+            self._res[-w % self.block_size] += 1
+
+    def _remove(self, pos: int) -> int:
+        start = self.running.pop(pos)
+        w = int(self.prefill[pos]) - start
+        self._wsum -= w
+        self._n_run -= 1
+        if self.block_size > 1:
+            self._res[-w % self.block_size] -= 1
+        return start
+
+    def memory_in(self, u: int) -> int:
+        """KV memory of the running set in step ``u >= t+1`` if none of them finished:
+        ``sum (s + u - start)``, each rounded up to blocks (``O(b)``)."""
+        lin = self._wsum + u * self._n_run
+        b = self.block_size
+        if b == 1:
+            return lin
+        return lin + sum(c * ((r - u) % b) for r, c in enumerate(self._res) if c)
 
     @property
     def memory_next(self) -> int:
         """KV tokens the running requests hold in step ``t+1`` (exact, no prediction)."""
-        return self._wsum + (self.t + 1) * self._n_run
+        return self.memory_in(self.t + 1)
 
     @property
     def free_next(self) -> int:
@@ -153,28 +223,38 @@ class SimState:
         return self.memory - self.memory_next
 
     def memory_now(self, pos: int) -> int:
-        """KV tokens running request ``pos`` holds in step ``t``."""
+        """KV tokens running request ``pos`` holds in step ``t`` (before block rounding)."""
         return int(self.prefill[pos]) + self.t - self.running[pos]
 
     def predicted_remaining(self, pos: int) -> int:
-        """Predicted decode steps left for running ``pos``, at least 1 (it has not finished)."""
-        return max(self.running[pos] + int(self.predicted[pos]) - self.t, 1)
+        """Predicted decode steps left for running ``pos`` (at least 1: it has not finished);
+        past its prediction it is re-predicted
+        (:func:`lpsched.heuristics.lookahead.repredicted`, cap ``M - s``)."""
+        p, o_hat = self.running[pos], int(self.predicted[pos])
+        cap = self.memory - int(self.prefill[pos])
+        return p + repredicted(min(o_hat, cap), self.t - p, cap) - self.t
 
 
 class Policy:
     """The policy protocol (duck-typed; :class:`BasePolicy` gives defaults).
 
     ``reset(state)`` once before the run; ``on_arrival``, ``on_finish``, ``on_evict``
-    with lists of positions; ``decide(state) -> positions to start now``;
-    ``next_decision(state) -> step`` (see the module docstring).
+    (preempted, or a resume deferred: back to waiting) and ``on_resume`` (a preempted
+    request started again: ``state.running`` holds its virtual start) with lists of
+    positions; ``decide(state) -> positions to start now``; ``next_decision(state) ->
+    step`` (see the module docstring). A policy with ``block_aware = True`` sees paged
+    memory itself (``state.block_size``, ``state.memory_next``); any other is run on the
+    padded instance.
     """
 
     name: str = "policy"
+    block_aware: bool = False
 
     def reset(self, state: SimState) -> None: ...
     def on_arrival(self, state: SimState, positions: list[int]) -> None: ...
     def on_finish(self, state: SimState, positions: list[int]) -> None: ...
     def on_evict(self, state: SimState, positions: list[int]) -> None: ...
+    def on_resume(self, state: SimState, positions: list[int]) -> None: ...
     def decide(self, state: SimState) -> Sequence[int]: ...
     def next_decision(self, state: SimState) -> int: ...
 
@@ -194,6 +274,9 @@ class BasePolicy(Policy):
     def on_evict(self, state: SimState, positions: list[int]) -> None:
         pass
 
+    def on_resume(self, state: SimState, positions: list[int]) -> None:
+        pass
+
     def decide(self, state: SimState) -> Sequence[int]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -205,36 +288,45 @@ class BasePolicy(Policy):
 class SimulationResult:
     """Outcome of :func:`simulate`.
 
-    ``schedule`` holds each request's final (successful) start. ``evicted_runs`` is
-    an ``(k, 3)`` int array of evicted runs ``(position, start, steps run)``;
-    ``wasted_tokens`` the KV token-steps they held, ``wasted_steps`` their decode
-    steps. ``policy_calls`` counts :meth:`Policy.decide` calls, ``decision_times``
-    the decision times visited, ``steps`` the makespan.
+    ``schedule`` holds each request's first start and, for preempted requests, its
+    segments (:attr:`lpsched.schedule.Schedule.runs`). ``evictions`` counts the
+    preemptions (memory guard and drain); ``evicted_runs`` is an ``(k, 3)`` int array of
+    the preempted segments ``(position, segment start, steps run)``; ``resumes`` the
+    restarts of preempted requests, ``recomputed_tokens`` the KV tokens rebuilt at
+    them (``s + D`` each), ``deferred_resumes`` the resumes the simulator put back
+    because the next step would not fit (module docstring). ``policy_calls`` counts
+    :meth:`Policy.decide` calls, ``decision_times`` the decision times visited,
+    ``steps`` the makespan.
     """
 
     schedule: Schedule
     evictions: int
-    wasted_tokens: int
-    wasted_steps: int
+    recomputed_tokens: int
+    resumes: int
     policy_calls: int
     decision_times: int
     steps: int
     runtime: float
     evicted_runs: np.ndarray = field(repr=False)
+    deferred_resumes: int = 0
     drained: int = 0
     drain_step: int | None = None
+    padded: bool = False
 
     def stats(self) -> dict[str, Any]:
         """Figures for :attr:`lpsched.schedule.Result.stats`."""
-        return {"evictions": self.evictions, "evicted_requests": int(
-            np.unique(self.evicted_runs[:, 0]).size), "wasted_tokens": self.wasted_tokens,
-            "wasted_steps": self.wasted_steps, "policy_calls": self.policy_calls,
-            "decision_times": self.decision_times, "steps": self.steps,
-            "simulation_s": round(self.runtime, 6), **({
-                "drained": self.drained, "drain_step": self.drain_step,
-                "fallback": "deadline: the rest ran after the running requests, in arrival "
-                             "order (packed batches with exact lengths, else one at a time)"}
-                if self.drain_step is not None else {})}
+        return {"evictions": self.evictions, "preemptions": self.evictions,
+                "evicted_requests": int(np.unique(self.evicted_runs[:, 0]).size),
+                "resumes": self.resumes, "recomputed_tokens": self.recomputed_tokens,
+                "deferred_resumes": self.deferred_resumes, "policy_calls": self.policy_calls,
+                "decision_times": self.decision_times, "steps": self.steps,
+                "simulation_s": round(self.runtime, 6), **({
+                    "drained": self.drained, "drain_step": self.drain_step,
+                    "fallback": "deadline: the rest ran after the running requests, in arrival "
+                                 "order (packed batches with exact lengths, else one at a "
+                                 "time)"}
+                    if self.drain_step is not None else {}),
+                **({"block_model": "padded"} if self.padded else {})}
 
 
 def validate_predictions(instance: Instance, predictions: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -324,7 +416,8 @@ def simulate(
     [1, 0]
 
     A policy of your own only needs ``decide`` (this one looks at the next step
-    only, so the memory guard has to evict; it is called at every step):
+    only, so the memory guard has to preempt: r1 after one step, resumed at 5 once
+    r0 has finished, with its 2 + 1 tokens recomputed; its resume at 1 is deferred):
 
     >>> class NextStepGreedy(BasePolicy):
     ...     name = "next-step-greedy"
@@ -337,8 +430,8 @@ def simulate(
     ...                 free -= need
     ...         return out
     >>> res = simulate(inst, NextStepGreedy())
-    >>> res.schedule.starts.tolist(), res.evictions, res.wasted_tokens
-    ([0, 5], 2, 6)
+    >>> res.schedule.starts.tolist(), dict(res.schedule.runs), res.recomputed_tokens
+    ([0, 0], {1: ((0, 1), (5, 1))}, 3)
     """
     if isinstance(policy, str):
         from lpsched.registry import make_policy
@@ -346,7 +439,12 @@ def simulate(
         policy = make_policy(policy, options or {})
     elif options:
         raise TypeError("simulate: options apply to a policy given by name")
-    return _Run(instance, policy, predictions, skip_idle, deadline).run()
+    if instance.block_size == 1 or getattr(policy, "block_aware", False):
+        return _Run(instance, policy, predictions, skip_idle, deadline).run()
+    res = _Run(padded_instance(instance, policy.name), policy, predictions, skip_idle,
+               deadline).run()
+    return dataclasses.replace(res, schedule=Schedule(instance, res.schedule.starts,
+                                                      res.schedule.runs), padded=True)
 
 
 class _Run:
@@ -358,7 +456,9 @@ class _Run:
     decision time, or None when every request has finished); when the deadline
     has expired at a decision time, :meth:`drain` finishes the run without the
     policy. :meth:`result` retires the last completions and builds the
-    :class:`SimulationResult`.
+    :class:`SimulationResult`. Segments: ``prog[pos]`` decode steps done before the
+    current segment, which started at ``seg_start[pos]``; ``segments[pos]`` the
+    finished segments of a preempted request.
     """
 
     def __init__(self, instance: Instance, policy: Policy,
@@ -383,33 +483,70 @@ class _Run:
         self.arr_pos = arr_order.tolist()
         self.ptr = 0  # arrivals revealed: arr_pos[:ptr]
         self.starts = [-1] * n
+        self.prog = [0] * n
+        self.seg_start = [-1] * n
+        self.segments: dict[int, list[tuple[int, int]]] = {}
         self.run_id = [0] * n  # incremented on every start: tells stale heap entries apart
         self.completions: list[tuple[int, int, int]] = []  # (true completion, pos, run id)
         self.lifo: list[tuple[int, int]] = []  # (pos, run id) in start order
         self.evicted_runs: list[tuple[int, int, int]] = []
-        self.wasted_tokens = self.wasted_steps = 0
+        self.recomputed = self.resumes = self.deferred = 0
         self.calls = self.visits = 0
         self.drained = 0
         self.drain_step: int | None = None
         self.clear_to = getattr(policy, "clear_to", None)
 
+    # -- starting and preempting ---------------------------------------------------------------
+    def start(self, pos: int, t: int) -> None:
+        """Start (or resume, with its progress kept) ``pos`` at ``t``."""
+        done = self.prog[pos]
+        if self.starts[pos] < 0:
+            self.starts[pos] = t
+        if done:
+            self.state.done.pop(pos, None)
+            self.recomputed += self.s[pos] + done  # its cache is rebuilt
+            self.resumes += 1
+        self.seg_start[pos] = t
+        self.run_id[pos] += 1
+        self.state._add(pos, t - done)  # virtual start: holds s + done + (u - t) in step u
+        heapq.heappush(self.completions, (t - done + self.o[pos], pos, self.run_id[pos]))
+        self.lifo.append((pos, self.run_id[pos]))
+
+    def preempt(self, pos: int, t: int) -> None:
+        """Stop running ``pos`` at ``t`` (its segment ends); it keeps its progress."""
+        self.state._remove(pos)
+        p = self.seg_start[pos]
+        d = t - p
+        self.run_id[pos] += 1  # its completion entry becomes stale
+        if d == 0:  # started at t and put back: no segment, no recompute
+            if self.prog[pos]:
+                self.recomputed -= self.s[pos] + self.prog[pos]
+                self.resumes -= 1
+                self.state.done[pos] = self.prog[pos]
+            else:
+                self.starts[pos] = -1
+            return
+        self.segments.setdefault(pos, []).append((p, d))
+        self.evicted_runs.append((pos, p, d))
+        self.prog[pos] += d
+        self.state.done[pos] = self.prog[pos]
+
+    def _live(self, pos: int, rid: int) -> bool:
+        return self.run_id[pos] == rid and pos in self.state.running
+
     # -- the phases --------------------------------------------------------------------------
     def retire(self, t: int) -> None:
         """1. Retire the requests that truly completed by ``t``; tell the policy."""
-        completions, run_id = self.completions, self.run_id
-        state = self.state
-        running = state.running
+        completions = self.completions
         finished = []
         while completions and completions[0][0] <= t:
             _c, pos, rid = heapq.heappop(completions)
-            if run_id[pos] != rid or pos not in running:
-                continue  # stale: that run was evicted
-            p = running.pop(pos)
-            state._wsum -= self.s[pos] - p
-            state._n_run -= 1
+            if not self._live(pos, rid):
+                continue  # stale: that run was preempted
+            self.state._remove(pos)
             finished.append(pos)
         if finished:
-            self.policy.on_finish(state, finished)
+            self.policy.on_finish(self.state, finished)
 
     def reveal(self, t: int) -> None:
         """2. Reveal the requests that arrived by ``t``; tell the policy."""
@@ -425,27 +562,19 @@ class _Run:
 
     def guard(self, t: int) -> None:
         """3. While the true memory of step ``t+1`` exceeds ``M`` (then the policy's
-        ``clear_to`` target, if any, keeping one request), evict the most recent start."""
+        ``clear_to`` target, if any, keeping one request), preempt the most recent start
+        (it keeps its progress and waits to be resumed)."""
         state = self.state
-        if state._wsum + (t + 1) * state._n_run <= self.M:
+        if state.memory_in(t + 1) <= self.M:
             return
-        running, run_id, s = state.running, self.run_id, self.s
         target = self.M if self.clear_to is None else min(self.M, int(self.clear_to(state)))
         victims = []
-        while state._wsum + (t + 1) * state._n_run > self.M or (
-                state._n_run > 1 and state._wsum + (t + 1) * state._n_run > target):
+        while state.memory_in(t + 1) > self.M or (
+                state._n_run > 1 and state.memory_in(t + 1) > target):
             pos, rid = self.lifo.pop()
-            if run_id[pos] != rid or pos not in running:
+            if not self._live(pos, rid):
                 continue
-            p = running.pop(pos)
-            state._wsum -= s[pos] - p
-            state._n_run -= 1
-            d = t - p
-            self.wasted_steps += d
-            self.wasted_tokens += s[pos] * d + d * (d + 1) // 2
-            self.evicted_runs.append((pos, p, d))
-            self.starts[pos] = -1
-            run_id[pos] += 1  # its completion entry becomes stale
+            self.preempt(pos, t)
             victims.append(pos)
         state.waiting.update(victims)
         self.policy.on_evict(state, victims)
@@ -453,37 +582,47 @@ class _Run:
     def decide(self, t: int) -> None:
         """4. If some request waits, the policy starts some of them at ``t`` (checked)."""
         state = self.state
-        waiting, running = state.waiting, state.running
+        waiting = state.waiting
         if not waiting:
             return
         self.calls += 1
         policy = self.policy
-        chosen = policy.decide(state)
-        if not len(chosen):
-            if not running and self.ptr >= self.n:
+        chosen = [int(pos) for pos in policy.decide(state)]
+        if not chosen:
+            if not state.running and self.ptr >= self.n:
                 raise SimulationError(
                     f"policy {policy.name!r} stalled at step {t}: {len(waiting)} requests wait, "
                     "nothing runs and nothing will arrive")
             return
-        run_id, s, o = self.run_id, self.s, self.o
         for pos in chosen:
-            pos = int(pos)
             if pos not in waiting:
                 raise SimulationError(
                     f"policy {policy.name!r} started request position {pos} at step {t}, "
                     f"but it {self._why_not_waiting(pos, t)}")
             waiting.discard(pos)
-            running[pos] = t
-            self.starts[pos] = t
-            run_id[pos] += 1
-            state._wsum += s[pos] - t
-            state._n_run += 1
-            heapq.heappush(self.completions, (t + o[pos], pos, run_id[pos]))
-            self.lifo.append((pos, run_id[pos]))
-        if state._wsum + (t + 1) * state._n_run > self.M:
+            self.start(pos, t)
+        resumed = self._defer_resumes(t, [pos for pos in chosen if self.prog[pos]])
+        if state.memory_in(t + 1) > self.M:
             raise SimulationError(
                 f"policy {policy.name!r} started requests at step {t} whose memory in step "
-                f"{t + 1} is {state._wsum + (t + 1) * state._n_run} > M = {self.M}")
+                f"{t + 1} is {state.memory_in(t + 1)} > M = {self.M}")
+        if resumed:
+            policy.on_resume(state, resumed)
+
+    def _defer_resumes(self, t: int, resumed: list[int]) -> list[int]:
+        """Put back (latest first) the resumes of this decision while step ``t+1`` would
+        not fit: a policy may not know that a resumed request holds ``s + D + 1``."""
+        state = self.state
+        deferred = []
+        while resumed and state.memory_in(t + 1) > self.M:
+            pos = resumed.pop()
+            self.preempt(pos, t)
+            state.waiting.add(pos)
+            deferred.append(pos)
+        if deferred:
+            self.deferred += len(deferred)
+            self.policy.on_evict(state, deferred)
+        return resumed
 
     def _why_not_waiting(self, pos: int, t: int) -> str:
         if pos in self.state.running:
@@ -491,6 +630,13 @@ class _Run:
         if 0 <= pos < self.n and self.instance.arrival[pos] > t:
             return "has not arrived"
         return "is not waiting"
+
+    def _guard_step(self) -> int:
+        """The last decision time before the running set's memory can exceed ``M``
+        (exact for ``b = 1``; with blocks, from the bound ``+ N (b - 1)``: earlier)."""
+        state = self.state
+        room = self.M - state._wsum - state._n_run * (state.block_size - 1)
+        return room // state._n_run
 
     def next_time(self, t: int) -> int | None:
         """5. The next decision time after ``t`` (module docstring), None when all is done."""
@@ -501,8 +647,7 @@ class _Run:
             return None
         nxt = self.arr_times[self.ptr] if more else None
         if state._n_run:
-            # first step t' with W + N t' > M; the guard acts at decision t' - 1
-            guard = (self.M - state._wsum) // state._n_run
+            guard = self._guard_step()
             nxt = guard if nxt is None else min(nxt, guard)
         if waiting:
             want = self.policy.next_decision(state) if self.skip_idle else t + 1
@@ -515,18 +660,51 @@ class _Run:
         return max(nxt, t + 1)
 
     def drain(self, t: int) -> None:
-        """The deadline expired at ``t``: finish without the policy (:func:`_drain`)."""
+        """The deadline expired at ``t``: finish without the policy.
+
+        The running requests continue; while their true memory would exceed ``M`` at one
+        of their completion steps, the most recently started one is preempted (as the
+        guard would). Every other unfinished request then runs after them in arrival
+        order (a preempted one resumes with its progress): with exact lengths in causal
+        packed batches (:func:`_packed_starts`), else each alone when the previous one has
+        completed (:func:`_one_at_a_time`); never before its arrival. Always feasible:
+        a batch's peaks fit in ``M`` together, and every request fits alone.
+        """
         self.drain_step = t
         ev_before = len(self.evicted_runs)
-        self.drained, wasted = _drain(self.instance, t, self.starts, self.state.running,
-                                      self.lifo, self.run_id, self.evicted_runs,
-                                      self.exact_lengths)
-        self.wasted_tokens += wasted[0]
-        self.wasted_steps += wasted[1]
+        state = self.state
+        live = [(pos, rid) for pos, rid in self.lifo if self._live(pos, rid)
+                and state.running[pos] + self.o[pos] > t]
+        s, o = self.instance.prefill, self.instance.decode
+        while live:
+            pos_arr = np.fromiter((p for p, _ in live), dtype=np.int64, count=len(live))
+            q = np.fromiter((state.running[p] for p, _ in live), dtype=np.int64, count=len(live))
+            prof = _Profile(s[pos_arr], o[pos_arr], q, state.block_size)
+            if prof(q + o[pos_arr]).max() <= self.M:  # memory peaks at completion steps
+                break
+            self.preempt(live.pop()[0], t)
+        free = max([t] + [state.running[p] + self.o[p] for p, _ in live])
+        rest = [k for k in range(self.n) if k not in state.running and self._unfinished(k)]
+        rest.sort(key=lambda k: (int(self.instance.arrival[k]), k))
+        order = np.asarray(rest, dtype=np.int64)
+        left = self.instance.decode[order] - np.asarray([self.prog[k] for k in rest],
+                                                         dtype=np.int64)
+        if self.exact_lengths:
+            begin = _packed_starts(self.instance.peak[order], self.instance.arrival[order],
+                                   left, self.M, free)
+        else:
+            begin = _one_at_a_time(self.instance.arrival[order], left, free)
+        for k, p in zip(rest, begin.tolist()):
+            self.start(k, p)
+        self.drained = len(rest)
         victims = [int(r[0]) for r in self.evicted_runs[ev_before:]]
         if victims:
-            self.policy.on_evict(self.state, victims)
+            self.policy.on_evict(state, victims)
         self.completions = []
+        state.running.clear()
+
+    def _unfinished(self, k: int) -> bool:
+        return self.starts[k] < 0 or k in self.state.done
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -547,104 +725,61 @@ class _Run:
 
     def result(self) -> SimulationResult:
         """Retire the last completions (tell the policy) and build the result."""
-        running, run_id = self.state.running, self.run_id
         finished = []
         while self.completions:
             _c, pos, rid = heapq.heappop(self.completions)
-            if run_id[pos] == rid and pos in running:
-                running.pop(pos)
+            if self._live(pos, rid):
+                self.state._remove(pos)
                 finished.append(pos)
         if finished:
             self.policy.on_finish(self.state, finished)
-        p_final = np.asarray(self.starts, dtype=np.int64)
+        runs = {pos: segs + [(self.seg_start[pos], self.o[pos] - self.prog[pos])]
+                for pos, segs in self.segments.items()}
+        sched = Schedule(self.instance, np.asarray(self.starts, dtype=np.int64), runs)
         ev = np.asarray(self.evicted_runs, dtype=np.int64).reshape(-1, 3)
         return SimulationResult(
-            schedule=Schedule(self.instance, p_final), evictions=len(self.evicted_runs),
-            wasted_tokens=self.wasted_tokens, wasted_steps=self.wasted_steps,
+            schedule=sched, evictions=len(self.evicted_runs),
+            recomputed_tokens=self.recomputed, resumes=self.resumes,
             policy_calls=self.calls, decision_times=self.visits,
-            steps=int((p_final + self.instance.decode).max()),
-            runtime=time.perf_counter() - self.t0, evicted_runs=ev, drained=self.drained,
+            steps=int(sched.completions.max()), runtime=time.perf_counter() - self.t0,
+            evicted_runs=ev, deferred_resumes=self.deferred, drained=self.drained,
             drain_step=self.drain_step)
 
 
-def _drain(instance: Instance, t: int, starts: list[int], running: dict[int, int],
-           lifo: list[tuple[int, int]], run_id: list[int],
-           evicted_runs: list[tuple[int, int, int]],
-           exact_lengths: bool) -> tuple[int, tuple[int, int]]:
-    """Finish a run stopped at decision time ``t`` (its deadline expired) without the policy.
-
-    The running requests continue; while their true memory would exceed ``M`` at one of
-    their completion steps, the most recently started one is evicted (as the memory guard
-    would). Every request not running then starts after them, in arrival order:
-
-    * when the policy saw the true decode lengths (no prediction error), in *packed
-      batches* (:func:`_pack_arrived`): a batch is the longest run of the requests
-      that have arrived when the previous batch ends whose peaks ``s + o`` fit in
-      ``M`` together, so it is feasible on its own;
-    * otherwise one at a time, each when the previous one has completed and not
-      before its arrival: feasible (every request fits alone) without any length.
-
-    Fills ``starts`` in place; returns ``(requests drained, (wasted tokens, wasted
-    steps))``.
-    """
-    s, o, a = instance.prefill, instance.decode, instance.arrival
-    M = instance.memory
-    live = [(pos, rid) for pos, rid in lifo
-            if run_id[pos] == rid and pos in running and running[pos] + int(o[pos]) > t]
-    wasted_tokens = wasted_steps = 0
-    while live:
-        pos_arr = np.fromiter((p for p, _ in live), dtype=np.int64, count=len(live))
-        p_arr = np.fromiter((running[p] for p, _ in live), dtype=np.int64, count=len(live))
-        # memory at each running request's completion step (memory peaks there)
-        held = _Profile(s[pos_arr], o[pos_arr], p_arr)(p_arr + o[pos_arr])
-        if held.max() <= M:
-            break
-        pos, _rid = live.pop()  # the most recently started
-        p = running.pop(pos)
-        d = t - p
-        wasted_steps += d
-        wasted_tokens += int(s[pos]) * d + d * (d + 1) // 2
-        evicted_runs.append((pos, p, d))
-        starts[pos] = -1
-    free = max([t] + [running[p] + int(o[p]) for p, _ in live])
-    rest = np.array(sorted((k for k in range(instance.n) if starts[k] < 0),
-                           key=lambda k: (int(a[k]), k)), dtype=np.int64)
-    if exact_lengths:
-        _pack_arrived(instance, rest, starts, free)
-    else:
-        for k in rest.tolist():
-            free = max(free, int(a[k]))
-            starts[k] = free
-            free += int(o[k])
-    return len(rest), (wasted_tokens, wasted_steps)
-
-
-def _pack_arrived(instance: Instance, order: np.ndarray, starts: list[int], t0: int) -> None:
-    """Start ``order`` (arrival order) in packed batches from ``t0`` on, causally (in place).
+def _packed_starts(peak: np.ndarray, arrival: np.ndarray, duration: np.ndarray, M: int,
+                   t0: int) -> np.ndarray:
+    """Start steps of requests given in arrival order, run in causal packed batches from ``t0``.
 
     At ``t`` (``t0``, then the end of each batch) the batch is the longest run of
-    ``order``'s next requests that have arrived by ``t`` and whose peaks
-    ``s_i + o_i`` sum to at most ``M`` (at least one request: every request fits
-    alone); when the next request has not arrived, ``t`` jumps to its arrival. The
-    batch ends at ``t + max o``. Memory is at most the sum of the peaks, so every
-    batch is feasible with nothing else running. ``O(n log n)``.
+    the next requests that have arrived by ``t`` and whose peaks sum to at most
+    ``M`` (at least one request: every request fits alone); when the next request
+    has not arrived, ``t`` jumps to its arrival. The batch ends at ``t`` plus its
+    longest ``duration`` (decode steps left). Memory is at most the sum of the
+    peaks, so every batch is feasible with nothing else running. ``O(n log n)``.
     """
-    if order.size == 0:
-        return
-    s, o, a, M = instance.prefill, instance.decode, instance.arrival, instance.memory
-    cum = np.concatenate([[0], np.cumsum(s[order] + o[order])])
-    arr = a[order]  # non-decreasing
+    begin = np.zeros(peak.size, dtype=np.int64)
+    cum = np.concatenate([[0], np.cumsum(peak)])
     j, t = 0, int(t0)
-    while j < order.size:
-        t = max(t, int(arr[j]))
+    while j < peak.size:
+        t = max(t, int(arrival[j]))
         fit = int(np.searchsorted(cum, cum[j] + M, side="right")) - 1
-        came = int(np.searchsorted(arr, t, side="right"))
+        came = int(np.searchsorted(arrival, t, side="right"))
         k = max(j + 1, min(fit, came))
-        batch = order[j:k]
-        for pos in batch.tolist():
-            starts[pos] = t
-        t += int(o[batch].max())
+        begin[j:k] = t
+        t += int(duration[j:k].max())
         j = k
+    return begin
+
+
+def _one_at_a_time(arrival: np.ndarray, duration: np.ndarray, t0: int) -> np.ndarray:
+    """Start steps of requests given in arrival order, each alone after the previous one."""
+    begin = np.zeros(arrival.size, dtype=np.int64)
+    free = int(t0)
+    for j in range(arrival.size):
+        free = max(free, int(arrival[j]))
+        begin[j] = free
+        free += int(duration[j])
+    return begin
 
 
 # ---------------------------------------------------------------------------------------------
@@ -706,8 +841,9 @@ def timed_latencies(
     steps, kv = memory_profile(instance, sched)  # steps 1..makespan
     makespan = int(steps[-1]) if steps.size else 0
     cnt = np.zeros(makespan + 2, dtype=np.int64)
-    np.add.at(cnt, p + 1, 1)
-    np.add.at(cnt, p + o + 1, -1)
+    _held, run_steps, run_start = sched.pieces()  # segments of preempted runs
+    np.add.at(cnt, run_start + 1, 1)
+    np.add.at(cnt, run_start + run_steps + 1, -1)
     batch = np.cumsum(cnt)[1:makespan + 1]
     dur = np.asarray(step_time(batch, kv), dtype=np.float64)
     if dur.shape != batch.shape:
@@ -717,7 +853,7 @@ def timed_latencies(
         raise ValueError(f"step_time returned {dur[k]!r} for step {k + 1} "
                          f"(batch {batch[k]}, kv {kv[k]}): durations must be finite and >= 0")
     clock = np.concatenate(([0.0], np.cumsum(dur)))
-    c = p + o
+    c = sched.completions
     latency = clock[c] - clock[a]
     queueing = clock[p] - clock[a]
     tpot = (clock[c] - clock[p]) / o

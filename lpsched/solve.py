@@ -18,6 +18,10 @@ What :func:`solve` guarantees, for every registered algorithm (``docs/contract.m
   a lower bound above a verified objective is an ``error``. An algorithm that
   raises gives status ``error`` with the exception's text (no traceback reaches
   the caller); an interrupted or stopped run gives ``time_limit``.
+* **Paged memory.** With ``instance.block_size > 1`` an algorithm gets the instance
+  itself (policies, user algorithms), or the padded instance of :mod:`lpsched.paging`
+  (heuristics: its schedule is re-attached to the paged instance, its bound dropped),
+  or refuses with ``UnsupportedInstance`` (exact models); see ``AlgorithmSpec.block_mode``.
 * **Ctrl-C.** In the main thread, the first SIGINT cancels the deadline: the
   search stops as at its time limit and the best schedule so far is returned with
   status ``time_limit`` and ``stats["interrupted"] = True``. A second SIGINT
@@ -40,6 +44,7 @@ from lpsched import registry
 from lpsched.check import check
 from lpsched.instance import Instance, InstanceError
 from lpsched.options import OptionError, UnsupportedInstance
+from lpsched.paging import planning_instance, rebased
 from lpsched.schedule import (
     Result,
     Schedule,
@@ -104,15 +109,18 @@ def solve(
         raise OptionError(f"seed must be an integer or None, got {seed!r}")
     options = spec.validate(options)
     func = spec.load()
+    work = planning_instance(instance, spec.name, spec.block_mode)
     with _sigint_cancels(deadline):
         try:
-            raw = func(instance, deadline=deadline, seed=seed, **options)
+            raw = func(work, deadline=deadline, seed=seed, **options)
         except INPUT_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing algorithm is a result, not a crash
             raw = Result(spec.name, SolveStatus.ERROR,
                          message=f"{spec.name} failed: {type(exc).__name__}: {exc}")
-        result = _as_result(spec.name, instance, raw)
+        result = _as_result(spec.name, work, raw)
+        if work is not instance:
+            result = rebased(result, instance)
         result = _verified(spec.name, instance, result)
     runtime = time.perf_counter() - t0
     stats = dict(result.stats)

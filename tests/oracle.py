@@ -57,3 +57,16 @@ def brute_force_optimum(memory, prefill, decode, arrival=None):
         if naive_feasible(memory, prefill, decode, arrival, starts):
             best, best_starts = obj, starts
     return best, best_starts
+
+
+def predicted_end(p: int, o_hat: int, t: int, cap: int) -> int:
+    """Plain re-prediction rule (lpsched.heuristics.lookahead.repredicted): a request
+    started at ``p`` with prediction ``o_hat`` still running at decision ``t`` is predicted
+    to end at ``p + o_hat`` if that is after ``t``; else its prediction is doubled until
+    it ends after ``t``, capped at ``cap`` but never ending before ``t + 1``."""
+    if p + o_hat > t:
+        return p + o_hat
+    o = o_hat
+    while p + o <= t:
+        o = o + o
+    return p + max(min(o, cap), t - p + 1)

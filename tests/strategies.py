@@ -28,6 +28,49 @@ def instances(draw, *, min_n: int = 1, max_n: int = 6, max_memory: int = 30,
 
 
 @st.composite
+def paged_instances(draw, *, max_block: int = 8, min_n: int = 1, max_n: int = 6,
+                    max_memory: int = 40, max_decode: int = 12, arrivals: bool | None = None,
+                    max_arrival: int = 10):
+    """A valid random instance with a random block size ``b`` in ``1..max_block`` (every
+    request fits alone in blocks: ``b ceil((s + o) / b) <= M``)."""
+    b = draw(st.integers(1, max_block))
+    memory = b * draw(st.integers(1, max(1, max_memory // b))) + draw(st.integers(0, b - 1))
+    memory = max(memory, 2)
+    cap = (memory // b) * b  # largest peak that fits in blocks
+    n = draw(st.integers(min_n, max_n))
+    online = draw(st.booleans()) if arrivals is None else arrivals
+    s, o, a = [], [], []
+    for _ in range(n):
+        si = draw(st.integers(0, cap - 1))
+        oi = draw(st.integers(1, min(max_decode, cap - si)))
+        s.append(si)
+        o.append(oi)
+        a.append(draw(st.integers(0, max_arrival)) if online else 0)
+    return Instance.from_arrays(memory, s, o, a, name="hyp-paged", block_size=b)
+
+
+@st.composite
 def schedules(draw, instance: Instance, max_delay: int = 15):
     """Arbitrary start vectors (feasible or not) with ``p_i >= a_i``."""
     return [int(a) + draw(st.integers(0, max_delay)) for a in instance.arrival]
+
+
+@st.composite
+def segmented_schedules(draw, instance: Instance, max_delay: int = 8, max_gap: int = 4):
+    """Start vectors and random ``runs`` (feasible or not): each request either in one piece
+    or split into up to 4 segments of random lengths with random gaps between them."""
+    starts, runs = [], {}
+    for k in range(instance.n):
+        p = int(instance.arrival[k]) + draw(st.integers(0, max_delay))
+        starts.append(p)
+        o = int(instance.decode[k])
+        cuts = sorted(draw(st.sets(st.integers(1, o - 1), max_size=3))) if o > 1 else []
+        if not cuts:
+            continue
+        lengths = [b - a for a, b in zip([0] + cuts, cuts + [o])]
+        segs, t = [], p
+        for d in lengths:
+            segs.append((t, d))
+            t += d + draw(st.integers(0, max_gap))
+        runs[k] = segs
+    return starts, runs

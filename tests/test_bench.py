@@ -256,3 +256,4 @@ def test_bench_trace_csv_needs_memory(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "t  " in out or "t " in out
     assert "feasible" in out
+

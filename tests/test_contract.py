@@ -11,7 +11,9 @@ For random instances (offline and online, hypothesis) and random short time limi
 * returns a schedule that the shared checker accepts, with the objective recomputed;
 * has an honest status: never ``error``; ``optimal`` only with a bound equal to the
   objective, and then the objective is the optimum of an independent oracle; every
-  reported lower bound is at most that optimum.
+  reported lower bound is at most that optimum. (The oracle solves the model without
+  preemption; a schedule with segmented runs, which only preempting policies produce,
+  is compared with it only through the checker: preemption relaxes the model.)
 
 The full version (more examples, larger instances) is marked ``slow``.
 """
@@ -82,7 +84,9 @@ def _run(algo: str, inst, limit: float):
         assert res.lower_bound <= res.objective + 1e-9
     if res.status is SolveStatus.OPTIMAL:
         assert res.lower_bound is not None and res.lower_bound >= res.objective - 1e-9
-    if inst.n <= ORACLE_MAX_N and int(inst.decode.max()) <= 8:
+    # the oracle is the optimum without preemption: a schedule with segmented runs
+    # (a policy that preempts, e.g. vllm) may beat it, as preemption relaxes the model
+    if inst.n <= ORACLE_MAX_N and int(inst.decode.max()) <= 8 and not res.schedule.runs:
         opt, _ = bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
                             inst.arrival.tolist())
         assert res.objective >= opt, f"{algo}: objective {res.objective} below the optimum {opt}"

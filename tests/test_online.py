@@ -37,6 +37,7 @@ from lpsched.instance import Instance
 from lpsched.options import OptionError
 from lpsched.simulate import BasePolicy, simulate
 from lpsched.stop import Deadline
+from tests.oracle import predicted_end
 from tests.strategies import instances
 
 FAST = settings(max_examples=120, deadline=None, derandomize=True)
@@ -224,7 +225,7 @@ class PlainSortedF(BasePolicy):
 
     def decide(self, state):
         t, M, s, o = state.t, state.memory, self.s, self.o
-        runs = [(s[j], p, max(p + o[j], t + 1)) for j, p in state.running.items()]
+        runs = [(s[j], p, predicted_end(p, o[j], t, M - s[j])) for j, p in state.running.items()]
         out = []
         for i in self.queue:
             cand = (s[i], t, t + o[i])

@@ -14,6 +14,7 @@ from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
 from lpsched.library import load_instance
 from lpsched.simulate import BasePolicy, simulate
+from tests.oracle import predicted_end
 from tests.strategies import instances
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
@@ -127,7 +128,7 @@ def test_options_and_stats():
     b = solve(inst, "mc-sf", prediction_noise=0.5, seed=3)
     assert np.array_equal(a.schedule.starts, b.schedule.starts)
     assert a.stats["predictions"].startswith("lognormal sigma=0.5")
-    for key in ("evictions", "wasted_tokens", "policy_calls", "steps"):
+    for key in ("evictions", "preemptions", "recomputed_tokens", "policy_calls", "steps"):
         assert key in a.stats
     with pytest.raises(ValueError, match="unknown option"):
         solve(inst, "sf", threads=2)
@@ -155,12 +156,13 @@ def running_sets(draw):
 
 
 def _naive_fits(M, t, rows, s, o, x):
-    """Predicted memory of running + candidate in every step of (x, x+o] <= M, as seen
-    at decision time x (a running request past its prediction ends at x + 1)."""
+    """Predicted memory of running + candidate in every step of (x, x+o] <= M, with the
+    running requests' predicted ends as seen at decision time t (a running request past
+    its prediction re-predicted, ``predicted_end``)."""
     for u in range(x + 1, x + o + 1):
         m = s + u - x
         for _, sj, pj, oj in rows:
-            e = max(pj + oj, x + 1)
+            e = predicted_end(pj, oj, t, M - sj)
             if pj < u <= e:
                 m += sj + u - pj
         if m > M:
@@ -181,8 +183,8 @@ def test_lookahead_profile_matches_direct_sum(case):
     prof.prepare(t)
     assert prof.fits(s, o, t) == _naive_fits(M, t, rows, s, o, t)
     assert prof.fits_many(np.array([s]), np.array([o]), t)[0] == _naive_fits(M, t, rows, s, o, t)
-    # earliest fit: valid until a request that is not overdue reaches its prediction
-    later = [p + oj for _, _, p, oj in rows if p + oj > t]
+    # earliest fit: valid until a running request reaches its (re-)predicted end
+    later = [predicted_end(p, oj, t, M - sj) for _, sj, p, oj in rows]
     horizon = min(later) if later else 1 << 62
     cands = [(s, o), (max(0, s - 2), o + 1), (s // 2, max(1, o - 3)), (M - 1, 1)]
     cands = [(a, min(b, M - a)) for a, b in cands]
@@ -201,7 +203,8 @@ def test_lookahead_profile_matches_direct_sum(case):
         prof.prepare(t)
         rows2 = rows + [(n - 1, s, t, o)]
         for u in range(t + 1, t + 20):
-            direct = sum(sj + u - pj for _, sj, pj, oj in rows2 if pj < u <= max(pj + oj, t + 1))
+            direct = sum(sj + u - pj for _, sj, pj, oj in rows2
+                         if pj < u <= predicted_end(pj, oj, t, M - sj))
             assert int(prof.memory(u)) == direct
 
 
@@ -211,7 +214,8 @@ def test_lookahead_profile_matches_direct_sum(case):
 class NaivePolicy(BasePolicy):
     """Reference: sort the waiting requests by the policy's key, test each candidate by
     summing the predicted memory over every step of its run (running requests seen as
-    ending at max(p + o_hat, t + 1)), stop or skip at a misfit. No shortcuts."""
+    ending at their re-predicted end, ``predicted_end``), stop or skip at a misfit. No
+    shortcuts."""
 
     def __init__(self, key, backfill):
         self.key, self.backfill = key, backfill
@@ -228,7 +232,8 @@ class NaivePolicy(BasePolicy):
             k = {"arrival": int(a[i]), "decode": oh[i], "size": int(s[i]) + oh[i]}[self.key]
             return (k, int(a[i]), i)
 
-        runs = [(int(s[j]), p, max(p + oh[j], t + 1)) for j, p in state.running.items()]
+        runs = [(int(s[j]), p, predicted_end(p, oh[j], t, M - int(s[j])))
+                for j, p in state.running.items()]
         out = []
         for i in sorted(state.waiting, key=key):
             cand = (int(s[i]), t, t + oh[i])

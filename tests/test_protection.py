@@ -19,38 +19,46 @@ from tests.strategies import instances
 
 def plain_protection(inst: Instance, alpha: float, beta: float):
     """Step-by-step reference: arrival-order admission while m(t+1) <= floor((1-alpha)M)
-    (the head alone always), on an overflow of M evict the most recent start until
-    m(t+1) <= floor((1-beta)M) or one request is left. Returns (starts, evicted runs)."""
+    (the head alone always), on an overflow of M preempt the most recent start until
+    m(t+1) <= floor((1-beta)M) or one request is left; a preempted request keeps its
+    progress D and resumes holding s + D + 1 tokens. Returns (first starts, preempted
+    segments [pos, segment start, steps run])."""
     s, o, a = inst.prefill.tolist(), inst.decode.tolist(), inst.arrival.tolist()
     M, n = inst.memory, inst.n
     limit, clear = math.floor((1 - alpha) * M), math.floor((1 - beta) * M)
     starts, evicted = [-1] * n, []
-    running: list[tuple[int, int]] = []  # (pos, start) in start order
+    prog = [0] * n
+    running: list[tuple[int, int]] = []  # (pos, segment start) in start order
     waiting: list[int] = []
     done = 0
+
+    def held(q, p, u):  # tokens of q (segment started at p) in step u
+        return s[q] + prog[q] + u - p
+
     t = min(a)
     while done < n:
-        for q, p in [r for r in running if r[1] + o[r[0]] <= t]:
+        for q, p in [r for r in running if r[1] + o[r[0]] - prog[r[0]] <= t]:
             running.remove((q, p))
             done += 1
         waiting += [k for k in range(n) if a[k] == t]
-        mem = sum(s[q] + t + 1 - p for q, p in running)
+        mem = sum(held(q, p, t + 1) for q, p in running)
         if mem > M:
             while mem > M or (len(running) > 1 and mem > clear):
                 q, p = running.pop()
+                mem -= held(q, p, t + 1)
                 evicted.append([q, p, t - p])
-                starts[q] = -1
+                prog[q] += t - p
                 waiting.append(q)
-                mem -= s[q] + t + 1 - p
         waiting.sort(key=lambda k: (a[k], k))
         while waiting:
             q = waiting[0]
-            if mem + s[q] + 1 > limit and running:
+            if mem + s[q] + prog[q] + 1 > limit and running:
                 break
             waiting.pop(0)
             running.append((q, t))
-            starts[q] = t
-            mem += s[q] + 1
+            if starts[q] < 0:
+                starts[q] = t
+            mem += s[q] + prog[q] + 1
         t += 1
     return starts, evicted
 

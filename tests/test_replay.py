@@ -69,30 +69,15 @@ def test_metrics_by_hand():
         assert m[f"p99_{key}_ms"] == pytest.approx(np.percentile(v, 99))
 
 
-def _fake_sim(inst, starts, evicted=(), runs=None):
-    sched = Schedule(inst, starts)
-    if runs is not None:
-        sched = SimpleNamespace(starts=sched.starts, runs=runs)
-    return SimpleNamespace(schedule=sched, evicted_runs=np.asarray(evicted).reshape(-1, 3))
-
-
-def test_restarted_request_delivers_each_token_once():
-    """r (s=2, o=3) ran steps 1-2 (evicted), restarted at 4 (steps 5-7): tokens 1, 2 reach
-    the user at the ends of steps 1 and 2, token 3 at the end of step 7 (1 s steps)."""
-    inst = Instance(20, [Request("r", 2, 3)])
-    sim = _fake_sim(inst, [4], evicted=[[0, 0, 2]])
-    tl = build_timeline(inst, runs_of(inst, sim), Constant(), idle_seconds=1.0)
-    assert tl.ttft.tolist() == [1.0] and tl.e2el.tolist() == [7.0]
-    assert tl.itl.tolist() == [1.0, 5.0]
-    rec = step_record(inst, runs_of(inst, sim))
-    assert rec.rows.tolist() == [2, 1, 0, 0, 2, 1, 1]  # both fills recompute s = 2 rows
+def _fake_sim(inst, starts, runs=None):
+    return SimpleNamespace(schedule=Schedule(inst, starts, runs))
 
 
 def test_resumed_segments_keep_progress():
     """Segments [[0, 2], [4, 1]] (issue 13 section 2): the resume refills s + 2 = 4 rows
     and emits token 3 at the end of step 5."""
     inst = Instance(20, [Request("r", 2, 3)])
-    sim = _fake_sim(inst, [0], runs={"r": [[0, 2], [4, 1]]})
+    sim = _fake_sim(inst, [0], runs={0: ((0, 2), (4, 1))})
     runs = runs_of(inst, sim)
     assert runs.progress.tolist() == [0, 2]
     rec = step_record(inst, runs)
@@ -174,32 +159,39 @@ def test_cli_user_csv_text_and_errors(tmp_path):
 
 
 def _plain_timeline(inst, sim, model, idle):
-    """Naive per-step scan: every run (final + evicted) step by step; token k of a
-    request delivered at the first step that emits it."""
+    """Naive per-step scan: every run (a request's single run, or each segment of a
+    preempted one with the progress r of the earlier segments) step by step; a segment
+    refills s + r rows in its first step and emits tokens r+1 .. r+d."""
     s, o = inst.prefill.tolist(), inst.decode.tolist()
-    runs = [(k, int(p), o[k]) for k, p in enumerate(sim.schedule.starts.tolist())]
-    runs += [tuple(r) for r in np.asarray(sim.evicted_runs).reshape(-1, 3).tolist() if r[2]]
-    T = max(p + d for _, p, d in runs)
+    runs = []  # (request, start, steps, progress)
+    for k, p in enumerate(sim.schedule.starts.tolist()):
+        segs = sim.schedule.runs.get(k, ((p, o[k]),))
+        r = 0
+        for q, d in segs:
+            runs.append((k, int(q), int(d), r))
+            r += int(d)
+    T = max(p + d for _, p, d, _ in runs)
     dur = []
     for t in range(1, T + 1):
         rows = kv = sq = out = 0
-        for k, p, d in runs:
+        for k, p, d, r in runs:
             if p + 1 == t:
-                rows += max(s[k], 1)
-                sq += s[k] * (s[k] + 1)
+                rows += max(s[k] + r, 1)
+                sq += (s[k] + r) * (s[k] + r + 1)
                 out += 1
             elif p + 1 < t <= p + d:
                 rows += 1
-                kv += s[k] + t - p
+                kv += s[k] + r + t - p
                 out += 1
         dur.append(float(model.step_seconds(rows, kv, sq, out)) if out else idle)
     clock = [0.0]
     for x in dur:
         clock.append(clock[-1] + x)
     first = {}
-    for k, p, d in sorted(runs, key=lambda r: r[1]):
+    for k, p, d, r in runs:
         for j in range(1, d + 1):
-            first.setdefault((k, j), clock[p + j])
+            assert (k, r + j) not in first  # every token is emitted once
+            first[(k, r + j)] = clock[p + j]
     ttft, e2el, itl = [], [], []
     for k in range(inst.n):
         times = [first[(k, j)] for j in range(1, o[k] + 1)]
@@ -212,7 +204,7 @@ def _plain_timeline(inst, sim, model, idle):
 
 @settings(max_examples=60, deadline=None)
 @given(inst=instances(max_n=6, max_memory=40, max_decode=12),
-       algo=st.sampled_from(["fcfs", "mc-sf", "alpha-protection"]),
+       algo=st.sampled_from(["fcfs", "mc-sf", "alpha-protection", "vllm"]),
        noise=st.sampled_from([None, 0.8]), seed=st.integers(0, 3))
 def test_timeline_matches_plain_scan(inst, algo, noise, seed):
     from lpsched.serving.steptime import build_step_time

@@ -44,15 +44,18 @@ class GreedyNextStep(BasePolicy):
 
 
 def all_runs_memory(inst: Instance, res) -> dict[int, int]:
-    """Actual memory per step over every run, the evicted ones included (naive sum)."""
-    s = inst.prefill.tolist()
-    pre = list(s)
-    dec = inst.decode.tolist()
-    st_ = res.schedule.starts.tolist()
-    for pos, p, d in res.evicted_runs.tolist():
-        pre.append(s[pos])
-        dec.append(d)
-        st_.append(p)
+    """Actual memory per step over every segment of every request (naive sum): segment
+    ``k`` of a preempted request holds ``s + D_k + (t - p_k)``."""
+    pre, dec, st_ = [], [], []
+    runs = res.schedule.runs
+    for k in range(inst.n):
+        segs = runs.get(k, ((int(res.schedule.starts[k]), int(inst.decode[k])),))
+        done = 0
+        for p, d in segs:
+            pre.append(int(inst.prefill[k]) + done)
+            dec.append(d)
+            st_.append(p)
+            done += d
     return naive_memory(pre, dec, st_)
 
 
@@ -82,12 +85,17 @@ def test_actual_memory_never_exceeds_budget(inst, policy, mode, shift):
     rep = check(inst, res.schedule)
     assert rep.feasible, rep.reason()
     assert np.all(res.schedule.starts >= inst.arrival)
-    for pos, p, d in res.evicted_runs.tolist():  # evicted runs also respect arrivals
-        assert p >= inst.arrival[pos] and d >= 1
-    wasted = sum(int(inst.prefill[pos]) * d + d * (d + 1) // 2
-                 for pos, _, d in res.evicted_runs.tolist())
-    assert res.wasted_tokens == wasted
-    assert res.evictions == len(res.evicted_runs)
+    runs = res.schedule.runs
+    for pos, p, d in res.evicted_runs.tolist():  # preempted segments are in the runs
+        assert p >= inst.arrival[pos] and d >= 1 and (p, d) in runs[pos][:-1]
+    assert res.evictions == len(res.evicted_runs) == sum(len(v) - 1 for v in runs.values())
+    recomputed = 0
+    for pos, segs in runs.items():
+        done = 0
+        for k, (_p, d) in enumerate(segs):
+            recomputed += (int(inst.prefill[pos]) + done) if k else 0
+            done += d
+    assert res.recomputed_tokens == recomputed and res.resumes == res.evictions
     if mode == 0 and policy != "greedy":
         assert res.evictions == 0  # exact lengths: look-ahead admission never overflows
 
@@ -108,21 +116,23 @@ def test_skipping_idle_steps_is_exact(inst, policy, mode, shift):
 # -- hand-computed cases --------------------------------------------------------------------------
 
 
-def test_guard_evicts_most_recent_and_restarts():
+def test_guard_preempts_most_recent_and_resumes():
     """M=10, r0=(4,4), r1=(1,4), MC-SF told o_hat=(1,4) (r0 under-predicted).
 
-    t=0: both start (predicted peaks 5 at step 1, 5 at step 4). True memory
-    7, 9, 11 in steps 1-3, so at t=2 the guard evicts r1 (started after r0): it ran
-    2 steps, holding 2+3=5 token-steps. At t=2 the policy sees r0 as ending at step 3
-    and restarts r1 (9 in step 3); true step 4 would be 8+3=11, so at t=3 r1 is evicted
-    again (1 step, 2 token-steps) and restarted (8+2=10 in step 4). r0 ends at 4.
+    t=0: both start (predicted peaks 7 at step 1, 5 at step 4). True memory
+    7, 9, 11 in steps 1-3, so at t=2 the guard preempts r1 (started after r0) after 2
+    steps: segment (0, 2), progress kept. At t=2 r0 has outlived its prediction 1: it is
+    re-predicted to 4 (1 doubled until > 2 steps run), so MC-SF sees step 4 holding
+    8 + r1's 3 = 11 and waits. r0 ends at 4; r1 resumes at 4 holding 1 + 2 + 1 = 4 in
+    step 5 (1 + 2 = 3 tokens recomputed) and ends at 6.
     """
     inst = Instance(10, [Request("r0", 4, 4), Request("r1", 1, 4)])
     res = simulate(inst, mc_sf(), predictions=[1, 4])
-    assert res.schedule.starts.tolist() == [0, 3]
-    assert res.evictions == 2
-    assert res.evicted_runs.tolist() == [[1, 0, 2], [1, 2, 1]]
-    assert res.wasted_tokens == 7 and res.wasted_steps == 3
+    assert res.schedule.starts.tolist() == [0, 0]
+    assert res.schedule.runs == {1: ((0, 2), (4, 2))}
+    assert res.evictions == 1 and res.evicted_runs.tolist() == [[1, 0, 2]]
+    assert res.recomputed_tokens == 3 and res.resumes == 1
+    assert res.schedule.completions.tolist() == [4, 6]
     assert check(inst, res.schedule).feasible
 
 
@@ -213,23 +223,25 @@ def test_timed_latencies_rejects_bad_durations():
 
 def test_guard_with_a_policy_without_look_ahead():
     """M=10, a=(1,8), b=(1,8), exact lengths, GreedyNextStep. Both start at 0 (2+2 in
-    step 1); 2(1+t) > 10 first in step 5, so b is evicted at t=4 after 4 steps and
-    restarted at once (6+2=8 in step 5). Step 7 would hold 8+4=12: evicted at t=6
-    (2 steps), restarted (8+2=10). Step 8 would hold 9+3: evicted at t=7 (1 step); now
-    the next step has only 1 free token, b waits until a ends at 8."""
+    step 1); 2(1+t) > 10 first in step 5, so b is preempted at t=4 after 4 steps. The
+    policy, which does not know b's progress, asks to resume it at t = 4, 5, 6 (it sees
+    s + 1 = 2 <= free = 4, 3, 2), but b would hold 1 + 4 + 1 = 6 next to a's 6, 7, 8:
+    each resume is deferred; at t = 7 one token is free. a ends at 8, b resumes (5 tokens
+    recomputed) and ends at 12."""
     inst = Instance(10, [Request("a", 1, 8), Request("b", 1, 8)])
     res = simulate(inst, GreedyNextStep())
-    assert res.evicted_runs.tolist() == [[1, 0, 4], [1, 4, 2], [1, 6, 1]]
-    assert res.schedule.starts.tolist() == [0, 8]
-    assert res.wasted_steps == 7
-    assert res.wasted_tokens == (4 + 10) + (2 + 3) + (1 + 1)
+    assert res.evicted_runs.tolist() == [[1, 0, 4]]
+    assert res.schedule.starts.tolist() == [0, 0]
+    assert res.schedule.runs == {1: ((0, 4), (8, 4))}
+    assert res.deferred_resumes == 3 and res.resumes == 1
+    assert res.recomputed_tokens == 5
 
 
 def test_state_seen_by_the_policy():
     """M=20, r0=(3,4) starts at 0 (FCFS), r1=(2,2,a2), predictions (2, 2): at t=2 the
-    policy sees r0 running (started 0, 3+2=5 tokens in step 2, predicted remaining
-    max(0+2-2, 1) = 1), r1 waiting, next-step memory 3+3=6, free 14; r0 is overdue
-    in the policy's view, yet it runs to step 4 (the truth)."""
+    policy sees r0 running (started 0, 3+2=5 tokens in step 2; it has run its predicted
+    2 steps, so it is re-predicted to 4 and has 2 predicted steps left), r1 waiting,
+    next-step memory 3+3=6, free 14; it runs to step 4 (the truth)."""
     seen = {}
 
     class Spy(BasePolicy):
@@ -243,7 +255,7 @@ def test_state_seen_by_the_policy():
 
     inst = Instance(20, [Request("r0", 3, 4), Request("r1", 2, 2, 2)])
     res = simulate(inst, Spy(), predictions=[2, 2])
-    assert seen == {"running": {0: 0}, "waiting": {1}, "mem_now": 5, "rem": 1, "nxt": 6,
+    assert seen == {"running": {0: 0}, "waiting": {1}, "mem_now": 5, "rem": 2, "nxt": 6,
                     "free": 14}
     assert res.schedule.starts.tolist() == [0, 2]
 

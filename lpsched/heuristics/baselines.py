@@ -211,6 +211,10 @@ class LookaheadPolicy(BasePolicy):
         self._prof.remove(positions)
         self._push(positions)
 
+    def on_resume(self, state: SimState, positions: list[int]) -> None:
+        for pos in positions:  # its virtual start: the progress it kept
+            self._prof.add(pos, state.running[pos])
+
     def on_finish(self, state: SimState, positions: list[int]) -> None:
         self._prof.remove(positions)
 

@@ -2,10 +2,15 @@
 
 The admission rule of MC-SF (Jaillet et al., 2025) and of the FCFS / SF /
 size-first baselines. A policy keeps the running set ``R`` with starts ``p_j`` and
-*predicted* completion steps ``e_j``. As seen at decision time ``t`` a running
-request that has outlived its prediction (``p_j + o_hat_j <= t``, it has not
-finished, or the simulator would have said so) is expected to finish in the next
-step: ``e_j = max(p_j + o_hat_j, t + 1)``. The predicted memory of ``R`` in a
+*predicted* completion steps ``e_j = p_j + o_hat_j``. A running request that has
+outlived its prediction (``p_j + o_hat_j <= t`` at decision time ``t``: it has not
+finished, or the simulator would have said so) is **re-predicted**
+(:func:`repredicted`): its predicted length is doubled until it exceeds the ``t - p_j``
+steps it has run, capped at ``M - s_j`` (no request can run longer: it would not fit),
+so ``e_j > t`` again. (Before this rule it was assumed to end in the next step, which
+let a policy admit against memory that was not going to free, and the memory guard
+evict and re-admit the same request over and over.) With exact predictions no request
+outlives its prediction and nothing changes. The predicted memory of ``R`` in a
 step ``u > t`` is
 
     m_R(u) = sum_{j in R, e_j >= u} (s_j + u - p_j) = W(u) + u * N(u),
@@ -23,8 +28,8 @@ Hence ``k`` fits at ``x`` iff
 minima of ``g`` both tests are two binary searches: ``O(log |R|)`` per candidate
 (:meth:`LookaheadProfile.fits`), vectorised over many candidates in
 :meth:`LookaheadProfile.fits_many`. The arrays are rebuilt in ``O(|R| log |R|)``
-only when ``R`` changes (a start, finish or eviction) or, while some request has
-outlived its prediction, when ``t`` moves. The running set is small (what fits
+only when ``R`` changes (a start, finish or eviction) or when a request outlives its
+prediction (then it is re-predicted). The running set is small (what fits
 in ``M``), so they are Python lists searched with ``bisect`` (numpy calls cost
 more than the work at this size), numpy arrays only for the vectorised tests.
 
@@ -41,9 +46,32 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-__all__ = ["LookaheadProfile"]
+__all__ = ["LookaheadProfile", "repredicted"]
 
 _BIG = 1 << 62
+
+
+def repredicted(o_hat: int, elapsed: int, cap: int) -> int:
+    """The predicted decode length of a request that has run ``elapsed >= o_hat`` steps:
+    ``o_hat * 2^k`` for the smallest ``k`` with ``o_hat * 2^k > elapsed``, capped at ``cap``
+    (``M - s``: the longest it can run) and at least ``elapsed + 1`` (it has not finished).
+
+    A doubling rule (as in the doubling trick for unknown horizons): at most
+    ``log2(cap / o_hat)`` re-predictions per request, each at least doubling the
+    remaining estimate, never "ends next step". With ``elapsed < o_hat`` it returns
+    ``o_hat`` unchanged.
+
+    >>> repredicted(10, 4, 100), repredicted(10, 10, 100), repredicted(10, 45, 100)
+    (10, 20, 80)
+    >>> repredicted(10, 90, 100)
+    100
+    """
+    o = max(int(o_hat), 1)
+    if o > elapsed:
+        return o
+    while o <= elapsed:
+        o *= 2
+    return max(min(o, int(cap)), int(elapsed) + 1)
 
 
 class _Arrays:
@@ -148,9 +176,6 @@ class LookaheadProfile:
         self._t = -1
         self._min_base = _BIG  # smallest p + o_hat in R
         self._a = _EMPTY
-        self._rest: _Arrays | None = _EMPTY
-        self._rest_src: tuple[list[int], list[int]] = ([], [])
-        self._horizon = _BIG
         self._w_all = self._n_all = 0
 
     # -- membership ------------------------------------------------------------------------
@@ -172,7 +197,8 @@ class LookaheadProfile:
         return int(self._min_base)
 
     def overrun(self, t: int) -> bool:
-        """True if some running request has outlived its prediction at ``t``."""
+        """True if some running request has outlived its prediction at ``t`` (it is then
+        re-predicted by the next :meth:`prepare`; False after :meth:`prepare` at ``t``)."""
         return self._min_base <= t
 
     # -- arrays ------------------------------------------------------------------------------
@@ -183,30 +209,35 @@ class LookaheadProfile:
 
     def prepare(self, t: int) -> None:
         """Make the arrays valid for decision time ``t`` (cheap when nothing changed)."""
-        if not self._dirty and (self._min_base > t or self._t == t):
+        if self._dirty:
+            self._min_base = min((b for b, _ in self._run.values()), default=_BIG)
+        if self._min_base <= t:
+            self._repredict(t)
+        if not self._dirty:
             return
         self._t = t
         self._dirty = False
         run = self._run
         if not run:
-            self._min_base = self._horizon = _BIG
+            self._min_base = _BIG
             self._w_all = self._n_all = 0
-            self._a = self._rest = _EMPTY
+            self._a = _EMPTY
             return
         bases = [b for b, _ in run.values()]
         ws = [w for _, w in run.values()]
         self._min_base = min(bases)
         self._w_all, self._n_all = sum(ws), len(ws)
-        t1 = t + 1
-        self._a = _build(self.M, [b if b > t1 else t1 for b in bases], ws)
-        if self._min_base <= t:  # overdue requests: the others' profile, built on demand
-            keep = [(b, w) for b, w in zip(bases, ws) if b > t]
-            self._horizon = min(b for b, _ in keep) if keep else _BIG
-            self._rest = None
-            self._rest_src = ([b for b, _ in keep], [w for _, w in keep])
-        else:
-            self._horizon = self._min_base
-            self._rest = self._a
+        self._a = _build(self.M, bases, ws)
+
+    def _repredict(self, t: int) -> None:
+        """Re-predict (:func:`repredicted`) every running request with ``p + o_hat <= t``."""
+        run, s_list = self._run, self._s_list
+        for pos, (base, w) in list(run.items()):
+            if base <= t:
+                p = s_list[pos] - w
+                run[pos] = (p + repredicted(base - p, t - p, self.M - s_list[pos]), w)
+        self._min_base = min((b for b, _ in run.values()), default=_BIG)
+        self._dirty = True
 
     def memory(self, u) -> np.ndarray | int:
         """Predicted memory of the running set in step(s) ``u`` (after :meth:`prepare`)."""
@@ -264,8 +295,6 @@ class LookaheadProfile:
         failing at ``y = x + o`` fails on the whole rising stretch up to the next
         completion ``e``, so ``x`` jumps to ``e + 1 - o``.
         """
-        if self._min_base <= t:
-            return self.earliest_fit_many(np.array([s]), np.array([o]), t)
         horizon = self.next_view_change
         a = self._a
         e, sw, sn, pm = a.e, a.sw, a.sn, a.pm
@@ -290,18 +319,15 @@ class LookaheadProfile:
         """``min`` over candidates of the earliest ``x > t`` at which each fits, as long as
         no arrival, completion or eviction happens (after :meth:`prepare` at ``t``).
 
-        Without overdue requests this is :meth:`earliest_fit`, vectorised. An overdue
-        request is seen at decision ``x`` as ending at ``x + 1``, so it only counts in
-        step ``x + 1``: a candidate fits at ``x`` iff it fits the profile of the other
-        running requests (the same jumps, valid up to their first predicted completion,
-        the horizon) and (i) the known memory of step ``x + 1`` plus ``s + 1`` is
-        ``<= M``. (i) only gets harder as ``x`` grows, so if it fails at the first ``x``
-        that passes the rest, the candidate fits nowhere before the horizon.
+        This is :meth:`earliest_fit`, vectorised (:meth:`prepare` has re-predicted every
+        overdue request, so the view holds up to the first predicted completion, the
+        horizon). It also tests (i) the known memory of step ``x + 1`` plus ``s + 1``
+        ``<= M``, which the look-ahead conditions imply before the horizon (every running
+        request is predicted to run in step ``x + 1``, and memory only grows up to the
+        next completion): a cheap second line of defence.
         """
-        horizon = self._horizon
-        if self._rest is None:
-            self._rest = _build(self.M, *self._rest_src)
-        e, sw, sn, pm = self._rest.arrays()
+        horizon = self.next_view_change
+        e, sw, sn, pm = self._a.arrays()
         s = np.asarray(s, dtype=np.int64)
         o = np.asarray(o, dtype=np.int64)
         x = np.full(s.size, t + 1, dtype=np.int64)

@@ -122,6 +122,10 @@ class SortedFPolicy(BasePolicy):
         self._queue.add(positions)
         self._dirty = True
 
+    def on_resume(self, state: SimState, positions: list[int]) -> None:
+        for pos in positions:  # its virtual start: the progress it kept
+            self._prof.add(pos, state.running[pos])
+
     def on_finish(self, state: SimState, positions: list[int]) -> None:
         self._prof.remove(positions)
 

@@ -20,13 +20,14 @@ point where the paper may differ is stated.
 * **alpha-protection greedy** (:class:`AlphaProtectionPolicy` with ``beta = 0``): no
   prediction is used. At decision time ``t`` the waiting requests are scanned in
   arrival order (ties by position); request ``k`` starts if the memory of step ``t+1``
-  with it, ``m(t+1) + sum (s_j + 1)`` over the admitted ones, stays
+  with it, ``m(t+1) + sum (s_j + D_j + 1)`` over the admitted ones (``D_j`` the decode
+  steps a preempted request has already done: it resumes with its cache), stays
   ``<= floor((1 - alpha) M)``: a fraction ``alpha`` of ``M`` is kept for the growth of
   the running requests. Stop at the first misfit. When nothing runs, the head request is
   started even above the threshold (it fits ``M`` alone; otherwise a request with
   ``s + 1 > (1 - alpha) M`` would wait forever). When the growth overflows ``M`` the
-  simulator's memory guard evicts the most recently started requests until the memory of
-  the next step fits ``M`` again; they restart from scratch later
+  simulator's memory guard preempts the most recently started requests until the memory
+  of the next step fits ``M`` again; they keep their progress and resume later
   (:mod:`lpsched.simulate`). May differ: the paper may clear *all* running requests on an
   overflow; we clear the fewest, most recent first (clearing all can repeat the same
   overflow forever on a backlog; the guard never evicts the oldest request, so every run
@@ -108,9 +109,9 @@ class AlphaProtectionPolicy(BasePolicy):
     def decide(self, state: SimState) -> list[int]:
         mem = state.memory_next
         chosen: list[int] = []
-        s = self._s
+        s, done = self._s, state.done
         for pos in self._wait:
-            need = s[pos] + 1
+            need = s[pos] + done.get(pos, 0) + 1  # a preempted request resumes with its cache
             alone = not state.running and not chosen
             if mem + need > self._limit and not alone:
                 break

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from lpsched.instance import Instance
 from lpsched.models.windows import Windows, start_windows
+from lpsched.paging import require_unpaged
 
 __all__ = ["TimeIndexedArrays", "memory_steps", "time_indexed_arrays"]
 
@@ -61,6 +62,7 @@ def time_indexed_arrays(instance: Instance, windows: Windows | None = None) -> T
     column-wise (CSC) with a few ``O(nnz)`` vectorised passes and converted to CSR
     once. The implied rows are found in ``O(n + T)`` (:func:`memory_steps`).
     """
+    require_unpaged(instance, "time-indexed model")
     w = windows if windows is not None else start_windows(instance)
     s, o = instance.prefill, instance.decode
     n = instance.n

@@ -61,6 +61,7 @@ from lpsched.models.stages import ExactSolve
 from lpsched.models.symmetry import relabel_twins, twin_groups
 from lpsched.models.windows import Windows, start_windows
 from lpsched.options import OptionError, Passthrough
+from lpsched.paging import require_unpaged
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
@@ -90,7 +91,8 @@ class CpsatModel:
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
                 symmetry_breaking: bool = True, tail_families: int | None = None,
                 formulation: str = "events", deadline: Deadline | None = None) -> CpsatModel:
-    """Build the CP-SAT model of ``instance`` (see module docstring).
+    """Build the CP-SAT model of ``instance`` (see module docstring); a paged instance
+    (``block_size > 1``) is refused (``UnsupportedInstance``).
 
     The ``events`` build is ``O(n^2)`` Python calls (about 85 us per pair, 5 s at n = 200):
     ``deadline`` (checked once per request) stops it with
@@ -118,6 +120,7 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         status = solver.Solve(m.model)
         starts = [solver.Value(v) for v in m.start]
     """
+    require_unpaged(instance, "CP-SAT model")
     if formulation not in FORMULATIONS:
         raise ValueError(f"formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}")
     if tail_families is None:

@@ -13,8 +13,9 @@ Definitions and key names follow vLLM's ``benchmarks/benchmark_serving.py``
 * for each of ``ttft, tpot, itl, e2el``: ``mean_<m>_ms``, ``median_<m>_ms``,
   ``std_<m>_ms`` and ``p99_<m>_ms`` (milliseconds; ``numpy.percentile``, linear, as vLLM).
 
-Keys of our own (not in vLLM's result): ``preemptions`` (evictions of the memory guard, or
-the simulator's preemption count when it reports one), ``wasted_steps``, and the replay's
+Keys of our own (not in vLLM's result): ``preemptions`` (the simulator's preemptions:
+memory guard or the policy's own rule, e.g. ``vllm``), ``resumes`` and
+``recomputed_tokens`` (the KV cache rebuilt at resumes), and the replay's
 settings (``algorithm``, ``gpu``, ``model``, ``tensor_parallel``, ``memory``, ...).
 """
 

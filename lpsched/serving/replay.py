@@ -29,7 +29,6 @@ times) says how close the fixed point came, and is reported with the metrics.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,14 +121,8 @@ class ReplayResult:
 
 
 def _instance(w: Workload, memory: int, steps: np.ndarray, block_size: int) -> Instance:
-    kw: dict[str, Any] = {}
-    if block_size != 1:
-        if "block_size" not in inspect.signature(Instance.from_arrays).parameters:
-            raise ValueError(f"--block-size {block_size}: paged KV memory (block sizes) is not "
-                             "in this build's instance model; use --block-size 1")
-        kw["block_size"] = block_size
     return Instance.from_arrays(memory, w.prefill, w.decode, steps, ids=w.ids, name=w.name,
-                                source=w.name, **kw)
+                                source=w.name, block_size=block_size)
 
 
 def _steps_on(clock: np.ndarray, times: np.ndarray, idle: float) -> np.ndarray:
@@ -201,8 +194,8 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
                            f"{report.message}")
     m = serving_metrics(inst, tl)
     stats = sim.stats()
-    m.update({"preemptions": int(stats.get("preemptions", sim.evictions)),
-              "wasted_steps": int(sim.wasted_steps), "algorithm": spec.name, "gpu": gpu,
+    m.update({"preemptions": int(stats["preemptions"]), "resumes": int(sim.resumes),
+              "recomputed_tokens": int(sim.recomputed_tokens), "algorithm": spec.name, "gpu": gpu,
               "model": model, "tensor_parallel": n_gpu, "memory": int(memory),
               "block_size": int(block_size), "chunked_prefill": chunk_tokens,
               "arrivals": w.arrivals, "prediction_noise": prediction_noise,

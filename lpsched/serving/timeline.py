@@ -8,13 +8,10 @@ tokens ``r+1 .. r+d`` (one per step). Its first step (re)fills the cache: ``P = 
 prompt rows (a start: ``r = 0``; a resume after a preemption with progress kept:
 ``r`` > 0). :func:`runs_of` reads them from a :class:`~lpsched.simulate.SimulationResult`:
 
-* the successful runs: ``schedule.runs`` (``{request id: [[p, d], ...]}``, segments in
-  order, progress = the steps of the earlier segments) when the schedule has that
-  attribute (preempted-and-resumed schedules, issue 13 section 2), else one run
-  ``(p_i, o_i, 0)`` per request;
-* the evicted runs of the memory guard, ``evicted_runs`` ``(pos, p, d)``, as restarts
-  from scratch (progress 0): their steps and prefill cost time, their tokens were seen
-  by the user once.
+* a request preempted and resumed: its segments ``schedule.runs[pos]``
+  (``((p, d), ...)`` in order; progress = the steps of the earlier segments, so a
+  resume refills ``s_i + r`` rows: vLLM's recompute);
+* every other request: one run ``(p_i, o_i, 0)``.
 
 Per step (:class:`StepRecord`): token rows (one per continuing run, ``max(P, 1)`` per
 run whose fill is in this step), the KV tokens of the continuing runs (read by decode
@@ -26,8 +23,8 @@ Clock
 step-time model's seconds (:mod:`lpsched.serving.steptime`), a step with nothing
 running lasts ``idle_seconds`` (the engine polls; this is also the resolution at which
 arrivals are placed). Token ``k`` of a request reaches the user at the end of the first
-step that emitted it over all its runs (a restarted request re-emits tokens the user
-already has; they are not counted twice).
+step that emitted it (each token is emitted once: a resumed run continues where the
+preempted one stopped).
 
 Chunked prefill (``chunk_tokens = C``): each step takes the continuing runs' decode
 rows first (a run whose fill is not complete does not decode) and then at most
@@ -67,22 +64,16 @@ class Runs:
 def runs_of(instance: Instance, sim) -> Runs:
     """The runs of a simulation (module docstring)."""
     rows: list[tuple[int, int, int, int]] = []
-    seg = getattr(sim.schedule, "runs", None)
-    idx = {rid: k for k, rid in enumerate(instance.ids)} if seg else {}
-    segmented = set()
-    for rid, parts in (seg or {}).items():
-        k, done = idx[rid], 0
-        segmented.add(k)
+    seg = sim.schedule.runs  # {position: ((p, d), ...)}: the preempted-and-resumed requests
+    for k, parts in seg.items():
+        done = 0
         for p, d in parts:
-            rows.append((k, int(p), int(d), done))
+            rows.append((int(k), int(p), int(d), done))
             done += int(d)
     starts = sim.schedule.starts.tolist()
     for k, (p, o) in enumerate(zip(starts, instance.decode.tolist())):
-        if k not in segmented:
+        if k not in seg:
             rows.append((k, p, o, 0))
-    for k, p, d in np.asarray(sim.evicted_runs).reshape(-1, 3).tolist():
-        if d > 0:
-            rows.append((k, p, d, 0))
     arr = np.asarray(sorted(rows), dtype=np.int64).reshape(-1, 4)
     return Runs(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
 
