@@ -337,14 +337,7 @@ class _Slots:
             if inst_load[i] + p1 > capacity:
                 self._wait(s, k)
                 continue
-            d1 = int(self.D[self.ptr])
-            self.ptr += 1
-            self.base[s] = p1 - k
-            self.end[s] = k + d1
-            self.dlen[s] = d1
-            self.from_stream[s] = True
-            self.g_base[g] += p1 - k
-            self.g_active[g] += 1
+            self._admit(s, g, p1, k)
             inst_load[i] += p1
             admitted += 1
         if admission == "round-robin":
@@ -355,6 +348,17 @@ class _Slots:
             if self.first_empty is None:
                 self.first_empty = k
         return not self.g_active.any() or (self.first_empty is not None and not drain)
+
+    def _admit(self, s: int, g: int, p1: int, k: int) -> None:
+        """Start the stream's next request (prefill ``p1``) in slot ``s`` of group ``g`` at ``k``."""
+        d1 = int(self.D[self.ptr])
+        self.ptr += 1
+        self.base[s] = p1 - k
+        self.end[s] = k + d1
+        self.dlen[s] = d1
+        self.from_stream[s] = True
+        self.g_base[g] += p1 - k
+        self.g_active[g] += 1
 
     def _wait(self, s: int, k: int) -> None:
         self.waiting[s] = True
@@ -383,14 +387,7 @@ class _Slots:
         if load + p1 > capacity:
             self._wait(s1, k)
             return False
-        d1 = int(self.D[self.ptr])
-        self.ptr += 1
-        self.base[s1] = p1 - k
-        self.end[s1] = k + d1
-        self.dlen[s1] = d1
-        self.from_stream[s1] = True
-        self.g_base[g1] += p1 - k
-        self.g_active[g1] += 1
+        self._admit(s1, g1, p1, k)
         if admission == "round-robin":
             self.rr_ptr = (self.rr_ptr + 1) % self.r
         return False
