@@ -295,3 +295,26 @@ def test_policies_match_reference_with_ties(inst, algo):
                      "size-first": ("size", True), "mc-sf": ("decode", False)}[algo]
     ref = simulate(inst, NaivePolicy(key, backfill), skip_idle=False)
     assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=40), st.data())
+def test_record_tree_matches_plain_prefix_minima(values, data):
+    """_RecordTree.records(lo, thr) = the members from rank lo on whose value is below thr
+    and below every member before them, after random insertions and removals."""
+    from lpsched.heuristics.baselines import _RecordTree
+
+    tree = _RecordTree(np.asarray(values, dtype=np.int64))
+    member = [False] * len(values)
+    for _ in range(data.draw(st.integers(0, 60))):
+        r = data.draw(st.integers(0, len(values) - 1))
+        member[r] = data.draw(st.booleans())
+        tree.set(r, member[r])
+        lo = data.draw(st.integers(0, len(values)))
+        thr = data.draw(st.integers(0, 25))
+        plain, low = [], thr
+        for k in range(lo, len(values)):
+            if member[k] and values[k] < low:
+                plain.append(k)
+                low = values[k]
+        assert tree.records(lo, thr) == plain

@@ -82,12 +82,10 @@ class _RankedSet:
     Held as a sorted Python list of ranks (``bisect`` inserts and deletes, memory
     moves in C) read from ``head`` on, so that starting the first requests only
     moves ``head``. The head of the order is read without materialising the set
-    (:meth:`first`, iteration); the ordered positions as an array
-    (:meth:`positions`, for the backfilling scans) are built on demand and cached
-    until the set changes (``version``).
+    (:meth:`first`, iteration).
     """
 
-    __slots__ = ("order", "rank", "_order", "_rank", "_ranks", "_head", "_pos", "version")
+    __slots__ = ("order", "rank", "_order", "_rank", "_ranks", "_head")
 
     def __init__(self, order: np.ndarray):
         self.order = order  # rank -> position
@@ -97,15 +95,9 @@ class _RankedSet:
         self._rank: list[int] = self.rank.tolist()
         self._ranks: list[int] = []
         self._head = 0
-        self._pos: np.ndarray | None = None
-        self.version = 0
 
     def __len__(self) -> int:
         return len(self._ranks) - self._head
-
-    def _changed(self) -> None:
-        self._pos = None
-        self.version += 1
 
     def insert(self, positions) -> None:
         rank, ranks, head = self._rank, self._ranks, self._head
@@ -115,20 +107,17 @@ class _RankedSet:
         else:
             for r in new:
                 bisect.insort(ranks, r, head)
-        self._changed()
 
     def remove(self, positions) -> None:
         rank, ranks, head = self._rank, self._ranks, self._head
         for p in positions:
             del ranks[bisect.bisect_left(ranks, rank[int(p)], head)]
-        self._changed()
 
     def drop_first(self, k: int) -> None:
         self._head += k
         if self._head > 1024 and 2 * self._head > len(self._ranks):
             del self._ranks[:self._head]
             self._head = 0
-        self._changed()
 
     def first(self) -> int:
         return self._order[self._ranks[self._head]]
@@ -139,10 +128,64 @@ class _RankedSet:
         for i in range(self._head, len(ranks)):
             yield order[ranks[i]]
 
-    def positions(self) -> np.ndarray:
-        if self._pos is None:
-            self._pos = self.order[np.array(self._ranks[self._head:], dtype=np.int64)]
-        return self._pos
+
+
+class _RecordTree:
+    """Prefix-minimum records of a value over the members of a fixed order.
+
+    A min segment tree over the ranks of a fixed order (leaf ``r``: the value of the
+    request of rank ``r`` while it is a member, else ``+inf``). :meth:`records`
+    lists, from rank ``lo`` on, the members whose value is below ``thr`` and below
+    every member before them: each found by one descent (:meth:`first_below`,
+    ``O(log n)``), so a scan costs ``O(R log n)`` for ``R`` records instead of
+    ``O(|W|)`` for the whole waiting set ``W``.
+    """
+
+    __slots__ = ("_size", "_val", "_t")
+
+    def __init__(self, values_by_rank: np.ndarray):
+        size = 1
+        while size < max(int(values_by_rank.size), 1):
+            size *= 2
+        self._size = size
+        self._val: list[int] = values_by_rank.tolist()
+        self._t: list[int] = [_BIG] * (2 * size)
+
+    def set(self, r: int, member: bool) -> None:
+        t = self._t
+        i = r + self._size
+        t[i] = self._val[r] if member else _BIG
+        i >>= 1
+        while i:
+            a, b = t[2 * i], t[2 * i + 1]
+            t[i] = a if a < b else b
+            i >>= 1
+
+    def first_below(self, lo: int, thr: int) -> int:
+        """The smallest member rank ``>= lo`` whose value is ``< thr``, or -1."""
+        t, size = self._t, self._size
+        if lo >= size:
+            return -1
+        i = lo + size
+        while True:
+            if t[i] < thr:
+                while i < size:
+                    i = 2 * i if t[2 * i] < thr else 2 * i + 1
+                return i - size
+            while i & 1:  # a right child: climb until a left child (or past the root)
+                i >>= 1
+            if i == 0:
+                return -1
+            i += 1
+
+    def records(self, lo: int = 0, thr: int = _BIG) -> list[int]:
+        """Member ranks ``>= lo`` whose value is below ``thr`` and all members before."""
+        out = []
+        r = self.first_below(lo, thr)
+        while r >= 0:
+            out.append(r)
+            r = self.first_below(r + 1, self._val[r])
+        return out
 
 
 class LookaheadPolicy(BasePolicy):
@@ -165,7 +208,11 @@ class LookaheadPolicy(BasePolicy):
     Under the ``decode`` order these are the records of the prefix minimum of
     ``s``; under the ``size`` order every strict dominator comes first, so they
     are the Pareto-minimal waiting requests (kept in a second order, by
-    ``(o_hat, s, priority)``).
+    ``(o_hat, s, priority)``). The records are read from a min segment tree over
+    the scan order (:class:`_RecordTree`), ``O(log n)`` per record, so a decision
+    costs ``O(R log n)`` for ``R`` records rather than ``O(|W|)`` (the full
+    conversation trace at ``M = 16384``: 11 s CPU for ``sf``, against 17 s when the
+    waiting set was scanned; 250-335 us per decision from 2,000 to 19,366 requests).
     """
 
     def __init__(self, key: str, backfill: bool, name: str | None = None):
@@ -193,16 +240,23 @@ class LookaheadPolicy(BasePolicy):
         self._o = o_hat
         self._wait = _RankedSet(order)
         self._pareto_set: _RankedSet | None = None
-        self._front: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
-        self._rec: tuple[int, tuple] = (-1, ())
+        self._tree: _RecordTree | None = None  # records of s in the scan order (backfill)
         if self.backfill and self.key != "decode":
             self._pareto_set = _RankedSet(np.lexsort((self._wait.rank, state.prefill, o_hat)))
+        if self.backfill:
+            scan = self._wait if self._pareto_set is None else self._pareto_set
+            self._scan = scan
+            self._tree = _RecordTree(state.prefill[scan.order])
         self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
 
     def _push(self, positions) -> None:
         self._wait.insert(positions)
         if self._pareto_set is not None:
             self._pareto_set.insert(positions)
+        if self._tree is not None:
+            rank = self._scan.rank
+            for p in positions:
+                self._tree.set(int(rank[int(p)]), True)
 
     def on_arrival(self, state: SimState, positions: list[int]) -> None:
         self._push(positions)
@@ -240,51 +294,36 @@ class LookaheadPolicy(BasePolicy):
 
     def _decide_records(self, t: int) -> list[int]:
         """Backfilling scan by ascending o_hat, testing prefix-minimum records of s only."""
-        prof = self._prof
-        cand, s, o, rec = self._records()
+        prof, tree, order = self._prof, self._tree, self._wait.order
+        s_all, o_all = self._s, self._o
         lo = 0
         s_failed = _BIG  # smallest prefill among the candidates that failed so far
         chosen = []
-        while lo < cand.size:
-            if lo == 0:
-                idx = rec
-            else:
-                ss = s[lo:]
-                before = np.minimum.accumulate(np.concatenate(([s_failed], ss[:-1])))
-                idx = lo + np.flatnonzero(ss < before)
-            hit = np.flatnonzero(prof.fits_many(s[idx], o[idx], t))
+        while True:
+            recs = tree.records(lo, s_failed)
+            if not recs:
+                break
+            idx = order[np.asarray(recs, dtype=np.int64)]
+            hit = np.flatnonzero(prof.fits_many(s_all[idx], o_all[idx], t))
             if hit.size == 0:
                 break
-            j = int(idx[hit[0]])
-            pos = int(cand[j])
+            h = int(hit[0])
+            pos = int(idx[h])
             prof.add(pos, t)
             prof.prepare(t)
             chosen.append(pos)
-            if j > lo:
-                s_failed = min(s_failed, int(s[lo:j].min()))
-            lo = j + 1  # everything before j failed; admissions only add memory
+            if h > 0:  # the records before it failed (and so did what they dominate)
+                s_failed = min(s_failed, int(s_all[idx[:h]].min()))
+            tree.set(recs[h], False)
+            lo = recs[h] + 1  # everything before it failed; admissions only add memory
         return chosen
 
-    def _records(self):
-        """Waiting positions (priority order), their s and o_hat, and the indices of the
-        records of the prefix minimum of s; cached until the waiting set changes."""
-        w = self._wait
-        if self._rec[0] != w.version:
-            cand = w.positions()
-            s = self._s[cand]
-            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
-            self._rec = (w.version, (cand, s, self._o[cand], np.flatnonzero(s < before)))
-        return self._rec[1]
-
-    def _pareto_positions(self) -> np.ndarray:
-        """Waiting requests not dominated by another (ties: the best priority kept)."""
-        ps = self._pareto_set
-        if self._front[0] != ps.version:
-            cand = ps.positions()
-            s = self._s[cand]
-            before = np.concatenate(([_BIG], np.minimum.accumulate(s)[:-1]))
-            self._front = (ps.version, cand[s < before])
-        return self._front[1]
+    def _front_positions(self) -> np.ndarray:
+        """Waiting requests not dominated by another (decode order: the prefix-minimum
+        records of s, a superset of that front; size order: exactly the Pareto-minimal
+        ones, ties: the best priority kept)."""
+        recs = self._tree.records()
+        return self._scan.order[np.asarray(recs, dtype=np.int64)]
 
     def _decide_pareto(self, t: int) -> list[int]:
         """Backfilling scan by priority, testing the Pareto-minimal requests only."""
@@ -293,7 +332,7 @@ class LookaheadPolicy(BasePolicy):
         chosen = []
         last = -1
         while len(self._pareto_set):
-            front = self._pareto_positions()
+            front = self._front_positions()
             front = front[rank[front] > last]  # the others failed already
             if front.size == 0:
                 break
@@ -307,6 +346,7 @@ class LookaheadPolicy(BasePolicy):
             prof.prepare(t)
             chosen.append(pos)
             self._pareto_set.remove([pos])
+            self._tree.set(int(self._pareto_set.rank[pos]), False)
         return chosen
 
     def next_decision(self, state: SimState) -> int:
@@ -322,11 +362,7 @@ class LookaheadPolicy(BasePolicy):
             return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
         # Backfilling: something can start only when some waiting request fits, and a
         # dominated request (s, o both >=) fits no earlier than its dominator.
-        if self._pareto_set is not None:
-            front = self._pareto_positions()
-        else:  # decode order: prefix-minimum records of s (a superset of the front)
-            cand, _, _, rec = self._records()
-            front = cand[rec]
+        front = self._front_positions()
         return prof.earliest_fit_many(self._s[front], self._o[front], t)
 
 
