@@ -106,6 +106,15 @@ def run_one(path: Path, algo: str, limit: float) -> dict:
     return out
 
 
+def _git_commit() -> str:
+    """The short commit of the working tree (``+`` appended when it has changes)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "lpsched").strip()
+    return head + ("+" if dirty else "")
+
+
 def _merge_previous(csv_path: Path, rows: list[dict]) -> list[dict]:
     """``rows`` plus the rows of an earlier run's CSV that ``rows`` does not redo."""
     if not csv_path.exists():
@@ -135,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     algos = args.algos.split(",") if args.algos else registry.algorithm_names()
     limits = [float(x) for x in args.limits.split(",")]
     start_machine = machine("at start")
+    commit = _git_commit()
     t_start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                            "status": "refused (n > 16)" if refused else r["status"],
                            "objective": r["objective"],
                            "peak_rss_mb": None if r["peak_mb"] is None else round(r["peak_mb"]),
-                           "load": load, "note": "" if refused else r["message"]}
+                           "load": load, "commit": commit,
+                           "note": "" if refused else r["message"]}
                     rows.append(row)
                     print(f"{name:18s} {algo:17s} L={limit:>4g}  wall {row['wall_s']}  "
                           f"{row['within_contract']:>7s}  {row['status']:10s} "
@@ -176,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - t_start:.0f} s"
         + (f" (the other {len(rows) - n_run} rows kept from an earlier run, `--update`)."
            if len(rows) > n_run else "."),
-        "`load`: the 1-minute load average when the row started (other jobs on the machine).",
+        "`load`: the 1-minute load average when the row started (other jobs on the machine); "
+        "`commit`: the code the row ran (`+` when the tree had uncommitted changes).",
         "",
         "Contract: `solve(instance, algo, time_limit=L)` returns within `L + max(1 s, 5% of L)` "
         "of wall time (`wall_s`: the `solve()` call itself, measured in the child after the "
