@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {start_machine}; {load_average('at end')}; niceness {os.nice(0)}. One run "
         f"at a time, each in a fresh process; {n_run} runs in "
         f"{time.perf_counter() - t_start:.0f} s"
-        + (f" (the other {len(rows) - n_run} rows kept from an earlier run, `--update`)."
+        + (f" (the other {len(rows) - n_run} rows kept from earlier runs, `--update`: see "
+              "`commit` and `load`)."
            if len(rows) > n_run else "."),
         "`load`: the 1-minute load average when the row started (other jobs on the machine); "
         "`commit`: the code the row ran (`+` when the tree had uncommitted changes).",
