@@ -101,3 +101,24 @@ def test_ramp_pieces_is_validated():
     inst = random_instance(3, 10, 0, max_decode=4)
     with pytest.raises(OptionError, match="ramp_pieces"):
         solve(inst, "cpsat", time_limit=1, ramp_pieces=-1)
+
+
+def test_ramp_intervals_are_counted_by_the_memory_guard():
+    """The guard prices the ramp intervals: a cap between the two estimates refuses only
+    the model with ramps (and then returns the warm start, checked)."""
+    from lpsched.models.guard import cpsat_ramp_size, estimate_cpsat_bytes
+
+    inst = mcsf_synthetic(12, 3)
+    w = horizon_windows(inst)
+    with_ramps = len(build_cpsat(inst, windows=w, ramp_pieces=10_000).model.Proto().constraints)
+    without = len(build_cpsat(inst, windows=w).model.Proto().constraints)
+    built = with_ramps - without - 1  # the intervals, less the one cumulative
+    assert cpsat_ramp_size(inst, 10_000) == built == int(inst.decode.sum())  # o_i per request
+    assert cpsat_ramp_size(inst, 0) == 0
+    base = estimate_cpsat_bytes(inst)
+    cap = base + 1000.0 * cpsat_ramp_size(inst, 10_000)
+    plain = solve(inst, "cpsat", time_limit=5, max_model_bytes=cap, warm_start="serial")
+    ramps = solve(inst, "cpsat", time_limit=5, max_model_bytes=cap, warm_start="serial",
+                  ramp_pieces=10_000)
+    assert plain.stats.get("refused") is None
+    assert ramps.stats["refused"] == "memory" and check(inst, ramps.schedule).feasible

@@ -48,8 +48,12 @@ from ortools.sat.python import cp_model
 from lpsched.check import check
 from lpsched.instance import Instance
 from lpsched.models.guard import (
+    CPSAT_BUILD_SECONDS,
+    CPSAT_BYTES,
+    CPSAT_STOP_SECONDS,
     DEFAULT_MAX_MODEL_BYTES,
     BuildStopped,
+    cpsat_ramp_size,
     cpsat_size,
     estimate_build_seconds,
     estimate_cpsat_bytes,
@@ -369,15 +373,21 @@ class _CpsatSolve(ExactSolve):
     def run(self) -> Result:
         self.bounds()
         size = cpsat_size(self.instance, self.formulation)
-        est = estimate_cpsat_bytes(self.instance, self.formulation)
+        ramp = cpsat_ramp_size(self.instance, self.ramp_pieces)
+        est = estimate_cpsat_bytes(self.instance, self.formulation) \
+            + CPSAT_BYTES["cumulative"][0] * ramp
         self.stats.update(model_size=size, model_bytes_estimate=int(est))
+        if ramp:
+            self.stats["ramp_intervals"] = ramp
         refusal = memory_refusal(est, self.max_model_bytes)
         if refusal is not None:
             return self.refuse_early(refusal)
         self.warm()
         self.windows()
-        secs = estimate_build_seconds(f"cpsat-{self.formulation}", size)
-        stop = estimate_cpsat_stop_seconds(size, self.formulation)
+        secs = estimate_build_seconds(f"cpsat-{self.formulation}", size) \
+            + CPSAT_BUILD_SECONDS["cumulative"] * ramp
+        stop = estimate_cpsat_stop_seconds(size, self.formulation) \
+            + CPSAT_STOP_SECONDS["cumulative"] * ramp
         self.stats.update(build_seconds_estimate=round(secs, 3), stop_seconds_estimate=round(stop, 3))
         refusal = time_refusal(secs + stop, self.search)
         if refusal is not None:
