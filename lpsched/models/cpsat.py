@@ -28,6 +28,10 @@ CP-SAT's propagation is strong.
 with ``sum_i (o_i + 1)`` intervals; redundant ``NoOverlap`` constraints over the
 disjoint tails of :mod:`lpsched.models.tails` are added (``tail_families``).
 
+Option ``ramp_pieces=K`` (either formulation) adds a redundant ``AddCumulative`` over
+lower staircases of the ramps, ``K + 1`` intervals per request at most
+(:func:`ramp_breakpoints`; measured without benefit, ``docs/exact.md``).
+
 Objective ``min sum_i (p_i + o_i - a_i)``. Strengthening: identical requests
 (same ``s, o, a``) are ordered ``p_i <= p_j`` (symmetry breaking; any schedule can
 be relabelled), and the incumbent is given as a solution hint.
