@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import load_average, machine  # noqa: E402
+from common import cpu_model, load_average, machine  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "cpsat_proofs"
 VARIANTS: dict[str, dict] = {
@@ -96,25 +96,43 @@ def run(variants: list[str], cases: list[tuple[int, int]], time_limit: float,
 def report(out: Path) -> None:
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
     keys = sorted({(r["variant"], int(r["n"])) for r in rows}, key=lambda k: (k[1], k[0]))
-    lines = ["# CP-SAT variants for proofs at n = 20-30 (MC-SF synthetic family)", "",
+    lines = ["# CP-SAT variants for proofs (MC-SF synthetic family, issue 12)", "",
              "Script: `benchmarks/bench_cpsat_proofs.py` (instances, variants and usage in its "
-             "docstring). One instance at a time on a 2-core machine shared with other jobs "
+             f"docstring). Machine: cpus={os.cpu_count()}, CPU: {cpu_model()}, OR-Tools "
+             f"{_ortools_version()}; time limit "
+             f"{', '.join(sorted({r['time_limit'] for r in rows}))} s per solve. "
+             "One instance at a time on a 2-core machine shared with other jobs "
              "(column `load1` of the CSV: 1-minute load average when each instance started). "
              "Gap = (objective - lower bound) / objective; the lower bound is the larger of "
-             "CP-SAT's bound and the combinatorial bound.", "",
+             "CP-SAT's bound and the combinatorial bound. `obj / best obj`: the variant's "
+             "objective over the best objective any variant found on the same instance.", "",
              "| variant | n | instances | proven | median time to proof (s) | median gap | "
-             "mean gap | median load1 |", "|---|---|---|---|---|---|---|---|"]
+             "mean gap | obj / best obj (mean, max) | improved on warm start | median load1 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    best = {}
+    for r in rows:
+        key = (r["n"], r["seed"])
+        best[key] = min(best.get(key, float("inf")), float(r["obj"]))
     for v, n in keys:
         rs = [r for r in rows if r["variant"] == v and int(r["n"]) == n]
         proved = [float(r["time"]) for r in rs if r["status"] == "optimal"]
         gaps = [float(r["gap"]) for r in rs]
         tp = f"{statistics.median(proved):.1f}" if proved else "-"
+        ratio = [float(r["obj"]) / best[(r["n"], r["seed"])] for r in rs]
+        better = sum(1 for r in rs if r["ws_obj"] and float(r["obj"]) < float(r["ws_obj"]))
         lines.append(f"| {v} | {n} | {len(rs)} | {len(proved)} | {tp} | "
                      f"{100 * statistics.median(gaps):.1f}% | {100 * statistics.mean(gaps):.1f}% | "
+                     f"{statistics.mean(ratio):.4f}, {max(ratio):.4f} | {better}/{len(rs)} | "
                      f"{statistics.median(float(r['load1']) for r in rs):.1f} |")
     lines += ["", *consistency(rows), "", f"Per instance: `{out.name}.csv`."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _ortools_version() -> str:
+    import ortools
+
+    return ortools.__version__
 
 
 def consistency(rows: list[dict]) -> list[str]:
