@@ -89,10 +89,11 @@ def test_cpsat_with_ramps_matches_the_dp(inst):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(6))
 def test_cpsat_with_ramps_matches_the_dp_on_the_mcsf_family(seed):
-    """n = 8 instances of the benchmark family: both exact algorithms agree."""
-    inst = mcsf_synthetic(8, 800 + seed)
+    """n = 6 instances of the benchmark family (the DP does not finish n = 8 in 60 s):
+    both exact algorithms agree."""
+    inst = mcsf_synthetic(6, 600 + seed)
     dp = solve(inst, "dp", time_limit=60)
-    res = solve(inst, "cpsat", time_limit=60, ramp_pieces=4)
+    res = solve(inst, "cpsat", time_limit=60, ramp_pieces=10_000)
     assert dp.status == res.status == SolveStatus.OPTIMAL
     assert res.objective == dp.objective and check(inst, res.schedule).feasible
 
