@@ -255,6 +255,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                                                                                 "cumulative")),
                       _opt("tail_families", "int", "redundant disjoint-tail NoOverlap families "
                            "(default 8 for cumulative, 0 for events)", minimum=0),
+                      _opt("ramp_pieces", "int", "redundant cumulative of lower memory "
+                           "staircases, that many pieces per request (0: none)", minimum=0),
                       _opt("log", "bool", "print the CP-SAT search log"),
                   ), passthrough="lpsched.models.cpsat:CPSAT_PARAMETERS"),
 

@@ -28,6 +28,10 @@ CP-SAT's propagation is strong.
 with ``sum_i (o_i + 1)`` intervals; redundant ``NoOverlap`` constraints over the
 disjoint tails of :mod:`lpsched.models.tails` are added (``tail_families``).
 
+Option ``ramp_pieces=K`` (either formulation) adds a redundant ``AddCumulative`` over
+lower staircases of the ramps, ``K + 1`` intervals per request at most
+(:func:`ramp_breakpoints`; measured without benefit, ``docs/exact.md``).
+
 Objective ``min sum_i (p_i + o_i - a_i)``. Strengthening: identical requests
 (same ``s, o, a``) are ordered ``p_i <= p_j`` (symmetry breaking; any schedule can
 be relabelled), and the incumbent is given as a solution hint.
@@ -48,8 +52,12 @@ from ortools.sat.python import cp_model
 from lpsched.check import check
 from lpsched.instance import Instance
 from lpsched.models.guard import (
+    CPSAT_BUILD_SECONDS,
+    CPSAT_BYTES,
+    CPSAT_STOP_SECONDS,
     DEFAULT_MAX_MODEL_BYTES,
     BuildStopped,
+    cpsat_ramp_size,
     cpsat_size,
     estimate_build_seconds,
     estimate_cpsat_bytes,
@@ -65,7 +73,8 @@ from lpsched.paging import require_unpaged
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["CPSAT_PARAMETERS", "CpsatModel", "FORMULATIONS", "build_cpsat", "solve_cpsat"]
+__all__ = ["CPSAT_PARAMETERS", "CpsatModel", "FORMULATIONS", "build_cpsat", "ramp_breakpoints",
+           "solve_cpsat"]
 
 FORMULATIONS = ("events", "cumulative")
 
@@ -90,7 +99,8 @@ class CpsatModel:
 
 def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: bool = True,
                 symmetry_breaking: bool = True, tail_families: int | None = None,
-                formulation: str = "events", deadline: Deadline | None = None) -> CpsatModel:
+                formulation: str = "events", ramp_pieces: int = 0,
+                deadline: Deadline | None = None) -> CpsatModel:
     """Build the CP-SAT model of ``instance`` (see module docstring); a paged instance
     (``block_size > 1``) is refused (``UnsupportedInstance``).
 
@@ -103,6 +113,10 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
     staircase intervals); both are exact. ``tail_families`` adds that many
     redundant disjoint-tail ``NoOverlap`` constraints (valid for both; default 8
     with ``cumulative`` and none with ``events``, where they did not help).
+
+    ``ramp_pieces`` (``K >= 1``) adds a redundant ``AddCumulative`` over a lower
+    staircase of every memory ramp with at most ``K + 1`` intervals per request
+    (:func:`ramp_breakpoints`; valid for both formulations, ``formulations/cpsat.md``).
 
     The default windows contain every optimum of the model as built; with side
     constraints pass ``windows=horizon_windows(inst)`` (see
@@ -141,6 +155,8 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         _add_cumulative(model, instance, starts, deadline)
     else:
         _add_events(model, instance, starts, ends, deadline)
+    if ramp_pieces:
+        _add_lower_ramps(model, instance, starts, ramp_pieces, deadline)
     if tail_families:
         from lpsched.models.tails import tail_families as families
 
@@ -183,6 +199,46 @@ def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list,
             intervals.append(model.NewFixedSizeIntervalVar(starts[i] + (d - 1), oi - d + 1,
                                                             f"tok_{i}_{d}"))
             demands.append(1)
+    model.AddCumulative(intervals, demands, instance.memory)
+
+
+def ramp_breakpoints(decode: int, pieces: int) -> list[int]:
+    """Breakpoints ``1 = d_0 < d_1 < ... < d_K = o`` of the lower staircase of one ramp.
+
+    At most ``pieces + 1`` distinct values, evenly spaced in ``[1, o]``; with
+    ``pieces >= o - 1`` every ``d = 1..o`` (the exact staircase).
+
+    >>> ramp_breakpoints(9, 4), ramp_breakpoints(3, 8), ramp_breakpoints(1, 4)
+    ([1, 3, 5, 7, 9], [1, 2, 3], [1])
+    """
+    if decode < 1 or pieces < 1:
+        raise ValueError(f"need decode >= 1 and pieces >= 1, got {decode}, {pieces}")
+    k = min(pieces, decode - 1)
+    return sorted({1 + (q * (decode - 1)) // k for q in range(k + 1)}) if k else [1]
+
+
+def _add_lower_ramps(model: cp_model.CpModel, instance: Instance, starts: list, pieces: int,
+                     deadline: Deadline | None = None) -> None:
+    """Redundant cumulative of lower staircases (``formulations/cpsat.md``, "Lower ramps").
+
+    With ``tau = t - 1``, request ``i`` holds ``s_i + tau + 1 - p_i`` tokens for
+    ``p_i <= tau < c_i``, so at least ``s_i + d_k`` once ``tau >= p_i + d_k - 1``: the
+    intervals ``[p_i, c_i)`` with demand ``s_i + 1`` and ``[p_i + d_k - 1, c_i)`` with
+    demand ``d_k - d_{k-1}`` (``k >= 1``) sum to at most the true memory at every step,
+    which is at most ``M``.
+    """
+    s, o = instance.prefill, instance.decode
+    intervals, demands = [], []
+    for i in range(instance.n):
+        _stop_at(deadline, i)
+        si, oi = int(s[i]), int(o[i])
+        d = ramp_breakpoints(oi, pieces)
+        intervals.append(model.NewFixedSizeIntervalVar(starts[i], oi, f"ramp_{i}_0"))
+        demands.append(si + 1)
+        for k in range(1, len(d)):
+            intervals.append(model.NewFixedSizeIntervalVar(starts[i] + (d[k] - 1),
+                                                           oi - d[k] + 1, f"ramp_{i}_{k}"))
+            demands.append(d[k] - d[k - 1])
     model.AddCumulative(intervals, demands, instance.memory)
 
 
@@ -261,7 +317,7 @@ def _solve_stoppable(solver: cp_model.CpSolver, model: cp_model.CpModel,
 def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
                 threads: int = 1, incumbent: Any = None, symmetry_breaking: bool = True,
                 tail_families: int | None = None, formulation: str = "events",
-                log: bool = False, warm_start: str = "local-search",
+                ramp_pieces: int = 0, log: bool = False, warm_start: str = "local-search",
                 warm_start_time: float | None = None,
                 max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES, **params: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
@@ -274,7 +330,9 @@ def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: i
     time limit by default), ``symmetry_breaking``, ``formulation``
     (``"events"``, default, or ``"cumulative"``), ``tail_families`` (redundant
     disjoint-tail ``NoOverlap`` families; default 8 for ``cumulative``, 0 for
-    ``events``), ``log``, ``max_model_bytes`` (the memory guard: a model estimated
+    ``events``), ``ramp_pieces`` (a redundant cumulative of lower memory staircases
+    with that many pieces per request; 0, the default, adds none), ``log``,
+    ``max_model_bytes`` (the memory guard: a model estimated
     larger, :func:`lpsched.models.guard.estimate_cpsat_bytes`, is not built and the
     warm start is returned), and any other ``CpSolverParameters`` field by name
     (e.g. ``linearization_level=2``).
@@ -289,12 +347,15 @@ def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: i
     The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
     combinatorial bound; status ``optimal`` only when CP-SAT proves it.
     """
+    if int(ramp_pieces) != ramp_pieces or ramp_pieces < 0:
+        raise OptionError(f"cpsat: ramp_pieces must be an integer >= 0, got {ramp_pieces!r}")
     if formulation not in FORMULATIONS:
         raise OptionError(f"cpsat: formulation must be one of {', '.join(FORMULATIONS)}, "
                           f"got {formulation!r}")
     return _CpsatSolve(instance, deadline, seed, threads=threads, incumbent=incumbent,
                        symmetry_breaking=symmetry_breaking, tail_families=tail_families,
-                       formulation=formulation, log=log, warm_start=warm_start,
+                       formulation=formulation, ramp_pieces=ramp_pieces, log=log,
+                       warm_start=warm_start,
                        warm_start_time=warm_start_time, max_model_bytes=max_model_bytes,
                        params=params).run()
 
@@ -304,7 +365,8 @@ class _CpsatSolve(ExactSolve):
 
     def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None, *,
                  threads: int, incumbent: Any, symmetry_breaking: bool,
-                 tail_families: int | None, formulation: str, log: bool, warm_start: str,
+                 tail_families: int | None, formulation: str, ramp_pieces: int, log: bool,
+                 warm_start: str,
                  warm_start_time: float | None, max_model_bytes: float,
                  params: dict[str, Any]):
         super().__init__("cpsat", instance, deadline, seed, incumbent=incumbent,
@@ -312,21 +374,27 @@ class _CpsatSolve(ExactSolve):
                          max_model_bytes=max_model_bytes)
         self.threads, self.symmetry_breaking = threads, symmetry_breaking
         self.tail_families, self.formulation, self.log = tail_families, formulation, log
-        self.params = params
+        self.params, self.ramp_pieces = params, ramp_pieces
         self.stats["formulation"] = formulation
 
     def run(self) -> Result:
         self.bounds()
         size = cpsat_size(self.instance, self.formulation)
-        est = estimate_cpsat_bytes(self.instance, self.formulation)
+        ramp = cpsat_ramp_size(self.instance, self.ramp_pieces)
+        est = estimate_cpsat_bytes(self.instance, self.formulation) \
+            + CPSAT_BYTES["cumulative"][0] * ramp
         self.stats.update(model_size=size, model_bytes_estimate=int(est))
+        if ramp:
+            self.stats["ramp_intervals"] = ramp
         refusal = memory_refusal(est, self.max_model_bytes)
         if refusal is not None:
             return self.refuse_early(refusal)
         self.warm()
         self.windows()
-        secs = estimate_build_seconds(f"cpsat-{self.formulation}", size)
-        stop = estimate_cpsat_stop_seconds(size, self.formulation)
+        secs = estimate_build_seconds(f"cpsat-{self.formulation}", size) \
+            + CPSAT_BUILD_SECONDS["cumulative"] * ramp
+        stop = estimate_cpsat_stop_seconds(size, self.formulation) \
+            + CPSAT_STOP_SECONDS["cumulative"] * ramp
         self.stats.update(build_seconds_estimate=round(secs, 3), stop_seconds_estimate=round(stop, 3))
         refusal = time_refusal(secs + stop, self.search)
         if refusal is not None:
@@ -336,7 +404,7 @@ class _CpsatSolve(ExactSolve):
             m = build_cpsat(self.instance, windows=self.w,
                             symmetry_breaking=self.symmetry_breaking,
                             tail_families=self.tail_families, formulation=self.formulation,
-                            deadline=self.search)
+                            ramp_pieces=self.ramp_pieces, deadline=self.search)
         except BuildStopped as exc:
             return self.fallback(f"{exc}; returning the warm start")
         self.stats["build_time"] = round(time.perf_counter() - t, 4)

@@ -73,7 +73,7 @@ from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
 __all__ = ["BUILD_SHARE", "DEFAULT_MAX_FILE_BYTES", "DEFAULT_MAX_MODEL_BYTES", "BuildStopped",
-           "Refusal", "cpsat_bytes", "cpsat_size", "estimate_build_seconds",
+           "Refusal", "cpsat_bytes", "cpsat_ramp_size", "cpsat_size", "estimate_build_seconds",
            "estimate_cpsat_bytes", "estimate_cpsat_stop_seconds", "estimate_file_bytes",
            "estimate_model_bytes", "format_bytes", "guarded_result", "memory_refusal",
            "smallest_time_indexed_size", "stop_latency_refusal", "time_indexed_size",
@@ -183,6 +183,15 @@ def cpsat_size(instance: Instance, formulation: str = "events") -> int:
     terms = np.searchsorted(s_sorted, room - 1, side="right")  # i with s_i <= room - 1
     own = instance.prefill <= room - 1  # i == j is not a term
     return n * (n - 1) // 2 + int(terms.sum() - own.sum())
+
+
+def cpsat_ramp_size(instance: Instance, pieces: int) -> int:
+    """Intervals of the redundant lower-ramp cumulative (``cpsat`` option ``ramp_pieces``):
+    at most ``sum_i (min(pieces, o_i - 1) + 1)``, none when ``pieces == 0``. They are
+    priced like the ``cumulative`` formulation's intervals (same kind of constraint)."""
+    if pieces <= 0:
+        return 0
+    return int((np.minimum(pieces, instance.decode - 1) + 1).sum())
 
 
 def cpsat_bytes(size: int, n: int, formulation: str = "events") -> float:
