@@ -151,9 +151,8 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
     the kept run placed by the drain instead of the policy (``metrics["status"]`` is then
     ``"drained"``, else ``"ok"``).
     """
-    from lpsched.stop import Deadline
-
     from lpsched import registry
+    from lpsched.stop import Deadline
 
     spec = registry.get(algorithm)
     if spec.kind != "policy" or not spec.policy:
