@@ -115,6 +115,38 @@ def test_replay_latencies_follow_the_clock():
     assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3)
 
 
+def test_replay_given_predictions_equal_the_noise_path():
+    """``predictions`` is the same channel as ``prediction_noise``: the log-normal draws
+    passed explicitly give the same replay; the true lengths give the exact replay."""
+    from lpsched.simulate import noisy_predictions
+
+    w = load_workload("azure_conv_2023", num_prompts=80, rate=6.0, seed=2)
+    noisy = replay(w, "mc-sf", gpu="h200", model="llama3-8b", memory=6000,
+                   prediction_noise=0.8, seed=3)
+    given_ = replay(w, "mc-sf", gpu="h200", model="llama3-8b", memory=6000,
+                    predictions=noisy_predictions(noisy.instance, 0.8, 3))
+    assert given_.metrics["preemptions"] > 0  # the noise matters here
+    for k in ("mean_e2el_ms", "p99_ttft_ms", "preemptions", "steps"):
+        assert given_.metrics[k] == noisy.metrics[k]
+    exact = replay(w, "mc-sf", gpu="h200", model="llama3-8b", memory=6000)
+    true = replay(w, "mc-sf", gpu="h200", model="llama3-8b", memory=6000,
+                  predictions=np.asarray(w.decode))
+    assert true.metrics["mean_e2el_ms"] == exact.metrics["mean_e2el_ms"]
+    assert exact.metrics["status"] == "ok" and exact.metrics["drained"] == 0
+    with pytest.raises(ValueError, match="not both"):
+        replay(w, "mc-sf", prediction_noise=0.5, predictions=np.asarray(w.decode))
+
+
+def test_replay_time_limit_drains_and_says_so():
+    """A tiny budget (1 us) drains every simulation run at once: the replay still
+    completes every request with a checked schedule, and reports the drain."""
+    w = load_workload("arxiv_summarization", num_prompts=50, rate=20.0, seed=0)
+    res = replay(w, "sorted-lp-online", gpu="h200", model="llama3-8b", time_limit=1e-6)
+    m = res.metrics
+    assert m["status"] == "drained" and m["drained"] > 0 and m["completed"] == 50
+    assert m["time_limit"] == 1e-6 and m["schedule_checked"]
+
+
 def _cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "lpsched.cli", "replay", *args],
                           capture_output=True, text=True, timeout=300, cwd=cwd)

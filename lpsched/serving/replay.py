@@ -137,14 +137,22 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
            tensor_parallel: int | None = None, memory: int | None = None,
            block_size: int = 1, chunk_tokens: int | None = None,
            options: dict | None = None, prediction_noise: float | None = None,
+           predictions: np.ndarray | None = None, time_limit: float | None = None,
            seed: int | None = None, iterations: int = 10) -> ReplayResult:
     """Replay ``w`` with the registered policy ``algorithm`` (module docstring).
 
     ``options`` are the policy's declared options; ``prediction_noise`` (sigma) shows it
     log-normal predictions ``o exp(sigma Z)`` drawn from ``seed``
-    (:func:`lpsched.simulate.noisy_predictions`), default the true lengths.
+    (:func:`lpsched.simulate.noisy_predictions`), or ``predictions`` gives the predicted
+    decode lengths (one per request of ``w``, e.g. from a fitted predictor); default the
+    true lengths. ``time_limit`` (seconds) is the budget of *each* simulation run of the
+    fixed point (a :class:`~lpsched.stop.Deadline`): when it expires the run is drained
+    (:func:`lpsched.simulate.simulate`), and ``metrics["drained"]`` counts the requests
+    the kept run placed by the drain instead of the policy (``metrics["status"]`` is then
+    ``"drained"``, else ``"ok"``).
     """
     from lpsched import registry
+    from lpsched.stop import Deadline
 
     spec = registry.get(algorithm)
     if spec.kind != "policy" or not spec.policy:
@@ -153,6 +161,8 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
                          f"policies: {names}")
     if isinstance(block_size, bool) or int(block_size) != block_size or block_size < 1:
         raise ValueError(f"--block-size must be an integer >= 1, got {block_size}")
+    if predictions is not None and prediction_noise is not None:
+        raise ValueError("give prediction_noise or predictions, not both")
     if chunk_tokens is not None and chunk_tokens < 1:
         raise ValueError(f"--chunked-prefill must be >= 1 tokens per step, got {chunk_tokens}")
     need = int((w.prefill + w.decode).max())
@@ -169,9 +179,10 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
     best = None
     for it in range(max(int(iterations), 1)):
         inst = _instance(w, int(memory), steps, int(block_size))
-        pred = None if prediction_noise is None else noisy_predictions(inst, prediction_noise,
-                                                                        seed)
-        sim = simulate(inst, algorithm, options=options or {}, predictions=pred)
+        pred = predictions if prediction_noise is None else noisy_predictions(
+            inst, prediction_noise, seed)
+        sim = simulate(inst, algorithm, options=options or {}, predictions=pred,
+                       deadline=None if time_limit is None else Deadline(time_limit))
         tl = build_timeline(inst, runs_of(inst, sim), stm, idle_seconds=idle,
                             chunk_tokens=chunk_tokens)
         err = float(np.mean(np.abs(tl.arrival - w.arrival_s)))
@@ -200,6 +211,8 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
               "block_size": int(block_size), "chunked_prefill": chunk_tokens,
               "arrivals": w.arrivals, "prediction_noise": prediction_noise,
               "steps": int(tl.steps),
+              "drained": int(sim.drained), "status": "drained" if sim.drain_step is not None
+              else "ok", "time_limit": time_limit,
               "arrival_error_ms": err * 1e3, "fixed_point_iterations": used,
               "idle_step_ms": idle * 1e3, "schedule_checked": True})
     return ReplayResult(m, inst, sim, tl)
