@@ -15,16 +15,24 @@ def instances(draw, *, min_n: int = 1, max_n: int = 6, max_memory: int = 30,
     ``arrivals=None`` draws both offline and online instances.
     """
     memory = draw(st.integers(2, max_memory))
+    s, o, a = _draw_requests(draw, memory, min_n, max_n, max_decode, arrivals, max_arrival)
+    return Instance.from_arrays(memory, s, o, a, name="hyp")
+
+
+def _draw_requests(draw, cap: int, min_n: int, max_n: int, max_decode: int,
+                   arrivals: bool | None, max_arrival: int) -> tuple[list, list, list]:
+    """Prefill, decode and arrival lists of ``n`` requests whose peaks ``s + o`` are
+    at most ``cap`` (the draws of both strategies, in this order)."""
     n = draw(st.integers(min_n, max_n))
     online = draw(st.booleans()) if arrivals is None else arrivals
     s, o, a = [], [], []
     for _ in range(n):
-        si = draw(st.integers(0, memory - 1))
-        oi = draw(st.integers(1, min(max_decode, memory - si)))
+        si = draw(st.integers(0, cap - 1))
+        oi = draw(st.integers(1, min(max_decode, cap - si)))
         s.append(si)
         o.append(oi)
         a.append(draw(st.integers(0, max_arrival)) if online else 0)
-    return Instance.from_arrays(memory, s, o, a, name="hyp")
+    return s, o, a
 
 
 @st.composite
@@ -37,15 +45,7 @@ def paged_instances(draw, *, max_block: int = 8, min_n: int = 1, max_n: int = 6,
     memory = b * draw(st.integers(1, max(1, max_memory // b))) + draw(st.integers(0, b - 1))
     memory = max(memory, 2)
     cap = (memory // b) * b  # largest peak that fits in blocks
-    n = draw(st.integers(min_n, max_n))
-    online = draw(st.booleans()) if arrivals is None else arrivals
-    s, o, a = [], [], []
-    for _ in range(n):
-        si = draw(st.integers(0, cap - 1))
-        oi = draw(st.integers(1, min(max_decode, cap - si)))
-        s.append(si)
-        o.append(oi)
-        a.append(draw(st.integers(0, max_arrival)) if online else 0)
+    s, o, a = _draw_requests(draw, cap, min_n, max_n, max_decode, arrivals, max_arrival)
     return Instance.from_arrays(memory, s, o, a, name="hyp-paged", block_size=b)
 
 
