@@ -34,8 +34,8 @@ import numpy as np
 
 from lpsched.instance import Instance, InstanceError
 
-__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "as_schedule", "read_schedule",
-           "sequential_starts"]
+__all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "as_schedule", "one_at_a_time",
+           "read_schedule", "sequential_starts"]
 
 
 class ScheduleError(ValueError):
@@ -288,13 +288,23 @@ def sequential_starts(instance: Instance, order: Sequence[int] | np.ndarray) -> 
     Always feasible, because every request fits alone (``s_i + o_i <= M``): a trivial
     baseline and upper bound.
     """
+    order = np.asarray(order, dtype=np.int64)
     starts = np.empty(instance.n, dtype=np.int64)
-    t = 0
-    for k in order:
-        t = max(t, int(instance.arrival[k]))
-        starts[k] = t
-        t += int(instance.decode[k])
+    starts[order] = one_at_a_time(instance.arrival[order], instance.decode[order], 0)
     return starts
+
+
+def one_at_a_time(arrival: np.ndarray, duration: np.ndarray, t0: int) -> np.ndarray:
+    """Start steps of requests run alone in the given order from step ``t0`` on: each
+    when the previous one has finished (after its ``duration`` steps), not before its
+    ``arrival``."""
+    begin = np.empty(arrival.size, dtype=np.int64)
+    t = int(t0)
+    for j, (a, d) in enumerate(zip(arrival.tolist(), duration.tolist())):
+        t = max(t, a)
+        begin[j] = t
+        t += d
+    return begin
 
 
 def _done_before(segs: Sequence[tuple[int, int]]) -> list[int]:

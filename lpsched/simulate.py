@@ -118,7 +118,7 @@ from lpsched.check import _Profile, memory_profile
 from lpsched.heuristics.lookahead import repredicted
 from lpsched.instance import Instance, InstanceError, integer_column
 from lpsched.paging import padded_instance
-from lpsched.schedule import Schedule
+from lpsched.schedule import Schedule, one_at_a_time
 from lpsched.stop import Deadline
 
 __all__ = [
@@ -667,7 +667,7 @@ class _Run:
         guard would). Every other unfinished request then runs after them in arrival
         order (a preempted one resumes with its progress): with exact lengths in causal
         packed batches (:func:`_packed_starts`), else each alone when the previous one has
-        completed (:func:`_one_at_a_time`); never before its arrival. Always feasible:
+        completed (:func:`lpsched.schedule.one_at_a_time`); never before its arrival. Always feasible:
         a batch's peaks fit in ``M`` together, and every request fits alone.
         """
         self.drain_step = t
@@ -693,7 +693,7 @@ class _Run:
             begin = _packed_starts(self.instance.peak[order], self.instance.arrival[order],
                                    left, self.M, free)
         else:
-            begin = _one_at_a_time(self.instance.arrival[order], left, free)
+            begin = one_at_a_time(self.instance.arrival[order], left, free)
         for k, p in zip(rest, begin.tolist()):
             self.start(k, p)
         self.drained = len(rest)
@@ -768,17 +768,6 @@ def _packed_starts(peak: np.ndarray, arrival: np.ndarray, duration: np.ndarray, 
         begin[j:k] = t
         t += int(duration[j:k].max())
         j = k
-    return begin
-
-
-def _one_at_a_time(arrival: np.ndarray, duration: np.ndarray, t0: int) -> np.ndarray:
-    """Start steps of requests given in arrival order, each alone after the previous one."""
-    begin = np.zeros(arrival.size, dtype=np.int64)
-    free = int(t0)
-    for j in range(arrival.size):
-        free = max(free, int(arrival[j]))
-        begin[j] = free
-        free += int(duration[j])
     return begin
 
 
