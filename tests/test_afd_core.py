@@ -35,9 +35,9 @@ from lpsched.afd.workload import (
     read_trace_lengths,
     trace_workload,
 )
+from tests.trace_files import trace_file
 
 DATA = Path(cal.__file__).parent / "data"
-
 
 # ------------------------------------------------------------------ workloads
 
@@ -90,7 +90,6 @@ def test_finite_horizon_load_matches_monte_carlo_and_converges():
     assert wl.T_bar(4, horizon=H) == pytest.approx(4 * exact.mean())
 
 
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "traces"
 
 
 def test_bundled_trace_profiles_keep_theta_of_the_traces():
@@ -103,10 +102,10 @@ def test_bundled_trace_profiles_keep_theta_of_the_traces():
         assert (P >= 0).all() and (D >= 1).all()
 
 
-@pytest.mark.skipif(not (TRACES / "azure_conv_2023.csv").exists(), reason="traces not present")
 def test_trace_csv_workload_is_exact():
-    wl = trace_workload(TRACES / "azure_conv_2023.csv")
-    P, D = read_trace_lengths(TRACES / "azure_conv_2023.csv")
+    path = trace_file("azure_conv_2023.csv")
+    wl = trace_workload(path)
+    P, D = read_trace_lengths(path)
     assert wl.theta == pytest.approx(float(np.sum(D * P + D * (D - 1) / 2) / D.sum()))
 
 

@@ -19,9 +19,9 @@ from lpsched.workloads import (
     profile_names,
     sample_instance,
 )
+from tests.trace_files import TRACES, trace_file
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACES = ROOT.parent / "shared" / "traces"
 NAMES = ("azure_conv_2023", "arxiv_summarization")
 
 
@@ -194,8 +194,8 @@ def test_errors(kwargs, match):
 @pytest.fixture(scope="module")
 def fresh_profiles(tmp_path_factory):
     """Run benchmarks/derive_profiles.py on the traces once, into a temporary folder."""
-    if not TRACES.is_dir():
-        pytest.skip(f"traces not present at {TRACES}")
+    for name in NAMES:
+        trace_file(f"{name}.csv")
     out = tmp_path_factory.mktemp("profiles")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "derive_profiles.py"), "--traces", str(TRACES),
