@@ -32,16 +32,43 @@ def machine(when: str = "at start") -> str:
             f"CPU: {cpu_model()}, {load_average(when)}")
 
 
+HAND_WRITTEN = ("<!-- hand-written -->", "<!-- /hand-written -->")
+
+
+def hand_written_block(md: Path) -> list[str]:
+    """The lines of ``md`` between the :data:`HAND_WRITTEN` markers (markers included), or ``[]``.
+
+    A reading written by hand into a results file survives a rerun of its benchmark this way;
+    it then describes the previous run until someone re-reads it against the new table.
+    """
+    if not md.is_file():
+        return []
+    lines = md.read_text().splitlines()
+    start, end = HAND_WRITTEN
+    if start not in lines or end not in lines:
+        return []
+    i, j = lines.index(start), lines.index(end)
+    if j < i:
+        raise ValueError(f"{md}: {end!r} comes before {start!r}")
+    return lines[i:j + 1]
+
+
 def write_results(out: Path, rows: list[dict], preamble: list[str]) -> None:
-    """Write ``rows`` as ``out.csv`` and ``out.md`` (``preamble`` lines, then a Markdown table)."""
+    """Write ``rows`` as ``out.csv`` and ``out.md`` (``preamble`` lines, then a Markdown table).
+
+    A block between the :data:`HAND_WRITTEN` markers in the existing ``out.md`` is kept, between
+    the preamble and the table.
+    """
     out = Path(out)
+    kept = hand_written_block(out.with_suffix(".md"))
     out.parent.mkdir(parents=True, exist_ok=True)
     cols = list(rows[0])
     with out.with_suffix(".csv").open("w", newline="") as fh:
         wr = csv.DictWriter(fh, fieldnames=cols)
         wr.writeheader()
         wr.writerows(rows)
-    lines = [*preamble, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = [*preamble, *([""] + kept if kept else []), "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")

@@ -1,0 +1,41 @@
+"""benchmarks/common.py: a hand-written reading in a results file survives a rerun."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+
+def _common():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
+    spec = importlib.util.spec_from_file_location("bench_common", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_hand_written_block_is_kept_and_the_table_replaced(tmp_path):
+    common = _common()
+    start, end = common.HAND_WRITTEN
+    out = tmp_path / "r"
+    common.write_results(out, [{"x": 1}], ["# first run"])
+    assert common.hand_written_block(out.with_suffix(".md")) == []
+    md = out.with_suffix(".md")
+    md.write_text(md.read_text() + f"\n{start}\n## Reading\nx is one.\n{end}\n")
+    common.write_results(out, [{"x": 2}], ["# second run"])
+    text = md.read_text()
+    assert text.startswith("# second run\n")
+    assert f"{start}\n## Reading\nx is one.\n{end}" in text
+    assert "| 2 |" in text and "| 1 |" not in text
+    assert text.index(end) < text.index("| x |")
+
+
+def test_markers_in_the_wrong_order_are_an_error(tmp_path):
+    common = _common()
+    start, end = common.HAND_WRITTEN
+    md = tmp_path / "r.md"
+    md.write_text(f"{end}\n{start}\n")
+    with pytest.raises(ValueError, match="comes before"):
+        common.hand_written_block(md)
