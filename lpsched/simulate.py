@@ -238,7 +238,10 @@ class SimState:
 class Policy:
     """The policy protocol (duck-typed; :class:`BasePolicy` gives defaults).
 
-    ``reset(state)`` once before the run; ``on_arrival``, ``on_finish``, ``on_evict``
+    ``bind_deadline(deadline)`` (optional) once before the run, with the run's deadline
+    (:class:`~lpsched.stop.Deadline`, unlimited when none was given): a policy with
+    expensive work per decision budgets it from there; ``reset(state)`` once before the
+    run; ``on_arrival``, ``on_finish``, ``on_evict``
     (preempted, or a resume deferred: back to waiting) and ``on_resume`` (a preempted
     request started again: ``state.running`` holds its virtual start) with lists of
     positions; ``decide(state) -> positions to start now``; ``next_decision(state) ->
@@ -261,6 +264,9 @@ class Policy:
 
 class BasePolicy(Policy):
     """No-op hooks; ``next_decision`` asks to be called at every step."""
+
+    def bind_deadline(self, deadline: Deadline) -> None:
+        pass
 
     def reset(self, state: SimState) -> None:
         pass
@@ -439,6 +445,9 @@ def simulate(
         policy = make_policy(policy, options or {})
     elif options:
         raise TypeError("simulate: options apply to a policy given by name")
+    bind = getattr(policy, "bind_deadline", None)
+    if bind is not None:
+        bind(Deadline.coerce(deadline))
     if instance.block_size == 1 or getattr(policy, "block_aware", False):
         return _Run(instance, policy, predictions, skip_idle, deadline).run()
     res = _Run(padded_instance(instance, policy.name), policy, predictions, skip_idle,

@@ -292,6 +292,20 @@ def test_policy_with_a_tiny_real_limit(algo):
     assert check(inst, res.schedule).feasible
 
 
+def test_simulate_itself_budgets_the_lp_re_solves():
+    """Called directly (as replay does), simulate() hands the policy its deadline: the
+    re-solves stop at 90% of it instead of running until the drain cuts the run."""
+    inst = _busy_instance()
+    policy = SortedLPPolicy(window=4)
+    sim = simulate(inst, policy, deadline=Deadline(1.0, clock=FakeClock(0.05)))
+    assert policy.budget.limited
+    assert policy.lp_skipped > 0
+    assert check(inst, sim.schedule).feasible
+    unlimited = SortedLPPolicy(window=4)
+    simulate(_busy_instance(40, seed=5), unlimited)
+    assert not unlimited.budget.limited and unlimited.lp_skipped == 0
+
+
 def test_lp_policy_without_limit_never_skips_and_caches():
     inst = _busy_instance(40, seed=5)
     res = solve(inst, "sorted-lp-online", window=4)

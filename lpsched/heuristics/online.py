@@ -51,8 +51,10 @@ Policies
   lowers their total completion time; at most ``swap_passes`` passes per
   re-solve.
 
-Time budget of the LP policies. :func:`run_order_policy` gives the re-solves
-90% of the deadline (``budget``); the simulator drains at the deadline. A
+Time budget of the LP policies. The simulator gives the re-solves 90% of its
+deadline (``budget``, :meth:`SortedFPolicy.bind_deadline`), whether the run comes
+from :func:`lpsched.solve`, :func:`lpsched.simulate.simulate` or ``lpsched
+replay``, and drains at the deadline. A
 re-solve is skipped (the window keeps the Sorted-F order, the cheap fallback)
 when the budget has expired or when the time left beyond a projection of what
 the rest of the run needs without LPs (time per revealed request so far,
@@ -93,8 +95,13 @@ class SortedFPolicy(BasePolicy):
     first misfit. Subclasses re-arrange the head of the queue in :meth:`arrange`."""
 
     name = "sorted-f-online"
-    #: budget of the expensive re-solves (set by :func:`run_order_policy`; none by default)
+    #: budget of the expensive re-solves (90% of the run's deadline, set by
+    #: :meth:`bind_deadline` when :func:`lpsched.simulate.simulate` starts; none by default)
     budget: Deadline = Deadline.none()
+
+    def bind_deadline(self, deadline: Deadline) -> None:
+        """Give the re-solves 90% of the simulation's ``deadline`` (the drain has the rest)."""
+        self.budget = deadline.share(0.9) if deadline.limited else deadline
 
     def __init__(self, thetas: Sequence[float] = DEFAULT_THETAS, exact_batches: bool = False):
         self.thetas = tuple(thetas)
@@ -282,9 +289,9 @@ class LPSwapPolicy(SortedLPPolicy):
 def run_order_policy(instance: Instance, policy: SortedFPolicy, deadline: Deadline | None,
                      seed: int | None, prediction_options: dict[str, Any]) -> Result:
     """Simulate ``policy`` (:func:`lpsched.heuristics.baselines.run_policy`): its re-solves
-    get 90% of ``deadline``, the simulator drains at the deadline less its reserve."""
+    get 90% of the simulator's deadline (``deadline`` less its reserve;
+    :meth:`SortedFPolicy.bind_deadline`), the simulator drains at that deadline."""
     deadline = Deadline.coerce(deadline)
-    policy.budget = deadline.share(0.9) if deadline.limited else deadline
     res = run_policy(instance, policy, deadline=deadline.for_search(), seed=seed,
                      **prediction_options)
     res.stats.update(policy.stats())
