@@ -60,6 +60,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # library_figures, common
 
 from library_figures import (  # noqa: E402
     Figure,
