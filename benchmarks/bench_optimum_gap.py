@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
 import subprocess
@@ -48,7 +49,8 @@ COLS = ["set", "instance", "n", "seed", "algorithm", "status", "objective", "opt
 
 
 def parse_algos(text: str) -> list[tuple[str, str, dict]]:
-    """``label=algorithm:opt=val;opt=val`` items -> (label, algorithm, options)."""
+    """``label=algorithm:opt=val;opt=val`` items -> (label, algorithm, options); values are
+    read as JSON (``true``, ``200``) when they parse, else kept as text."""
     out = []
     for item in (x.strip() for x in text.split(",")):
         if not item:
@@ -59,7 +61,10 @@ def parse_algos(text: str) -> list[tuple[str, str, dict]]:
         options = {}
         for kv in filter(None, opts.split(";")):
             k, _, v = kv.partition("=")
-            options[k] = int(v) if v.lstrip("-").isdigit() else v
+            try:  # JSON values (true, false, numbers), else the text
+                options[k] = json.loads(v)
+            except json.JSONDecodeError:
+                options[k] = v
         out.append((label or name, spec.name, options))
     return out
 
