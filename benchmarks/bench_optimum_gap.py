@@ -131,6 +131,13 @@ def pooled(rows: list[dict], labels: list[str], max_n: int) -> list[str]:
     return lines
 
 
+def write_rows(out: Path, rows: list[dict]) -> None:
+    with out.with_suffix(".csv").open("w", newline="", encoding="utf-8") as fh:
+        wr = csv.DictWriter(fh, fieldnames=COLS)
+        wr.writeheader()
+        wr.writerows(rows)
+
+
 def write_merge(path: Path, best: dict, time_limit: float, mach: str, commit: str) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         wr = csv.DictWriter(fh, fieldnames=["seed", "n", "best", "by", "starts", "time_limit",
@@ -139,8 +146,31 @@ def write_merge(path: Path, best: dict, time_limit: float, mach: str, commit: st
         for (n, seed), (obj, label, starts) in sorted(best.items()):
             wr.writerow({"seed": seed, "n": n, "best": obj, "by": f"{label} (seed 0)",
                          "starts": " ".join(map(str, starts)), "time_limit": time_limit,
-                         "machine": mach, "source": "benchmarks/bench_optimum_gap.py",
+                         "machine": mach, "source": "benchmarks/bench_optimum_gap.py "
+                                                    f"(results: {path.name})",
                          "commit": commit})
+
+
+def rescore(out: Path) -> tuple[list[dict], list[str], list[str]]:
+    """Rows of ``out.csv`` with optimum, best known, bound and ratios from the current
+    library (after its update), the run's labels in order and the old report's header."""
+    with out.with_suffix(".csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        md = library.load_instance(r["instance"]).metadata
+        obj = int(r["objective"]) if r["objective"] not in ("", "None") else None
+        opt, best, lb = md.get("optimum"), md["best_known"], md["lower_bound"]
+        r.update({"n": int(r["n"]), "objective": obj, "optimum": opt, "best_known": best,
+                  "lower_bound": lb, "time_s": float(r["time_s"]),
+                  "ratio_to_opt": round(obj / opt, 5) if obj and opt else None,
+                  "ratio_to_best": round(obj / best, 5) if obj else None,
+                  "gap_to_lb": round((obj - lb) / obj, 5) if obj else None})
+    labels = list(dict.fromkeys(r["algorithm"] for r in rows))
+    old = out.with_suffix(".md").read_text(encoding="utf-8").splitlines()
+    header = [x for x in old[:old.index("| algorithm | proven instances (n <= 30) | mean / opt "
+                                        "| worst / opt | at opt |")]
+              if not x.startswith(("Rescored", "Ratios rescored"))]
+    return rows, labels, header
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,7 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "optimum_gap"))
     ap.add_argument("--merge-out", default=None, help="write the best schedules as a merge CSV")
     ap.add_argument("--title", default="Heuristics against the library's optima and bounds")
+    ap.add_argument("--rescore", action="store_true",
+                    help="no runs: recompute the ratios of --out.csv against the current "
+                         "library (e.g. after merging this run's schedules) and rewrite --out.md")
     args = ap.parse_args(argv)
+    if args.rescore:
+        rows, labels, header = rescore(Path(args.out))
+        lines = [*header, "Ratios rescored (`--rescore`) against the library as it is in "
+                 "the same commit as this file (after merging this run's best schedules with "
+                 "`build_library.py --no-runs --merge`).", "", *pooled(rows, labels, 30), "",
+                 *summary(rows, labels, args.baseline or labels[0])]
+        Path(args.out).with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_rows(Path(args.out), rows)
+        print("\n".join(lines))
+        return 0
     algos = parse_algos(args.algos)
     labels = [a[0] for a in algos]
     baseline = args.baseline or labels[0]
@@ -171,12 +214,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(",".join(str(row[c]) for c in COLS), flush=True)
                 key = (inst.n, row["seed"])
                 if starts is not None and (key not in best or row["objective"] < best[key][0]):
-                    best[key] = (row["objective"], label, starts)
+                    spec = algo + "".join(f" {k}={json.dumps(v)}" for k, v in options.items())
+                    best[key] = (row["objective"], spec, starts)
     out = Path(args.out)
-    with out.with_suffix(".csv").open("w", newline="", encoding="utf-8") as fh:
-        wr = csv.DictWriter(fh, fieldnames=COLS)
-        wr.writeheader()
-        wr.writerows(rows)
+    write_rows(out, rows)
     if args.merge_out:
         write_merge(Path(args.merge_out), best, args.time_limit, machine("at end"), commit)
     cmd = "python benchmarks/bench_optimum_gap.py " + " ".join(

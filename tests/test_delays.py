@@ -77,8 +77,8 @@ def test_an_expired_deadline_returns_the_input():
 
 def test_local_search_with_and_without_delays():
     inst = library.load_instance("mcsf-n10-s2001")
-    on = solve(inst, "local-search", time_limit=3, seed=0)
-    off = solve(inst, "local-search", time_limit=3, seed=0, delays=False)
+    on = solve(inst, "local-search", time_limit=3, seed=0, delays=True)
+    off = solve(inst, "local-search", time_limit=3, seed=0)
     assert "delay_objective" in on.stats and "delay_objective" not in off.stats
     assert on.objective >= inst.metadata["optimum"] and off.objective >= inst.metadata["optimum"]
     assert on.stats["delay_objective"] <= on.stats["delay_input_objective"]

@@ -410,7 +410,7 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
                        seed: int | None = None, init: str = "auto",
                        start: Sequence[int] | np.ndarray | Schedule | None = None,
                        max_iters: int | None = None, backfill: bool | None = None,
-                       restarts: int = 20, delays: bool | None = None) -> Result:
+                       restarts: int = 20, delays: bool = False) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
     registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
     sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
@@ -424,11 +424,12 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
     initial heuristics share the first half of the budget (each a share of what is
     left of it); one that does not finish in its share is drained, those not
     started when the half is over are skipped (``stats["init_skipped"]``), and the
-    search uses the rest. With ``delays`` (default: up to 300 requests) the list
-    search gets LIST_SHARE (half) of what is left (all of it only when it does not reach a
-    local optimum first) and the delay search of :mod:`lpsched.heuristics.delays`
-    (order and release times, which can start a request later than it fits) continues
-    from its best schedule with the rest. Status ``time_limit`` when the deadline
+    search uses the rest. With ``delays`` (default off: at 10 s on the MC-SF family,
+    n = 10-60, it did not beat the list search alone, docs/exact.md) the list search
+    gets ``LIST_SHARE`` (half) of what is left (all of it only when it does not reach
+    a local optimum first) and the delay search of :mod:`lpsched.heuristics.delays`
+    (order and release times, which can start a request later than it fits)
+    continues from its best schedule with the rest. Status ``time_limit`` when the deadline
     stopped the search or an initial heuristic.
     """
     t0 = time.perf_counter()
@@ -451,8 +452,6 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
         budget = deadline.share(at_most=DEFAULT_TIME)
     if backfill is None:
         backfill = instance.n <= 300
-    if delays is None:
-        delays = instance.n <= 300
     list_budget = budget.share(LIST_SHARE) if delays else budget
     starts, stats = improve(instance, p0, deadline=list_budget, max_iters=max_iters,
                             seed=0 if seed is None else seed, backfill=backfill,
