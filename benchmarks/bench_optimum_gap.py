@@ -6,6 +6,7 @@ Usage (from the repository root)::
         --algos fcfs,sf,mc-sf,sorted-f,sorted-f-cont,local-search \\
         --time-limit 10 --out benchmarks/results/optimum_gap
     # variants of one algorithm: label=algorithm:option=value;option=value
+    # (option "time": that variant's own time limit in seconds)
     python benchmarks/bench_optimum_gap.py --sets mcsf-n10-20 \\
         --algos "local-search,ls-long=local-search:restarts=2000" --time-limit 10
 
@@ -70,6 +71,8 @@ def parse_algos(text: str) -> list[tuple[str, str, dict]]:
 
 
 def run_one(inst, set_name: str, label: str, algo: str, options: dict, time_limit: float):
+    options = dict(options)
+    time_limit = float(options.pop("time", time_limit))  # a per-algorithm time limit
     md = inst.metadata
     load1 = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -94,7 +97,13 @@ def run_one(inst, set_name: str, label: str, algo: str, options: dict, time_limi
 
 def summary(rows: list[dict], labels: list[str], baseline: str) -> list[str]:
     base = {r["instance"]: r["objective"] for r in rows if r["algorithm"] == baseline}
-    groups = sorted({(r["set"], r["n"]) for r in rows}, key=lambda g: (g[1], g[0]))
+    sizes: dict[str, set] = {}
+    for r in rows:
+        sizes.setdefault(r["set"], set()).add(r["n"])
+    # a set with many sizes (one instance each) is one group, its n shown as a range
+    size_of = {s: (None if len(ns) <= 6 else f"{min(ns)}-{max(ns)}") for s, ns in sizes.items()}
+    rows = [{**r, "n": size_of[r["set"]] or r["n"]} for r in rows]
+    groups = sorted({(r["set"], r["n"]) for r in rows}, key=lambda g: (str(g[1]), g[0]))
     lines = ["| set | n | algorithm | runs | proven | mean / opt | worst / opt | at opt | "
              f"mean / best known | worst / best known | mean gap to LB % | ratio to {baseline} "
              "| mean time s |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -138,14 +147,14 @@ def write_rows(out: Path, rows: list[dict]) -> None:
         wr.writerows(rows)
 
 
-def write_merge(path: Path, best: dict, time_limit: float, mach: str, commit: str) -> None:
+def write_merge(path: Path, best: dict, mach: str, commit: str) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         wr = csv.DictWriter(fh, fieldnames=["seed", "n", "best", "by", "starts", "time_limit",
                                             "machine", "source", "commit"])
         wr.writeheader()
-        for (n, seed), (obj, label, starts) in sorted(best.items()):
+        for (n, seed), (obj, label, starts, tl) in sorted(best.items()):
             wr.writerow({"seed": seed, "n": n, "best": obj, "by": f"{label} (seed 0)",
-                         "starts": " ".join(map(str, starts)), "time_limit": time_limit,
+                         "starts": " ".join(map(str, starts)), "time_limit": tl,
                          "machine": mach, "source": "benchmarks/bench_optimum_gap.py "
                                                     f"(results: {path.name})",
                          "commit": commit})
@@ -214,12 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(",".join(str(row[c]) for c in COLS), flush=True)
                 key = (inst.n, row["seed"])
                 if starts is not None and (key not in best or row["objective"] < best[key][0]):
-                    spec = algo + "".join(f" {k}={json.dumps(v)}" for k, v in options.items())
-                    best[key] = (row["objective"], spec, starts)
+                    spec = algo + "".join(f" {k}={json.dumps(v)}" for k, v in options.items()
+                                          if k != "time")
+                    best[key] = (row["objective"], spec, starts,
+                                 float(options.get("time", args.time_limit)))
     out = Path(args.out)
     write_rows(out, rows)
     if args.merge_out:
-        write_merge(Path(args.merge_out), best, args.time_limit, machine("at end"), commit)
+        write_merge(Path(args.merge_out), best, machine("at end"), commit)
     cmd = "python benchmarks/bench_optimum_gap.py " + " ".join(
         f'"{a}"' if (";" in a or " " in a) else a for a in (argv or sys.argv[1:]))
     lines = [f"# {args.title}", "",
