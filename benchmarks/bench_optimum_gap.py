@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", default=None, help="label of the ratio baseline")
     ap.add_argument("--time-limit", type=float, default=10.0)
     ap.add_argument("--max-n", type=int, default=None, help="only instances with n <= this")
+    ap.add_argument("--proven-only", action="store_true",
+                    help="only instances with a proven optimum")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "optimum_gap"))
     ap.add_argument("--merge-out", default=None, help="write the best schedules as a merge CSV")
     ap.add_argument("--title", default="Heuristics against the library's optima and bounds")
@@ -216,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     for set_name in args.sets.split(","):
         for inst in library.load_set(set_name):
             if args.max_n is not None and inst.n > args.max_n:
+                continue
+            if args.proven_only and inst.metadata.get("optimum") is None:
                 continue
             for label, algo, options in algos:
                 row, starts = run_one(inst, set_name, label, algo, options, args.time_limit)
