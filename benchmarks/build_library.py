@@ -354,13 +354,11 @@ def stored_state(path: Path, inst: Instance) -> tuple[list[Figure], dict | None]
     return [Figure.from_dict(d) for d in md.get("figures", [])], md.get("schedule")
 
 
-def build_study(args: argparse.Namespace, wanted: list[str]) -> None:
-    """Build the study sets named in ``wanted`` (module docstring)."""
-    from common import machine
-
-    harvested = harvest()
+def load_merges(paths: list[str] | None) -> dict[tuple[int, int], list]:
+    """``(n, seed) -> [(figures, starts)]`` of the merge CSVs; exit status 2 on a bad file
+    or a row for an instance outside the study sets."""
     merged: dict[tuple[int, int], list] = {}
-    for path in args.merge or ():
+    for path in paths or ():
         try:
             rows = read_merge_csv(Path(path))
         except (MergeError, OSError) as exc:
@@ -373,6 +371,15 @@ def build_study(args: argparse.Namespace, wanted: list[str]) -> None:
     if unknown:
         print(f"error: merge rows for (n, seed) not in any study set: {unknown}", file=sys.stderr)
         raise SystemExit(2)
+    return merged
+
+
+def build_study(args: argparse.Namespace, wanted: list[str]) -> None:
+    """Build the study sets named in ``wanted`` (module docstring)."""
+    from common import machine
+
+    harvested = harvest()
+    merged = load_merges(args.merge)
     commit = head_commit()
     algos = args.study_algos.split(",") if args.study_algos else []
     for set_name in wanted:

@@ -166,3 +166,13 @@ def test_study_instance_merge_checks_the_schedule_and_the_bounds():
     st.merge([figs_mod.Figure("lower", opt + 1, "wrong bound", "x.csv")], None)
     with pytest.raises(SystemExit):  # a bound above a checked objective is an error
         st.metadata(10, 2000)
+
+
+def test_build_refuses_a_merge_row_outside_the_study_sets(tmp_path, capsys):
+    build, _ = _modules()
+    bad = _write(tmp_path / "m.csv", "seed,n,bound,by\n999,10,5,x\n")
+    before = (library.root() / "index.json").read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        build.main(["--sets", "mcsf-n10-20", "--no-runs", "--merge", str(bad)])
+    assert exc.value.code == 2 and "(10, 999)" in capsys.readouterr().err
+    assert (library.root() / "index.json").read_bytes() == before
