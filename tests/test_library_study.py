@@ -114,6 +114,7 @@ def test_built_bounds_are_reproduced():
     assert lp_checked == 2
 
 
+@pytest.mark.slow
 def test_proven_optima_at_n10_agree_with_cpsat():
     from lpsched import solve
 
