@@ -20,6 +20,14 @@ Metadata carried by every library instance (``instance.metadata``):
 ``lower_bound``, ``lower_bound_by``
     The best proven lower bound and the method that gave it.
 
+The study sets (``mcsf-n10-20``, ``mcsf-n20-30``, ``mcsf-n40-60``; docs/library.md)
+also carry ``figures``, every known objective and bound with its method, time
+limit, solver status, result file, commit and machine; ``schedule``, the best
+checker-verified schedule shipped (``starts`` aligned with the requests); and
+``best_known_verified``, whether that schedule reaches ``best_known`` (a best
+known objective may come from a committed solver run whose schedule was not
+kept).
+
 The sets (:data:`SETS`) and their files are made by ``benchmarks/build_library.py``
 (except ``tiny``, hand-made with optima proven by exhaustive enumeration).
 """
@@ -63,6 +71,13 @@ SETS: dict[str, str] = {
                    "(the conversation + summarisation setting of Jaillet et al. 2025)",
     "azure-online": "Online instances: Azure conversation lengths with arrivals at the "
                     "trace's inter-arrival distribution (25 ms steps), light and heavy load",
+    "mcsf-n10-20": "MC-SF synthetic family (as mcsf-synthetic), n = 10-20, 4 seeds per n "
+                   "(1000 + 100 n + k): the exact_scaling instances; optima proven by CP-SAT "
+                   "for most n <= 18",
+    "mcsf-n20-30": "MC-SF synthetic family, n = 20 and 30, 8 seeds each (1000 n + k): the "
+                   "cpsat_proofs instances",
+    "mcsf-n40-60": "MC-SF synthetic family, n = 40-60 (n = 40 + k, 50 skipped, seed k): the 20 "
+                   "exact_synthetic instances, the size of the published benchmark",
 }
 
 
@@ -150,7 +165,9 @@ def _known(md: dict[str, Any]) -> dict[str, Any]:
     lb_by = md.get("lower_bound_by") or (how if lb is not None and lb == opt else None)
     return {"optimum": opt, "optimum_by": how if opt is not None else None,
             "best_known": best, "best_known_by": best_by,
-            "lower_bound": lb, "lower_bound_by": lb_by}
+            "lower_bound": lb, "lower_bound_by": lb_by,
+            "best_known_verified": bool(md.get("best_known_verified", best is not None and (
+                "best_known_starts" in md or "optimal_starts" in md)))}
 
 
 def index_entry(path: Path, base: Path | None = None) -> dict[str, Any]:

@@ -298,6 +298,8 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                            "requests)"),
                       _opt("restarts", "int", "kicks of iterated local search after a local "
                            "optimum", minimum=0),
+                      _opt("delays", "bool", "then search start delays too (order and "
+                           "release times, lpsched.heuristics.delays; default off)"),
                   )),
     AlgorithmSpec("sorted-lp", "lpsched.heuristics.lp_guided:solve_sorted_lp", "lp-guided",
                   "Sorted-LP: order by fractional completion times of the (bucketed) time-indexed "
