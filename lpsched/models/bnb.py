@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import sys
 import time
+from bisect import bisect_left
 from typing import Any
 
 import numpy as np
@@ -74,12 +75,14 @@ class BranchAndBound:
 
     def __init__(self, instance: Instance, starts: np.ndarray, *,
                  deadline: Deadline | None = None, max_table: int = DEFAULT_MAX_TABLE,
-                 table: bool = True, semi_active: bool = True):
+                 table: bool = True, semi_active: bool = True, tails: bool = True):
+        self.tails = tails
         self.n, self.M = instance.n, instance.memory
         self.s = instance.prefill.tolist()
         self.o = instance.decode.tolist()
         self.a = instance.arrival.tolist()
         self.A = instance.area.tolist()
+        self.peak = instance.peak.tolist()
         self.amax = max(self.a)
         self.best_starts = np.asarray(starts, dtype=np.int64).copy()
         self.best_obj = int((self.best_starts + instance.decode - instance.arrival).sum())
@@ -91,8 +94,14 @@ class BranchAndBound:
         self.table: dict[tuple, int] = {}
         self.nodes, self.pruned_table, self.pruned_shift, self.improvements = 0, 0, 0, 0
         self.root_lb: int | None = None
+        self.profile: dict[int, list[int]] = {}
+        """Per number of unstarted requests: nodes bounded, nodes cut by the bound, and
+        the sum of ``incumbent - bound`` over the others."""
         self.finished = False
         self.by_area = sorted(range(self.n), key=lambda j: (self.A[j], j))
+        self.area_rank = [0] * self.n
+        for k, j in enumerate(self.by_area):
+            self.area_rank[j] = k
         self.branch_order = sorted(range(self.n), key=lambda j: (self.o[j], self.s[j],
                                                                  self.a[j], j))
         self.twin = self._twins()
@@ -149,28 +158,114 @@ class BranchAndBound:
     # -- bound ----------------------------------------------------------------------------------
     def node_bound(self, t: int, U: int, e: dict[int, int], fixed: int) -> int:
         """``fixed + B(U)`` (module docstring): ``fixed`` is the cost of the started
-        requests and of ``U`` up to ``t``; ``B`` per rank the larger of the earliest
-        completion and the area step ``T_k``."""
+        requests and of ``U`` up to ``t``; ``B`` is the larger of the rank bound of ``U``
+        (per rank the larger of the earliest completion and the area step ``T_k``) and,
+        with ``tails``, the split bounds of :meth:`tail_split`."""
         if not U:
             return fixed
-        o, M, mem = self.o, self.M, self.mem
-        ends = sorted(e[j] + o[j] for j in e)
-        total, k, need, tau, cum = fixed, 0, 0, t, 0
-        last = len(mem) - 1
-        for j in self.by_area:
-            if not U >> j & 1:
+        cum = self.free_prefix(t)
+        members = [j for j in self.by_area if U >> j & 1]
+        best = self.rank_bound(t, members, e, cum)
+        if self.tails and len(members) >= 3:
+            best = max(best, self.tail_split(t, members, e, cum))
+        return fixed + best
+
+    def free_prefix(self, t: int) -> list[int]:
+        """``cum[k] = sum_{tau=t+1..t+k} (M - mem[tau])`` up to the last step with
+        memory in use (from there on every step has ``M`` free)."""
+        mem, M = self.mem, self.M
+        cum, tot, tau = [0], 0, t + 1
+        while mem[tau]:
+            tot += M - mem[tau]
+            cum.append(tot)
+            tau += 1
+        return cum
+
+    def area_step(self, t: int, need: int, cum: list[int]) -> int:
+        """The first step ``T`` with ``sum_{tau=t+1..T}`` of the free memory ``>= need``."""
+        if need <= cum[-1]:
+            return t + bisect_left(cum, need)
+        return t + len(cum) - 1 + -(-(need - cum[-1]) // self.M)
+
+    def rank_values(self, t: int, members: list[int], e: dict[int, int],
+                    cum: list[int]) -> list[int]:
+        """Per rank ``k`` the bound ``max(T_k, E_(k))`` on the ``k``-th smallest completion
+        of ``members`` (listed by area, ascending): ``T_k`` the area step of the ``k``
+        smallest areas, ``E_(k)`` the ``k``-th smallest earliest completion ``e_j + o_j``."""
+        o, A = self.o, self.A
+        ends = sorted(e[j] + o[j] for j in members)
+        out, need = [], 0
+        for k, j in enumerate(members):
+            need += A[j]
+            out.append(max(self.area_step(t, need, cum), ends[k]))
+        return out
+
+    def rank_bound(self, t: int, members: list[int], e: dict[int, int],
+                   cum: list[int]) -> int:
+        """``sum_k max(T_k, E_(k)) - t`` over ``members`` (:meth:`rank_values`)."""
+        return sum(self.rank_values(t, members, e, cum)) - t * len(members)
+
+    def tail_values(self, t: int, group: list[int], e: dict[int, int],
+                    cum: list[int]) -> tuple[list[int], list[int]]:
+        """Per rank bounds on the completions of the members of ``group`` with a non-empty
+        disjoint tail, and the members without one.
+
+        The tails ``[p_j + delta_j, c_j)`` with
+        ``delta_j = max(0, M - min_{i in group, i != j} P_i - s_j)`` are pairwise disjoint
+        (``lpsched.models.tails``) and start at ``e_j + delta_j >= r = min (e_j +
+        delta_j)`` or later, so the ``k``-th smallest completion is at least ``r`` plus
+        the ``k`` shortest tails, and at least the rank bound of the members with a
+        tail (:meth:`rank_values`).
+        """
+        s, o, M, P = self.s, self.o, self.M, self.peak
+        low = sorted(P[j] for j in group)[:2]
+        tails, rel, keep, drop = [], None, [], []
+        for j in group:
+            d = max(0, M - (low[1] if P[j] == low[0] else low[0]) - s[j])
+            if d < o[j]:
+                keep.append(j)
+                tails.append(o[j] - d)
+                r = e[j] + d
+                rel = r if rel is None or r < rel else rel
+            else:
+                drop.append(j)
+        if len(keep) < 2:
+            return [], group
+        tails.sort()
+        keep.sort(key=self.area_rank.__getitem__)
+        out, run = [], rel
+        for k, v in enumerate(self.rank_values(t, keep, e, cum)):
+            run += tails[k]
+            out.append(max(run, v))
+        return out, drop
+
+    def tail_split(self, t: int, members: list[int], e: dict[int, int],
+                   cum: list[int]) -> int:
+        """The best over thresholds ``theta`` of the *merged* bound: with
+        ``B = {j in U : P_j >= theta}``, the per-rank values of the tails of ``B``
+        (:meth:`tail_values`) and of the rank bound of the others, sorted together,
+        each raised to the area step ``T_k`` of all of ``U`` at its rank.
+
+        Valid: the completions of ``U`` sorted are the merge of those of the two parts,
+        each part's ``k``-th is at least its ``k``-th value, and the ``k``-th overall is at
+        least ``T_k``; among all merges the sorted one minimises
+        ``sum_k max(value_k, T_k)`` (exchange argument, ``formulations/bnb.md``).
+        """
+        P = self.peak
+        area = self.rank_values(t, members, e, cum)  # >= T_k at every rank
+        best = 0
+        for theta in sorted({P[j] for j in members}, reverse=True):
+            B = [j for j in members if P[j] >= theta]
+            if len(B) < 2:
                 continue
-            need += self.A[j]
-            while cum < need and tau < last and mem[tau + 1]:
-                tau += 1
-                cum += M - mem[tau]
-            if cum >= need:
-                T = tau
-            else:  # free memory is M in every step from tau + 1 on
-                T = tau + -(-(need - cum) // M)
-            total += max(T, ends[k]) - t
-            k += 1
-        return total
+            vals, drop = self.tail_values(t, B, e, cum)
+            if not vals:
+                continue
+            rest = [j for j in members if P[j] < theta] + drop
+            rest.sort(key=self.area_rank.__getitem__)
+            merged = sorted(vals + (self.rank_values(t, rest, e, cum) if rest else []))
+            best = max(best, sum(max(v, w) for v, w in zip(merged, area)))
+        return best - t * len(members) if best else 0
 
     # -- search ---------------------------------------------------------------------------------
     def fixed_cost(self, t: int, U: int) -> tuple[int, int, list[int]]:
@@ -219,8 +314,13 @@ class BranchAndBound:
                 return
             if seen is not None or len(self.table) < self.max_table:
                 self.table[key] = h
-        if self.node_bound(t, U, e, h + rest) >= self.best_obj:
+        lb = self.node_bound(t, U, e, h + rest)
+        row = self.profile.setdefault(len(e), [0, 0, 0])
+        row[0] += 1
+        if lb >= self.best_obj:
+            row[1] += 1
             return
+        row[2] += self.best_obj - lb
         avail = [j for j in self.branch_order if U >> j & 1 and e[j] == t]
         idle_ok = bool(running) or any(self.a[j] > t for j in e)
         self.enumerate(t, U, e, avail, 0, 0, idle_ok, self.ends_after(t))
@@ -250,10 +350,13 @@ class BranchAndBound:
         if not U2:
             self.leaf()
             return
+        if self.semi_active and self.shiftable(t, t + 1, U2):  # before the e_j: cheaper
+            self.pruned_shift += 1
+            return
         ends = [c for c in ends if c > t + 1]
         e2 = {j: self.earliest(j, max(t + 1, ej), ends) for j, ej in e.items() if U2 >> j & 1}
         t2 = min(e2.values())
-        if self.semi_active and self.shiftable(t, t2, U2):
+        if self.semi_active and t2 > t + 1 and self.shiftable(t + 1, t2, U2):
             self.pruned_shift += 1
             return
         self.node(t2, U2, e2)
@@ -297,7 +400,7 @@ def root_bound(instance: Instance) -> int:
 def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
               incumbent: Any = None, warm_start: str = "local-search",
               warm_start_time: float | None = None, max_table: int = DEFAULT_MAX_TABLE,
-              table: bool = True, semi_active: bool = True) -> Result:
+              table: bool = True, semi_active: bool = True, tails: bool = True) -> Result:
     """Exact branch-and-bound over chronological start decisions; registry entry ``bnb``.
 
     The warm start (``incumbent``, ``warm_start``, ``warm_start_time`` as for ``cpsat``)
@@ -306,7 +409,7 @@ def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int
     finished; otherwise ``time_limit`` with the best schedule found and the larger of the
     root bound and the combinatorial bound. ``max_table`` caps the transposition table
     (entries, about 250 bytes each); ``table`` and ``semi_active`` switch those dominance
-    rules off (for measurements).
+    rules off, ``tails`` the disjoint-tail split bound (for measurements).
     """
     t0 = time.perf_counter()
     if int(max_table) != max_table or max_table < 0:
@@ -316,7 +419,7 @@ def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int
     starts, stats = solver_incumbent(instance, incumbent, warm_start, deadline,
                                      warm_start_time, seed)
     bb = BranchAndBound(instance, starts, deadline=search, max_table=int(max_table),
-                        table=table, semi_active=semi_active)
+                        table=table, semi_active=semi_active, tails=tails)
     t1 = time.perf_counter()
     bb.run()
     rep = check(instance, bb.best_starts)
@@ -327,7 +430,8 @@ def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int
     stats.update(nodes=bb.nodes, search_time=round(time.perf_counter() - t1, 4),
                  root_bound=bb.root_lb, table_entries=len(bb.table),
                  pruned_table=bb.pruned_table, pruned_shift=bb.pruned_shift,
-                 improvements=bb.improvements)
+                 improvements=bb.improvements,
+                 profile={k: tuple(v) for k, v in sorted(bb.profile.items())})
     status = SolveStatus.OPTIMAL if bb.finished else SolveStatus.TIME_LIMIT
     msg = "" if bb.finished else f"bnb stopped by the deadline after {bb.nodes} nodes"
     return Result(algorithm="bnb", status=status, objective=obj, lower_bound=float(lb),
