@@ -52,7 +52,7 @@ from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus, sequential_starts
 from lpsched.stop import Deadline
 
-__all__ = ["BranchAndBound", "root_bound", "solve_bnb"]
+__all__ = ["ROOT_BOUND_MAX_N", "BranchAndBound", "root_bound", "solve_bnb"]
 
 CHECK_EVERY = 256
 """Nodes between two deadline checks."""
@@ -75,7 +75,8 @@ class BranchAndBound:
 
     def __init__(self, instance: Instance, starts: np.ndarray, *,
                  deadline: Deadline | None = None, max_table: int = DEFAULT_MAX_TABLE,
-                 table: bool = True, semi_active: bool = True, tails: bool = True):
+                 table: bool = True, semi_active: bool = True, tails: bool = True,
+                 horizon: int | None = None):
         self.tails = tails
         self.n, self.M = instance.n, instance.memory
         self.s = instance.prefill.tolist()
@@ -86,7 +87,8 @@ class BranchAndBound:
         self.amax = max(self.a)
         self.best_starts = np.asarray(starts, dtype=np.int64).copy()
         self.best_obj = int((self.best_starts + instance.decode - instance.arrival).sum())
-        horizon = self.best_obj + self.amax + 2 * max(self.o) + 2
+        if horizon is None:  # every start of a node below the incumbent, and its window
+            horizon = self.best_obj + self.amax + 2 * max(self.o) + 2
         self.mem = [0] * (horizon + 1)
         self.start = [-1] * self.n
         self.deadline = Deadline.coerce(deadline)
@@ -385,11 +387,18 @@ class BranchAndBound:
             self.improvements += 1
 
 
+ROOT_BOUND_MAX_N = 200
+"""Largest ``n`` for which :func:`lpsched.models.bounds.lower_bound` adds :func:`root_bound`
+(it costs ``O(d n log n)`` for ``d`` distinct peaks)."""
+
+
 def root_bound(instance: Instance) -> int:
-    """The node bound of the root (no request started): per rank the larger of the
-    earliest completion and the area step; offline it equals the combined bound."""
+    """The node bound of the root (nothing started; ``formulations/bnb.md``): a lower bound
+    on the optimum. Offline it is at least the combined bound and the disjoint-tail bound.
+    """
     starts = sequential_starts(instance, np.argsort(instance.arrival, kind="stable"))
-    bb = BranchAndBound(instance, starts)
+    bb = BranchAndBound(instance, starts, horizon=int(instance.arrival.max())
+                        + 2 * int(instance.decode.max()) + 2)
     U = (1 << bb.n) - 1
     e = {j: bb.earliest(j, 0, []) for j in range(bb.n)}
     t = min(e.values())
