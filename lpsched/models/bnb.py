@@ -30,6 +30,11 @@ Validity of every rule below: ``formulations/bnb.md``. In short:
   shortest decode first (the greedy dive), so good schedules come early; the incumbent
   starts from the warm start (:func:`lpsched.models.incumbent.solver_incumbent`).
 
+Not a registered algorithm: at 60 s it proves the optimum at n = 10 on 2 of 4
+instances and none at n >= 16, fewer than CP-SAT (``benchmarks/results/bnb.md``,
+``docs/exact.md``); its root bound (:func:`root_bound`) is part of
+``lower_bound(..., "combinatorial")`` for ``n <=`` :data:`ROOT_BOUND_MAX_N`.
+
 The search checks the deadline every :data:`CHECK_EVERY` nodes; the transposition
 table stops growing at ``max_table`` entries (the memory guard: about 250 bytes an
 entry). Status ``optimal`` only when the search finished.
@@ -55,7 +60,7 @@ from lpsched.stop import Deadline
 __all__ = ["ROOT_BOUND_MAX_N", "BranchAndBound", "root_bound", "solve_bnb"]
 
 CHECK_EVERY = 256
-"""Nodes between two deadline checks."""
+"""Nodes (and start sets tried) between two deadline checks."""
 
 DEFAULT_MAX_TABLE = 1_000_000
 """Default size cap of the transposition table (entries)."""
@@ -95,6 +100,7 @@ class BranchAndBound:
         self.max_table, self.use_table, self.semi_active = max_table, table, semi_active
         self.table: dict[tuple, int] = {}
         self.nodes, self.pruned_table, self.pruned_shift, self.improvements = 0, 0, 0, 0
+        self.children = 0
         self.root_lb: int | None = None
         self.profile: dict[int, list[int]] = {}
         """Per number of unstarted requests: nodes bounded, nodes cut by the bound, and
@@ -168,7 +174,7 @@ class BranchAndBound:
         cum = self.free_prefix(t)
         members = [j for j in self.by_area if U >> j & 1]
         best = self.rank_bound(t, members, e, cum)
-        if self.tails and len(members) >= 3:
+        if self.tails and len(members) >= 2:
             best = max(best, self.tail_split(t, members, e, cum))
         return fixed + best
 
@@ -348,6 +354,9 @@ class BranchAndBound:
         self.enumerate(t, U, e, avail, k + 1, S, idle_ok, ends)
 
     def child(self, t: int, U: int, e: dict[int, int], S: int, ends: list[int]) -> None:
+        self.children += 1  # one node may enumerate many start sets: check here too
+        if self.children % CHECK_EVERY == 0 and self.deadline.expired():
+            raise _Abort
         U2 = U & ~S
         if not U2:
             self.leaf()
