@@ -2,9 +2,10 @@
 
 ``lower_bound(instance, method=...) -> Bound`` with ``method`` one of
 
-* ``"combinatorial"`` - the larger of the combined decode/memory-area bound
-  (:mod:`lpsched.models.combinatorial`) and the disjoint-tail single-machine
-  bound (:mod:`lpsched.models.tails`);
+* ``"combinatorial"`` - the largest of the combined decode/memory-area bound
+  (:mod:`lpsched.models.combinatorial`), the disjoint-tail single-machine
+  bound (:mod:`lpsched.models.tails`) and, for ``n <= 200``, the root bound of the
+  branch-and-bound (:func:`lpsched.models.bnb.root_bound`: tails merged with area ranks);
 * ``"lp"`` - the LP relaxation of the time-indexed model
   (:mod:`lpsched.models.lp_relaxation`), rounded up; for LPs of at most 20,000
   columns strengthened by disjoint-tail clique cuts (``lp_cuts`` overrides);
@@ -55,6 +56,7 @@ import scipy.sparse as sp
 
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
+from lpsched.models.bnb import ROOT_BOUND_MAX_N, root_bound
 from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
@@ -220,9 +222,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
                                                    "relaxed_block_size": instance.block_size})
     t0 = time.perf_counter()
     tail = tail_bound(instance)
-    comb = max(combined_bound(instance), tail)
+    root = root_bound(instance) if instance.n <= ROOT_BOUND_MAX_N else 0
+    comb = max(combined_bound(instance), tail, root)
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
-             "combined": combined_bound(instance), "tail": tail}
+             "combined": combined_bound(instance), "tail": tail, "bnb_root": root}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     w = start_windows(instance)

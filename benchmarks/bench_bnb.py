@@ -1,0 +1,168 @@
+"""Benchmark: the chronological branch-and-bound (``lpsched.models.bnb``) on the MC-SF family (issue 12).
+
+Instances: ``lpsched.generators.mcsf_synthetic(n, seed)``; by default the ``exact_scaling``
+instances at n = 10, 16, 18 (seeds 1000 + 100 n + k, k = 0..3) and the ``cpsat_proofs``
+instances at n = 20 and 30 (seeds 20000-20007, 30000-30007), or ``--cases N:SEED ...``.
+One solve at a time (``solve_bnb(inst, deadline=Deadline(L), seed=0)``: local-search warm
+start for 10% of ``L``, then the search), one row per solve appended to the CSV with the
+1-minute load average. The comparison columns come from the committed CSVs:
+``best_obj`` / ``best_lb`` of ``exact_scaling.csv`` (n <= 18), the best objective and bound
+over the CP-SAT variants of ``cpsat_proofs.csv`` (n = 20, 30) and whether CP-SAT proved it.
+``--report`` rewrites the Markdown summary from the CSV.
+
+Usage (from the repository root)::
+
+    nice -n 5 python benchmarks/bench_bnb.py --time-limit 60
+    python benchmarks/bench_bnb.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lpsched.check import check  # noqa: E402
+from lpsched.generators import mcsf_synthetic  # noqa: E402
+from lpsched.models.bnb import solve_bnb  # noqa: E402
+from lpsched.models.combinatorial import combined_bound  # noqa: E402
+from lpsched.models.tails import tail_bound  # noqa: E402
+from lpsched.stop import Deadline  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIELDS = ["n", "seed", "M", "time_limit", "status", "obj", "lb", "root_bound", "comb_lb",
+          "best_obj", "best_lb", "cpsat_proved", "nodes", "search_time", "runtime",
+          "table_entries", "improvements", "ws_obj", "root_gap_best", "load1", "commit"]
+
+
+def default_cases() -> list[tuple[int, int]]:
+    cases = [(n, 1000 + 100 * n + k) for n in (10, 16, 18) for k in range(4)]
+    cases += [(n, 1000 * n + k) for n in (20, 30) for k in range(8)]
+    return cases
+
+
+def known() -> dict[tuple[int, int], dict]:
+    """Best known objective and bound per (n, seed), and whether CP-SAT proved it."""
+    out: dict[tuple[int, int], dict] = {}
+    with open(RESULTS / "exact_scaling.csv") as f:
+        for r in csv.DictReader(f):
+            out[(int(r["n"]), int(r["seed"]))] = {
+                "best_obj": int(r["best_obj"]), "best_lb": float(r["best_lb"]),
+                "cpsat_proved": r["cpsat_status"] == "optimal"}
+    with open(RESULTS / "cpsat_proofs.csv") as f:
+        for r in csv.DictReader(f):
+            key = (int(r["n"]), int(r["seed"]))
+            if key[0] < 20:
+                continue
+            k = out.setdefault(key, {"best_obj": None, "best_lb": 0.0, "cpsat_proved": False})
+            obj = int(r["obj"])
+            k["best_obj"] = obj if k["best_obj"] is None else min(k["best_obj"], obj)
+            k["best_lb"] = max(k["best_lb"], float(r["lb"]))
+            k["cpsat_proved"] |= r["status"] == "optimal"
+    return out
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True, cwd=RESULTS.parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):  # pragma: no cover
+        return ""
+
+
+def run_case(n: int, seed: int, limit: float, ref: dict) -> dict:
+    inst = mcsf_synthetic(n, seed)
+    t0 = time.perf_counter()
+    res = solve_bnb(inst, deadline=Deadline(limit), seed=0)
+    wall = time.perf_counter() - t0
+    rep = check(inst, res.schedule.starts)
+    if not rep.feasible or rep.objective != res.objective:
+        raise SystemExit(f"n={n} seed={seed}: schedule rejected by the checker")
+    st = res.stats
+    best_obj = min(x for x in (ref.get("best_obj"), res.objective) if x is not None)
+    return {"n": n, "seed": seed, "M": inst.memory, "time_limit": limit,
+            "status": res.status.value, "obj": res.objective, "lb": res.lower_bound,
+            "root_bound": st["root_bound"],
+            "comb_lb": max(combined_bound(inst), tail_bound(inst)),
+            "best_obj": ref.get("best_obj"), "best_lb": ref.get("best_lb"),
+            "cpsat_proved": ref.get("cpsat_proved"), "nodes": st["nodes"],
+            "search_time": st["search_time"], "runtime": round(wall, 2),
+            "table_entries": st["table_entries"], "improvements": st["improvements"],
+            "ws_obj": st.get("warm_start_objective"),
+            "root_gap_best": round((best_obj - st["root_bound"]) / best_obj, 4),
+            "load1": round(os.getloadavg()[0], 2), "commit": commit()}
+
+
+def report(csv_path: Path, md_path: Path) -> None:
+    rows = list(csv.DictReader(open(csv_path)))
+    lines = ["# Branch-and-bound (`bnb`) on the MC-SF family", "",
+             "Generated by `benchmarks/bench_bnb.py --report` from "
+             f"`{csv_path.name}`. One solve at a time, one thread, 2-core machine shared "
+             "with other jobs (load in the CSV). `root_gap` = (best known - root bound) / "
+             "best known; comb. = max(combined, disjoint-tail) bound; best known = the best "
+             "schedule of CP-SAT/MILP runs "
+             "(`exact_scaling.csv`, `cpsat_proofs.csv`) or of this run.", "",
+             "Command: `nice -n 5 python benchmarks/bench_bnb.py --time-limit 60` "
+             f"(code commit {', '.join(sorted({r['commit'] for r in rows}))}; load "
+             f"{min(float(r['load1']) for r in rows)}-{max(float(r['load1']) for r in rows)}"
+             f"; {os.cpu_count()} cores). `bnb` is not a registered algorithm: it proves "
+             "fewer instances than CP-SAT (docs/exact.md, issue 12 section).", "",
+             "| n | solved (bnb) | proved by CP-SAT 60 s | median nodes | median search s "
+             "| median root gap | median comb. gap | bnb obj = best known |",
+             "|---|---|---|---|---|---|---|---|"]
+    for n in sorted({int(r["n"]) for r in rows}):
+        rs = [r for r in rows if int(r["n"]) == n]
+        best = [min(int(r["obj"]), int(r["best_obj"]) if r["best_obj"] else 10**9) for r in rs]
+        solved = sum(r["status"] == "optimal" for r in rs)
+        cps = sum(r["cpsat_proved"] == "True" for r in rs)
+        comb_gap = statistics.median((b - int(r["comb_lb"])) / b for r, b in zip(rs, best))
+        same = sum(int(r["obj"]) <= b for r, b in zip(rs, best))
+        lines.append(f"| {n} | {solved}/{len(rs)} | {cps}/{len(rs)} | "
+                     f"{statistics.median(int(r['nodes']) for r in rs):,.0f} | "
+                     f"{statistics.median(float(r['search_time']) for r in rs):.1f} | "
+                     f"{statistics.median(float(r['root_gap_best']) for r in rs):.1%} | "
+                     f"{comb_gap:.1%} | {same}/{len(rs)} |")
+    lines += ["", "Per instance:", "",
+              "| n | seed | M | status | obj | best known | root bound | comb. bound | nodes "
+              "| search s | load |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['n']} | {r['seed']} | {r['M']} | {r['status']} | {r['obj']} | "
+                     f"{r['best_obj']} | {r['root_bound']} | {r['comb_lb']} | "
+                     f"{int(r['nodes']):,} | {r['search_time']} | {r['load1']} |")
+    md_path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--cases", nargs="*", help="N:SEED pairs (default: see module docstring)")
+    ap.add_argument("--out", default=str(RESULTS / "bnb"), help="path without extension")
+    ap.add_argument("--report", action="store_true", help="only rewrite the Markdown")
+    args = ap.parse_args()
+    csv_path, md_path = Path(args.out + ".csv"), Path(args.out + ".md")
+    if not args.report:
+        cases = ([tuple(int(x) for x in c.split(":")) for c in args.cases] if args.cases
+                 else default_cases())
+        ref = known()
+        new = not csv_path.exists()
+        with open(csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                w.writeheader()
+            for n, seed in cases:
+                row = run_case(n, seed, args.time_limit, ref.get((n, seed), {}))
+                w.writerow(row)
+                f.flush()
+                print(row, flush=True)
+    report(csv_path, md_path)
+
+
+if __name__ == "__main__":
+    main()
