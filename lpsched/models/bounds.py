@@ -2,9 +2,9 @@
 
 ``lower_bound(instance, method=...) -> Bound`` with ``method`` one of
 
-* ``"combinatorial"`` - the larger of the combined decode/memory-area bound
-  (:mod:`lpsched.models.combinatorial`) and the disjoint-tail single-machine
-  bound (:mod:`lpsched.models.tails`);
+* ``"combinatorial"`` - the largest of the combined decode/memory-area bound,
+  the mean-busy-time bound (:mod:`lpsched.models.combinatorial`) and the
+  disjoint-tail single-machine bound (:mod:`lpsched.models.tails`);
 * ``"lp"`` - the LP relaxation of the time-indexed model
   (:mod:`lpsched.models.lp_relaxation`), rounded up; for LPs of at most 20,000
   columns strengthened by disjoint-tail clique cuts (``lp_cuts`` overrides);
@@ -55,7 +55,13 @@ import scipy.sparse as sp
 
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
-from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
+from lpsched.models.combinatorial import (
+    area_bound,
+    combined_bound,
+    decode_bound,
+    fractional_bound,
+    mean_busy_bound,
+)
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
 from lpsched.stop import Deadline
@@ -220,9 +226,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
                                                    "relaxed_block_size": instance.block_size})
     t0 = time.perf_counter()
     tail = tail_bound(instance)
-    comb = max(combined_bound(instance), tail)
+    busy = fractional_bound(mean_busy_bound(instance))
+    comb = max(combined_bound(instance), tail, busy)
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
-             "combined": combined_bound(instance), "tail": tail}
+             "combined": combined_bound(instance), "tail": tail, "mean_busy": busy}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     w = start_windows(instance)
