@@ -144,3 +144,17 @@ def test_smith_area_schedules_pass_the_checker(inst, lookback):
     assert check(inst, res.schedule).feasible
     assert res.objective == int((res.schedule.starts + inst.decode - inst.arrival).sum())
     assert res.objective >= lower_bound(inst, "combinatorial").value
+
+
+def test_best_bound_on_a_long_backlog_honours_its_time_limit():
+    """The serial schedules behind the start windows and the bucket-LP build are cut by
+    ``time_limit`` (they used to take minutes at 1,000-10,000 trace requests)."""
+    import time
+
+    from lpsched.generators import random_instance
+
+    inst = random_instance(3000, 16384, 3, max_decode=400, max_prefill=4000)
+    t = time.perf_counter()
+    b = lower_bound(inst, "best", time_limit=2.0)
+    assert time.perf_counter() - t < 2.0 + 1.0
+    assert b.value >= lower_bound(inst, "combinatorial").value

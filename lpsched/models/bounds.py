@@ -121,6 +121,11 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     while levels[-1] * 2 <= max(width, w.horizon) and len(levels) < max_levels:
         levels.append(levels[-1] * 2)
     for i in range(n):
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            # the build alone used the budget (long requests, coarse buckets): still valid
+            return Bound(combined_bound(instance), "bucket", time.perf_counter() - t0,
+                         {"width": width, "levels": len(levels), "lp_status": "time_limit",
+                          "built_requests": i})
         si, oi, ai = int(s[i]), int(o[i]), int(a[i])
         e_i, u_i = int(w.earliest[i]), int(w.latest[i])
         bs = np.arange(e_i // width, u_i // width + 1)
@@ -232,7 +237,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
              "combined": combined_bound(instance), "tail": tail, "mean_busy": busy}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
-    w = start_windows(instance)
+    # the serial schedules behind the windows are bounded by the time limit too (on a
+    # 10,000-request backlog they take minutes); cut short, the windows are only wider
+    w = start_windows(instance, deadline=None if time_limit is None else
+                      Deadline(max(0.0, time_limit - (time.perf_counter() - t0))))
 
     def left() -> float | None:
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
