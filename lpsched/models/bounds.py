@@ -240,7 +240,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     # the serial schedules behind the windows are bounded by the time limit too (on a
     # 10,000-request backlog they take minutes); cut short, the windows are only wider
     w = start_windows(instance, deadline=None if time_limit is None else
-                      Deadline(max(0.0, time_limit - (time.perf_counter() - t0))))
+                      Deadline(max(1e-9, time_limit - (time.perf_counter() - t0))))
 
     def left() -> float | None:
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
