@@ -276,6 +276,13 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                       _opt("clairvoyant", "bool", "with arrivals: decode the offline order "
                            "with known release dates instead of the online policy"),
                   ) + _PREDICTIONS),
+    AlgorithmSpec("smith-area", "lpsched.heuristics.smith_area:solve_smith_area", "heuristic",
+                  "Smith's rule on memory areas (ascending s*o + o(o+1)/2, the order of the "
+                  "area bound), earliest-start decoding with a bounded look-back",
+                  "Smith 1956 (order); lpsched/heuristics/smith_area.py",
+                  options=(_opt("lookback", "int", "steps before the latest start so far at "
+                                "which a request may still start (0: queue order; offline "
+                                "only)", minimum=0),)),
     AlgorithmSpec("dp", "lpsched.heuristics.dp:solve_dp", "exact",
                   "Exact dynamic program over step states (unstarted set, running progress); "
                   "tiny instances only (n <= 16)",
@@ -286,12 +293,12 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                   "improvement",
                   "Local search (swap/insert/batch merge/split) over the batch order, serial "
                   "earliest-start decoding; never worse than its start (default: best of "
-                  "sorted-f-cont, mc-sf, sf)",
+                  "sorted-f-cont, smith-area, mc-sf, sf)",
                   "Wang, Ye, Zhou 2025 (local-search variant)",
                   options=(
                       _opt("init", "str", "comma-separated algorithms whose best schedule is "
-                           "the start ('auto': sorted-f-cont, mc-sf, sf); they share the first "
-                           "half of the time limit"),
+                           "the start ('auto': sorted-f-cont, smith-area, mc-sf, sf); they share "
+                           "the first half of the time limit"),
                       _opt("start", "schedule", "a feasible start schedule (instead of init)"),
                       _opt("max_iters", "int", "stop after this many moves", minimum=0),
                       _opt("backfill", "bool", "decode with backfilling (default: up to 300 "

@@ -17,6 +17,8 @@ from lpsched.models.combinatorial import (
     combined_bound,
     combined_bound_without_each,
     decode_bound,
+    fractional_bound,
+    mean_busy_bound,
     srpt_fluid_sum,
 )
 from lpsched.models.cpsat import build_cpsat, solve_cpsat
@@ -448,7 +450,8 @@ def test_lower_bound_on_long_requests_stays_fast_and_honours_time_limit():
     with pytest.raises(ValueError, match="non-zeros"):
         lower_bound(inst, "lp")
     tiny_budget = lower_bound(inst, "best", time_limit=1e-6)
-    assert tiny_budget.value == max(combined_bound(inst), tail_bound(inst))
+    assert tiny_budget.value == max(combined_bound(inst), tail_bound(inst),
+                                    fractional_bound(mean_busy_bound(inst)))
     assert tiny_budget.details["lp_status"] == "time_limit"
 
 

@@ -413,7 +413,7 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
                        restarts: int = 20, delays: bool = False) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
     registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
-    sorted-f-cont, mc-sf and, up to 2,000 requests, sf).
+    sorted-f-cont, smith-area, mc-sf and, up to 2,000 requests, sf).
 
     Without a time limit and without ``max_iters`` the search gets 2 s. ``backfill``
     defaults to True up to 300 requests and False above (a backfilling decode
@@ -490,7 +490,8 @@ def _best_initial(instance: Instance, init: str, deadline: Deadline, seed: int |
 
     names = [x.strip() for x in init.split(",") if x.strip()]
     if init == "auto":
-        names = ["sorted-f-cont", "mc-sf"] + (["sf"] if instance.n <= 2000 else [])
+        names = (["sorted-f-cont", "smith-area", "mc-sf"]
+                 + (["sf"] if instance.n <= 2000 else []))
     if not names:
         raise OptionError("local-search: option 'init' names no algorithm")
     if "local-search" in names:

@@ -377,14 +377,22 @@ class SerialDecoder:
     placed; :meth:`pack_rest` then completes the schedule cheaply
     (:func:`pack_in_batches` after everything placed has finished).
 
+    ``lookback`` (``>= 0``, with ``order_preserving`` and not ``release_aware``) relaxes
+    the queue discipline to "not before ``lookback`` steps before the latest start
+    placed so far" (``0``: the queue discipline; unbounded: backfilling); the search
+    then scans at most ``lookback`` steps more per request.
+
     Attributes: ``starts`` (``-1`` for unplaced requests), ``placed`` (count),
     ``end`` (largest completion step placed).
     """
 
     def __init__(self, instance: Instance, *, order_preserving: bool = True,
                  release_aware: bool = False, profile: DenseProfile | None = None,
-                 starts: np.ndarray | None = None):
+                 starts: np.ndarray | None = None, lookback: int = 0):
+        if lookback < 0:
+            raise ValueError(f"lookback must be >= 0, got {lookback}")
         self.inst = instance
+        self.lookback = int(lookback)
         self._s = instance.prefill.tolist()
         self._o = instance.decode.tolist()
         self._a = instance.arrival.tolist()
@@ -405,13 +413,14 @@ class SerialDecoder:
         if self._floor is not None:
             p = _release_aware_start(partial(prof.earliest, s, o), self._floor, a)
         else:
-            p = prof.earliest(s, o, max(self._t, a) if self.order_preserving else a)
+            p = prof.earliest(s, o, max(self._t - self.lookback, a) if self.order_preserving
+                              else a)
         prof.add(s, o, p)
         self.starts[i] = p
         if self._floor is not None:
             self._floor.place(i, p)
         if self.order_preserving:
-            self._t = p
+            self._t = max(self._t, p)
         self.placed += 1
         self.end = max(self.end, p + o)
         return p
@@ -437,25 +446,28 @@ class SerialDecoder:
 
 def decode_order(instance: Instance, order: Sequence[int] | np.ndarray, *,
                  order_preserving: bool = True, profile: DenseProfile | None = None,
-                 starts: np.ndarray | None = None, release_aware: bool = False) -> np.ndarray:
+                 starts: np.ndarray | None = None, release_aware: bool = False,
+                 lookback: int = 0) -> np.ndarray:
     """Earliest-start serial decoding of a request order; returns start steps.
 
     ``order`` lists request positions (each exactly once). With
     ``order_preserving`` the start of each request is at least the start of the
     previous one (queue discipline; with ``release_aware``, of every earlier one
     that has arrived by then: module docstring), otherwise any step ``>= a_i``
-    (backfill). ``profile``/``starts`` let a caller resume from a partial decode
-    (requests already in ``profile`` keep their entries in ``starts``).
+    (backfill); ``lookback`` as in :class:`SerialDecoder`. ``profile``/``starts`` let
+    a caller resume from a partial decode (requests already in ``profile`` keep their
+    entries in ``starts``).
     """
     dec = SerialDecoder(instance, order_preserving=order_preserving, release_aware=release_aware,
-                        profile=profile, starts=starts)
+                        profile=profile, starts=starts, lookback=lookback)
     dec.extend(order)
     return dec.starts
 
 
 def decode_order_within(instance: Instance, order: Sequence[int] | np.ndarray,
                         deadline: Deadline | None, *, order_preserving: bool = True,
-                        release_aware: bool = False) -> tuple[np.ndarray, int]:
+                        release_aware: bool = False, lookback: int = 0
+                        ) -> tuple[np.ndarray, int]:
     """:func:`decode_order` stopped at ``deadline``: ``(starts, decoded)``.
 
     The first ``decoded`` requests of ``order`` are decoded earliest-start; when
@@ -464,7 +476,8 @@ def decode_order_within(instance: Instance, order: Sequence[int] | np.ndarray,
     complete and feasible. ``decoded == len(order)`` means an exact decode.
     """
     order = np.asarray(order, dtype=np.int64)
-    dec = SerialDecoder(instance, order_preserving=order_preserving, release_aware=release_aware)
+    dec = SerialDecoder(instance, order_preserving=order_preserving, release_aware=release_aware,
+                        lookback=lookback)
     k = dec.extend(order, deadline)
     if k < order.size:
         dec.pack_rest(order[k:])

@@ -2,10 +2,11 @@
 
 ``lower_bound(instance, method=...) -> Bound`` with ``method`` one of
 
-* ``"combinatorial"`` - the largest of the combined decode/memory-area bound
-  (:mod:`lpsched.models.combinatorial`), the disjoint-tail single-machine
-  bound (:mod:`lpsched.models.tails`) and, for ``n <= 200``, the root bound of the
-  branch-and-bound (:func:`lpsched.models.bnb.root_bound`: tails merged with area ranks);
+* ``"combinatorial"`` - the largest of the combined decode/memory-area bound,
+  the mean-busy-time bound (:mod:`lpsched.models.combinatorial`), the disjoint-tail
+  single-machine bound (:mod:`lpsched.models.tails`) and, for ``n <= 200``, the root
+  bound of the branch-and-bound (:func:`lpsched.models.bnb.root_bound`: tails merged
+  with area ranks);
 * ``"lp"`` - the LP relaxation of the time-indexed model
   (:mod:`lpsched.models.lp_relaxation`), rounded up; for LPs of at most 20,000
   columns strengthened by disjoint-tail clique cuts (``lp_cuts`` overrides);
@@ -57,7 +58,13 @@ import scipy.sparse as sp
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
 from lpsched.models.bnb import ROOT_BOUND_MAX_N, root_bound
-from lpsched.models.combinatorial import area_bound, combined_bound, decode_bound
+from lpsched.models.combinatorial import (
+    area_bound,
+    combined_bound,
+    decode_bound,
+    fractional_bound,
+    mean_busy_bound,
+)
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
 from lpsched.stop import Deadline
@@ -117,6 +124,11 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
     while levels[-1] * 2 <= max(width, w.horizon) and len(levels) < max_levels:
         levels.append(levels[-1] * 2)
     for i in range(n):
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            # the build alone used the budget (long requests, coarse buckets): still valid
+            return Bound(combined_bound(instance), "bucket", time.perf_counter() - t0,
+                         {"width": width, "levels": len(levels), "lp_status": "time_limit",
+                          "built_requests": i})
         si, oi, ai = int(s[i]), int(o[i]), int(a[i])
         e_i, u_i = int(w.earliest[i]), int(w.latest[i])
         bs = np.arange(e_i // width, u_i // width + 1)
@@ -223,12 +235,17 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     t0 = time.perf_counter()
     tail = tail_bound(instance)
     root = root_bound(instance) if instance.n <= ROOT_BOUND_MAX_N else 0
-    comb = max(combined_bound(instance), tail, root)
+    busy = fractional_bound(mean_busy_bound(instance))
+    comb = max(combined_bound(instance), tail, root, busy)
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
-             "combined": combined_bound(instance), "tail": tail, "bnb_root": root}
+             "combined": combined_bound(instance), "tail": tail, "bnb_root": root,
+             "mean_busy": busy}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
-    w = start_windows(instance)
+    # the serial schedules behind the windows are bounded by the time limit too (on a
+    # 10,000-request backlog they take minutes); cut short, the windows are only wider
+    w = start_windows(instance, deadline=None if time_limit is None else
+                      Deadline(max(1e-9, time_limit - (time.perf_counter() - t0))))
 
     def left() -> float | None:
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
