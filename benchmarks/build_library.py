@@ -301,13 +301,15 @@ class StudyInstance:
         comb = "combinatorial area/decode bound (build_library.fallback_lower_bound)"
         if comb not in have:
             self.lower(fallback_lower_bound(self.inst), comb)
-        if self.inst.n <= bound_max_n and not any(m.startswith("lpsched.models.bounds")
-                                                  for m in have):
+        if self.inst.n <= bound_max_n:  # recomputed: kept when it beats the stored ones
             from lpsched.models.bounds import lower_bound as bound_fn
 
             b = bound_fn(self.inst, method="best", time_limit=time_limit)
-            self.lower(b.value, f"lpsched.models.bounds.lower_bound(method='best') -> "
-                       f"{b.details.get('best_of', b.method)}", time_limit)
+            old = [f.value for f in self.figures if f.source == BUILD_SOURCE
+                   and f.method.startswith("lpsched.models.bounds")]
+            if not old or b.value > max(old):
+                self.lower(b.value, f"lpsched.models.bounds.lower_bound(method='best') -> "
+                           f"{b.details.get('best_of', b.method)}", time_limit)
 
     def merge(self, figs: list[Figure], starts: list[int] | None) -> None:
         self.figures.extend(figs)

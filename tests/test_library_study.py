@@ -102,15 +102,17 @@ def test_built_bounds_are_reproduced():
 
     lp_checked = 0
     for inst in _study():
-        for f in inst.metadata["figures"]:
-            if f["source"] != build.BUILD_SOURCE or f["kind"] != "lower":
-                continue
+        built = [f for f in inst.metadata["figures"]
+                 if f["source"] == build.BUILD_SOURCE and f["kind"] == "lower"]
+        for f in built:
             if f["method"].startswith("combinatorial"):
                 assert f["value"] == build.fallback_lower_bound(inst), inst.name
-            elif f["method"].startswith("lpsched.models.bounds") and inst.n == 30 \
-                    and lp_checked < 2:  # the n = 30 LPs solve in seconds
-                assert lower_bound(inst, "best", time_limit=60).value == f["value"], inst.name
-                lp_checked += 1
+        ours = [f["value"] for f in built if f["method"].startswith("lpsched.models.bounds")]
+        if ours and inst.n == 30 and lp_checked < 2:  # the n = 30 LPs solve in seconds
+            # the strongest stored figure is today's bound (a stronger or weaker
+            # lower_bound means: rebuild the study sets, docs/library.md)
+            assert lower_bound(inst, "best", time_limit=60).value == max(ours), inst.name
+            lp_checked += 1
     assert lp_checked == 2
 
 
