@@ -18,8 +18,8 @@ recorded per row. Rows are appended to ``benchmarks/results/colgen.csv`` as they
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_colgen.py --sizes 10 12 14 16 18 --time-limit 45
-    python benchmarks/bench_colgen.py --sizes 20 30 --count 3 --time-limit 60
+    python benchmarks/bench_colgen.py --sizes 10 12 14 16 18 --time-limit 40
+    python benchmarks/bench_colgen.py --sizes 20 30 --count 2 --time-limit 60
     python benchmarks/bench_colgen.py --report
 """
 
@@ -103,8 +103,8 @@ def report() -> None:
                             text=True).stdout.strip()
     lines = ["# Configuration cuts vs the time-indexed LP (issue 12)", "",
              f"Machine: {machine('at report')}; commit {commit} (code of the run: see git log).",
-             "Command: `python benchmarks/bench_colgen.py --sizes 10 12 14 16 18 --time-limit 45`"
-             " and `--sizes 20 30 --count 3 --time-limit 60`, one process at a time, `nice -n 5`,"
+             "Command: `python benchmarks/bench_colgen.py --sizes 10 12 14 16 18 --time-limit 40`"
+             " and `--sizes 20 30 --count 2 --time-limit 60`, one process at a time, `nice -n 5`,"
              " HiGHS threads=1; the machine was shared (load per row, column load1).",
              "Gaps are `(reference - bound) / reference`; reference = proven optimum (proven="
              "True) or best known objective (n >= 20). `closed_vs_tails` is the share of the "

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+import scipy.sparse as sp
 
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
@@ -58,6 +59,7 @@ __all__ = ["ConfigurationBound", "configuration_bound", "lifetime_configurations
            "lifetime_feasible", "separate_configuration_cuts"]
 
 _SUPPORT = 1e-6  # x*[i,k] above this is in the support of a step
+_CACHE_SIZE = 50_000  # enumerations kept across rounds
 
 
 def lifetime_feasible(memory: int, prefill, decode, pairs) -> bool:
@@ -158,65 +160,98 @@ def lifetime_configurations(instance: Instance, pairs: list[tuple[int, int]],
                        cap).run()
 
 
-def _separation_lp(z: np.ndarray, leaves: list[list[int]], lift: float = 1e-3) -> np.ndarray:
-    """``argmax a.z + lift * sum(a)`` s.t. ``a(C) <= 1`` for the ``leaves``, ``0 <= a <= 1``.
+def _incidence(leaves: list[list[int]], m: int) -> sp.csr_matrix:
+    """The configurations of at least two pairs as rows of a 0/1 matrix over the ``m`` pairs."""
+    big = [c for c in leaves if len(c) >= 2]
+    ptr = np.concatenate(([0], np.cumsum([len(c) for c in big]))).astype(np.int64)
+    ind = np.concatenate([np.asarray(c) for c in big]).astype(np.int32) if big \
+        else np.zeros(0, dtype=np.int32)
+    return sp.csr_matrix((np.ones(ind.size), ind, ptr), shape=(len(big), m))
+
+
+def _separation_lp(z: np.ndarray, B: sp.csr_matrix, lift: float = 1e-3) -> np.ndarray:
+    """``argmax a.z + lift * sum(a)`` s.t. ``B a <= 1``, ``0 <= a <= 1`` (HiGHS).
 
     The small ``lift`` term gives positive coefficients to pairs where they cost
-    nothing (e.g. neighbouring starts outside the support), which makes the cut
-    harder to dodge by shifting a start by a step.
+    nothing, so the cut is as strong as possible among the optimal ones.
     """
     m = z.size
-    big = [c for c in leaves if len(c) >= 2]
     h = new_highs()
     h.setOptionValue("threads", 1)
     h.addVars(m, np.zeros(m), np.ones(m))
     h.changeColsCost(m, np.arange(m, dtype=np.int32), -(z + lift))
-    if big:
-        ptr = np.concatenate(([0], np.cumsum([len(c) for c in big])))
-        ind = np.concatenate([np.asarray(c) for c in big]).astype(np.int32)
-        h.addRows(len(big), np.full(len(big), -highspy.kHighsInf), np.ones(len(big)), ind.size,
-                  ptr[:-1].astype(np.int32), ind, np.ones(ind.size))
+    if B.shape[0]:
+        h.addRows(B.shape[0], np.full(B.shape[0], -highspy.kHighsInf), np.ones(B.shape[0]),
+                  B.nnz, B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data)
     run_highs(h)
     return np.maximum(np.asarray(h.getSolution().col_value), 0.0)
 
 
 def separate_configuration_cuts(arr: TimeIndexedArrays, x: np.ndarray, *, tol: float = 1e-4,
-                                cap: int = 20_000, widen: int = 0,
-                                deadline: Deadline | None = None):
+                                cap: int = 5_000, widen: int = 3,
+                                deadline: Deadline | None = None,
+                                cache: dict | None = None):
     """Configuration cuts violated by the LP point ``x`` (module docstring).
 
-    Returns ``(cuts, skipped)``: ``cuts`` a list of ``(columns, coefficients)``, each
-    a valid row ``sum a_e x_e <= 1``, at most one per step; ``skipped`` the number
-    of steps whose enumeration exceeded ``cap`` (no cut there).
+    The pairs of step ``t`` are the support of ``x`` running in ``t`` plus (``widen``)
+    the starts within ``widen`` steps of a support start of the same request, whose
+    coefficients make the cut harder to dodge by shifting a start; when their
+    enumeration exceeds ``cap`` sets, the support alone is tried. Returns
+    ``(cuts, skipped)``: ``cuts`` a list of ``(columns, coefficients)``, each a valid
+    row ``sum a_e x_e <= 1``, at most one per step; ``skipped`` the number of steps
+    where even the support exceeded ``cap`` (no cut there). ``cache`` (a dict kept
+    across rounds) memoises the enumeration per set of pairs.
     """
-    inst = arr.instance
-    o = inst.decode
-    nz = np.flatnonzero(x > _SUPPORT)
-    if widen:
-        nz = _widened(arr, nz, widen)
-    req, start = arr.req[nz], arr.start[nz]
-    end = start + o[req]
+    o = arr.instance.decode
+    support = np.flatnonzero(x > _SUPPORT)
+    wide = _widened(arr, support, widen) if widen else support
+    cache = {} if cache is None else cache
+    last = int((arr.start[support] + o[arr.req[support]]).max()) if support.size else 0
     cuts, skipped = [], 0
-    for t in range(1, int(end.max()) + 1 if nz.size else 1):
+    for t in range(1, last + 1):
         if deadline is not None and deadline.expired():
             break
-        on = (start < t) & (t <= end)
-        cols = nz[on]
-        z = x[cols]
-        if z.sum() <= 1 + tol:  # z is a combination of singletons: inside the hull
-            continue
-        pairs = list(zip(arr.req[cols].tolist(), arr.start[cols].tolist()))
-        leaves = lifetime_configurations(inst, pairs, cap)
-        if leaves is None:
-            skipped += 1
-            continue
-        a = _separation_lp(z, leaves)
-        scale = max([1.0] + [float(a[c].sum()) for c in leaves])
-        a = a / scale
-        if float(a @ z) > 1 + tol:
-            keep = a > 1e-9
-            cuts.append((cols[keep], a[keep]))
+        cut, ok = None, False
+        for nz in ((wide, support) if widen else (support,)):
+            k = arr.start[nz]
+            cols = nz[(k < t) & (t <= k + o[arr.req[nz]])]
+            if x[cols].sum() <= 1 + tol:  # a combination of singletons: inside the hull
+                ok = True
+                break
+            B = _enumerated(arr, cols, cap, cache)
+            if B is not None:
+                cut, ok = _step_cut(x[cols], cols, B, tol), True
+                break
+        skipped += not ok
+        if cut is not None:
+            cuts.append(cut)
     return cuts, skipped
+
+
+def _enumerated(arr: TimeIndexedArrays, cols: np.ndarray, cap: int,
+                cache: dict) -> sp.csr_matrix | None:
+    """The configuration incidence of the pairs ``cols`` (memoised), None above ``cap``."""
+    key = cols.tobytes()
+    if key not in cache:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        pairs = list(zip(arr.req[cols].tolist(), arr.start[cols].tolist()))
+        leaves = lifetime_configurations(arr.instance, pairs, cap)
+        cache[key] = None if leaves is None else _incidence(leaves, cols.size)
+    return cache[key]
+
+
+def _step_cut(z: np.ndarray, cols: np.ndarray, B: sp.csr_matrix, tol: float):
+    """The separation LP's cut ``(columns, coefficients)`` if it is violated by ``z``."""
+    a = _separation_lp(z, B)
+    # exact validity whatever the LP tolerances: every configuration is a subset of a
+    # leaf (a row of B) or a singleton
+    scale = max(1.0, float((B @ a).max()) if B.shape[0] else 1.0, float(a.max()))
+    a = a / scale
+    if float(a @ z) <= 1 + tol:
+        return None
+    keep = a > 1e-9
+    return cols[keep], a[keep]
 
 
 def _widened(arr: TimeIndexedArrays, cols: np.ndarray, widen: int) -> np.ndarray:
@@ -265,8 +300,8 @@ class _CutLoop:
         self.tail_cuts = self.config_cuts = 0
 
     def solve(self) -> float | None:
-        if self.deadline.limited:
-            self.h.setOptionValue("time_limit", max(1e-3, self.deadline.remaining()))
+        # no HiGHS time_limit (its clock accumulates over the runs of one object): the
+        # interrupt callbacks of enforce_deadline stop a run at the deadline
         run_highs(self.h)
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
@@ -294,7 +329,7 @@ class _CutLoop:
 
 def configuration_bound(instance: Instance, *, windows: Windows | None = None,
                         deadline: Deadline | float | None = None, max_rounds: int = 1000,
-                        threads: int = 1, cap: int = 20_000, widen: int = 0,
+                        threads: int = 1, cap: int = 5_000, widen: int = 3,
                         arrays: TimeIndexedArrays | None = None) -> ConfigurationBound:
     """Lower bound: the time-indexed LP with tail and configuration cuts (module docstring).
 
@@ -309,6 +344,7 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
     dl = Deadline.coerce(deadline)
     arr = arrays if arrays is not None else time_indexed_arrays(instance, windows)
     loop = _CutLoop(arr, dl, threads)
+    cache: dict = {}
     value, lp_tails, rounds, skipped, converged = math.nan, math.nan, 0, 0, False
     while rounds < max_rounds and not dl.expired():
         v = loop.solve()
@@ -320,7 +356,7 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
         if math.isnan(lp_tails):
             lp_tails = v
         cuts, sk = separate_configuration_cuts(arr, loop.x(), cap=cap, widen=widen,
-                                               deadline=dl)
+                                               deadline=dl, cache=cache)
         skipped += sk
         if not cuts:
             converged = not dl.expired()
