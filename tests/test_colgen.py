@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 
@@ -119,3 +120,16 @@ def test_deadline_returns_a_valid_bound_in_time():
     assert b.method == "config"
     assert b.value >= math.ceil(solve_lp_relaxation(inst, cuts=False).value - 1e-6)
     assert np.isfinite(b.details["lp_value"])
+
+
+def test_cli_config_bound_proves_tiny_3(capsys):
+    """``lpsched bound --method config`` reaches the CP-SAT optimum of tiny-3 (the LP does not)."""
+    from lpsched.cli import main
+    from lpsched.library import load_instance
+    from lpsched.solve import solve
+
+    opt = solve(load_instance("tiny-3"), "cpsat", time_limit=30).objective
+    assert main(["bound", "tiny-3", "--method", "config", "--time-limit", "10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "config" and out["lower_bound"] == opt
+    assert math.ceil(out["lp_tails"] - 1e-6) < opt
