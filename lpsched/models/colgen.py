@@ -17,8 +17,8 @@ The configuration LP of step ``t`` asks that the vector ``(x[i,k])`` of the
 pairs running in ``t`` lie in the convex hull of the (0/1 vectors of) lifetime
 configurations of ``t``. We impose it by cutting planes: for a fractional LP
 point ``x*`` and a step ``t``, take the pairs running in ``t`` with
-``x*[i,k] > 0`` (the support ``U``), enumerate the lifetime configurations
-within ``U`` and solve the separation LP
+``x*[i,k] > 0`` and the starts near them (the set ``U``), enumerate the
+lifetime configurations within ``U`` and solve the separation LP
 
     max  sum_{e in U} a_e x*_e   s.t.  sum_{e in C} a_e <= 1  (every configuration C),  a >= 0.
 
@@ -272,7 +272,10 @@ class ConfigurationBound:
 
     ``value`` is the last LP optimum (with the cuts of the rounds before it), a
     lower bound on the optimum; ``bound = ceil(value - 1e-6)``; ``lp_tails`` the
-    LP value with only disjoint-tail cuts (the first round).
+    LP value with only disjoint-tail cuts (NaN if that loop did not finish);
+    ``rounds`` the configuration-cut rounds, ``skipped_steps`` the steps (summed
+    over rounds) whose enumeration exceeded the cap; ``status`` as in
+    :func:`configuration_bound`.
     """
 
     bound: int | None
@@ -337,15 +340,19 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
     then configuration cuts; it stops when none is violated, after ``max_rounds``
     or at the ``deadline`` (a :class:`~lpsched.stop.Deadline` or seconds). The
     value returned is that of the last LP solved to optimality, which is a lower
-    bound whatever the number of cuts added before it. ``bound`` is None (status
-    ``"time_limit"``) only if not even the first LP finished.
+    bound whatever the number of cuts added before it. Status ``"optimal"``: no cut
+    is violated (the LP with all configuration cuts is reached); ``"capped"``: none
+    among the steps enumerated, but some steps exceeded ``cap``; ``"time_limit"``:
+    stopped by the deadline or ``max_rounds``. ``bound`` is None only if not even
+    the first LP finished (status ``"time_limit"``, or ``"error"`` if HiGHS failed).
     """
     t0 = time.perf_counter()
     dl = Deadline.coerce(deadline)
     arr = arrays if arrays is not None else time_indexed_arrays(instance, windows)
     loop = _CutLoop(arr, dl, threads)
     cache: dict = {}
-    value, lp_tails, rounds, skipped, converged = math.nan, math.nan, 0, 0, False
+    value, lp_tails, rounds, skipped = math.nan, math.nan, 0, 0
+    converged = stalled = False
     while rounds < max_rounds and not dl.expired():
         v = loop.solve()
         if v is None:
@@ -359,12 +366,16 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
                                                deadline=dl, cache=cache)
         skipped += sk
         if not cuts:
-            converged = not dl.expired()
+            # no violated cut among the steps that were enumerated: the configuration LP
+            # is reached only if no step was skipped (above ``cap``)
+            converged = not dl.expired() and sk == 0
+            stalled = sk > 0
             break
         loop.add_rows(cuts)
         loop.config_cuts += len(cuts)
         rounds += 1
     bound = None if math.isnan(value) else int(math.ceil(value - 1e-6))
-    status = "optimal" if converged else ("time_limit" if bound is not None else "error")
+    status = ("optimal" if converged else "capped" if stalled
+              else "time_limit" if bound is not None or dl.expired() else "error")
     return ConfigurationBound(bound, value, lp_tails, rounds, loop.config_cuts, loop.tail_cuts,
                               skipped, converged, time.perf_counter() - t0, status)
