@@ -11,7 +11,8 @@
 * ``"bucket"`` - the interval-indexed (time-bucket) relaxation below, for instances
   whose full time-indexed LP is too large;
 * ``"config"`` - the time-indexed LP with disjoint-tail and lifetime-configuration
-  cuts (:mod:`lpsched.models.colgen`), cut rounds until ``time_limit``;
+  cuts (:mod:`lpsched.models.colgen`), cut rounds until ``time_limit`` (without one,
+  until no cut is violated: minutes at n >= 14);
 * ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
   bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
   default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
