@@ -12,6 +12,9 @@
   columns strengthened by disjoint-tail clique cuts (``lp_cuts`` overrides);
 * ``"bucket"`` - the interval-indexed (time-bucket) relaxation below, for instances
   whose full time-indexed LP is too large;
+* ``"config"`` - the time-indexed LP with disjoint-tail and lifetime-configuration
+  cuts (:mod:`lpsched.models.colgen`), cut rounds until ``time_limit`` (without one,
+  until no cut is violated: minutes at n >= 14);
 * ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
   bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
   default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
@@ -71,7 +74,7 @@ from lpsched.stop import Deadline
 
 __all__ = ["Bound", "METHODS", "bucket_bound", "lower_bound"]
 
-METHODS = ("combinatorial", "lp", "bucket", "best")
+METHODS = ("combinatorial", "lp", "bucket", "config", "best")
 
 
 @dataclass(frozen=True)
@@ -259,9 +262,18 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
                          time_limit=left(), threads=threads)
         return Bound(b.value, "bucket", time.perf_counter() - t0, {**parts, **b.details})
-    if method == "lp" and nnz > 10 * max_nonzeros:
+    if method in ("lp", "config") and nnz > 10 * max_nonzeros:
         raise ValueError(f"{instance.name}: the time-indexed LP would have {nnz} non-zeros "
                          f"(limit {10 * max_nonzeros}); use method 'bucket' or 'best'")
+    if method == "config":
+        from lpsched.models.colgen import configuration_bound
+
+        cb = configuration_bound(instance, windows=w, deadline=left(), threads=threads)
+        value = max(comb, cb.bound) if cb.bound is not None else comb
+        return Bound(value, "config", time.perf_counter() - t0,
+                     {**parts, "lp_value": cb.value, "lp_tails": cb.lp_tails,
+                      "lp_status": cb.status, "rounds": cb.rounds, "config_cuts": cb.config_cuts,
+                      "tail_cuts": cb.tail_cuts, "skipped_steps": cb.skipped_steps})
     use_lp = method == "lp" or (int(w.sizes.sum()) <= max_columns and nnz <= max_nonzeros)
     if use_lp:
         from lpsched.models.lp_relaxation import solve_lp_relaxation

@@ -58,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=ex,
         description="Lower bound on sum_i (c_i - a_i) of INSTANCE. Methods: combinatorial "
                     "(decode + memory-area, Smith's rule), lp (time-indexed LP relaxation), "
-                    "bucket (interval-indexed relaxation for large instances), best "
+                    "bucket (interval-indexed relaxation for large instances), config (LP with "
+                    "tail and lifetime-configuration cuts, cut rounds until --time-limit; "
+                    "formulations/colgen.md), best "
                     "(max of combinatorial and lp, or bucket when the LP is too large). "
                     "Validity arguments: formulations/bounds.md.",
         epilog="examples:\n  lpsched bound tiny-1\n  lpsched bound tiny-3 --method lp --json\n"

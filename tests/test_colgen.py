@@ -1,0 +1,135 @@
+"""Configuration cuts (lpsched.models.colgen): validity against the oracles, strength, deadline."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lpsched.generators import mcsf_synthetic
+from lpsched.heuristics.dp import dp_optimum
+from lpsched.instance import Instance, Request
+from lpsched.models.bounds import lower_bound
+from lpsched.models.colgen import (
+    configuration_bound,
+    lifetime_configurations,
+    lifetime_feasible,
+)
+from lpsched.models.lp_relaxation import solve_lp_relaxation
+from tests.oracle import naive_memory
+from tests.oracle_bb import bb_optimum
+from tests.strategies import instances
+
+TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(instances(**TINY))
+def test_configuration_bound_is_valid_and_at_least_the_lp(inst):
+    """Never above the branch-and-bound optimum; never below the plain or tail-cut LP."""
+    opt = bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                     inst.arrival.tolist())[0]
+    cb = configuration_bound(inst)
+    assert cb.converged and cb.bound is not None
+    assert cb.bound <= opt, f"configuration bound {cb.bound} exceeds the optimum {opt}"
+    plain = solve_lp_relaxation(inst, cuts=False).value
+    tails = solve_lp_relaxation(inst, cuts=True).value
+    assert cb.value >= plain - 1e-6
+    assert cb.value >= tails - 1e-6
+    assert lower_bound(inst, "config").value <= opt
+
+
+@pytest.mark.slow
+@settings(max_examples=10, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000))
+def test_configuration_bound_on_small_synthetic_instances(seed):
+    """n = 4-5 of the MC-SF family (long decodes, as in the benchmark): below the DP optimum."""
+    inst = mcsf_synthetic(4 + seed % 2, seed)
+    opt = dp_optimum(inst)[0]
+    cb = configuration_bound(inst, deadline=20)
+    assert cb.bound is not None and cb.bound <= opt
+    assert cb.value >= solve_lp_relaxation(inst, cuts=False).value - 1e-6
+
+
+def test_hand_checked_case_beats_the_tail_cut_lp():
+    """M = 6; a (s 0, o 2), b (s 0, o 3), c (s 2, o 2).
+
+    Started together, the three hold 2 + 2 + 4 = 8 > 6 in step 2, so one of them
+    waits; the optimum is 9 (a, b at 0, c at 2: completions 2 + 3 + 4). The
+    tail-cut LP stops at 8; the configuration cuts reach 9.
+    """
+    inst = Instance(6, [Request("a", 0, 2), Request("b", 0, 3), Request("c", 2, 2)])
+    mem = naive_memory([0, 0, 2], [2, 3, 2], [0, 0, 2])
+    assert max(mem.values()) <= 6  # the schedule of the docstring is feasible: OPT <= 9
+    assert bb_optimum(6, [0, 0, 2], [2, 3, 2])[0] == 9
+    assert math.ceil(solve_lp_relaxation(inst).value - 1e-6) == 8
+    cb = configuration_bound(inst)
+    assert cb.converged and cb.config_cuts > 0
+    assert cb.bound == 9
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.integers(4, 20), st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6)),
+                                   min_size=1, max_size=7),
+       st.integers(0, 8))
+def test_enumeration_matches_subset_brute_force(memory, raw, t):
+    """Every lifetime-feasible subset (checked step by step) lies in a returned set, and
+    every returned set is feasible; pairs all run in step ``t + 1``."""
+    reqs = [(s, o) for s, o in raw if s + o <= memory]
+    if not reqs:
+        return
+    inst = Instance(memory, [Request(str(i), s, o) for i, (s, o) in enumerate(reqs)])
+    s, o = inst.prefill.tolist(), inst.decode.tolist()
+    step = t + 1
+    pairs = [(i, k) for i in range(len(reqs)) for k in range(max(0, step - o[i]), step)]
+    pairs = pairs[:10]
+    leaves = lifetime_configurations(inst, pairs)
+    assert leaves is not None
+    cover = [set(c) for c in leaves]
+    for size in range(1, len(pairs) + 1):
+        for sub in itertools.combinations(range(len(pairs)), size):
+            chosen = [pairs[q] for q in sub]
+            if len({i for i, _ in chosen}) < size:
+                continue
+            ss = [s[i] for i, _ in chosen]
+            oo = [o[i] for i, _ in chosen]
+            feasible = max(naive_memory(ss, oo, [k for _, k in chosen]).values()) <= memory
+            assert feasible == lifetime_feasible(memory, s, o, chosen)
+            if feasible:
+                assert any(set(sub) <= c for c in cover), (chosen, leaves)
+    for c in leaves:
+        assert lifetime_feasible(memory, s, o, [pairs[q] for q in c])
+
+
+def test_deadline_returns_a_valid_bound_in_time():
+    inst = mcsf_synthetic(12, 2200)
+    t0 = time.perf_counter()
+    cb = configuration_bound(inst, deadline=1.5)
+    assert time.perf_counter() - t0 < 1.5 + 1.0
+    assert cb.bound is not None
+    assert cb.bound >= math.ceil(solve_lp_relaxation(inst, cuts=False).value - 1e-6)
+    b = lower_bound(inst, "config", time_limit=1.5)
+    assert b.method == "config"
+    assert b.value >= math.ceil(solve_lp_relaxation(inst, cuts=False).value - 1e-6)
+    assert np.isfinite(b.details["lp_value"])
+
+
+def test_cli_config_bound_proves_tiny_3(capsys):
+    """``lpsched bound --method config`` reaches the CP-SAT optimum of tiny-3 (the LP does not)."""
+    from lpsched.cli import main
+    from lpsched.library import load_instance
+    from lpsched.solve import solve
+
+    opt = solve(load_instance("tiny-3"), "cpsat", time_limit=30).objective
+    assert main(["bound", "tiny-3", "--method", "config", "--time-limit", "10", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "config" and out["lower_bound"] == opt
+    assert math.ceil(out["lp_tails"] - 1e-6) < opt
