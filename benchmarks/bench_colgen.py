@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine  # noqa: E402
+from common import appending_rows, machine  # noqa: E402
 
 from lpsched.generators import mcsf_synthetic  # noqa: E402
 from lpsched.models.colgen import configuration_bound  # noqa: E402
@@ -157,20 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         report()
         return 0
     ref = references()
-    path = OUT.with_suffix(".csv")
-    new = not path.exists()
     print(machine(), flush=True)
-    with path.open("a", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=FIELDS)
-        if new:
-            wr.writeheader()
+    with appending_rows(OUT.with_suffix(".csv"), FIELDS) as wr:
         for n, seed in cases(args.sizes, args.count):
             if (n, seed) not in ref:
                 print(f"skip n={n} seed={seed}: no reference objective", flush=True)
                 continue
             row = run_one(n, seed, args.time_limit, ref[(n, seed)])
             wr.writerow(row)
-            fh.flush()
             print(row, flush=True)
     return 0
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import cpu_model, load_average, machine  # noqa: E402
+from common import appending_rows, cpu_model, load_average, machine  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "cpsat_proofs"
 VARIANTS: dict[str, dict] = {
@@ -77,18 +77,12 @@ def run_one(n: int, seed: int, variant: str, time_limit: float) -> dict:
 def run(variants: list[str], cases: list[tuple[int, int]], time_limit: float,
         out: Path) -> None:
     """Every variant on every case, interleaved per instance (so they see similar load)."""
-    path = out.with_suffix(".csv")
-    new = not path.exists()
     print(machine(), flush=True)
-    with path.open("a", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=COLS)
-        if new:
-            wr.writeheader()
+    with appending_rows(out.with_suffix(".csv"), COLS) as wr:
         for n, seed in cases:
             for variant in variants:
                 row = run_one(n, seed, variant, time_limit)
                 wr.writerow(row)
-                fh.flush()
                 print(row, flush=True)
     print(load_average("at end"), flush=True)
 

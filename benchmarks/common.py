@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -51,6 +53,35 @@ def hand_written_block(md: Path) -> list[str]:
     if j < i:
         raise ValueError(f"{md}: {end!r} comes before {start!r}")
     return lines[i:j + 1]
+
+
+class RowAppender:
+    """``writerow(row)`` appends one CSV row and flushes it (see :func:`appending_rows`)."""
+
+    def __init__(self, fh, fields: list[str]):
+        self._fh = fh
+        self._wr = csv.DictWriter(fh, fieldnames=fields)
+
+    def writeheader(self) -> None:
+        self._wr.writeheader()
+        self._fh.flush()
+
+    def writerow(self, row: dict) -> None:
+        self._wr.writerow(row)
+        self._fh.flush()
+
+
+@contextlib.contextmanager
+def appending_rows(path: Path, fields: list[str]) -> Iterator[RowAppender]:
+    """Rows appended to ``path`` and flushed one by one (the header written when the file
+    is new), so that an interrupted benchmark keeps the rows it has finished."""
+    path = Path(path)
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        rows = RowAppender(fh, fields)
+        if new:
+            rows.writeheader()
+        yield rows
 
 
 def write_results(out: Path, rows: list[dict], preamble: list[str]) -> None:

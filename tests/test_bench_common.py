@@ -39,3 +39,14 @@ def test_markers_in_the_wrong_order_are_an_error(tmp_path):
     md.write_text(f"{end}\n{start}\n")
     with pytest.raises(ValueError, match="comes before"):
         common.hand_written_block(md)
+
+
+def test_appending_rows_writes_the_header_once_and_keeps_rows(tmp_path):
+    common = _common()
+    path = tmp_path / "rows.csv"
+    with common.appending_rows(path, ["a", "b"]) as rows:
+        rows.writerow({"a": 1, "b": 2})
+        assert path.read_text().splitlines() == ["a,b", "1,2"]  # flushed row by row
+    with common.appending_rows(path, ["a", "b"]) as rows:
+        rows.writerow({"a": 3, "b": 4})
+    assert path.read_text().splitlines() == ["a,b", "1,2", "3,4"]
