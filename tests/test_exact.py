@@ -482,3 +482,27 @@ def test_memory_rows_kept_are_exactly_those_that_can_bind(inst):
     kept = kept[kept >= 1]
     assert arr.mem_steps.tolist() == kept.tolist()
     assert np.array_equal(arr.A_mem.toarray(), coef[:, kept].T)
+
+
+def test_set_time_left_counts_from_the_run_time_so_far():
+    """HiGHS's time_limit is against the object's accumulated run time: a re-solve given
+    the plain time left (less than that total) stops at once; set_time_left lets it run."""
+    import highspy
+
+    from lpsched.models._highs import set_time_left
+    from lpsched.models.arrays import time_indexed_arrays
+    from lpsched.models.lp_relaxation import _highs_from_arrays
+
+    h = _highs_from_arrays(time_indexed_arrays(mcsf_synthetic(12, 2200)), integer=False)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    spent = h.getRunTime()
+    assert spent > 0
+    h.clearSolver()
+    h.setOptionValue("time_limit", 0.5 * spent)  # "half the first run left", the old way
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+    h.clearSolver()
+    set_time_left(h, 60.0)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal

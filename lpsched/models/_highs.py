@@ -45,6 +45,18 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+def set_time_left(h: highspy.Highs, seconds: float) -> None:
+    """Let the next ``h.run()`` take at most ``seconds`` more.
+
+    HiGHS compares its ``time_limit`` option with the run time accumulated by the
+    ``Highs`` object over all its runs (``getRunTime()``), not with the time of the
+    next run: a cut loop that re-solves one object and sets ``time_limit`` to the time
+    left would stop its later rounds early. This sets it to the run time so far plus
+    ``seconds``.
+    """
+    h.setOptionValue("time_limit", float(h.getRunTime()) + float(seconds))
+
+
 def enforce_deadline(h: highspy.Highs, deadline: Deadline) -> None:
     """Interrupt HiGHS once ``deadline`` (a :class:`~lpsched.stop.Deadline`) expires.
 

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import new_highs, run_highs
+from lpsched.models._highs import new_highs, run_highs, set_time_left
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
 from lpsched.models.windows import Windows
 
@@ -118,7 +118,7 @@ def solve_lp_arrays(arr: TimeIndexedArrays, *, time_limit: float | None = None,
             left = time_limit - (time.perf_counter() - t0)
             if left <= 0:
                 break
-            h.setOptionValue("time_limit", float(left))
+            set_time_left(h, left)
         run_highs(h)
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
