@@ -70,8 +70,11 @@ def test_ctrl_c_during_solve_writes_the_best_schedule_and_exits_130(tmp_path):
     inst = mcsf_synthetic(1500, 7)
     path, out = tmp_path / "big.json", tmp_path / "res" / "sched.json"
     write_json(inst, path)
+    # as from a terminal: a suite started in the background (``cmd &`` in a script) runs
+    # with SIGINT ignored, and the child would inherit that and never see the Ctrl-C
     proc = _cli("solve", str(path), "--algo", "local-search", "--time-limit", "120",
-                "--out", str(out))
+                "--out", str(out),
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4.0)
     t_int = time.perf_counter()
     proc.send_signal(signal.SIGINT)
