@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+
+from tests.bench_scripts import load_script
 
 
 def _common():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
-    spec = importlib.util.spec_from_file_location("bench_common", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("common")
 
 
 def test_hand_written_block_is_kept_and_the_table_replaced(tmp_path):

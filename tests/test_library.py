@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import pytest
@@ -12,6 +11,7 @@ from lpsched import library, registry
 from lpsched.cli import main
 from lpsched.generators import mcsf_synthetic
 from lpsched.workloads import sample_instance
+from tests.bench_scripts import load_script
 from tests.oracle import brute_force_optimum
 from tests.strategies import instances
 
@@ -42,16 +42,8 @@ def test_every_instance_carries_its_provenance_and_consistent_values():
             assert md["generator"] and md["seed"] == e["seed"] is not None
 
 
-@functools.lru_cache(maxsize=1)
 def _builder():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "build_library.py"
-    spec = importlib.util.spec_from_file_location("build_library", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("build_library")
 
 
 def test_best_known_schedules_are_shipped_and_checker_verified():

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,21 +9,14 @@ import pytest
 from lpsched import library
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic
+from tests.bench_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ("mcsf-n10-20", "mcsf-n20-30", "mcsf-n40-60")
 
 
-@functools.lru_cache(maxsize=1)
 def _modules():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("build_library",
-                                                  ROOT / "benchmarks" / "build_library.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    import library_figures
-
-    return build, library_figures
+    return load_script("build_library"), load_script("library_figures")
 
 
 def _study():
