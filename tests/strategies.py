@@ -1,9 +1,11 @@
-"""Shared hypothesis strategies: random instances and start vectors (tests only)."""
+"""Shared test data: hypothesis strategies (random instances and start vectors) and fixed start cases."""
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import strategies as st
 
+from lpsched.generators import random_instance
 from lpsched.instance import Instance
 
 
@@ -74,3 +76,14 @@ def segmented_schedules(draw, instance: Instance, max_delay: int = 8, max_gap: i
             t += d + draw(st.integers(0, max_gap))
         runs[k] = segs
     return starts, runs
+
+
+def start_cases(count: int, seed: int):
+    """``count`` fixed cases ``(k, instance, starts)`` for models that must accept exactly
+    the feasible schedules: ``random_instance(4, 12, k)`` (decodes up to 6, arrivals up to
+    3 on odd ``k``) with starts drawn up to 7 steps after each arrival, about half of
+    them infeasible."""
+    rng = np.random.default_rng(seed)
+    for k in range(count):
+        inst = random_instance(4, 12, k, max_decode=6, max_arrival=3 * (k % 2))
+        yield k, inst, inst.arrival + rng.integers(0, 8, size=inst.n)

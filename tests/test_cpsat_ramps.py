@@ -20,7 +20,7 @@ from lpsched.models.windows import horizon_windows
 from lpsched.options import OptionError
 from lpsched.schedule import SolveStatus
 from lpsched.solve import solve
-from tests.strategies import instances
+from tests.strategies import instances, start_cases
 
 
 def _ramps_accept(inst, p, pieces: int) -> bool:
@@ -45,11 +45,8 @@ def test_breakpoints_are_increasing_from_one_to_the_decode_length():
 
 
 def test_lower_ramps_never_cut_a_feasible_schedule_and_full_ramps_are_exact():
-    rng = np.random.default_rng(11)
     seen = {True: 0, False: 0}
-    for k in range(150):
-        inst = random_instance(4, 12, k, max_decode=6, max_arrival=3 * (k % 2))
-        p = inst.arrival + rng.integers(0, 8, size=inst.n)
+    for k, inst, p in start_cases(150, seed=11):
         feasible = check(inst, p).feasible
         seen[feasible] += 1
         assert _ramps_accept(inst, p, 99) == feasible, (k, p.tolist())  # exact staircase

@@ -33,7 +33,7 @@ from lpsched.solve import solve
 from lpsched.stop import Deadline
 from tests.oracle import brute_force_optimum
 from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import instances, start_cases
 
 TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
 
@@ -90,11 +90,8 @@ def test_events_formulation_refuses_infeasible_starts():
     """Fix the starts of a schedule in the events model: feasible iff the checker says so."""
     from ortools.sat.python import cp_model
 
-    rng = np.random.default_rng(7)
     seen = {True: 0, False: 0}
-    for k in range(120):
-        inst = random_instance(4, 12, k, max_decode=6, max_arrival=3 * (k % 2))
-        p = inst.arrival + rng.integers(0, 8, size=inst.n)
+    for k, inst, p in start_cases(120, seed=7):
         m = build_cpsat(inst, windows=horizon_windows(inst, 40), hint=False,
                         symmetry_breaking=False)
         for v, pi in zip(m.start, p.tolist()):
