@@ -239,10 +239,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     tail = tail_bound(instance)
     root = root_bound(instance) if instance.n <= ROOT_BOUND_MAX_N else 0
     busy = fractional_bound(mean_busy_bound(instance))
-    comb = max(combined_bound(instance), tail, root, busy)
+    combined = combined_bound(instance)
+    comb = max(combined, tail, root, busy)
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
-             "combined": combined_bound(instance), "tail": tail, "bnb_root": root,
-             "mean_busy": busy}
+             "combined": combined, "tail": tail, "bnb_root": root, "mean_busy": busy}
     if method == "combinatorial":
         return Bound(comb, "combinatorial", time.perf_counter() - t0, parts)
     # the serial schedules behind the windows are bounded by the time limit too (on a
