@@ -15,7 +15,7 @@ from lpsched.library import instance_files, load_instance
 from lpsched.models.export import export_model
 from lpsched.solve import solve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FORMULATIONS = ROOT / "formulations" / "models"
 TINY = [p.stem for p in instance_files("tiny")]
 

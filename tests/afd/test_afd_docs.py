@@ -15,7 +15,7 @@ import pytest
 
 from lpsched.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: A wall time (``0.37 s``) varies from run to run.
 WALL = re.compile(r"\d+\.\d+ s\b")
 

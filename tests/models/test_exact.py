@@ -430,7 +430,7 @@ def test_library_solves_are_silent_on_stdout():
             "solve(inst, 'milp'); solve(inst, 'cpsat')\n"
             "from lpsched.models.bounds import lower_bound; lower_bound(inst, 'best')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
 
