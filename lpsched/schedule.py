@@ -218,7 +218,10 @@ class Result:
     message
         Human-readable detail (error text, solver notes).
     stats
-        Algorithm-specific figures (nodes, iterations, evictions, ...).
+        Algorithm-specific figures (nodes, iterations, evictions, ...): a read-only
+        copy (:class:`types.MappingProxyType`) of the mapping given. A result is never
+        changed in place: derive another with :func:`dataclasses.replace`, e.g.
+        ``replace(res, stats={**res.stats, "note": 1})``.
     """
 
     algorithm: str
@@ -229,6 +232,14 @@ class Result:
     schedule: Schedule | None = None
     message: str = ""
     stats: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stats", MappingProxyType(dict(self.stats)))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # a mapping proxy does not pickle (process pools, Dask): pickle the plain dict
+        return (Result, (self.algorithm, self.status, self.objective, self.lower_bound,
+                         self.runtime, self.schedule, self.message, dict(self.stats)))
 
     @property
     def gap(self) -> float | None:

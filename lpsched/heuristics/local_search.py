@@ -253,7 +253,9 @@ class LocalSearch:
             if G < 2:
                 break
             i, j = (int(x) for x in rng.choice(G, 2, replace=False))
-            self.cur, _first = self.apply(("swap" if rng.random() < 0.5 else "insert", i, j))
+            res = self.apply(("swap" if rng.random() < 0.5 else "insert", i, j))
+            if res is not None:  # a move that does not apply is skipped
+                self.cur = res[0]
         self.restart_from(self.cur)
         self.it += 1
 
@@ -363,7 +365,8 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
     (:mod:`lpsched.heuristics.online`).
 
     Returns ``(order, starts, objective, stats)`` with stats ``passes``, ``swaps``,
-    ``start_objective``, ``converged`` and ``decoded``. When the deadline cuts even
+    ``start_objective``, ``converged`` (a whole pass found no improving swap),
+    ``cut`` (the deadline cut the passes) and ``decoded``. When the deadline cuts even
     the decode of ``order`` itself, ``order`` comes back unchanged with ``starts``
     and ``objective`` None (``stats["decoded"]`` False): the caller keeps its
     fallback.
@@ -376,22 +379,27 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
     if p is None:
         return np.asarray(order, dtype=np.int64), None, None, {
             "passes": 0, "swaps": 0, "start_objective": None, "converged": False,
-            "decoded": False}
+            "cut": True, "decoded": False}
     dec.commit(k0, snaps)
     obj = _objective(instance, p)
     start_obj = obj
     passes = swaps = 0
-    improved = True
-    while improved and passes < max_passes and not deadline.expired():
+    improved, cut = True, False
+    while improved and passes < max_passes and not cut:
+        if deadline.expired():
+            cut = True
+            break
         improved = False
         passes += 1
         for k in range(len(groups) - 1):
             if deadline.expired():
+                cut = True
                 break
             groups[k], groups[k + 1] = groups[k + 1], groups[k]
             q, k0, snaps = dec.decode(groups, k, stop)  # None: cut by the deadline
             if q is None:
                 groups[k], groups[k + 1] = groups[k + 1], groups[k]
+                cut = True
                 break
             qobj = _objective(instance, q)
             if qobj < obj:
@@ -402,8 +410,11 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
             else:
                 groups[k], groups[k + 1] = groups[k + 1], groups[k]
     out = np.fromiter((g[0] for g in groups), dtype=np.int64, count=len(groups))
+    # converged: a whole pass found no improving swap (a pass cut by the deadline proves
+    # nothing, whatever it found so far)
     return out, p, obj, {"passes": passes, "swaps": swaps, "start_objective": start_obj,
-                         "converged": not improved, "decoded": True}
+                         "converged": not improved and not cut, "cut": cut,
+                         "decoded": True}
 
 
 def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
@@ -430,7 +441,7 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
     a local optimum first) and the delay search of :mod:`lpsched.heuristics.delays`
     (order and release times, which can start a request later than it fits)
     continues from its best schedule with the rest. Status ``time_limit`` when the deadline
-    stopped the search or an initial heuristic.
+    (or, without one, the default 2 s) stopped the search or an initial heuristic.
     """
     t0 = time.perf_counter()
     deadline = Deadline.coerce(deadline)
@@ -467,8 +478,9 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
             stats["stopped"] = dstats["delay_stopped"]
     stats["init"] = init
     stats.update(init_stats)
-    limited = deadline.limited or deadline.cancelled is not None
-    stopped = init_stopped or (stats["stopped"] == "time_limit" and limited)
+    # time_limit whenever a budget stopped the search: the call's deadline, or the default
+    # DEFAULT_TIME without one (the search had not reached a local optimum either way)
+    stopped = init_stopped or stats["stopped"] == "time_limit"
     return Result(algorithm="local-search",
                   status=SolveStatus.TIME_LIMIT if stopped else SolveStatus.FEASIBLE,
                   objective=stats["objective"], lower_bound=None,
@@ -513,7 +525,7 @@ def _best_initial(instance: Instance, init: str, deadline: Deadline, seed: int |
         except Exception as exc:  # noqa: BLE001 - a failing start is skipped, not fatal
             errors[name] = f"{type(exc).__name__}: {exc}"
             continue
-        if base.schedule is None:
+        if base.schedule is None or base.objective is None:
             continue
         if best is None or base.objective < best[1]:
             best = (name, base.objective, base.schedule.starts,

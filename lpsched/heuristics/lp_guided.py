@@ -155,7 +155,9 @@ def solve_lp_swap(instance: Instance, *, deadline: Deadline | None = None,
     when a full pass finds no improving swap or after ``max_passes``
     (:func:`lpsched.heuristics.local_search.adjacent_swaps`). When the LP does not
     solve, the swaps start from the Sorted-F order; when even the decode of the
-    start order is cut, the result is the fallback schedule.
+    start order is cut, the result is the fallback schedule. The status is
+    ``time_limit`` and ``stats["converged"]`` False whenever a stage stopped at its time
+    budget; ``converged`` means a whole swap pass found no improving swap.
     """
     t0 = time.perf_counter()
     deadline = Deadline.coerce(deadline)
@@ -172,9 +174,13 @@ def solve_lp_swap(instance: Instance, *, deadline: Deadline | None = None,
         stats["order"] = "sorted-f (start order not decoded in time)"
         p, obj = fb.starts, fb.objective
     stats.update(key=key, backfill=backfill, passes=sw["passes"], swaps=sw["swaps"],
-                 sorted_lp_objective=sw["start_objective"], converged=sw["converged"])
-    stopped = (stats["lp_status"] != "optimal" or not sw["decoded"]
-               or ((deadline.limited or deadline.cancelled is not None) and deadline.expired()))
+                 sorted_lp_objective=sw["start_objective"], converged=sw["converged"],
+                 swaps_cut=sw["cut"])
+    # time_limit when any stage stopped at its budget: the LP, the decode of the start
+    # order, or the swap passes (cut by the search deadline, which ends before the
+    # call's own deadline, or by ``swap_time`` without one)
+    stopped = (stats["lp_status"] != "optimal" or not sw["decoded"] or sw["cut"]
+               or deadline.cancelled is not None)
     return Result("lp-swap", SolveStatus.TIME_LIMIT if stopped else SolveStatus.FEASIBLE, obj,
                   None, time.perf_counter() - t0, Schedule(instance, p), stats=stats)
 
@@ -193,7 +199,7 @@ class _Horizon:
         self.head: list[int] = []  # window members not committed yet (base order)
         self.dec = SerialDecoder(instance, order_preserving=not backfill, release_aware=True)
         self.decode_seconds = 0.0
-        self.solves = self.fallbacks = 0
+        self.solves = self.fallbacks = self.lp_cut = 0
 
     def left(self) -> int:
         return len(self.head) + len(self.base) - self.ptr
@@ -231,6 +237,7 @@ class _Horizon:
             local = lp_order(sub, lp, self.key)
         else:
             self.fallbacks += 1
+            self.lp_cut += lp.status == "time_limit"
             local = np.arange(len(win))
         ranked = [win[int(k)] for k in local]
         take = ranked if last else ranked[: self.commit]
@@ -248,7 +255,9 @@ def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
     When the deadline is near (less left than the estimated time to decode the
     rest), the requests not yet committed keep the Sorted-F order
     (``stats["lp_skipped_requests"]``, status ``time_limit``); a final decode cut
-    by the deadline is completed in packed batches (``stats["packed_requests"]``).
+    by the deadline is completed in packed batches (``stats["packed_requests"]``), and
+    a window whose LP the deadline stopped keeps the Sorted-F order (``stats["lp_cut"]``):
+    both give status ``time_limit`` too.
     """
     t0 = time.perf_counter()
     deadline = Deadline.coerce(deadline)
@@ -266,9 +275,11 @@ def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
         walk.dec.pack_rest(rest[placed:])
     p = walk.dec.starts
     packed = len(rest) - placed
-    return Result("lp-horizon", SolveStatus.TIME_LIMIT if skipped else SolveStatus.FEASIBLE,
+    stopped = bool(skipped or walk.lp_cut or packed)
+    return Result("lp-horizon", SolveStatus.TIME_LIMIT if stopped else SolveStatus.FEASIBLE,
                   objective_of(instance, p), None, time.perf_counter() - t0,
                   Schedule(instance, p),
                   stats={"window": window, "commit": commit, "lp_solves": walk.solves,
-                         "lp_fallbacks": walk.fallbacks, "key": key, "backfill": backfill,
+                         "lp_fallbacks": walk.fallbacks, "lp_cut": walk.lp_cut, "key": key,
+                         "backfill": backfill,
                          "lp_skipped_requests": skipped, "packed_requests": packed})

@@ -62,8 +62,10 @@ outside the LPs, times the requests not yet revealed, doubled) is less than
 twice the longest re-solve so far; each LP and its swaps get the time left
 beyond that projection. ``Result.stats`` counts
 ``lp_solves``, ``lp_cached``, ``lp_skipped``, ``lp_failed`` and ``lp_seconds``
-and says when the fallback was used (``lp_fallback``). Without a time limit no
-re-solve is skipped.
+and says when the fallback was used (``lp_fallback``); LP-Swap counts the windows
+whose swap passes the budget cut (``swaps_cut``). A run with skipped re-solves or
+cut passes reports status ``time_limit``. Without a time limit no re-solve is
+skipped.
 
 Wake-ups between events use the look-ahead profile's ``earliest_fit`` for the
 head of the queue, exactly as the FCFS/MC-SF policies.
@@ -71,6 +73,7 @@ head of the queue, exactly as the FCFS/MC-SF policies.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -82,7 +85,7 @@ from lpsched.heuristics.baselines import run_policy
 from lpsched.heuristics.batches import DEFAULT_THETAS, BatchQueue
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
-from lpsched.schedule import Result
+from lpsched.schedule import Result, SolveStatus
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
@@ -272,7 +275,7 @@ class LPSwapPolicy(SortedLPPolicy):
 
     def reset(self, state: SimState) -> None:
         super().reset(state)
-        self.swaps = 0
+        self.swaps = self.swaps_cut = 0
 
     def improve(self, sub: Instance, order: np.ndarray, deadline: Deadline) -> np.ndarray:
         from lpsched.heuristics.local_search import adjacent_swaps
@@ -280,22 +283,34 @@ class LPSwapPolicy(SortedLPPolicy):
         out, _p, _obj, st = adjacent_swaps(sub, order, backfill=False,
                                            max_passes=self.swap_passes, deadline=deadline)
         self.swaps += st["swaps"]
+        self.swaps_cut += bool(st["cut"])
         return out
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "swaps": self.swaps}
+        return {**super().stats(), "swaps": self.swaps, "swaps_cut": self.swaps_cut}
 
 
 def run_order_policy(instance: Instance, policy: SortedFPolicy, deadline: Deadline | None,
                      seed: int | None, prediction_options: dict[str, Any]) -> Result:
     """Simulate ``policy`` (:func:`lpsched.heuristics.baselines.run_policy`): its re-solves
     get 90% of the simulator's deadline (``deadline`` less its reserve;
-    :meth:`SortedFPolicy.bind_deadline`), the simulator drains at that deadline."""
+    :meth:`SortedFPolicy.bind_deadline`), the simulator drains at that deadline.
+
+    Status ``time_limit`` when the simulator drained, and also when the time budget
+    skipped LP re-solves or cut swap passes (the run is then not the full policy;
+    the message says how many), else ``feasible``."""
     deadline = Deadline.coerce(deadline)
     res = run_policy(instance, policy, deadline=deadline.for_search(), seed=seed,
                      **prediction_options)
-    res.stats.update(policy.stats())
-    return res
+    stats = {**res.stats, **policy.stats()}
+    budget_cut = [f"{stats[k]} {what}" for k, what in (
+        ("lp_skipped", "LP re-solves skipped"), ("swaps_cut", "swap passes cut"))
+        if stats.get(k)]
+    if budget_cut and res.status is SolveStatus.FEASIBLE:  # the time budget shaped the run
+        note = "time budget: " + ", ".join(budget_cut)
+        return dataclasses.replace(res, status=SolveStatus.TIME_LIMIT, stats=stats,
+                                   message=f"{res.message}; {note}" if res.message else note)
+    return dataclasses.replace(res, stats=stats)
 
 
 def solve_sorted_f_online(instance: Instance, *, deadline: Deadline | None = None,

@@ -121,8 +121,8 @@ def solve_sorted_f_cont(instance: Instance, *, deadline: Deadline | None = None,
                               "decode the offline order instead)")
         res = run_order_policy(instance, SortedFPolicy(thetas, exact_batches), deadline, seed,
                                policy_opts)
-        res.stats["mode"] = "online policy (simulator)"
-        return dataclasses.replace(res, algorithm="sorted-f-cont")
+        return dataclasses.replace(res, algorithm="sorted-f-cont",
+                                   stats={**res.stats, "mode": "online policy (simulator)"})
     if predictions is not None or prediction_noise is not None:
         raise OptionError("sorted-f-cont: predictions apply to the online policy (instances "
                           "with arrivals, clairvoyant=False); this run decodes true lengths")
