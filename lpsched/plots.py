@@ -152,7 +152,7 @@ def plot_gaps(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *
         ax.set_xlabel("instance")
         ax.legend(fontsize=8)
     else:
-        data = [[float(gap[(i, a)]) for i in insts if gap.get((i, a)) is not None] for a in algos]
+        data = [[float(v) for i in insts if (v := gap.get((i, a))) is not None] for a in algos]
         ax.boxplot([d if d else [np.nan] for d in data], showfliers=False)
         rng = np.random.default_rng(0)
         for k, d in enumerate(data):

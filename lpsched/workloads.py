@@ -167,15 +167,17 @@ class WorkloadProfile:
         object.__setattr__(self, "dependence", dict(self.dependence))
 
     # -- sampling --------------------------------------------------------------------------
-    def _cells(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        c = self.copula_counts
+    @staticmethod
+    def _cells(c: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` cells ``(prefill bin, decode bin)`` drawn from the copula count table ``c``."""
         k = c.shape[0]
         cell = rng.choice(k * k, size=n, p=(c / c.sum()).ravel())
         return np.divmod(cell, k)
 
-    def _prefill_in_column(self, j: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Prefill rank positions ``u`` drawn from the copula conditional on decode bins ``j``."""
-        c = self.copula_counts
+    @staticmethod
+    def _prefill_in_column(c: np.ndarray, j: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Prefill rank positions ``u`` drawn from the copula table ``c`` conditional on
+        decode bins ``j``."""
         k = c.shape[0]
         cum = np.cumsum(c, axis=0)  # per column
         col_tot = cum[-1]
@@ -206,10 +208,11 @@ class WorkloadProfile:
         """
         n = _check_count(n)
         rng = np.random.default_rng(rng)
-        if self.copula_counts is None:  # independence
+        c = self.copula_counts
+        if c is None:  # independence
             return self._prefill(rng.random(n)), self._decode(rng.random(n))
-        k = self.copula_counts.shape[0]
-        i, j = self._cells(n, rng)
+        k = c.shape[0]
+        i, j = self._cells(c, n, rng)
         s = self._prefill((i + rng.random(n)) / k)
         o = self._decode((j + rng.random(n)) / k)
         if self.max_total is not None:
@@ -217,7 +220,7 @@ class WorkloadProfile:
             for _ in range(_MAX_REDRAW_ROUNDS):
                 if bad.size == 0:
                     break
-                s[bad] = self._prefill(self._prefill_in_column(j[bad], rng))
+                s[bad] = self._prefill(self._prefill_in_column(c, j[bad], rng))
                 bad = bad[s[bad] + o[bad] > self.max_total]
             else:  # pragma: no cover - needs a corrupt profile
                 raise RuntimeError(f"profile {self.name!r}: cannot draw pairs within s+o <= "
@@ -271,6 +274,15 @@ class WorkloadProfile:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{source}: malformed workload profile ({exc!r})") from None
+
+
+def _mean_gap(profile: WorkloadProfile) -> float:
+    """The mean inter-arrival time of a profile that has inter-arrival times."""
+    mean = profile.mean_interarrival
+    if mean is None:
+        raise ValueError(f"profile {profile.name!r}: inter-arrival quantiles without their "
+                         "mean (stats 'interarrival_seconds')")
+    return mean
 
 
 def _check_count(n: Any, *, allow_zero: bool = False) -> int:
@@ -489,7 +501,7 @@ def sample_instance(
             for k, (p, _) in enumerate(with_ia):
                 sel = np.flatnonzero(pick == k)
                 gaps[sel] = p.sample_interarrival(sel.size, rng)
-            mean_gap = sum(w * p.mean_interarrival for p, w in with_ia) / sum(w for _, w in with_ia)
+            mean_gap = sum(w * _mean_gap(p) for p, w in with_ia) / sum(w for _, w in with_ia)
             if rate is not None:
                 gaps *= (1.0 / rate) / mean_gap
             arr_meta["gap_source"] = [p.name for p, _ in with_ia]
@@ -498,7 +510,7 @@ def sample_instance(
                 if not with_ia:
                     raise ValueError("arrivals='poisson' needs rate=... (requests per second): "
                                      "no profile in the mix has arrival times")
-                rate = sum(w for _, w in with_ia) / sum(w * p.mean_interarrival for p, w in with_ia)
+                rate = sum(w for _, w in with_ia) / sum(w * _mean_gap(p) for p, w in with_ia)
             gaps = rng.exponential(1.0 / rate, size=n - 1)
         arr_meta["rate_per_s"] = rate
         arr_meta["step_seconds"] = step_seconds

@@ -78,7 +78,8 @@ class ModelSpec:
         return 2 * self.d_model  # bf16 hidden state sent each way per layer
 
 
-def _gqa(d: int, layers: int, q_heads: int, kv_heads: int, head_dim: int) -> ModelSpec:
+def _gqa(d: int, layers: int, q_heads: int, kv_heads: int, head_dim: int) -> tuple[int, int]:
+    """``(KV bytes per token, attention weight bytes)`` of a GQA model in bf16."""
     kv = 2 * kv_heads * head_dim * 2 * layers
     w = (2 * d * q_heads * head_dim + 2 * d * kv_heads * head_dim) * 2 * layers
     return kv, w
@@ -178,7 +179,9 @@ def fit_roofline_1d(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     ``a`` have closed forms; the best split under the true ``max`` objective wins."""
     order = np.argsort(x)
     x, y = x[order].astype(float), y[order].astype(float)
-    best = None
+    if x.size == 0:
+        raise ValueError("fit_roofline_1d: no points to fit")
+    best: tuple[float, float, float] | None = None
     for k in range(0, x.size + 1):
         yf, xl, yl = y[:k], x[k:], y[k:]
         b = float(np.sum(1 / yf) / np.sum(1 / yf**2)) if k else 0.0
@@ -191,6 +194,7 @@ def fit_roofline_1d(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         err = float(np.sum(((pred - y) / y) ** 2))
         if best is None or err < best[0]:
             best = (err, a, b)
+    assert best is not None  # the loop ran (x.size + 1 >= 1 splits): the first one set it
     return best[1], best[2]
 
 

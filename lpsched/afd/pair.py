@@ -108,6 +108,7 @@ def pair_terms(model, B: int, t_A: float | None = None, T_bar: float | None = No
         per_x = B * model.base.rows_per_token / (1 if model.parallel == "tp" else y)
         k0 = float(model.t_collective(0.0))
         k1 = float(model.t_collective(float(B))) - k0
+    pieces: tuple[Piece, ...]
     if kind == "roofline":
         pieces = (Piece(k1, b + k0, "floor"), Piece(a * per_x + k1, k0, "compute"))
     else:

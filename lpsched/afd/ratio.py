@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
+from scipy.integrate import trapezoid
 from scipy.stats import norm
 
 from lpsched.afd.timing import StepTimeModel
@@ -49,7 +51,6 @@ __all__ = ["SeedCoefficients", "ClosedForm", "closed_form", "seed_throughput",
            "brute_force_integer", "expected_max_normal", "barrier_attention_time", "expected_max",
            "model_throughput", "search_ratio", "size_bundle"]
 
-_trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy 2 renamed trapz
 _Z = np.linspace(-9.0, 9.0, 3601)
 _PHI = norm.pdf(_Z)
 _CDF = norm.cdf(_Z)
@@ -126,7 +127,7 @@ def closed_form(c: SeedCoefficients, B: float, T_bar: float) -> ClosedForm:
     r_C = (tC - c.b_F) / (c.a_F * B)
     r_peak = math.sqrt(c.b_F / (c.a_F * B))
     terms = {"attention-bound": r_A, "communication-bound": r_C, "FFN-bound": r_peak}
-    regime = max(terms, key=terms.get)
+    regime = max(terms, key=lambda k: terms[k])
     r_star = terms[regime]
     r_int = _best_integer(lambda r: seed_throughput(c, r, B, T_bar), r_star)
     tau = float(seed_tau(c, r_int, B, T_bar))
@@ -152,10 +153,18 @@ def expected_max_normal(r: float) -> float:
     if r < 1:
         raise ValueError("r must be >= 1")
     dens = r * _PHI * _CDF ** (r - 1)
-    return float(_trapz(_Z * dens, _Z))
+    return float(trapezoid(_Z * dens, _Z))
 
 
-def barrier_attention_time(model: StepTimeModel, B: int, stats: LoadStats, r: float,
+class AttentionTimes(Protocol):
+    """What :func:`barrier_attention_time` reads of a step-time model: a
+    :class:`~lpsched.afd.timing.StepTimeModel` or an xA-yF
+    :class:`~lpsched.afd.topology.BundleModel`."""
+
+    def t_A(self, T: Any, B: Any) -> np.ndarray: ...
+
+
+def barrier_attention_time(model: AttentionTimes, B: int, stats: LoadStats, r: float,
                            T_bar: float | None = None) -> float:
     """``E[max_i t_A(T_i, B)]`` over ``r`` instances with Gaussian loads
     ``T_i ~ N(T_bar, B Var(L))`` (``T_bar = B theta`` by default), truncated at 0."""
@@ -173,7 +182,7 @@ def expected_max(fn, mu: float, sd: float, n: float) -> float:
     the barrier over attention instances and over the FFN devices of a randomly routed
     expert-parallel stage (:mod:`lpsched.afd.topology`)."""
     dens = n * _PHI * _CDF ** (n - 1)
-    return float(_trapz(fn(np.maximum(mu + sd * _Z, 0.0)) * dens, _Z))
+    return float(trapezoid(fn(np.maximum(mu + sd * _Z, 0.0)) * dens, _Z))
 
 
 def model_throughput(model: StepTimeModel, r, B: int, T_bar: float,

@@ -55,9 +55,16 @@ import highspy
 import numpy as np
 import pulp
 
-from lpsched.afd.calibration import DEVICE_MEMORY_GB, FFN_WEIGHT_BYTES, MODELS, CalibrationError
+from lpsched.afd.calibration import (
+    DEVICE_MEMORY_GB,
+    FFN_WEIGHT_BYTES,
+    MODELS,
+    CalibrationError,
+    Link,
+)
 from lpsched.afd.ratio import barrier_attention_time
 from lpsched.afd.topology import build_bundle_model, default_parallel, valid_ffn_devices
+from lpsched.afd.workload import Workload
 from lpsched.models import _highs  # noqa: F401  (swallows the HiGHS banner at import)
 
 __all__ = ["DeviceType", "SizingProblem", "Config", "SizingResult", "configurations",
@@ -98,7 +105,7 @@ class SizingProblem:
     the rA-1F planner); ``parallel``, ``ffn_link``, ``routing``: the FFN stage's sharding
     (:func:`~lpsched.afd.topology.build_bundle_model`)."""
 
-    workload: object
+    workload: Workload
     devices: tuple = (DeviceType("h200", "h200", 1.0),)
     model: str = "llama3-70b"
     ffn_model: str | None = None
@@ -114,12 +121,12 @@ class SizingProblem:
     max_bundles: int = 64
     objective: str = "throughput"  # or "throughput_per_cost"
     kind: str = "linear"
-    link: object = "nvlink"
+    link: str | Link | float | None = "nvlink"
     barrier: bool = True
     mix: bool = False
     y_values: tuple = (1,)
     parallel: str | None = None
-    ffn_link: object = "nvlink"
+    ffn_link: str | Link | float | None = "nvlink"
     routing: str = "balanced"
     ffn_memory: bool = False
 
@@ -266,7 +273,7 @@ class _ConfigBuilder:
             out.append(Config(r, B, m, self.a.name, self.f.name, tau, tpot, r * B / tpot * 1e3,
                               r * self.a.cost + self.y * self.f.cost, kv_need, self.kv_cap,
                               not reasons, "; ".join(reasons), self.y,
-                              max(stages, key=stages.get), max(0.0, 1 - mean_A / tau),
+                              max(stages, key=lambda k: stages[k]), max(0.0, 1 - mean_A / tau),
                               max(0.0, 1 - busy_F / tau)))
         return out
 
@@ -462,12 +469,15 @@ def solve_sizing(p: SizingProblem, time_limit: float | None = 30.0) -> SizingRes
                         time.perf_counter() - t0, why)
 
 
-def brute_force(p: SizingProblem, configs: list[Config] | None = None) -> tuple[float, list]:
+def brute_force(p: SizingProblem, configs: list[Config] | None = None
+                ) -> tuple[float | None, list[tuple[Config, int]]]:
     """Best objective by enumerating every feasible configuration and bundle count
     (single configuration; ``mix`` is not enumerated).  Returns ``(value, best)``
-    with ``best`` the list of ``(Config, bundles)`` attaining it."""
+    with ``best`` the list of ``(Config, bundles)`` attaining it (``(None, [])`` when
+    no configuration is feasible)."""
     configs = configurations(p) if configs is None else configs
-    best_val, best = -np.inf, []
+    best_val = -np.inf
+    best: list[tuple[Config, int]] = []
     for c in configs:
         if not c.feasible:
             continue

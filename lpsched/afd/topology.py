@@ -177,6 +177,18 @@ class BundleModel:
     ffn_link: Link | None = None
     routing: str = "balanced"
 
+    def _shard_kernel(self) -> ShardKernel:
+        """The per-device kernel of a sharded stage (``y > 1``)."""
+        if self.kernel is None:
+            raise CalibrationError("this FFN stage is not sharded: it has no shard kernel")
+        return self.kernel
+
+    def _group_link(self) -> Link:
+        """The link of the FFN group's collectives."""
+        if self.ffn_link is None:
+            raise CalibrationError("no link given for the FFN group's collectives (ffn_link)")
+        return self.ffn_link
+
     # the rA-1F model's descriptors
     @property
     def n_layers(self) -> int:
@@ -209,11 +221,11 @@ class BundleModel:
     @property
     def a_L(self) -> float:
         """Collective cost per token inside the FFN group (ms per layer)."""
-        return self.spec.act_bytes_per_token * self.ffn_link.ms_per_byte
+        return self.spec.act_bytes_per_token * self._group_link().ms_per_byte
 
     @property
     def b_L(self) -> float:
-        return self.ffn_link.latency_ms
+        return self._group_link().latency_ms
 
     def t_A(self, T, B) -> np.ndarray:
         return self.base.t_A(T, B)
@@ -242,13 +254,13 @@ class BundleModel:
         """Per-device kernel time for ``rows`` rows (ms per layer)."""
         if self.ffn_devices == 1:
             return self.base.ffn(np.asarray(rows, dtype=float))
-        return self.kernel(rows)
+        return self._shard_kernel()(rows)
 
     def t_F(self, N) -> np.ndarray:
         """FFN stage time for ``N`` tokens with balanced routing (ms per layer)."""
         if self.ffn_devices == 1:
             return self.base.t_F(N)
-        return self.kernel(self.rows(N)) + self.t_collective(N)
+        return self._shard_kernel()(self.rows(N)) + self.t_collective(N)
 
     def t_F_expected(self, N: float) -> float:
         """Expected stage time: :meth:`t_F` unless routing is random (ep), then the busiest
@@ -260,7 +272,7 @@ class BundleModel:
             return float(self.t_F(N))
         n = float(N) * self.base.rows_per_token
         sd = math.sqrt(n * (1.0 / y) * (1.0 - 1.0 / y))
-        return expected_max(self.kernel, n / y, sd, y)
+        return expected_max(self._shard_kernel(), n / y, sd, y)
 
     def coefficients(self, B: int | None = None) -> dict:
         return self.base.coefficients(B)
@@ -270,8 +282,9 @@ class BundleModel:
         d.update({"ffn_devices": self.ffn_devices, "parallel": self.parallel,
                   "routing": self.routing})
         if self.ffn_devices > 1:
-            d["shard_kernel"] = self.kernel.to_dict()
-            d["ffn_link"] = self.ffn_link.to_dict()
+            d["shard_kernel"] = self._shard_kernel().to_dict()
+            if self.ffn_link is not None:
+                d["ffn_link"] = self.ffn_link.to_dict()
         return d
 
 

@@ -292,9 +292,21 @@ class LookaheadPolicy(BasePolicy):
             self._wait.remove(chosen)
         return chosen
 
+    def _backfill_tree(self) -> _RecordTree:
+        """The record tree of the backfilling scans (built by :meth:`reset` with backfill)."""
+        if self._tree is None:  # pragma: no cover - the scans run only with backfill
+            raise RuntimeError(f"{self.name}: a backfilling scan without backfill")
+        return self._tree
+
+    def _pareto(self) -> _RankedSet:
+        """The Pareto-candidate set of the size-order backfilling scan (:meth:`reset`)."""
+        if self._pareto_set is None:  # pragma: no cover - built whenever backfill and size key
+            raise RuntimeError(f"{self.name}: a Pareto scan without its candidate set")
+        return self._pareto_set
+
     def _decide_records(self, t: int) -> list[int]:
         """Backfilling scan by ascending o_hat, testing prefix-minimum records of s only."""
-        prof, tree, order = self._prof, self._tree, self._wait.order
+        prof, tree, order = self._prof, self._backfill_tree(), self._wait.order
         s_all, o_all = self._s, self._o
         lo = 0
         s_failed = _BIG  # smallest prefill among the candidates that failed so far
@@ -322,16 +334,16 @@ class LookaheadPolicy(BasePolicy):
         """Waiting requests not dominated by another (decode order: the prefix-minimum
         records of s, a superset of that front; size order: exactly the Pareto-minimal
         ones, ties: the best priority kept)."""
-        recs = self._tree.records()
+        recs = self._backfill_tree().records()
         return self._scan.order[np.asarray(recs, dtype=np.int64)]
 
     def _decide_pareto(self, t: int) -> list[int]:
         """Backfilling scan by priority, testing the Pareto-minimal requests only."""
-        prof = self._prof
+        prof, pareto, tree = self._prof, self._pareto(), self._backfill_tree()
         rank = self._wait.rank
         chosen = []
         last = -1
-        while len(self._pareto_set):
+        while len(pareto):
             front = self._front_positions()
             front = front[rank[front] > last]  # the others failed already
             if front.size == 0:
@@ -345,8 +357,8 @@ class LookaheadPolicy(BasePolicy):
             prof.add(pos, t)
             prof.prepare(t)
             chosen.append(pos)
-            self._pareto_set.remove([pos])
-            self._tree.set(int(self._pareto_set.rank[pos]), False)
+            pareto.remove([pos])
+            tree.set(int(pareto.rank[pos]), False)
         return chosen
 
     def next_decision(self, state: SimState) -> int:

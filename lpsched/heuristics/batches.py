@@ -545,7 +545,8 @@ def release_aware_batches(instance: Instance, *, thetas: Sequence[float] = DEFAU
     q = _queue_of(instance, thetas, exact_batches)
     ptr = 0
     t = 0
-    batches, starts = [], []
+    batches: list[np.ndarray] = []
+    starts: list[int] = []
     while ptr < n or len(q):
         k = ptr
         while k < n and a_list[by_arrival[k]] <= t:
@@ -557,6 +558,8 @@ def release_aware_batches(instance: Instance, *, thetas: Sequence[float] = DEFAU
             t = a_list[by_arrival[ptr]]
             continue
         b = q.next_batch()
+        if b is None:  # pragma: no cover - every batch is popped at once: S is the pool
+            raise RuntimeError("release_aware_batches: no batch from a non-empty pool")
         q.pop_front(b.size)
         batches.append(b)
         starts.append(t)

@@ -160,7 +160,8 @@ def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
         raise _Abort("no feasible schedule")
     # rebuild the start steps from the stored decisions
     starts = np.zeros(n, dtype=np.int64)
-    t, U, active = 0, (1 << n) - 1, ()
+    t, U = 0, (1 << n) - 1
+    active: tuple[tuple[int, int], ...] = ()
     while U or active:
         t = idle_jump(t, U, active)
         _, S = memo[(min(t, amax), U, active)]

@@ -83,12 +83,13 @@ class _Arrays:
 
     def __init__(self, e: list[int], sw: list[int], sn: list[int], pm: list[int]):
         self.e, self.sw, self.sn, self.pm = e, sw, sn, pm
-        self._np: tuple[np.ndarray, ...] | None = None
+        self._np: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         if self._np is None:
-            self._np = tuple(np.array(x, dtype=np.int64) for x in (self.e, self.sw, self.sn,
+            e, sw, sn, pm = (np.array(x, dtype=np.int64) for x in (self.e, self.sw, self.sn,
                                                                    self.pm))
+            self._np = (e, sw, sn, pm)
         return self._np
 
 

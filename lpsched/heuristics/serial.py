@@ -521,8 +521,8 @@ def _place_groups(instance: Instance, groups: Sequence[Sequence[int]], profile: 
     """The loop of :func:`decode_groups` (``floor_of``: the release floor over ``out``)."""
     S, D, A = instance.prefill, instance.decode, instance.arrival
     t = floor
-    for g in groups:
-        g = np.asarray(g, dtype=np.int64)
+    for group in groups:
+        g = np.asarray(group, dtype=np.int64)
         if g.size == 1:
             i = int(g[0])
             si, oi = int(S[i]), int(D[i])
@@ -610,7 +610,7 @@ class IncrementalDecoder:
             prof = DenseProfile(inst.memory, self.maxo, 0)
             starts = np.full(inst.n, -1, dtype=np.int64)
             t = 0
-        floor_of = _ReleaseFloor(self._index, starts) if self.release else None
+        floor_of = _ReleaseFloor(self._index, starts) if self._index is not None else None
         order_preserving = not self.backfill
         snaps: dict[int, Snapshot] = {}
         k = k0

@@ -116,7 +116,8 @@ class BranchAndBound:
 
     def _twins(self) -> list[int]:
         """The identical request (same ``s, o, a``) with the next smaller id, or -1."""
-        out, seen = [-1] * self.n, {}
+        out = [-1] * self.n
+        seen: dict[tuple[int, int, int], int] = {}
         for i in range(self.n):
             key = (self.s[i], self.o[i], self.a[i])
             out[i] = seen.get(key, -1)

@@ -128,7 +128,7 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         from lpsched.models.cpsat import build_cpsat
         from lpsched.models.windows import horizon_windows
         m = build_cpsat(inst, windows=horizon_windows(inst))
-        m.model.Add(m.end[inst.index("r1")] <= 20)
+        m.model.add(m.end[inst.index("r1")] <= 20)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         status = solver.Solve(m.model)
@@ -145,10 +145,10 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
     starts, ends = [], []
     for i in range(instance.n):
         oi = int(o[i])
-        p = model.NewIntVar(int(w.earliest[i]), int(w.latest[i]), f"p_{instance.ids[i]}")
-        c = model.NewIntVar(int(w.earliest[i]) + oi, int(w.latest[i]) + oi,
+        p = model.new_int_var(int(w.earliest[i]), int(w.latest[i]), f"p_{instance.ids[i]}")
+        c = model.new_int_var(int(w.earliest[i]) + oi, int(w.latest[i]) + oi,
                             f"c_{instance.ids[i]}")
-        model.Add(c == p + oi)
+        model.add(c == p + oi)
         starts.append(p)
         ends.append(c)
     if formulation == "cumulative":
@@ -161,21 +161,21 @@ def build_cpsat(instance: Instance, *, windows: Windows | None = None, hint: boo
         from lpsched.models.tails import tail_families as families
 
         for f in families(instance, max_families=tail_families):
-            tails = [model.NewFixedSizeIntervalVar(starts[j] + int(d), int(o[j]) - int(d),
+            tails = [model.new_fixed_size_interval_var(starts[j] + int(d), int(o[j]) - int(d),
                                                    f"tail{f.theta}_{j}")
                      for j, d in zip(f.members.tolist(), f.delta.tolist())]
-            model.AddNoOverlap(tails)
+            model.add_no_overlap(tails)
     if symmetry_breaking:
         for members in twin_groups(instance):
             for i, j in zip(members, members[1:]):
-                model.Add(starts[i] <= starts[j])
+                model.add(starts[i] <= starts[j])
     objective = sum(ends) - int(a.sum())
-    model.Minimize(objective)
+    model.minimize(objective)
     if hint and np.all(w.incumbent <= w.latest):
         # relabel the incumbent so that it respects the ordering
         inc = relabel_twins(instance, w.incumbent) if symmetry_breaking else w.incumbent
         for i in range(instance.n):
-            model.AddHint(starts[i], int(inc[i]))
+            model.add_hint(starts[i], int(inc[i]))
     return CpsatModel(model, starts, ends, objective, w, instance)
 
 
@@ -193,13 +193,13 @@ def _add_cumulative(model: cp_model.CpModel, instance: Instance, starts: list,
         _stop_at(deadline, i)
         si, oi = int(s[i]), int(o[i])
         if si > 0:
-            intervals.append(model.NewFixedSizeIntervalVar(starts[i], oi, f"prompt_{i}"))
+            intervals.append(model.new_fixed_size_interval_var(starts[i], oi, f"prompt_{i}"))
             demands.append(si)
         for d in range(1, oi + 1):
-            intervals.append(model.NewFixedSizeIntervalVar(starts[i] + (d - 1), oi - d + 1,
+            intervals.append(model.new_fixed_size_interval_var(starts[i] + (d - 1), oi - d + 1,
                                                             f"tok_{i}_{d}"))
             demands.append(1)
-    model.AddCumulative(intervals, demands, instance.memory)
+    model.add_cumulative(intervals, demands, instance.memory)
 
 
 def ramp_breakpoints(decode: int, pieces: int) -> list[int]:
@@ -233,13 +233,13 @@ def _add_lower_ramps(model: cp_model.CpModel, instance: Instance, starts: list, 
         _stop_at(deadline, i)
         si, oi = int(s[i]), int(o[i])
         d = ramp_breakpoints(oi, pieces)
-        intervals.append(model.NewFixedSizeIntervalVar(starts[i], oi, f"ramp_{i}_0"))
+        intervals.append(model.new_fixed_size_interval_var(starts[i], oi, f"ramp_{i}_0"))
         demands.append(si + 1)
         for k in range(1, len(d)):
-            intervals.append(model.NewFixedSizeIntervalVar(starts[i] + (d[k] - 1),
+            intervals.append(model.new_fixed_size_interval_var(starts[i] + (d[k] - 1),
                                                            oi - d[k] + 1, f"ramp_{i}_{k}"))
             demands.append(d[k] - d[k - 1])
-    model.AddCumulative(intervals, demands, instance.memory)
+    model.add_cumulative(intervals, demands, instance.memory)
 
 
 def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends: list,
@@ -251,9 +251,9 @@ def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends:
         for j in range(i + 1, n):
             d_ij = max(0, M - int(P[i]) - int(s[j]))
             d_ji = max(0, M - int(P[j]) - int(s[i]))
-            first = model.NewBoolVar(f"tailorder_{i}_{j}")
-            model.Add(ends[i] <= starts[j] + d_ij).OnlyEnforceIf(first)
-            model.Add(ends[j] <= starts[i] + d_ji).OnlyEnforceIf(first.Not())
+            first = model.new_bool_var(f"tailorder_{i}_{j}")
+            model.add(ends[i] <= starts[j] + d_ij).only_enforce_if(first)
+            model.add(ends[j] <= starts[i] + d_ji).only_enforce_if(first.negated())
     for j in range(n):
         _stop_at(deadline, j)
         room = M - int(P[j])
@@ -263,17 +263,17 @@ def _add_events(model: cp_model.CpModel, instance: Instance, starts: list, ends:
             # disjunction already keeps i out of step c_j (module docstring)
             if i == j or int(s[i]) + 1 > room:
                 continue
-            active = model.NewBoolVar(f"active_{i}_at_c_{j}")
-            before = model.NewBoolVar(f"p_{i}_ge_c_{j}")
-            done = model.NewBoolVar(f"c_{i}_lt_c_{j}")
-            model.Add(starts[i] >= ends[j]).OnlyEnforceIf(before)
-            model.Add(ends[i] < ends[j]).OnlyEnforceIf(done)
-            model.AddBoolOr([active, before, done])
-            held = model.NewIntVar(0, room, f"mem_{i}_at_c_{j}")
-            model.Add(held >= int(s[i]) + ends[j] - starts[i]).OnlyEnforceIf(active)
+            active = model.new_bool_var(f"active_{i}_at_c_{j}")
+            before = model.new_bool_var(f"p_{i}_ge_c_{j}")
+            done = model.new_bool_var(f"c_{i}_lt_c_{j}")
+            model.add(starts[i] >= ends[j]).only_enforce_if(before)
+            model.add(ends[i] < ends[j]).only_enforce_if(done)
+            model.add_bool_or([active, before, done])
+            held = model.new_int_var(0, room, f"mem_{i}_at_c_{j}")
+            model.add(held >= int(s[i]) + ends[j] - starts[i]).only_enforce_if(active)
             terms.append(held)
         if terms:
-            model.Add(sum(terms) <= room)
+            model.add(sum(terms) <= room)
 
 
 def _is_cpsat_parameter(name: str) -> bool:
@@ -401,7 +401,7 @@ class _CpsatSolve(ExactSolve):
             return self.refuse(refusal)
         t = time.perf_counter()
         try:
-            m = build_cpsat(self.instance, windows=self.w,
+            m = build_cpsat(self.instance, windows=self.built_windows,
                             symmetry_breaking=self.symmetry_breaking,
                             tail_families=self.tail_families, formulation=self.formulation,
                             ramp_pieces=self.ramp_pieces, deadline=self.search)
@@ -422,8 +422,9 @@ class _CpsatSolve(ExactSolve):
         prm.num_workers = int(self.threads)
         prm.random_seed = 0 if self.seed is None else int(self.seed)
         prm.log_search_progress = bool(self.log)
-        if search.limited:  # the warm start and the model build count against it
-            prm.max_time_in_seconds = search.solver_seconds()
+        secs = search.solver_seconds() if search.limited else None
+        if secs is not None:  # the warm start and the model build count against it
+            prm.max_time_in_seconds = secs
         for k, v in self.params.items():
             try:
                 setattr(prm, k, v)
@@ -434,7 +435,7 @@ class _CpsatSolve(ExactSolve):
 
     def fallback(self, message: str) -> Result:
         """The warm start with the combinatorial bound (status ``time_limit``)."""
-        inc = self.w.incumbent
+        inc = self.best_starts()
         rep = check(self.instance, inc)
         return Result("cpsat", SolveStatus.TIME_LIMIT, rep.objective,
                       min(self.comb, rep.objective), time.perf_counter() - self.t0,

@@ -117,7 +117,7 @@ class _SizeGuard:
 
     def tell(self, message: str) -> None:
         if self.large:
-            self.progress(message)
+            self.say(message)
 
     def rows(self, done: int, total: int) -> None:
         """Build progress, at every tenth of the memory rows."""

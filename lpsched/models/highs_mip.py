@@ -64,8 +64,8 @@ def read_highs_outcome(problem: Any) -> HighsOutcome:
     info = h.getInfo()
     has = info.primal_solution_status == 2  # kSolutionStatusFeasible
     obj = float(info.objective_function_value) if has else None
-    dual = float(info.mip_dual_bound)
-    dual = dual if math.isfinite(dual) else None
+    raw_dual = float(info.mip_dual_bound)
+    dual = raw_dual if math.isfinite(raw_dual) else None
     gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
     return HighsOutcome(h.modelStatusToString(st), has, obj, dual, gap,
                         int(info.mip_node_count))
@@ -155,8 +155,9 @@ def run_mip_model(instance: Instance, windows: Windows, warm: np.ndarray, *,
                       None, arr.ncols, nrows, build)
     for k, v in options.items():
         h.setOptionValue(k, v)
-    if deadline is not None and (deadline.limited or deadline.cancelled):
-        h.setOptionValue("time_limit", deadline.solver_seconds())
+    secs = deadline.solver_seconds() if deadline is not None else None
+    if deadline is not None and secs is not None:  # limited or cancelled
+        h.setOptionValue("time_limit", secs)
         enforce_deadline(h, deadline)
     if on_solution is not None:
         h.cbMipImprovingSolution.subscribe(lambda e: on_solution(

@@ -38,6 +38,7 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,17 +149,20 @@ class MipChild:
         reported solution in ``starts`` (``None`` if none) and the last reported dual bound.
         """
         search = deadline.for_search()
+        stdin = self.proc.stdin
+        if stdin is None:  # pragma: no cover - the child is always started with stdin=PIPE
+            raise RuntimeError("the HiGHS child process has no standard input")
         try:
             end = time.time() + search.remaining() if search.limited else None
-            self.proc.stdin.write(pickle.dumps((instance, windows, warm, symmetry_breaking,
-                                                tail_families, options, end, stall)))
-            self.proc.stdin.close()
+            stdin.write(pickle.dumps((instance, windows, warm, symmetry_breaking,
+                                      tail_families, options, end, stall)))
+            stdin.close()
         except BrokenPipeError:  # the child died at startup; reported below as an error
             pass
         hard = deadline.end + grace_seconds(deadline)
         solution: tuple[float, np.ndarray] | None = None
         bound: float | None = None
-        final = None
+        final: tuple[Any, ...] | None = None  # ("done", MipRun) or ("error", message)
         try:
             while not deadline.cancelled:
                 left = hard - deadline.now()

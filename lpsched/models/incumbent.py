@@ -110,13 +110,14 @@ def serial_incumbent(instance: Instance,
     """:func:`best_serial_schedule` and where it came from: ``(starts, objective, source)``
     with ``source`` ``"serial"`` or ``"sequential"`` (no order finished in time)."""
     o, a = instance.decode, instance.arrival
-    best, best_obj, source = None, None, "serial"
+    best: np.ndarray | None = None
+    best_obj, source = 0, "serial"
     for _, order in serial_orders(instance):
         p = serial_schedule(instance, order, deadline=deadline)
         if p is None:
             break
         obj = int((p + o - a).sum())
-        if best_obj is None or obj < best_obj:
+        if best is None or obj < best_obj:
             best, best_obj = p, obj
     if best is None:
         best = sequential_starts(instance, np.lexsort((np.arange(instance.n), a)))
@@ -124,7 +125,7 @@ def serial_incumbent(instance: Instance,
     rep = check(instance, best)
     if not rep.feasible:  # pragma: no cover - guarded by construction
         raise RuntimeError(f"serial schedule infeasible: {rep.reason()}")
-    return best, int(best_obj), source
+    return best, best_obj, source
 
 
 def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadline:

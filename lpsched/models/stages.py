@@ -80,6 +80,18 @@ class ExactSolve:
         self.stats.update(horizon=self.w.horizon, upper_bound_initial=self.w.upper_bound)
         return self.w
 
+    @property
+    def built_windows(self) -> Windows:
+        """The start windows computed by :meth:`windows` (which must have run)."""
+        if self.w is None:
+            raise RuntimeError(f"{self.name}: the start windows are not computed yet")
+        return self.w
+
+    def best_starts(self) -> np.ndarray:
+        """The best schedule known before the model: the windows' incumbent once they
+        are computed, else the warm start."""
+        return self.w.incumbent if self.w is not None else self.incumbent
+
     def refuse_early(self, refusal: Refusal) -> Result:
         """Refused before the warm start: the warm start gets the whole search time."""
         self.warm(budget=self.search)
@@ -91,7 +103,7 @@ class ExactSolve:
         search or the user gave it, else afresh from local search's own initial
         heuristics, which the short warm start may not have had time for), and the
         combinatorial bound."""
-        starts = self.w.incumbent if self.w is not None else self.incumbent
+        starts = self.best_starts()
         note = "the warm start"
         if self.method == "local-search" and self.search.remaining() > 0.01:
             keep = self.stats.get("warm_start") == "given" \

@@ -387,12 +387,12 @@ class _MilpSolve(ExactSolve):
             return self._solve_pulp()
         if self.isolate:
             child, self.child = self.child or MipChild(), None  # solve() closes it
-            run = child.solve(self.instance, self.w, self.warm_vec,
+            run = child.solve(self.instance, self.built_windows, self.warm_vec,
                               symmetry_breaking=self.symmetry_breaking,
                               tail_families=self.tail_families, options=opts,
                               deadline=self.deadline, stall=STALL_FOR_TESTS)
         else:
-            run = run_mip_model(self.instance, self.w, self.warm_vec,
+            run = run_mip_model(self.instance, self.built_windows, self.warm_vec,
                                 symmetry_breaking=self.symmetry_breaking,
                                 tail_families=self.tail_families, options=opts,
                                 deadline=self.search)
@@ -401,7 +401,7 @@ class _MilpSolve(ExactSolve):
 
     def _solve_pulp(self) -> MipRun:
         try:
-            model = build_time_indexed(self.instance, windows=self.w,
+            model = build_time_indexed(self.instance, windows=self.built_windows,
                                        symmetry_breaking=self.symmetry_breaking,
                                        deadline=self.search)
         except BuildStopped as exc:
@@ -437,7 +437,7 @@ class _MilpSolve(ExactSolve):
             return Result("milp", SolveStatus.ERROR, runtime=runtime, stats=stats,
                           message="HiGHS reported the model infeasible although the "
                                   "incumbent lies inside it")
-        starts = run.starts if run.starts is not None else self.w.incumbent
+        starts = run.starts if run.starts is not None else self.best_starts()
         obj = self.objective(starts)
         lb = self.comb if dual is None else max(self.comb, float(math.ceil(dual - 1e-6)))
         lb = min(lb, float(obj))
