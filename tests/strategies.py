@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 
 from lpsched.generators import random_instance
 from lpsched.instance import Instance
+
+#: The hypothesis profile (tests/conftest.py): ``ci`` (default) or ``long``.
+HYPOTHESIS_PROFILE = os.environ.get("LPSCHED_HYPOTHESIS_PROFILE", "ci")
+if HYPOTHESIS_PROFILE not in ("ci", "long"):
+    raise ValueError(f"LPSCHED_HYPOTHESIS_PROFILE must be ci or long, got {HYPOTHESIS_PROFILE!r}")
+#: How many times the CI budgets the ``long`` profile runs.
+LONG_FACTOR = 10
+
+
+def examples(ci: int) -> int:
+    """A test's hypothesis budget: ``ci`` examples in the ``ci`` profile, ``LONG_FACTOR``
+    times more in the ``long`` one (``max_examples=examples(40)``)."""
+    return ci * LONG_FACTOR if HYPOTHESIS_PROFILE == "long" else ci
 
 
 @st.composite

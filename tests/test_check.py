@@ -11,7 +11,7 @@ from lpsched.check import check, memory_at, memory_profile
 from lpsched.instance import Instance, Request
 from lpsched.schedule import Schedule
 from tests.oracle import naive_memory
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def make(memory, rows):
@@ -79,7 +79,7 @@ def test_memory_profile_and_memory_at_agree_with_hand_values():
     assert memory_at(inst, [0, 1], [0, 1, 2, 3, 4]).tolist() == [0, 3, 6, 8, 0]
 
 
-@settings(max_examples=600, deadline=None, derandomize=True)
+@settings(max_examples=examples(600))
 @given(data=st.data())
 def test_fast_checker_agrees_with_naive_scan(data):
     inst = data.draw(instances(max_n=7, max_memory=25, max_decode=10))

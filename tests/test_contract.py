@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched import registry
@@ -34,7 +34,7 @@ from lpsched.options import Option, UnsupportedInstance
 from lpsched.schedule import SolveStatus, sequential_starts
 from lpsched.solve import solve
 from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 SLACK = 3.0  # CI: L + 3 s (the contract proper is L + max(1 s, 5% L))
 ORACLE_MAX_N = 5
@@ -101,8 +101,7 @@ LIMITS = st.floats(0.05, 2.0)
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
-@settings(max_examples=10, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10))
 @given(inst=instances(max_n=6, max_memory=24, max_decode=8), limit=LIMITS)
 def test_contract_small(algo, inst, limit):
     _run(algo, inst, limit)
@@ -120,7 +119,7 @@ def test_contract_medium_online_and_offline(algo):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", ALGORITHMS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(inst=instances(max_n=30, max_memory=80, max_decode=40, max_arrival=60), limit=LIMITS)
 def test_contract_full(algo, inst, limit):
     _run(algo, inst, limit)

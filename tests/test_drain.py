@@ -12,6 +12,7 @@ from lpsched.instance import Instance
 from lpsched.simulate import _packed_starts, noisy_predictions, simulate
 from lpsched.stop import Deadline
 from tests.fakeclock import FakeClock
+from tests.strategies import examples
 
 
 def _reference_pack(instance: Instance, order: list[int], t0: int) -> dict[int, int]:
@@ -43,7 +44,7 @@ def instances(draw, max_n=25):
     return Instance.from_arrays(M, np.array(s), np.array(o), np.array(a))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(instances(), st.integers(0, 30))
 def test_packed_starts_match_plain_reference(inst, t0):
     order = np.lexsort((np.arange(inst.n), inst.arrival)).astype(np.int64)
@@ -54,7 +55,7 @@ def test_packed_starts_match_plain_reference(inst, t0):
     assert (begin >= inst.arrival[order]).all()
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80))
 @given(instances(), st.integers(1, 12), st.sampled_from(["mc-sf", "fcfs", "sorted-f-online"]),
        st.booleans())
 def test_drained_runs_are_feasible(inst, ticks, policy, noisy):

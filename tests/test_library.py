@@ -12,8 +12,7 @@ from lpsched.cli import main
 from lpsched.generators import mcsf_synthetic
 from lpsched.workloads import sample_instance
 from tests.bench_scripts import load_script
-from tests.oracle import brute_force_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def test_index_matches_the_files():
@@ -91,10 +90,9 @@ def test_generated_instances_regenerate_from_their_metadata():
         assert again == inst, e["name"]
 
 
-def test_tiny_optima_reproduced_by_brute_force():
+def test_tiny_optima_reproduced_by_brute_force(brute_optimum):
     for inst in library.load_set("tiny"):
-        opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                     inst.arrival.tolist())
+        opt, _ = brute_optimum(inst)
         assert opt == inst.metadata["optimum"], inst.name
 
 
@@ -138,9 +136,8 @@ def test_instances_cli(capsys):
     assert main(["instances", "--set", "nope"]) == 2
 
 
-@settings(max_examples=50, derandomize=True, deadline=None)
+@settings(max_examples=examples(50))
 @given(instances(min_n=1, max_n=4, max_memory=10, max_decode=4, max_arrival=3))
-def test_fallback_bound_never_exceeds_the_brute_force_optimum(inst):
-    opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                 inst.arrival.tolist())
+def test_fallback_bound_never_exceeds_the_brute_force_optimum(brute_optimum, inst):
+    opt, _ = brute_optimum(inst)
     assert _builder().fallback_lower_bound(inst) <= opt

@@ -12,7 +12,7 @@ import pickle
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched import registry
@@ -23,7 +23,7 @@ from lpsched.paging import padded_instance
 from lpsched.schedule import SolveStatus
 from lpsched.simulate import simulate
 from lpsched.solve import solve
-from tests.strategies import paged_instances, schedules
+from tests.strategies import examples, paged_instances, schedules
 
 
 def naive_memory(inst: Instance, starts, runs=None) -> dict[int, int]:
@@ -99,7 +99,7 @@ def test_block_rounding_by_hand():
     assert not rep.feasible and rep.violation.step == 1 and rep.violation.memory == 16
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(data=st.data())
 def test_checker_matches_naive_scan_with_blocks(data):
     inst = data.draw(paged_instances())
@@ -121,8 +121,7 @@ ALGORITHMS = registry.algorithm_names()
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
-@settings(max_examples=6, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(6))
 @given(inst=paged_instances(max_block=6, max_n=6, max_memory=40, max_decode=8))
 def test_every_algorithm_on_paged_instances(algo, inst):
     """Exact models refuse a paged instance; the others give checker-verified schedules
@@ -241,7 +240,7 @@ def test_runs_file_round_trip(tmp_path):
         read_schedule(path, inst)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400))
 @given(data=st.data())
 def test_checker_matches_naive_scan_on_segmented_runs(data):
     """Random block sizes and random preempted schedules, accepted and rejected alike."""
@@ -262,7 +261,7 @@ def test_checker_matches_naive_scan_on_segmented_runs(data):
     assert rep.makespan == max(c)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_both_verdicts_occur(data):
     """The generator is not one-sided: the same strategy yields accepted schedules too."""
@@ -302,8 +301,7 @@ def _recomputed(inst, runs):
     return total
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150))
 @given(inst=instances(max_n=8, max_memory=30, max_decode=12, max_arrival=6),
        policy=st.sampled_from(["fcfs", "mc-sf", "sf", "sorted-f-online"]),
        sigma=st.sampled_from([0.5, 1.0]), ticks=st.integers(3, 60))

@@ -18,7 +18,7 @@ from lpsched.simulate import (
     timed_latencies,
 )
 from tests.oracle import naive_memory
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 POLICIES = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
 
@@ -73,7 +73,7 @@ def predictions_for(inst: Instance, mode: int, shift: int) -> np.ndarray | None:
 # -- properties ---------------------------------------------------------------------------------
 
 
-@settings(max_examples=250, derandomize=True, deadline=None)
+@settings(max_examples=examples(250))
 @given(inst=instances(max_n=7, max_memory=25, max_decode=10),
        policy=st.sampled_from(sorted(POLICIES) + ["greedy"]),
        mode=st.integers(0, 3), shift=st.integers(1, 6))
@@ -100,7 +100,7 @@ def test_actual_memory_never_exceeds_budget(inst, policy, mode, shift):
         assert res.evictions == 0  # exact lengths: look-ahead admission never overflows
 
 
-@settings(max_examples=250, derandomize=True, deadline=None)
+@settings(max_examples=examples(250))
 @given(inst=instances(max_n=7, max_memory=25, max_decode=10),
        policy=st.sampled_from(sorted(POLICIES)), mode=st.integers(0, 3), shift=st.integers(1, 6))
 def test_skipping_idle_steps_is_exact(inst, policy, mode, shift):

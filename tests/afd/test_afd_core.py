@@ -35,6 +35,7 @@ from lpsched.afd.workload import (
     read_trace_lengths,
     trace_workload,
 )
+from tests.strategies import examples
 from tests.trace_files import trace_file
 
 DATA = Path(cal.__file__).parent / "data"
@@ -226,7 +227,7 @@ coef_st = st.builds(
     b_C=st.floats(0.0, 0.5), a_F=st.floats(1e-4, 1e-2), b_F=st.floats(0.0, 1.0))
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=examples(300))
 @given(c=coef_st, B=st.integers(8, 1024), T_per=st.floats(0, 20000))
 def test_closed_form_agrees_with_brute_force(c, B, T_per):
     T_bar = B * T_per

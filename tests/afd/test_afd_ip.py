@@ -16,12 +16,13 @@ from lpsched.afd.sizing_ip import (
     solve_sizing,
 )
 from lpsched.afd.workload import geometric_workload
+from tests.strategies import examples
 
 WL = {"base": geometric_workload(100, 500), "short": geometric_workload(50, 100),
       "long": geometric_workload(8000, 300)}
 
 
-@settings(max_examples=25, derandomize=True, deadline=None)
+@settings(max_examples=examples(25))
 @given(
     wl=st.sampled_from(sorted(WL)),
     ffn=st.sampled_from(["llama3-70b", "dsv3-moe-e8"]),

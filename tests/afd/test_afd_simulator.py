@@ -271,6 +271,8 @@ def test_sweep_pair_times_one_trajectory_per_x_for_every_y():
     for (x, y), res in out["results"].items():
         one = simulate(models[y], wl, r=x, B=8, n_requests=400, seed=3, drain=False,
                        kv_capacity=2500)
+        # exact: the sweep must replay the very same trajectory (same models, seed and
+        # arithmetic in one process), not merely a close one
         assert res.throughput_per_instance == one.throughput_per_instance
         assert (res.idle_attention, res.idle_ffn, res.kv) == (one.idle_attention, one.idle_ffn,
                                                               one.kv)

@@ -28,6 +28,7 @@ from lpsched.afd.sizing_ip import DeviceType, SizingProblem, configurations, sol
 from lpsched.afd.timing import build_step_model
 from lpsched.afd.topology import build_bundle_model, shard_kernel
 from lpsched.afd.workload import geometric_workload
+from tests.strategies import examples
 
 GPUS = ("h100", "h200")
 FFNS = ("llama3-70b", "dsv3-moe-e8")
@@ -42,6 +43,9 @@ FFNS = ("llama3-70b", "dsv3-moe-e8")
 def test_one_ffn_device_is_the_ra1f_model_bit_for_bit(gpu, ffn, kind):
     old = build_step_model(gpu, "llama3-70b", ffn, kind=kind, link="inter-node")
     new = build_bundle_model(gpu, "llama3-70b", ffn, kind=kind, link="inter-node")
+    # Exact on purpose, on any machine: both models read the same fitted coefficients in
+    # this process and must apply the same elementwise IEEE operations to them (no BLAS
+    # between the two); a tolerance would hide a y = 1 path that computes differently.
     T = np.linspace(0, 4e6, 37)
     B = np.arange(1, 38)
     assert np.array_equal(new.t_A(T, B), old.t_A(T, B))
@@ -54,7 +58,8 @@ def test_one_ffn_device_is_the_ra1f_model_bit_for_bit(gpu, ffn, kind):
 
 
 # Values computed by the rA-1F code before xA-yF existed (commit 27d9753), workload
-# geometric P 1000 / D 300, B = 128: every one must come back exactly.
+# geometric P 1000 / D 300, B = 128: every one must come back (integers exactly, floats
+# to GOLDEN_REL).
 SIZE_GOLDEN = [
     ("h100", "llama3-70b", "roofline", 1.3093540753225243, 1, 1285.4911275711236, 2,
      1882.415577707626),
@@ -65,6 +70,18 @@ SIZE_GOLDEN = [
     ("h200", "llama3-70b", "linear", 1.0946412781318817, 1, 1473.89221266581, 1,
      1473.89221266581),
 ]
+# The floats pass through the kernel fits (least squares in LAPACK): their last digits
+# depend on the OpenBLAS kernel the CPU gets (SkylakeX and Haswell differ by up to 1.3e-13
+# relative). 1e-9 is four orders above that and far below any change of the model, which
+# moves these figures in the fourth digit or earlier. pytest.approx adds abs=1e-12, which
+# keeps the structural zeros (idle fractions of 0.0) zero to within rounding.
+GOLDEN_REL = 1e-9
+
+
+def _golden(values):
+    return pytest.approx(values, rel=GOLDEN_REL)
+
+
 SIM_GOLDEN = [  # h200, workload geometric P 50 / D 40, r = 3, B = 16, 1500 requests, seed 7
     ("llama3-70b", "linear", "random", None, 386.14210491539353, 0.736525282938587, 0.0),
     ("dsv3-moe-e8", "roofline", "least-load", None, 760.048266542051, 0.4829770777214226, 0.0),
@@ -80,8 +97,9 @@ def test_ra1f_sizing_numbers_unchanged(gpu, ffn, kind, r_star, r_int, thr, bar_i
     for m in (build_step_model(gpu, "llama3-70b", ffn, kind=kind),
               build_bundle_model(gpu, "llama3-70b", ffn, kind=kind)):
         s = size_bundle(m, geometric_workload(1000, 300, "geometric"), 128)
-        assert (s["r_star"], s["r_int"], s["throughput_per_instance"]) == (r_star, r_int, thr)
-        assert (s["barrier"]["r_int"], s["barrier"]["throughput_per_instance"]) == (bar_int, bar_thr)
+        assert (s["r_int"], s["barrier"]["r_int"]) == (r_int, bar_int)
+        assert (s["r_star"], s["throughput_per_instance"]) == _golden((r_star, thr))
+        assert s["barrier"]["throughput_per_instance"] == _golden(bar_thr)
 
 
 @pytest.mark.parametrize("ffn, kind, admission, mb, thr, idle_a, idle_f", SIM_GOLDEN)
@@ -91,7 +109,8 @@ def test_ra1f_simulation_numbers_unchanged(ffn, kind, admission, mb, thr, idle_a
               build_bundle_model("h200", "llama3-70b", ffn, kind=kind)):
         s = simulate(m, wl, r=3, B=16, n_requests=1500, seed=7, admission=admission,
                      micro_batches=mb)
-        assert (s.throughput_per_instance, s.idle_attention, s.idle_ffn) == (thr, idle_a, idle_f)
+        assert (s.throughput_per_instance, s.idle_attention, s.idle_ffn) == _golden(
+            (thr, idle_a, idle_f))
         assert s.tokens == 60144 and s.ffn_devices == 1
 
 
@@ -103,12 +122,12 @@ def test_ra1f_plan_unchanged():
                       kind="roofline")
     cs = configurations(p)
     assert len(cs) == 128
-    assert [c.throughput for c in cs[:22:7]] == [4053.5907548908694, 32428.726039126956,
-                                                 14187.567642118043, 70364.85953124889]
-    assert [c.tau for c in cs[:22:7]] == [0.1973558872549623, 0.1973558872549623,
-                                          0.3947117745099246, 0.27286347372687236]
-    res = solve_sizing(p)
-    assert res.objective == pytest.approx(142318.49482215257, rel=1e-12)
+    assert [c.throughput for c in cs[:22:7]] == _golden([4053.5907548908694, 32428.726039126956,
+                                                         14187.567642118043, 70364.85953124889])
+    assert [c.tau for c in cs[:22:7]] == _golden([0.1973558872549623, 0.1973558872549623,
+                                                  0.3947117745099246, 0.27286347372687236])
+    res = solve_sizing(p)  # the objective also passes through HiGHS
+    assert res.objective == _golden(142318.49482215257)
     (c, n), = res.chosen
     assert (c.r, c.y, c.B, c.m, c.attn, c.ffn, n) == (3, 1, 256, None, "h200", "h100", 4)
 
@@ -124,7 +143,7 @@ def test_four_way_shards_run_the_measured_sibling_kernels(gpu, kind):
         par = "ep" if "moe" in model else "tp"
         k = shard_kernel(gpu, model, kind, 4, par)
         p = cal.ffn_fit(sibling, kind).params
-        assert (k.a, k.b) == (p["a"], p["b"]) and not k.extrapolated
+        assert (k.a, k.b) == (p["a"], p["b"]) and not k.extrapolated  # copied, not recomputed
         assert "measured" in k.source
         own = cal.ffn_fit(model, kind).params
         k2 = shard_kernel(gpu, model, kind, 2, par)  # interpolated between the two
@@ -185,7 +204,7 @@ seed_st = st.builds(
     b_C=st.floats(0.0, 0.5), a_F=st.floats(1e-4, 1e-2), b_F=st.floats(0.0, 1.0))
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=examples(200))
 @given(c=seed_st, B=st.integers(8, 1024), T_per=st.floats(0, 20000))
 def test_pair_closed_form_at_one_device_is_the_seed_r_star(c, B, T_per):
     T = B * T_per
@@ -212,7 +231,7 @@ def pair_terms_st(draw):
     return PairTerms(y, B, draw(st.floats(0.0, 2.0)), draw(st.floats(0.0, 1.0)), pieces)
 
 
-@settings(max_examples=400, derandomize=True, deadline=None)
+@settings(max_examples=examples(400))
 @given(terms=pair_terms_st())
 def test_pair_closed_form_against_brute_force(terms):
     x_max = 400

@@ -12,17 +12,16 @@ from lpsched.heuristics.delays import DelaySearch, delay_search
 from lpsched.heuristics.serial import decode_order
 from lpsched.schedule import sequential_starts
 from lpsched.stop import Deadline
-from tests.oracle import brute_force_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _sequential(inst):
     return sequential_starts(inst, np.argsort(inst.decode, kind="stable"))
 
 
-@settings(max_examples=60, derandomize=True, deadline=None)
+@settings(max_examples=examples(60))
 @given(instances(min_n=1, max_n=7, max_memory=20, max_decode=8), st.integers(0, 3))
-def test_delay_search_is_feasible_never_worse_and_never_below_the_optimum(inst, seed):
+def test_delay_search_is_feasible_never_worse_and_never_below_the_optimum(brute_optimum, inst, seed):
     p0 = _sequential(inst)
     start = check(inst, p0).objective
     p, stats = delay_search(inst, p0, deadline=None, seed=seed, max_iters=300)
@@ -30,12 +29,11 @@ def test_delay_search_is_feasible_never_worse_and_never_below_the_optimum(inst, 
     assert rep.feasible
     assert rep.objective == stats["delay_objective"] <= start
     if inst.n <= 4:
-        opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                     inst.arrival.tolist())
+        opt, _ = brute_optimum(inst)
         assert rep.objective >= opt
 
 
-@settings(max_examples=60, derandomize=True, deadline=None)
+@settings(max_examples=examples(60))
 @given(instances(min_n=1, max_n=8, max_memory=25, max_decode=10))
 def test_every_feasible_schedule_is_its_own_decode(inst):
     """The representation covers every schedule: order by start, releases = starts."""

@@ -39,8 +39,7 @@ from lpsched.schedule import sequential_starts
 from lpsched.stop import Deadline
 from lpsched.workloads import sample_instance
 from tests.fakeclock import FakeClock
-from tests.oracle import naive_feasible
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 SLACK = 3.0  # CI slack on top of the limit (the exact contract is measured in benchmarks/)
 
@@ -212,7 +211,7 @@ def test_dp_keeps_its_deadline_with_2_to_the_16_start_sets():
 
 
 # -- decoders in pieces and cut by deadlines ---------------------------------------------------
-DEC_SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+DEC_SETTINGS = settings(max_examples=examples(60))
 
 
 @DEC_SETTINGS
@@ -233,20 +232,18 @@ def test_serial_decoder_in_pieces_is_decode_order(inst, seed, order_preserving, 
 @DEC_SETTINGS
 @given(instances(min_n=1, max_n=40, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
        st.integers(1, 4))
-def test_cut_decode_is_completed_feasibly(inst, seed, ticks):
+def test_cut_decode_is_completed_feasibly(feasible, inst, seed, ticks):
     order = np.random.default_rng(seed).permutation(inst.n)
     p, k = decode_order_within(inst, order, Deadline(ticks, clock=FakeClock()),
                                release_aware=True)
-    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                          inst.arrival.tolist(), p.tolist())
+    assert feasible(inst, p)
     full = decode_order(inst, order, release_aware=True)
     assert np.array_equal(p[order[:k]], full[order[:k]])  # the decoded prefix is exact
     assert k == inst.n or k % 32 == 0  # stopped at a check
     # packed batches alone, from any start step
     q = np.full(inst.n, -1, dtype=np.int64)
     pack_in_batches(inst, order, q, seed % 7)
-    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                          inst.arrival.tolist(), q.tolist())
+    assert feasible(inst, q)
 
 
 # -- lp-horizon's window walk is the receding-horizon rule ------------------------------------

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from lpsched import solve
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def mcsf_literal(memory: int, s, o, a) -> list[int]:
@@ -53,7 +53,7 @@ def mcsf_literal(memory: int, s, o, a) -> list[int]:
     return start
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=examples(300))
 @given(inst=instances(max_n=8, max_memory=40, max_decode=15))
 def test_mcsf_equals_literal_rule(inst):
     res = solve(inst, "mc-sf")

@@ -38,9 +38,9 @@ from lpsched.options import OptionError
 from lpsched.simulate import BasePolicy, simulate
 from lpsched.stop import Deadline
 from tests.oracle import predicted_end
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
-FAST = settings(max_examples=120, deadline=None, derandomize=True)
+FAST = settings(max_examples=examples(120))
 
 
 # -- plain references ---------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class PlainSortedF(BasePolicy):
         return out
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150))
 @given(inst=instances(max_n=10, max_memory=35, max_decode=10),
        mode=st.integers(0, 2), k=st.integers(1, 4))
 def test_sorted_f_policy_matches_plain_reference(inst, mode, k):
@@ -319,7 +319,7 @@ def test_lp_policy_without_limit_never_skips_and_caches():
 POLICY_NAMES = [s.name for s in registry.specs() if s.kind == "policy"]
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40))
 @given(inst=instances(max_n=8, max_memory=30, max_decode=10),
        name=st.sampled_from(["fcfs", "sf", "size-first", "mc-sf", "sorted-f-online"]))
 def test_simulate_by_name_equals_solve(inst, name):

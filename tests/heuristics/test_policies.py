@@ -12,10 +12,9 @@ from lpsched.check import check
 from lpsched.heuristics.baselines import fcfs, mc_sf, sf, size_first
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance, Request
-from lpsched.library import load_instance
 from lpsched.simulate import BasePolicy, simulate
 from tests.oracle import predicted_end
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 ALGOS = ["fcfs", "sf", "size-first", "mc-sf"]
 POLICY = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
@@ -24,7 +23,7 @@ POLICY = {"fcfs": fcfs, "sf": sf, "size-first": size_first, "mc-sf": mc_sf}
 # -- every policy, every setting: checker-feasible ------------------------------------------------
 
 
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=examples(300))
 @given(inst=instances(max_n=8, max_memory=40, max_decode=15),
        algo=st.sampled_from(ALGOS),
        noise=st.sampled_from([None, 0.3, 1.0]),
@@ -44,7 +43,7 @@ def test_policies_feasible_offline_and_online(inst, algo, noise, seed):
         assert res.schedule.starts[first] == inst.arrival[first]
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=examples(200))
 @given(inst=instances(max_n=8, max_memory=40, max_decode=15, arrivals=True),
        algo=st.sampled_from(ALGOS), under=st.booleans(), k=st.integers(1, 8))
 def test_policies_feasible_with_biased_predictions(inst, algo, under, k):
@@ -65,7 +64,7 @@ def test_fcfs_admits_in_arrival_order_when_alone():
 # -- hand-computed runs ---------------------------------------------------------------------------
 
 
-def test_tiny3_hand_computed():
+def test_tiny3_hand_computed(tiny3):
     """tiny-3: M=12, r0=(8,1), r1..r3=(1,3), all at 0.
 
     MC-SF/SF/FCFS order r0, r1, r2, r3 (FCFS by position; r0 has the shortest
@@ -75,7 +74,7 @@ def test_tiny3_hand_computed():
     8). Starts (0,0,1,1), total 12 = the optimum. size-first orders by s+o: r1, r2,
     r3 (4) before r0 (9): t=0 all three fit (12 in step 3), r0 would need 6+9 in
     step 1, then 9+9, 12+9: it starts at 3 when they end: (3,0,0,0), total 13."""
-    inst = load_instance("tiny-3")
+    inst = tiny3
     for algo in ("mc-sf", "sf", "fcfs"):
         res = solve(inst, algo)
         assert res.schedule.starts.tolist() == [0, 0, 1, 1], algo
@@ -85,12 +84,12 @@ def test_tiny3_hand_computed():
     assert res.objective == 13
 
 
-def test_tiny4_online_hand_computed():
+def test_tiny4_online_hand_computed(tiny4):
     """tiny-4: M=9, r0=(4,2,a0), r1=(0,3,a0), r2=(2,2,a1), r3=(1,4,a3). MC-SF: t=0
     r0 (6 at its end) and r1 (r0 6 + r1 2 = 8 at step 2) start. t=1: r2 would add 3
     at step 2: 11 > 9. t=2: r0 gone; r2 with r1: 3+3=6 at step 3, 4 at 4: starts.
     t=3: r3 arrives; with r2 4+2=6 at step 4, 5 at 7: starts. Optimal (0,0,2,3)."""
-    inst = load_instance("tiny-4")
+    inst = tiny4
     res = solve(inst, "mc-sf")
     assert res.schedule.starts.tolist() == [0, 0, 2, 3]
     assert res.objective == inst.metadata["optimum"] == 12
@@ -122,8 +121,8 @@ def test_sf_backfills_where_mcsf_stops():
     assert solve(inst, "fcfs").schedule.starts.tolist() == [0, 1, 1]
 
 
-def test_options_and_stats():
-    inst = load_instance("tiny-3")
+def test_options_and_stats(tiny3):
+    inst = tiny3
     a = solve(inst, "mc-sf", prediction_noise=0.5, seed=3)
     b = solve(inst, "mc-sf", prediction_noise=0.5, seed=3)
     assert np.array_equal(a.schedule.starts, b.schedule.starts)
@@ -170,7 +169,7 @@ def _naive_fits(M, t, rows, s, o, x):
     return True
 
 
-@settings(max_examples=400, derandomize=True, deadline=None)
+@settings(max_examples=examples(400))
 @given(case=running_sets())
 def test_lookahead_profile_matches_direct_sum(case):
     M, t, rows, s, o = case
@@ -247,7 +246,7 @@ class NaivePolicy(BasePolicy):
         return out
 
 
-@settings(max_examples=250, derandomize=True, deadline=None)
+@settings(max_examples=examples(250))
 @given(inst=instances(max_n=9, max_memory=30, max_decode=10),
        algo=st.sampled_from(ALGOS), mode=st.integers(0, 2), k=st.integers(1, 5))
 def test_policies_match_plain_reference(inst, algo, mode, k):
@@ -288,7 +287,7 @@ def tie_heavy(draw):
     return Instance.from_arrays(M, s, o, a)
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=examples(200))
 @given(inst=tie_heavy(), algo=st.sampled_from(ALGOS))
 def test_policies_match_reference_with_ties(inst, algo):
     key, backfill = {"fcfs": ("arrival", False), "sf": ("decode", True),
@@ -297,7 +296,7 @@ def test_policies_match_reference_with_ties(inst, algo):
     assert np.array_equal(solve(inst, algo).schedule.starts, ref.schedule.starts)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(st.lists(st.integers(0, 20), min_size=1, max_size=40), st.data())
 def test_record_tree_matches_plain_prefix_minima(values, data):
     """_RecordTree.records(lo, thr) = the members from rank lo on whose value is below thr

@@ -14,7 +14,7 @@ from lpsched.check import check
 from lpsched.instance import Instance, Request
 from lpsched.options import OptionError
 from lpsched.simulate import simulate
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def plain_protection(inst: Instance, alpha: float, beta: float):
@@ -63,7 +63,7 @@ def plain_protection(inst: Instance, alpha: float, beta: float):
     return starts, evicted
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(inst=instances(max_n=7, max_memory=30, max_decode=15),
        alpha=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0]),
        beta=st.sampled_from([0.0, 0.1, 0.3, 1.0]), skip=st.booleans())
@@ -80,7 +80,7 @@ def test_protection_matches_plain_reference_and_checker(inst, alpha, beta, skip)
     assert sol.stats["evictions"] == len(evicted)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80))
 @given(inst=instances(max_n=8), noise=st.sampled_from([None, 0.5]),
        seed=st.integers(0, 3))
 def test_mc_benchmark_is_fcfs(inst, noise, seed):

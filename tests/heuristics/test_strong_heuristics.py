@@ -22,10 +22,10 @@ from lpsched.schedule import sequential_starts
 from lpsched.solve import solve
 from lpsched.stop import Deadline
 from tests.fakeclock import FakeClock
-from tests.oracle import brute_force_optimum, naive_feasible
-from tests.strategies import instances
+from tests.oracle import naive_feasible
+from tests.strategies import examples, instances
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
+SETTINGS = settings(max_examples=examples(60))
 
 try:  # the event simulator (online policies) may not be in this tree yet
     import lpsched.simulate  # noqa: F401
@@ -95,7 +95,7 @@ def test_prefix_candidates_exact_when_prompts_equal(seed, n, memory):
 # -- feasibility on random instances ----------------------------------------------------------
 @SETTINGS
 @given(instances(max_n=12, max_memory=40, max_decode=15))
-def test_sorted_f_feasible(inst):
+def test_sorted_f_feasible(feasible, inst):
     names = ["sorted-f", "sorted-f-cont"] if HAVE_SIM or inst.offline else ["sorted-f"]
     if HAVE_SIM:
         names += ["sorted-f-online"]
@@ -110,18 +110,16 @@ def test_sorted_f_feasible(inst):
         for b in batches:
             assert inst.peak[b].sum() <= inst.memory
     p = solve(inst, "sorted-f-cont", backfill=True, clairvoyant=True).schedule.starts
-    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                          inst.arrival.tolist(), p.tolist())
+    assert feasible(inst, p)
 
 
 @SETTINGS
 @given(instances(max_n=10, max_memory=30, max_decode=10), st.integers(0, 2**31 - 1),
        st.booleans())
-def test_serial_decoder_earliest_and_feasible(inst, seed, order_preserving):
+def test_serial_decoder_earliest_and_feasible(feasible, inst, seed, order_preserving):
     order = np.random.default_rng(seed).permutation(inst.n)
     p = decode_order(inst, order, order_preserving=order_preserving)
-    assert naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                          inst.arrival.tolist(), p.tolist())
+    assert feasible(inst, p)
     # earliest: starting the last request of the order one step earlier is infeasible
     last = int(order[-1])
     lo = int(inst.arrival[last])
@@ -130,8 +128,7 @@ def test_serial_decoder_earliest_and_feasible(inst, seed, order_preserving):
     if p[last] > lo:
         q = p.copy()
         q[last] -= 1
-        assert not naive_feasible(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                  inst.arrival.tolist(), q.tolist())
+        assert not feasible(inst, q)
 
 
 @SETTINGS
@@ -193,13 +190,12 @@ def test_local_search_refuses_infeasible_input():
 
 
 # -- exact DP --------------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40))
 @given(instances(max_n=4, max_memory=10, max_decode=4, max_arrival=3))
-def test_dp_equals_brute_force(inst):
+def test_dp_equals_brute_force(brute_optimum, inst):
     res = solve(inst, "dp")
     assert res.status.value == "optimal"
-    opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                 inst.arrival.tolist())
+    opt, _ = brute_optimum(inst)
     assert res.objective == opt
     assert check(inst, res.schedule).objective == opt
 
@@ -275,7 +271,7 @@ def test_adversarial_refuses_bad_memory():
 
 
 # -- LP-guided -------------------------------------------------------------------------------
-LP_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
+LP_SETTINGS = settings(max_examples=examples(15))
 
 
 @LP_SETTINGS

@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched import solve
@@ -21,7 +21,7 @@ from lpsched.check import check
 from lpsched.heuristics.vllm import VLLMPolicy
 from lpsched.instance import Instance, Request
 from lpsched.simulate import simulate
-from tests.strategies import paged_instances
+from tests.strategies import examples, paged_instances
 
 
 def plain_vllm(inst: Instance, watermark=0.01, max_num_seqs=256, max_num_batched_tokens=None):
@@ -88,8 +88,7 @@ OPTIONS = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(inst=paged_instances(max_block=6, max_n=8, max_memory=40, max_decode=12, max_arrival=8),
        opts=OPTIONS, skip=st.booleans())
 def test_vllm_matches_plain_step_by_step_rule(inst, opts, skip):

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched.check import check
@@ -24,24 +24,18 @@ from lpsched.heuristics.dp import dp_optimum
 from lpsched.models.bnb import BranchAndBound, root_bound, solve_bnb
 from lpsched.schedule import SolveStatus, sequential_starts
 from lpsched.stop import Deadline
-from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _bnb(inst, **kw):
     return solve_bnb(inst, deadline=Deadline.none(), warm_start="serial", **kw)
 
 
-def _oracle(inst):
-    return bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                      inst.arrival.tolist())[0]
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(instances(max_n=6, max_memory=14, max_decode=6),
        st.sampled_from([{}, {"table": False}, {"semi_active": False}]))
-def test_bnb_equals_oracle(inst, switches):
-    opt = _oracle(inst)
+def test_bnb_equals_oracle(optimum, inst, switches):
+    opt = optimum(inst)[0]
     res = _bnb(inst, **switches)
     assert res.status is SolveStatus.OPTIMAL
     rep = check(inst, res.schedule.starts)
@@ -51,7 +45,7 @@ def test_bnb_equals_oracle(inst, switches):
     assert root_bound(inst) <= opt
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(st.integers(5, 8), st.integers(8, 20), st.integers(0, 10**6), st.integers(0, 6))
 def test_bnb_equals_dp(n, memory, seed, max_arrival):
     inst = random_instance(n, memory, seed, max_prefill=4, max_decode=5,
@@ -85,17 +79,17 @@ def test_bnb_deadline_returns_checked_schedule(n, seed):
     assert res.stats["nodes"] > 0
 
 
-def test_bnb_improves_a_poor_incumbent():
+def test_bnb_improves_a_poor_incumbent(optimum):
     """Started from the sequential schedule, the search itself finds the optimum."""
     inst = random_instance(6, 12, 3, max_prefill=3, max_decode=5)
     seq = sequential_starts(inst, np.arange(inst.n))
     bb = BranchAndBound(inst, seq)
     bb.run()
-    assert bb.finished and bb.best_obj == _oracle(inst)
+    assert bb.finished and bb.best_obj == optimum(inst)[0]
     assert check(inst, bb.best_starts).feasible
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(instances(max_n=12, max_memory=40, max_decode=30, arrivals=False))
 def test_root_bound_dominates_combined_and_tail_offline(inst):
     """formulations/bnb.md: offline the root bound is at least the combined bound and the

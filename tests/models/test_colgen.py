@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched.generators import mcsf_synthetic
@@ -24,13 +24,12 @@ from lpsched.models.colgen import (
 from lpsched.models.lp_relaxation import solve_lp_relaxation
 from tests.oracle import naive_memory
 from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
 
 
-@settings(max_examples=60, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60))
 @given(instances(**TINY))
 def test_configuration_bound_is_valid_and_at_least_the_lp(inst):
     """Never above the branch-and-bound optimum; never below the plain or tail-cut LP."""
@@ -47,8 +46,7 @@ def test_configuration_bound_is_valid_and_at_least_the_lp(inst):
 
 
 @pytest.mark.slow
-@settings(max_examples=10, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(10))
 @given(st.integers(0, 10_000))
 def test_configuration_bound_on_small_synthetic_instances(seed):
     """n = 4-5 of the MC-SF family (long decodes, as in the benchmark): below the DP optimum."""
@@ -76,7 +74,7 @@ def test_hand_checked_case_beats_the_tail_cut_lp():
     assert cb.bound == 9
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=examples(200))
 @given(st.integers(4, 20), st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6)),
                                    min_size=1, max_size=7),
        st.integers(0, 8))
@@ -122,13 +120,12 @@ def test_deadline_returns_a_valid_bound_in_time():
     assert np.isfinite(b.details["lp_value"])
 
 
-def test_cli_config_bound_proves_tiny_3(capsys):
+def test_cli_config_bound_proves_tiny_3(capsys, tiny3):
     """``lpsched bound --method config`` reaches the CP-SAT optimum of tiny-3 (the LP does not)."""
     from lpsched.cli import main
-    from lpsched.library import load_instance
     from lpsched.solve import solve
 
-    opt = solve(load_instance("tiny-3"), "cpsat", time_limit=30).objective
+    opt = solve(tiny3, "cpsat", time_limit=30).objective
     assert main(["bound", "tiny-3", "--method", "config", "--time-limit", "10", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "config" and out["lower_bound"] == opt

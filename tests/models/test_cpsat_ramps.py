@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from ortools.sat.python import cp_model
 
 from lpsched.check import check
@@ -20,7 +20,7 @@ from lpsched.models.windows import horizon_windows
 from lpsched.options import OptionError
 from lpsched.schedule import SolveStatus
 from lpsched.solve import solve
-from tests.strategies import instances, start_cases
+from tests.strategies import examples, instances, start_cases
 
 
 def _ramps_accept(inst, p, pieces: int) -> bool:
@@ -64,14 +64,13 @@ def test_events_model_with_ramps_accepts_exactly_the_feasible_schedules():
         m = build_cpsat(inst, windows=horizon_windows(inst, 40), hint=False,
                         symmetry_breaking=False, ramp_pieces=2)
         for v, pi in zip(m.start, p.tolist()):
-            m.model.Add(v == pi)
+            m.model.add(v == pi)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         assert (solver.Solve(m.model) == cp_model.OPTIMAL) == check(inst, p).feasible
 
 
-@settings(max_examples=40, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(instances(max_n=6, max_memory=16, max_decode=8))
 def test_cpsat_with_ramps_matches_the_dp(inst):
     dp = solve(inst, "dp", time_limit=30)

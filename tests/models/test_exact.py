@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
@@ -33,22 +33,28 @@ from lpsched.solve import solve
 from lpsched.stop import Deadline
 from tests.oracle import brute_force_optimum
 from tests.oracle_bb import bb_optimum
-from tests.strategies import instances, start_cases
+from tests.strategies import examples, instances, start_cases
 
 TINY = dict(max_n=4, max_memory=12, max_decode=5, max_arrival=5)
 
 
-def _oracle(inst: Instance) -> tuple[int, tuple[int, ...]]:
-    return bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                      inst.arrival.tolist())
-
-
-@settings(max_examples=200, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(instances(**TINY))
-def test_milp_cpsat_oracle_and_bounds_agree(inst):
-    """MILP optimum == CP-SAT optimum == oracle; every bound <= optimum; schedules checked."""
-    opt, opt_starts = _oracle(inst)
+def test_milp_cpsat_oracle_and_bounds_agree(optimum, inst):
+    """MILP optimum == CP-SAT optimum == oracle; every bound <= optimum; schedules checked
+    (the default run's budget; the ``slow`` variant below draws 200 other instances)."""
+    _milp_cpsat_oracle_and_bounds_agree(optimum, inst)
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(200))
+@given(instances(**TINY))
+def test_milp_cpsat_oracle_and_bounds_agree_more(optimum, inst):
+    _milp_cpsat_oracle_and_bounds_agree(optimum, inst)
+
+
+def _milp_cpsat_oracle_and_bounds_agree(optimum, inst):
+    opt, opt_starts = optimum(inst)
     milp = solve(inst, "milp", time_limit=30)
     cps = solve(inst, "cpsat", time_limit=30)
     for res in (milp, cps):
@@ -74,12 +80,11 @@ def test_milp_cpsat_oracle_and_bounds_agree(inst):
     assert (p + inst.decode).max() <= w.horizon
 
 
-@settings(max_examples=60, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60))
 @given(instances(**TINY))
-def test_both_cpsat_formulations_match_the_oracle(inst):
+def test_both_cpsat_formulations_match_the_oracle(optimum, inst):
     """The default ``events`` formulation and the ``cumulative`` one are both exact."""
-    opt = _oracle(inst)[0]
+    opt = optimum(inst)[0]
     for formulation in ("events", "cumulative"):
         res = solve(inst, "cpsat", time_limit=30, formulation=formulation)
         assert res.status == SolveStatus.OPTIMAL, (formulation, res.message)
@@ -95,7 +100,7 @@ def test_events_formulation_refuses_infeasible_starts():
         m = build_cpsat(inst, windows=horizon_windows(inst, 40), hint=False,
                         symmetry_breaking=False)
         for v, pi in zip(m.start, p.tolist()):
-            m.model.Add(v == pi)
+            m.model.add(v == pi)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         feasible = solver.Solve(m.model) == cp_model.OPTIMAL
@@ -117,7 +122,7 @@ def test_fast_oracle_matches_brute_force():
         assert bb_optimum(*args)[0] == brute_force_optimum(*args)[0]
 
 
-def test_every_optimal_schedule_is_inside_the_windows():
+def test_every_optimal_schedule_is_inside_the_windows(optimum):
     """Enumerate ALL optimal schedules of small instances: each lies in the windows."""
     import itertools
 
@@ -127,7 +132,7 @@ def test_every_optimal_schedule_is_inside_the_windows():
         inst = random_instance(3, 8, seed, max_decode=4, max_arrival=2 if seed % 2 else 0)
         s, o, a = inst.prefill.tolist(), inst.decode.tolist(), inst.arrival.tolist()
         ub = sequential_objective(s, o, a)
-        opt = _oracle(inst)[0]
+        opt = optimum(inst)[0]
         w = start_windows(inst)
         for p in itertools.product(*[range(ai, ai + ub - oi + 1) for ai, oi in zip(a, o)]):
             if sum(pi + oi - ai for pi, oi, ai in zip(p, o, a)) == opt and \
@@ -157,11 +162,11 @@ def test_combinatorial_bounds_hand_examples():
     assert rest.tolist() == [combined_bound(inst.subset([1])), combined_bound(inst.subset([0]))]
 
 
-def test_tail_families_are_disjoint_in_optimal_schedules():
+def test_tail_families_are_disjoint_in_optimal_schedules(optimum):
     """The disjoint-tail lemma, checked on oracle optima and on every heuristic schedule."""
     for seed in range(40):
         inst = random_instance(4, 12, seed, max_decode=5, max_arrival=3 if seed % 3 == 0 else 0)
-        opt, starts = _oracle(inst)
+        opt, starts = optimum(inst)
         schedules = [np.asarray(starts), best_serial_schedule(inst)[0]]
         for p in schedules:
             for f in tail_families(inst):
@@ -203,13 +208,13 @@ def test_request_that_cannot_fit_is_refused_before_any_solver(tmp_path, monkeypa
     assert called == []
 
 
-def test_milp_pulp_engine_equals_highspy_engine_and_oracle():
+def test_milp_pulp_engine_equals_highspy_engine_and_oracle(optimum):
     for seed in range(4):
         inst = random_instance(4, 12, seed, max_decode=5, max_arrival=3 * (seed % 2))
         a = solve(inst, "milp", engine="pulp")
         b = solve(inst, "milp", engine="highspy")
         assert a.status == b.status == SolveStatus.OPTIMAL
-        assert a.objective == b.objective == _oracle(inst)[0]
+        assert a.objective == b.objective == optimum(inst)[0]
 
 
 def test_milp_bound_read_from_highs_not_pulp_status():
@@ -247,7 +252,7 @@ def test_cpsat_builder_with_side_constraint_and_determinism():
 
     inst = random_instance(5, 14, 3, max_decode=6)
     m = build_cpsat(inst, windows=horizon_windows(inst))
-    m.model.Add(m.end[0] <= m.start[1])  # r0 must finish before r1 starts
+    m.model.add(m.end[0] <= m.start[1])  # r0 must finish before r1 starts
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = 0
@@ -305,8 +310,7 @@ def test_warm_start_incumbent_is_used_and_never_worse():
         assert math.isfinite(res.lower_bound)
 
 
-@settings(max_examples=25, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25))
 @given(instances(max_n=14, max_memory=30, max_decode=12, max_arrival=8))
 def test_local_search_warm_start_is_feasible_and_never_worse_than_serial(inst):
     _, serial_obj = best_serial_schedule(inst)
@@ -358,10 +362,10 @@ def test_warm_start_options_are_validated(tmp_path, capsys):
     assert code == 2 and "option 'warm_start' must be one of" in err and "Traceback" not in err
 
 
-def test_isolated_milp_matches_the_in_process_solve_and_the_oracle():
+def test_isolated_milp_matches_the_in_process_solve_and_the_oracle(optimum):
     for seed in (3, 4):
         inst = random_instance(5, 12, seed, max_decode=5, max_arrival=3)
-        opt, _ = _oracle(inst)
+        opt, _ = optimum(inst)
         inline = solve(inst, "milp", time_limit=30)
         child = solve(inst, "milp", time_limit=30, isolate=True)
         assert child.stats["isolated"] and not inline.stats["isolated"]
@@ -397,7 +401,7 @@ def test_best_bound_switches_to_buckets_for_large_models():
     assert combined_bound(inst) <= b.value <= ub
 
 
-def test_milp_after_a_user_pulp_highs_solve_with_other_threads():
+def test_milp_after_a_user_pulp_highs_solve_with_other_threads(optimum):
     """HiGHS's global scheduler: a prior solve with default threads must not break ours."""
     import pulp
 
@@ -407,7 +411,7 @@ def test_milp_after_a_user_pulp_highs_solve_with_other_threads():
     prob.solve(pulp.HiGHS(msg=False))
     inst = Instance(12, [Request("a", 8, 1)] + [Request(x, 1, 3) for x in "bcd"])
     res = solve(inst, "milp", time_limit=60)
-    assert res.status == SolveStatus.OPTIMAL and res.objective == _oracle(inst)[0]
+    assert res.status == SolveStatus.OPTIMAL and res.objective == optimum(inst)[0]
     assert solve(inst, "milp", engine="pulp", threads=2).status == SolveStatus.OPTIMAL
 
 
@@ -458,8 +462,7 @@ def test_infeasible_incumbent_is_refused():
         solve(inst, "milp", incumbent=[0, 0, 0])
 
 
-@settings(max_examples=40, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(instances(max_n=6, max_memory=20, max_decode=6, max_arrival=6))
 def test_memory_rows_kept_are_exactly_those_that_can_bind(inst):
     """``memory_steps`` (O(n + T) difference arrays) against the definition: row ``t`` is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from lpsched.check import check
 from lpsched.generators import mcsf_synthetic, random_instance
@@ -21,7 +21,7 @@ from lpsched.models.guard import (
 from lpsched.models.windows import start_windows
 from lpsched.schedule import SolveStatus
 from lpsched.solve import solve
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _assert_guarded(inst, res, algo):
@@ -79,8 +79,7 @@ def test_cpsat_on_a_large_backlog_is_refused_at_once_with_the_estimate():
     assert grown < 0.5e9
 
 
-@settings(max_examples=40, derandomize=True, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(instances(max_n=7, max_memory=20, max_decode=6, max_arrival=6))
 def test_model_size_measures_match_the_built_models(inst):
     """The sizes the guards use are exact (CP-SAT) or upper bounds (non-zeros), and the

@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 
 from lpsched.check import check
-from lpsched.library import instance_files, load_instance
+from lpsched.library import instance_files
 from lpsched.schedule import Schedule
-from tests.oracle import brute_force_optimum
 
 
 @pytest.mark.parametrize("name", [p.stem for p in instance_files("tiny")])
-def test_stated_optimum(name):
-    inst = load_instance(name)
-    opt, _ = brute_force_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
-                                 inst.arrival.tolist())
+def test_stated_optimum(brute_optimum, name, tiny):
+    inst = tiny[name]
+    opt, _ = brute_optimum(inst)
     assert opt == inst.metadata["optimum"]
     witness = Schedule.from_mapping(inst, inst.metadata["optimal_starts"])
     rep = check(inst, witness)

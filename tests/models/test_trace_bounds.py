@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched.check import check
@@ -21,15 +21,9 @@ from lpsched.models.bounds import lower_bound
 from lpsched.models.combinatorial import combined_bound, fractional_bound, mean_busy_bound
 from lpsched.solve import solve
 from tests.oracle import naive_feasible
-from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 TINY = dict(max_n=5, max_memory=14, max_decode=5, arrivals=False)
-SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _opt(inst: Instance) -> int:
-    return bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist())[0]
 
 
 def reference_mean_busy(M: int, prefill: list[int], decode: list[int]) -> Fraction:
@@ -57,7 +51,7 @@ def reference_mean_busy(M: int, prefill: list[int], decode: list[int]) -> Fracti
     return value + sum(o - Fraction(m, a) for a, o, m in jobs)
 
 
-def test_mean_busy_hand_case():
+def test_mean_busy_hand_case(optimum):
     """M = 7, (s, o) = (1, 4), (2, 2), (6, 1): areas 14, 7, 7, first moments 40, 11, 7.
 
     Order (6,1), (2,2), (1,4); g(7) = 7, g(14) = 21, g(28) = 70; L = 7, 21, 70;
@@ -68,14 +62,14 @@ def test_mean_busy_hand_case():
     assert abs(mean_busy_bound(inst) - 113 / 14) < 1e-12
     assert reference_mean_busy(7, [1, 2, 6], [4, 2, 1]) == Fraction(113, 14)
     assert combined_bound(inst) == 7
-    assert lower_bound(inst, "combinatorial").value == 9 == _opt(inst)
+    assert lower_bound(inst, "combinatorial").value == 9 == optimum(inst)[0]
     assert lower_bound(inst, "combinatorial").details["mean_busy"] == 9
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300))
 @given(instances(**TINY))
-def test_mean_busy_bound_never_above_the_optimum(inst):
-    opt = _opt(inst)
+def test_mean_busy_bound_never_above_the_optimum(optimum, inst):
+    opt = optimum(inst)[0]
     mb = mean_busy_bound(inst)
     assert mb <= opt + 1e-9
     assert lower_bound(inst, "combinatorial").value <= opt
@@ -83,15 +77,15 @@ def test_mean_busy_bound_never_above_the_optimum(inst):
                                               inst.decode.tolist()))) < 1e-9
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120))
 @given(instances(**TINY), st.integers(1, 4), st.integers(1, 3))
-def test_rounding_lengths_down_never_raises_the_optimum_or_the_bound(inst, qs, qo):
+def test_rounding_lengths_down_never_raises_the_optimum_or_the_bound(optimum, inst, qs, qo):
     """OPT(rounded down) <= OPT: the same starts stay feasible with no larger completions."""
     s = qs * (inst.prefill // qs)
     o = np.maximum(1, qo * (inst.decode // qo))
     rounded = Instance.from_arrays(inst.memory, s, o)
-    opt = _opt(inst)
-    assert _opt(rounded) <= opt
+    opt = optimum(inst)[0]
+    assert optimum(rounded)[0] <= opt
     assert fractional_bound(mean_busy_bound(rounded)) <= opt
 
 
@@ -120,7 +114,7 @@ def _reference_lookback_decode(inst: Instance, order, lookback: int) -> list[int
     return starts
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150))
 @given(instances(max_n=6, max_memory=20, max_decode=6, arrivals=False), st.integers(0, 8))
 def test_lookback_decode_matches_a_plain_scan(inst, lookback):
     order = area_order(inst)
@@ -128,7 +122,7 @@ def test_lookback_decode_matches_a_plain_scan(inst, lookback):
     assert got.tolist() == _reference_lookback_decode(inst, order.tolist(), lookback)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60))
 @given(instances(max_n=8, max_memory=30, max_decode=8, arrivals=False))
 def test_lookback_spans_queue_order_to_backfill(inst):
     order = area_order(inst)
@@ -137,7 +131,7 @@ def test_lookback_spans_queue_order_to_backfill(inst):
     assert (decode_order(inst, order, lookback=10 ** 6) == full).all()
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=examples(100))
 @given(instances(max_n=8, max_memory=30, max_decode=8), st.integers(0, 20))
 def test_smith_area_schedules_pass_the_checker(inst, lookback):
     res = solve(inst, "smith-area", lookback=lookback)

@@ -19,6 +19,7 @@ from lpsched.serving.steptime import (
     kernel_residuals,
     kv_capacity,
 )
+from tests.strategies import examples
 
 
 def _measured(gpu: str, model: str) -> dict:
@@ -68,7 +69,7 @@ def test_tensor_parallel_step_by_hand():
     assert float(m.step_seconds(0, 0, 0, 0)) == 0.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(rows=st.integers(1, 20000), kv=st.integers(0, 10**6), sq=st.integers(0, 10**8),
        extra=st.integers(1, 5000), tp=st.sampled_from([1, 2, 4, 8]))
 def test_step_time_grows_with_work(rows, kv, sq, extra, tp):
