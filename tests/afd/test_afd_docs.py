@@ -14,36 +14,16 @@ from pathlib import Path
 import pytest
 
 from lpsched.cli import main
+from tests.markdown_examples import ROOT, blocks, commands
 
-ROOT = Path(__file__).resolve().parents[2]
 #: A wall time (``0.37 s``) varies from run to run.
 WALL = re.compile(r"\d+\.\d+ s\b")
 
 
 def examples(path: Path) -> list[tuple[str, int, list[str]]]:
     """(command, expected exit status, shown output lines) of every ``$ lpsched afd``."""
-    out, blocks, inside = [], [], False
-    for line in path.read_text().splitlines():
-        if line.startswith("```"):
-            inside = not inside
-            if inside:
-                blocks.append([])
-        elif inside:
-            blocks[-1].append(line)
-    for block in blocks:
-        cmd, shown = None, []
-        for line in block + ["$ end"]:
-            if line.startswith("$ "):
-                if cmd is not None:
-                    code = 0
-                    if cmd.endswith("; echo $?"):
-                        cmd, code = cmd[: -len("; echo $?")], int(shown.pop())
-                    out.append((cmd, code, shown))
-                cmd = line[2:] if line.startswith("$ lpsched afd ") else None
-                shown = []
-            elif cmd is not None and line.strip() and line.strip() != "...":
-                shown.append(line)
-    return out
+    return [(cmd, code, shown) for block in blocks(path) if block.lang == "shell"
+            for cmd, code, shown in commands(block.text) if cmd.startswith("lpsched afd ")]
 
 
 CASES = examples(ROOT / "docs" / "afd.md") + examples(ROOT / "README.md")
