@@ -31,17 +31,19 @@ from typing import Any
 
 import numpy as np
 
+from lpsched.errors import LpschedError
+
 __all__ = ["KINDS", "Option", "OptionError", "Passthrough", "UnsupportedInstance",
            "validate_options"]
 
 _NO_DEFAULT = object()
 
 
-class OptionError(ValueError):
+class OptionError(LpschedError, ValueError):
     """An option that the algorithm does not declare, or a value it does not accept."""
 
 
-class UnsupportedInstance(ValueError):
+class UnsupportedInstance(LpschedError, ValueError):
     """An algorithm that cannot handle the instance at all (e.g. the tiny-only DP on n = 40)."""
 
 

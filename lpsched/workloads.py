@@ -52,7 +52,6 @@ row count, SHA-256 of the source file, date, script).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -66,6 +65,7 @@ import numpy as np
 
 from lpsched.errors import InstanceError
 from lpsched.instance import DEFAULT_STEP_SECONDS, Instance
+from lpsched.limits import read_json_file
 from lpsched.traces import read_trace_columns
 
 __all__ = [
@@ -248,6 +248,9 @@ class WorkloadProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "profile") -> WorkloadProfile:
         """Build a profile from its JSON form (the files under ``lpsched/data/profiles``)."""
+        if not isinstance(data, Mapping):
+            raise InstanceError("not a workload profile (top level must be a JSON object)",
+                                source=source)
         if data.get("format") != FORMAT:
             raise ValueError(f"{source}: not a workload profile (format {data.get('format')!r}, "
                              f"expected {FORMAT!r})")
@@ -269,7 +272,7 @@ class WorkloadProfile:
                 max_total=data.get("support", {}).get("max_total_tokens"),
                 dependence={k: v for k, v in dep.items() if k != "counts"},
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError, OverflowError) as exc:
             raise ValueError(f"{source}: malformed workload profile ({exc!r})") from None
 
 
@@ -309,10 +312,7 @@ def load_profile(name: str | os.PathLike[str]) -> WorkloadProfile:
         if not path.exists():
             raise ValueError(f"unknown workload profile {key!r}; available: "
                              f"{', '.join(profile_names())}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+    data = read_json_file(path)  # the JSON limits of lpsched.limits; InstanceError (ValueError)
     prof = WorkloadProfile.from_dict(data, source=str(path))
     _CACHE[key] = prof
     return prof
