@@ -203,7 +203,8 @@ def _profile(instance: Instance, schedule: ScheduleLike) -> tuple[Schedule, _Pro
 def _block_area(held: np.ndarray, steps: np.ndarray, b: int) -> int:
     """``sum`` over pieces of ``sum_{x = held+1}^{held+steps} b ceil(x / b)`` (token-steps)."""
     def cum(x: np.ndarray) -> np.ndarray:  # sum_{y=1}^{x} b ceil(y / b), x = q b + r
-        q, r = np.divmod(x, b)
+        q = x // b  # (np.divmod has no loop for the exact object arrays below)
+        r = x - q * b
         return b * b * q * (q + 1) // 2 + r * b * (q + 1)
     top = _magnitude(held + steps) + b
     if not fits_int64(held.size, top * top):  # ~x^2 / 2 per piece: exact Python integers

@@ -21,8 +21,8 @@ File formats read here:
   original layout (``TIMESTAMP,ContextTokens,GeneratedTokens``).
 
 Every refusal raises :class:`InstanceError`, whose message names the file, the
-request and the rule that was broken. Every integer (``M``, ``s``, ``o``, ``a``, ``b``)
-is within the cap ``|x| <= 2**40`` of :mod:`lpsched.limits`, so that no arithmetic on
+request and the rule that was broken. Every integer (``M``, ``s``, ``o``, ``a``, ``b``), and the
+horizon ``max_i a_i + sum_i o_i``, is within the cap ``2**40`` of :mod:`lpsched.limits`, so that no arithmetic on
 instances and schedules can wrap int64; wrong argument types raise
 :class:`~lpsched.errors.UsageError` or :class:`InstanceError`, never a builtin error.
 """
@@ -128,6 +128,18 @@ def integer_column(arr: np.ndarray, field: str, *, ids: Sequence[str] | None = N
 def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -> int:
     """``value`` as an int within the cap, refusing bools, fractions, strings, None."""
     return cap_int(value, field, source=source, request=rid)
+
+
+def _check_horizon(ids: Sequence[str], o: np.ndarray, a: np.ndarray, source: str | None) -> None:
+    """Refuse an instance whose horizon ``max_i a_i + sum_i o_i`` exceeds the cap of
+    :mod:`lpsched.limits`: every schedule that never idles while a request waits (the
+    sequential fallback, every algorithm's) then has its starts within the cap too."""
+    horizon = int(a.max()) + exact_sum(o)
+    if horizon > INTEGER_CAP:
+        k = int(np.argmax(a))
+        raise InstanceError(f"the horizon max arrival + sum of decode lengths = {int(a[k])} + "
+                            f"{exact_sum(o)} = {horizon} exceeds the cap 2^40 = {INTEGER_CAP} "
+                            "(a schedule must fit within it)", source=source, request=ids[k])
 
 
 def _from_columns(memory: int, prefill: np.ndarray, decode: np.ndarray, arrival: np.ndarray,
@@ -288,6 +300,7 @@ class Instance:
             raise InstanceError(
                 f"prefill + decode = {peak} exceeds memory {memory}: the request can never run",
                 source=source, request=ids[k])
+        _check_horizon(ids, o, a, source)
         index: dict[str, int] = {}
         for k, rid in enumerate(ids):
             if rid in index:
@@ -485,7 +498,8 @@ class Instance:
                 raise InstanceError(f"missing field {field!r}", source=source)
         if not isinstance(data["requests"], list):
             raise InstanceError("'requests' must be a list", source=source)
-        metadata = data.get("metadata") or {}
+        metadata = data.get("metadata")
+        metadata = {} if metadata is None else metadata
         if not isinstance(metadata, Mapping):
             raise InstanceError("'metadata' must be an object", source=source)
         for k, r in enumerate(data["requests"]):
@@ -589,8 +603,8 @@ def _arrival_steps(times: np.ndarray, step_seconds: float, ids: Sequence[str],
     bad = ~np.isfinite(steps) | (steps >= INTEGER_CAP + 1)
     if np.any(bad):
         k = int(np.flatnonzero(bad)[0])
-        raise InstanceError(f"arrival time {times[k]!r} is {steps[k]:.6g} steps after the first "
-                            f"arrival ({times.min()!r} s, {step_seconds} s per step), beyond "
+        raise InstanceError(f"arrival time {float(times[k])!r} is {steps[k]:.6g} steps after the "
+                            f"first arrival ({float(times.min())!r} s, {step_seconds} s per step), beyond "
                             f"the cap 2^40 = {INTEGER_CAP} on arrival steps", source=src,
                             request=ids[k])
     return np.floor(steps).astype(np.int64)

@@ -98,6 +98,11 @@ def cap_column(values: Any, field: str, *, ids: Sequence[str] | None = None,
     offending value is refused naming its request (``ids[k]``, or ``r<k>`` without ids).
     Values are checked before any cast, so nothing wraps or rounds.
     """
+    if isinstance(values, (list, tuple)):  # numpy would read True as 1: refuse bools first
+        for k, v in enumerate(values):
+            if isinstance(v, (bool, np.bool_)):
+                raise error(f"{field} must be an integer, got {v!r}", source=source,
+                            request=str(ids[k]) if ids is not None and k < len(ids) else f"r{k}")
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError, OverflowError) as exc:

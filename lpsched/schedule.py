@@ -93,15 +93,15 @@ class Schedule:
         if starts is None or isinstance(starts, (str, bytes, Mapping)):
             raise UsageError("starts must be a sequence of start steps (Schedule.from_mapping "
                              f"takes a mapping), got {type(starts).__name__}")
-        try:
-            arr = np.asarray(starts)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ScheduleError(f"start steps must be a list of integers ({exc})") from None
+        size = len(starts) if hasattr(starts, "__len__") else None
+        if size is not None and size != instance.n:
+            raise ScheduleError(
+                f"schedule has {size} starts for an instance of {instance.n} requests")
+        arr = np.array(cap_column(starts, "start", ids=instance.ids, error=ScheduleError),
+                       dtype=np.int64)
         if arr.shape != (instance.n,):
             raise ScheduleError(
                 f"schedule has {arr.size} starts for an instance of {instance.n} requests")
-        arr = np.array(cap_column(arr, "start", ids=instance.ids, error=ScheduleError),
-                       dtype=np.int64)
         arr.setflags(write=False)
         self._instance = instance
         self._starts = arr
@@ -344,7 +344,9 @@ def _done_before(segs: Sequence[tuple[int, int]]) -> list[int]:
 
 def _int_pair(seg: Any, rid: str) -> tuple[int, int]:
     """A ``[start, steps]`` pair of integers within the cap (:class:`ScheduleError` if not)."""
-    if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2:
+    if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2 or not all(
+            isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_)) for v in seg):
         shown = repr(seg) if len(repr(seg)) <= 60 else repr(seg)[:57] + "..."
         raise ScheduleError(f"runs must be a non-empty list of [start, steps] integer pairs, "
                             f"got {shown}", request=rid)

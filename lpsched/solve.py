@@ -155,6 +155,12 @@ def _checked_seed(seed: Any) -> int | None:
     return int(seed)
 
 
+def _real(x: Any) -> bool:
+    """A real number that is not NaN (a bound of ``-inf`` is valid, if useless)."""
+    return (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            and not (isinstance(x, (float, np.floating)) and x != x))
+
+
 def _proven(res: Result) -> bool:
     return (res.objective is not None and res.lower_bound is not None
             and res.lower_bound >= res.objective - 1e-9)
@@ -198,6 +204,9 @@ def _verified(name: str, instance: Instance, result: Result) -> Result:
                                            f"{report.reason()}")
     obj = report.objective
     lb = result.lower_bound
+    if lb is not None and not _real(lb):
+        return dataclasses.replace(result, status=SolveStatus.ERROR, objective=obj,
+                                   message=f"{name} reported lower bound {lb!r:.40}, not a number")
     if lb is not None and lb > obj + 1e-6:
         return dataclasses.replace(result, status=SolveStatus.ERROR, objective=obj,
                                    message=f"{name} reported lower bound {lb} above its own "
