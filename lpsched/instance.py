@@ -21,9 +21,10 @@ File formats read here:
   original layout (``TIMESTAMP,ContextTokens,GeneratedTokens``).
 
 Every refusal raises :class:`InstanceError`, whose message names the file, the
-request and the rule that was broken. Every integer (``M``, ``s``, ``o``, ``a``, ``b``), and the
-horizon ``max_i a_i + sum_i o_i``, is within the cap ``2**40`` of :mod:`lpsched.limits`, so that no arithmetic on
-instances and schedules can wrap int64; wrong argument types raise
+request and the rule that was broken. Every integer (``M``, ``s``, ``o``, ``a``,
+``b``), and the horizon ``max_i a_i + sum_i o_i``, is within the cap ``2**40`` of
+:mod:`lpsched.limits`, so that no arithmetic on instances and schedules can wrap
+int64; wrong argument types raise
 :class:`~lpsched.errors.UsageError` or :class:`InstanceError`, never a builtin error.
 """
 
@@ -249,7 +250,7 @@ class Instance:
                 if isinstance(i, bool) or not isinstance(i, (str, int, np.integer)):
                     raise InstanceError(f"id must be a string, got {i!r}", source=source,
                                         request=f"#{k}")
-        cols = {}
+        cols: dict[str, np.ndarray] = {}
         for field, col in (("prefill", prefill), ("decode", decode), ("arrival", arrival)):
             if col is None and field == "arrival":
                 cols[field] = np.zeros(len(cols["prefill"]), dtype=np.int64)
@@ -506,13 +507,8 @@ class Instance:
             if isinstance(r, Mapping) and "id" not in r:
                 raise InstanceError("missing field 'id'", source=source, request=f"#{k}")
         name = data.get("name") or (Path(source).stem if source else "instance")
-        memory = data["memory"]
-        if isinstance(memory, bool) or not isinstance(memory, (int, float)):
-            raise InstanceError(f"memory must be a positive integer, got {memory!r}", source=source)
-        block_size = data.get("block_size", 1)
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, float)):
-            raise InstanceError(f"block_size must be an integer >= 1, got {block_size!r}",
-                                source=source)
+        memory = cap_int(data["memory"], "memory", source=source)
+        block_size = cap_int(data.get("block_size", 1), "block_size", source=source)
         return cls(memory, data["requests"], name=str(name), metadata=metadata, source=source,
                    block_size=block_size)
 

@@ -197,6 +197,7 @@ def _verified(name: str, instance: Instance, result: Result) -> Result:
                 stats={**result.stats, "fallback": "sequential"})
         else:
             return result
+    assert result.schedule is not None  # (set just above when it was missing)
     report = check(instance, result.schedule)
     if not report.feasible:
         return dataclasses.replace(result, status=SolveStatus.ERROR, objective=None,

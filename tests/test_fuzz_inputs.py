@@ -8,7 +8,7 @@ accepts, that its verdict (feasible, objective, first violated step and the memo
 there, first request starting before its arrival) equals the naive per-step scan of
 :func:`tests.oracle.naive_scan`.
 
-Budget: ``LPSCHED_FUZZ_EXAMPLES`` examples per test; unset, 60 per test with
+Budget: ``LPSCHED_FUZZ_EXAMPLES`` examples per test; unset, 150 per test with
 derandomised draws (the same inputs on every run, a few seconds in all); set it (for
 example ``LPSCHED_FUZZ_EXAMPLES=5000``) for a longer campaign with fresh random draws.
 """
@@ -37,7 +37,7 @@ from lpsched.stop import TimeLimitError
 from tests.oracle import naive_scan
 
 _ENV = os.environ.get("LPSCHED_FUZZ_EXAMPLES")
-EXAMPLES = int(_ENV) if _ENV else 60
+EXAMPLES = int(_ENV) if _ENV else 150
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=_ENV is None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
@@ -64,8 +64,12 @@ def ref_int(v):
     return int(v) if abs(int(v)) <= CAP else None
 
 
+_TMP = tempfile.TemporaryDirectory(prefix="lpsched-fuzz-")  # removed at exit
+
+
 def _tmp() -> Path:
-    return Path(tempfile.mkdtemp(prefix="lpsched-fuzz-"))
+    """One scratch folder for the module; each example overwrites its files."""
+    return Path(_TMP.name)
 
 
 def assert_valid_instance(inst: Instance) -> None:
