@@ -109,6 +109,14 @@ class Request:
         return self.prefill * self.decode + self.decode * (self.decode + 1) // 2
 
 
+def _row(rid: str, s: int, o: int, a: int) -> Request:
+    """A :class:`Request` of already validated values (skips ``__post_init__``)."""
+    r = object.__new__(Request)
+    for name, value in (("id", rid), ("prefill", s), ("decode", o), ("arrival", a)):
+        object.__setattr__(r, name, value)
+    return r
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.int64)
     a.setflags(write=False)
@@ -402,8 +410,8 @@ class Instance:
     def requests(self) -> tuple[Request, ...]:
         """Row view (builds :class:`Request` objects; avoid on huge instances)."""
         return tuple(
-            Request(i, int(s), int(o), int(a))
-            for i, s, o, a in zip(self._ids, self._prefill, self._decode, self._arrival)
+            _row(i, s, o, a) for i, s, o, a in zip(self._ids, self._prefill.tolist(),
+                                                   self._decode.tolist(), self._arrival.tolist())
         )
 
     def index(self, request_id: str) -> int:
@@ -414,8 +422,8 @@ class Instance:
             raise KeyError(f"unknown request id {request_id!r}") from None
 
     def __getitem__(self, k: int) -> Request:
-        return Request(self._ids[k], int(self._prefill[k]), int(self._decode[k]),
-                       int(self._arrival[k]))
+        return _row(self._ids[k], int(self._prefill[k]), int(self._decode[k]),
+                    int(self._arrival[k]))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):
@@ -449,7 +457,12 @@ class Instance:
 
     def subset(self, positions: Sequence[int] | np.ndarray, *, name: str | None = None) -> Instance:
         """The instance restricted to the requests at ``positions``."""
-        pos = np.asarray(positions, dtype=np.int64)
+        try:
+            pos = np.asarray(positions, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(f"positions must be integers, got {positions!r:.60}") from None
+        if pos.ndim != 1 or (pos.size and (pos.max() >= self.n or pos.min() < -self.n)):
+            raise UsageError(f"positions must be a list of request positions 0..{self.n - 1}")
         return Instance.from_arrays(
             self._memory, self._prefill[pos], self._decode[pos], self._arrival[pos],
             ids=[self._ids[k] for k in pos], name=name or self._name, metadata=self._metadata,

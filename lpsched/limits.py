@@ -175,8 +175,10 @@ def parse_json(text: str, *, source: str | None = None,
                     source=source) from None
     except RecursionError:
         raise error(f"JSON nested deeper than {JSON_MAX_DEPTH} levels", source=source) from None
-    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
-        raise error(f"malformed JSON: {exc}", source=source) from None
+    except ValueError as exc:  # an integer literal of more than 4300 digits
+        what = ("an integer of more than 4300 digits, far beyond the cap 2^40"
+                if "digits" in str(exc) else str(exc))
+        raise error(f"malformed JSON: {what}", source=source) from None
     if _depth(data) > JSON_MAX_DEPTH:
         raise error(f"JSON nested deeper than {JSON_MAX_DEPTH} levels", source=source)
     return data

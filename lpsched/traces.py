@@ -87,6 +87,9 @@ def _count(cell: str, field: str, src: str, rid: str) -> int:
     text = cell.strip()
     shown = text if len(text) <= 40 else text[:37] + "..."
     val: int | float
+    if len(text) > 40 and text.lstrip("+-").isdigit():
+        raise InstanceError(f"{field} {shown} exceeds the cap 2^40 = {INTEGER_CAP}", source=src,
+                            request=rid)
     try:
         val = int(text) if len(text) <= 40 else float(text)
     except ValueError:

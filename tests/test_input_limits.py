@@ -89,16 +89,22 @@ def test_issue_prefill_near_int64_no_longer_wraps_the_peak_check(tmp_path, capsy
 
 
 def test_issue_1e30_and_10_pow_30_are_refused_cleanly(tmp_path, capsys):
-    for value in ("1e30", "1000000000000000000000000000000"):
+    for value in ("1e30", "1000000000000000000000000000000", "1e400", "9" * 5000):
         path = write(tmp_path / "e.json", '{"memory": 10, "requests": [{"id": "a", "prefill": '
                      + value + ', "decode": 2}]}')
         rc, err = run_cli(capsys, "info", path)
-        assert rc == 2 and "exceeds the cap" in one_line_error(err)
+        line = one_line_error(err)
+        assert rc == 2 and ("exceeds the cap" in line or "must be an integer, got inf" in line
+                            or "4300 digits" in line), line
 
 
-def test_block_size_flag_beyond_the_cap_is_one_line(capsys):
+def test_block_size_and_memory_flags_beyond_the_cap_are_one_line(capsys):
     rc, err = run_cli(capsys, "info", "tiny-1", "--block-size", "10000000000000000000")
     assert rc == 2 and "block_size 10000000000000000000 exceeds the cap" in one_line_error(err)
+    rc, err = run_cli(capsys, "solve", "tiny-1", "--algo", "fcfs", "--memory", str(2**63))
+    assert rc == 2 and f"memory {2**63} exceeds the cap" in one_line_error(err)
+    rc, err = run_cli(capsys, "solve", "tiny-1", "--algo", "fcfs", "--seed", "-1")
+    assert rc == 2 and "seed must be in [0, 2^31 - 1" in one_line_error(err)
 
 
 def test_values_at_the_cap_are_accepted_exactly():
@@ -297,6 +303,7 @@ def test_bom_is_stripped_in_every_layout(tmp_path, header):
                                         ("1e30", "exceeds the cap"),
                                         (str(CAP + 1), "exceeds the cap"),
                                         ("12345678901234567.5", "exceeds the cap"),
+                                        ("9" * 5000, "exceeds the cap"),
                                         ("4.5", "must be an integer"),
                                         ("\x00", "must be an integer")])
 def test_csv_token_counts(tmp_path, cell, rule):
@@ -343,6 +350,9 @@ def test_error_hierarchy_keeps_the_builtin_bases():
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), "milp", max_model_bytes=10**400),
      OptionError),
     (lambda: lpsched.library.load_instance(None), UsageError),
+    (lambda: Instance(10, [Request("a", 1, 1)]).subset([3]), UsageError),
+    (lambda: Instance(10, [Request("a", 1, 1)]).subset(None), UsageError),
+    (lambda: Instance(10, [Request("a", 1, 1)]).replace(memory=2**63), InstanceError),
     (lambda: lpsched.library.load_instance("no-such-instance"), UnknownInstance),
 ])
 def test_api_misuse_raises_the_package_errors(call, cls):
