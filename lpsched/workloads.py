@@ -65,7 +65,7 @@ import numpy as np
 
 from lpsched.errors import InstanceError
 from lpsched.instance import DEFAULT_STEP_SECONDS, Instance
-from lpsched.limits import read_json_file
+from lpsched.limits import path_text, read_json_file
 from lpsched.traces import read_trace_columns
 
 __all__ = [
@@ -303,7 +303,7 @@ _CACHE: dict[str, WorkloadProfile] = {}
 
 def load_profile(name: str | os.PathLike[str]) -> WorkloadProfile:
     """Load a bundled profile by name (``"azure_conv_2023"``) or a profile JSON file path."""
-    key = str(name)
+    key = path_text(name)  # a str or PathLike (UsageError otherwise)
     if key in _CACHE:
         return _CACHE[key]
     path = Path(key)
@@ -596,7 +596,7 @@ def derive_profile(path: str | os.PathLike[str], name: str, *, script: str = "",
     permutation and the check sample use fixed seeds). ``derived_on`` defaults
     to today's date (ISO).
     """
-    path = Path(path)
+    path = Path(path_text(path))
     s, o, t = _read_columns(path)
     n = s.size
     levels = np.linspace(0.0, 1.0, N_LEVELS)

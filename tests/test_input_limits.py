@@ -378,3 +378,15 @@ def test_not_a_number_lower_bound_is_never_optimal():
     finally:
         unregister("nan-bound")
     assert res.status is SolveStatus.ERROR and "not a number" in res.message
+
+
+def test_workload_profile_loader_limits(tmp_path):
+    from lpsched.workloads import load_profile
+    deep = write(tmp_path / "deep.json", "[" * 10_000 + "]" * 10_000)
+    with pytest.raises(InstanceError, match="nested deeper"):
+        load_profile(deep)
+    flat = write(tmp_path / "flat.json", "[1, 2]")
+    with pytest.raises(InstanceError, match="not a workload profile"):
+        load_profile(flat)
+    with pytest.raises(UsageError):
+        load_profile(None)
