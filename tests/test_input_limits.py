@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
 import lpsched
-from lpsched import Instance, Request, Result, Schedule, SolveStatus, check, solve
+from lpsched import Instance, Request, Result, Schedule, SolveStatus, check, library, solve
 from lpsched.check import memory_at, memory_profile
 from lpsched.cli import main
 from lpsched.errors import InstanceError, LpschedError, UnknownInstance, UsageError
@@ -328,20 +329,28 @@ def test_error_hierarchy_keeps_the_builtin_bases():
         assert issubclass(cls, LpschedError) and issubclass(cls, base), cls
 
 
+def wrong(value: Any) -> Any:
+    """``value`` typed ``Any``: the calls below pass wrong types on purpose."""
+    return value
+
+
+WRONG: Any = None
+
+
 @pytest.mark.parametrize("call, cls", [
-    (lambda: check(None, [0]), UsageError),
-    (lambda: check(Instance(10, [Request("a", 1, 1)]), None), UsageError),
-    (lambda: Instance(10, None), InstanceError),
-    (lambda: Instance(10, [Request("a", 1, 1)], metadata=5), InstanceError),
-    (lambda: Instance.from_arrays(10, None, [1]), InstanceError),
+    (lambda: check(WRONG, [0]), UsageError),
+    (lambda: check(Instance(10, [Request("a", 1, 1)]), WRONG), UsageError),
+    (lambda: Instance(10, WRONG), InstanceError),
+    (lambda: Instance(10, [Request("a", 1, 1)], metadata=wrong(5)), InstanceError),
+    (lambda: Instance.from_arrays(10, WRONG, [1]), InstanceError),
     (lambda: Instance.from_arrays(10, [1, True], [1, 1]), InstanceError),
-    (lambda: Request("a", None, 1), InstanceError),
-    (lambda: lpsched.load(None), UsageError),
+    (lambda: Request("a", WRONG, 1), InstanceError),
+    (lambda: lpsched.load(WRONG), UsageError),
     (lambda: lpsched.load("x.json", offline=True), UsageError),
-    (lambda: lpsched.read_trace(None, 10), UsageError),
-    (lambda: solve(None), UsageError),
+    (lambda: lpsched.read_trace(WRONG, 10), UsageError),
+    (lambda: solve(WRONG), UsageError),
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), time_limit=10**400), TimeLimitError),
-    (lambda: solve(Instance(10, [Request("a", 1, 1)]), time_limit="1"), TimeLimitError),
+    (lambda: solve(Instance(10, [Request("a", 1, 1)]), time_limit=wrong("1")), TimeLimitError),
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), seed=-1), OptionError),
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), seed=2**31), OptionError),
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), "nope"), UnknownAlgorithm),
@@ -349,11 +358,11 @@ def test_error_hierarchy_keeps_the_builtin_bases():
      OptionError),
     (lambda: solve(Instance(10, [Request("a", 1, 1)]), "milp", max_model_bytes=10**400),
      OptionError),
-    (lambda: lpsched.library.load_instance(None), UsageError),
+    (lambda: library.load_instance(WRONG), UsageError),
     (lambda: Instance(10, [Request("a", 1, 1)]).subset([3]), UsageError),
-    (lambda: Instance(10, [Request("a", 1, 1)]).subset(None), UsageError),
+    (lambda: Instance(10, [Request("a", 1, 1)]).subset(WRONG), UsageError),
     (lambda: Instance(10, [Request("a", 1, 1)]).replace(memory=2**63), InstanceError),
-    (lambda: lpsched.library.load_instance("no-such-instance"), UnknownInstance),
+    (lambda: library.load_instance("no-such-instance"), UnknownInstance),
 ])
 def test_api_misuse_raises_the_package_errors(call, cls):
     with pytest.raises(cls) as info:
