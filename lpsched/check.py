@@ -33,6 +33,14 @@ Segmented runs (:attr:`Schedule.runs`): segment ``k`` of a preempted request is 
 (:meth:`Schedule.pieces`), i.e. exactly a request of prefill ``s + D_k`` and decode
 ``d_k`` started at ``p_k``; the checker evaluates the memory of all pieces, so every
 step of every segment is covered, block rounding included.
+
+Exact arithmetic: every integer of an instance and a schedule is within ``2**40``
+(:mod:`lpsched.limits`), so each term above is below ``2**43`` in absolute value and
+the sums fit int64 for up to ``2**19`` pieces whatever the data; beyond that, when the
+actual values could reach ``2**62`` (:func:`lpsched.limits.fits_int64`), the sums are
+taken over exact Python integers instead, so the verdict never depends on a wrap.
+Only steps ``t >= 1`` count (the model's steps); starts before arrival (negative ones
+included) are reported as an :class:`ArrivalViolation`, whatever their memory.
 """
 
 from __future__ import annotations
@@ -43,8 +51,10 @@ from typing import Any
 
 import numpy as np
 
+from lpsched.errors import UsageError
 from lpsched.instance import Instance
-from lpsched.schedule import Schedule, as_schedule
+from lpsched.limits import cap_column, exact_sum, fits_int64
+from lpsched.schedule import Schedule, ScheduleError, as_schedule
 
 __all__ = [
     "ArrivalViolation",
@@ -54,6 +64,9 @@ __all__ = [
     "memory_at",
     "memory_profile",
 ]
+
+#: Largest span of steps :func:`memory_profile` materialises (2^26: 0.5 GiB per array).
+PROFILE_MAX_STEPS = 2**26
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,10 @@ class _Profile:
         w = s - p
         begin = p + 1  # first step occupied
         end = p + o + 1  # first step no longer occupied
+        top = max(_magnitude(w), _magnitude(end), _magnitude(begin)) + int(block_size)
+        self.wide = w.size > 0 and not fits_int64(w.size, 2 * top)
+        if self.wide:  # sums of these could wrap int64: exact Python integers
+            w = w.astype(object)
         ob = np.argsort(begin, kind="stable")
         oe = np.argsort(end, kind="stable")
         self.begin = begin[ob]
@@ -154,6 +171,8 @@ class _Profile:
 
     def __call__(self, t: np.ndarray | int) -> np.ndarray:
         t = np.asarray(t, dtype=np.int64)
+        if self.wide:
+            t = t.astype(object)
         kb = np.searchsorted(self.begin, t, side="right")
         ke = np.searchsorted(self.end, t, side="right")
         out = (self.wb[kb] - self.we[ke]) + t * (kb - ke)
@@ -163,8 +182,20 @@ class _Profile:
         return out
 
 
+def _magnitude(x: np.ndarray) -> int:
+    """``max |x|`` as a Python int (0 for an empty array)."""
+    return max(abs(int(x.max())), abs(int(x.min()))) if x.size else 0
+
+
+def _schedule(instance: Instance, schedule: ScheduleLike) -> Schedule:
+    if not isinstance(instance, Instance):
+        raise UsageError(f"the instance must be an lpsched.Instance, got "
+                         f"{type(instance).__name__}")
+    return as_schedule(instance, schedule)
+
+
 def _profile(instance: Instance, schedule: ScheduleLike) -> tuple[Schedule, _Profile]:
-    sched = as_schedule(instance, schedule)
+    sched = _schedule(instance, schedule)
     held, steps, start = sched.pieces()
     return sched, _Profile(held, steps, start, instance.block_size)
 
@@ -172,8 +203,12 @@ def _profile(instance: Instance, schedule: ScheduleLike) -> tuple[Schedule, _Pro
 def _block_area(held: np.ndarray, steps: np.ndarray, b: int) -> int:
     """``sum`` over pieces of ``sum_{x = held+1}^{held+steps} b ceil(x / b)`` (token-steps)."""
     def cum(x: np.ndarray) -> np.ndarray:  # sum_{y=1}^{x} b ceil(y / b), x = q b + r
-        q, r = np.divmod(x, b)
+        q = x // b  # (np.divmod has no loop for the exact object arrays below)
+        r = x - q * b
         return b * b * q * (q + 1) // 2 + r * b * (q + 1)
+    top = _magnitude(held + steps) + b
+    if not fits_int64(held.size, top * top):  # ~x^2 / 2 per piece: exact Python integers
+        held, steps = held.astype(object), steps.astype(object)
     return int((cum(held + steps) - cum(held)).sum())
 
 
@@ -181,21 +216,25 @@ def memory_at(instance: Instance, schedule: ScheduleLike,
               steps: Sequence[int] | np.ndarray) -> np.ndarray:
     """KV memory ``m(t)`` in each of ``steps`` (vectorised, ``O((n + k) log n)``; blocks
     and segmented runs included)."""
-    return _profile(instance, schedule)[1](np.asarray(steps, dtype=np.int64))
+    t = cap_column(steps, "step", error=ScheduleError)
+    return _profile(instance, schedule)[1](t)
 
 
 def memory_profile(instance: Instance,
                    schedule: ScheduleLike) -> tuple[np.ndarray, np.ndarray]:
     """Memory in every step ``1..makespan``: ``(steps, memory)``; ``O(n + makespan)``
     (``O(R (n + makespan) log n)`` with blocks, module docstring)."""
-    sched = as_schedule(instance, schedule)
+    sched = _schedule(instance, schedule)
     s, o, p = sched.pieces()
     makespan = int((p + o).max())
-    if instance.block_size > 1:
-        steps = np.arange(1, makespan + 1, dtype=np.int64)
-        return steps, _Profile(s, o, p, instance.block_size)(steps)
     lo = int(min(1, (p + 1).min()))
     size = makespan - lo + 2
+    if size > PROFILE_MAX_STEPS:
+        raise ScheduleError(f"memory_profile: the schedule spans {size} steps, more than "
+                            f"{PROFILE_MAX_STEPS}; use memory_at() at chosen steps")
+    if instance.block_size > 1 or not fits_int64(s.size, max(_magnitude(s - p), size) * 2):
+        steps = np.arange(1, makespan + 1, dtype=np.int64)
+        return steps, _Profile(s, o, p, instance.block_size)(steps)
     cnt = np.zeros(size, dtype=np.int64)
     wsum = np.zeros(size, dtype=np.int64)
     np.add.at(cnt, p + 1 - lo, 1)
@@ -257,10 +296,12 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
 
     q = np.sort(run_start + run_steps)  # distinct completion steps (np.unique hashes; sort + mask is faster)
     q = q[np.concatenate(([True], q[1:] != q[:-1]))]
-    q = q[q >= 1]
+    q = q[q >= 1]  # no completion at a step >= 1: nothing runs in the model's steps
     mem = prof(q)
-    k_peak = int(np.argmax(mem))
-    peak_memory, peak_step = int(mem[k_peak]), int(q[k_peak])
+    peak_memory, peak_step = 0, 0
+    if q.size:
+        k_peak = int(np.argmax(mem))
+        peak_memory, peak_step = int(mem[k_peak]), int(q[k_peak])
 
     violation = None
     over = mem > M
@@ -287,7 +328,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
         violation=violation,
         arrival_violation=arrival_violation,
         steps_checked=int(q.size),
-        objective=int((c - a).sum()),
+        objective=exact_sum(c - a),
         makespan=makespan,
         peak_memory=peak_memory,
         peak_step=peak_step,

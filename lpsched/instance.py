@@ -21,7 +21,11 @@ File formats read here:
   original layout (``TIMESTAMP,ContextTokens,GeneratedTokens``).
 
 Every refusal raises :class:`InstanceError`, whose message names the file, the
-request and the rule that was broken.
+request and the rule that was broken. Every integer (``M``, ``s``, ``o``, ``a``,
+``b``), and the horizon ``max_i a_i + sum_i o_i``, is within the cap ``2**40`` of
+:mod:`lpsched.limits`, so that no arithmetic on instances and schedules can wrap
+int64; wrong argument types raise
+:class:`~lpsched.errors.UsageError` or :class:`InstanceError`, never a builtin error.
 """
 
 from __future__ import annotations
@@ -37,7 +41,16 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.errors import InstanceError
+from lpsched.errors import InstanceError, UsageError
+from lpsched.limits import (
+    INTEGER_CAP,
+    cap_column,
+    cap_int,
+    exact_sum,
+    fits_int64,
+    path_text,
+    read_json_file,
+)
 from lpsched.traces import read_trace_columns
 
 __all__ = [
@@ -76,6 +89,15 @@ class Request:
     decode: int
     arrival: int = 0
 
+    def __post_init__(self) -> None:
+        """Integers within the cap of :mod:`lpsched.limits` (the sign rules are checked by
+        :class:`Instance`); :class:`InstanceError` naming the field and the request."""
+        rid = self.id
+        if isinstance(rid, bool) or not isinstance(rid, (str, int, np.integer)):
+            raise InstanceError(f"id must be a string, got {rid!r}")
+        for name in ("prefill", "decode", "arrival"):
+            object.__setattr__(self, name, cap_int(getattr(self, name), name, request=str(rid)))
+
     @property
     def peak_memory(self) -> int:
         """KV tokens held in the request's last step: ``s + o``."""
@@ -87,6 +109,14 @@ class Request:
         return self.prefill * self.decode + self.decode * (self.decode + 1) // 2
 
 
+def _row(rid: str, s: int, o: int, a: int) -> Request:
+    """A :class:`Request` of already validated values (skips ``__post_init__``)."""
+    r = object.__new__(Request)
+    for name, value in (("id", rid), ("prefill", s), ("decode", o), ("arrival", a)):
+        object.__setattr__(r, name, value)
+    return r
+
+
 def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.int64)
     a.setflags(write=False)
@@ -95,35 +125,30 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 def integer_column(arr: np.ndarray, field: str, *, ids: Sequence[str] | None = None,
                    source: str | None = None) -> np.ndarray:
-    """``arr`` as int64, refusing (not rounding) non-integer values.
+    """``arr`` as int64, refusing (not rounding, not wrapping) non-integers and values beyond
+    the cap of :mod:`lpsched.limits`.
 
     Integral floats are accepted; anything else raises :class:`InstanceError` naming the
     first offending request (``ids[k]``, or ``r<k>`` without ids) and ``field``.
     """
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
-        return arr.astype(np.int64)
-    bad = 0
-    try:
-        fl = arr.astype(float)
-        bad = int(np.flatnonzero(~np.isfinite(fl) | (fl != np.floor(fl)))[0])
-    except (ValueError, TypeError, IndexError):
-        pass
-    rid = ids[bad] if ids is not None and bad < len(ids) else f"r{bad}"
-    raise InstanceError(f"{field} must be an integer, got {arr[bad]!r}", source=source,
-                        request=str(rid))
+    return cap_column(arr, field, ids=ids, source=source)
 
 
 def _check_int(value: Any, field: str, *, source: str | None, rid: str | None) -> int:
-    """Return ``value`` as an int, refusing bools, floats with a fraction, strings."""
-    if isinstance(value, bool) or value is None:
-        raise InstanceError(f"{field} must be an integer, got {value!r}", source=source, request=rid)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
-    raise InstanceError(f"{field} must be an integer, got {value!r}", source=source, request=rid)
+    """``value`` as an int within the cap, refusing bools, fractions, strings, None."""
+    return cap_int(value, field, source=source, request=rid)
+
+
+def _check_horizon(ids: Sequence[str], o: np.ndarray, a: np.ndarray, source: str | None) -> None:
+    """Refuse an instance whose horizon ``max_i a_i + sum_i o_i`` exceeds the cap of
+    :mod:`lpsched.limits`: every schedule that never idles while a request waits (the
+    sequential fallback, every algorithm's) then has its starts within the cap too."""
+    horizon = int(a.max()) + exact_sum(o)
+    if horizon > INTEGER_CAP:
+        k = int(np.argmax(a))
+        raise InstanceError(f"the horizon max arrival + sum of decode lengths = {int(a[k])} + "
+                            f"{exact_sum(o)} = {horizon} exceeds the cap 2^40 = {INTEGER_CAP} "
+                            "(a schedule must fit within it)", source=source, request=ids[k])
 
 
 def _from_columns(memory: int, prefill: np.ndarray, decode: np.ndarray, arrival: np.ndarray,
@@ -178,6 +203,9 @@ class Instance:
         s: list[int] = []
         o: list[int] = []
         a: list[int] = []
+        if isinstance(requests, (str, bytes, Mapping)) or not isinstance(requests, Iterable):
+            raise InstanceError("requests must be a list of Request objects or mappings, got "
+                                f"{type(requests).__name__}", source=source)
         for k, r in enumerate(requests):
             if isinstance(r, Request):
                 rid, pre, dec, arr = r.id, r.prefill, r.decode, r.arrival
@@ -221,15 +249,21 @@ class Instance:
         ``ids`` defaults to ``r0, r1, ...``; ``arrival`` defaults to all zeros.
         Non-integer values are refused, not rounded.
         """
-        cols = {}
+        if ids is not None:
+            if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+                raise InstanceError(f"ids must be a list of strings, got {type(ids).__name__}",
+                                    source=source)
+            ids = list(ids)
+            for k, i in enumerate(ids):
+                if isinstance(i, bool) or not isinstance(i, (str, int, np.integer)):
+                    raise InstanceError(f"id must be a string, got {i!r}", source=source,
+                                        request=f"#{k}")
+        cols: dict[str, np.ndarray] = {}
         for field, col in (("prefill", prefill), ("decode", decode), ("arrival", arrival)):
-            if col is None:
+            if col is None and field == "arrival":
                 cols[field] = np.zeros(len(cols["prefill"]), dtype=np.int64)
                 continue
-            arr = np.asarray(col)
-            if arr.ndim != 1:
-                raise InstanceError(f"{field} must be one-dimensional", source=source)
-            cols[field] = integer_column(arr, field, ids=ids, source=source)
+            cols[field] = cap_column(col, field, ids=ids, source=source)
         n = len(cols["prefill"])
         if ids is None:
             ids = [f"r{k}" for k in range(n)]
@@ -239,11 +273,7 @@ class Instance:
         return obj
 
     def _init_arrays(self, memory, ids, s, o, a, name, metadata, source, block_size=1) -> None:
-        if isinstance(memory, bool) or not isinstance(memory, (int, np.integer)):
-            if not (isinstance(memory, float) and memory.is_integer()):
-                raise InstanceError(f"memory must be a positive integer, got {memory!r}",
-                                    source=source)
-        memory = int(memory)
+        memory = cap_int(memory, "memory", source=source)
         if memory <= 0:
             raise InstanceError(f"memory must be a positive integer, got {memory}", source=source)
         n = len(ids)
@@ -267,7 +297,7 @@ class Instance:
             rid = first(a < 0)
             raise InstanceError(f"arrival must be >= 0, got {a[ids.index(rid)]}", source=source,
                                 request=rid)
-        b = _check_int(block_size, "block_size", source=source, rid=None)
+        b = cap_int(block_size, "block_size", source=source)
         if b < 1:
             raise InstanceError(f"block_size must be an integer >= 1, got {b}", source=source)
         too_big = block_tokens(s + o, b) > memory
@@ -279,18 +309,24 @@ class Instance:
             raise InstanceError(
                 f"prefill + decode = {peak} exceeds memory {memory}: the request can never run",
                 source=source, request=ids[k])
+        _check_horizon(ids, o, a, source)
         index: dict[str, int] = {}
         for k, rid in enumerate(ids):
             if rid in index:
                 raise InstanceError("duplicate id", source=source, request=rid)
             index[rid] = k
+        try:
+            meta = dict(metadata or {})
+        except (TypeError, ValueError):
+            raise InstanceError(f"metadata must be a mapping, got {type(metadata).__name__}",
+                                source=source) from None
         self._name = str(name)
         self._memory = memory
         self._ids = tuple(ids)
         self._prefill = _readonly(s)
         self._decode = _readonly(o)
         self._arrival = _readonly(a)
-        self._metadata = MappingProxyType(dict(metadata or {}))
+        self._metadata = MappingProxyType(meta)
         self._index = index
         self._block_size = b
 
@@ -353,9 +389,17 @@ class Instance:
 
     @property
     def area(self) -> np.ndarray:
-        """Per-request memory area ``A_i = s_i*o_i + o_i(o_i+1)/2`` (token-steps)."""
-        o = self._decode
-        return self._prefill * o + o * (o + 1) // 2
+        """Per-request memory area ``A_i = s_i*o_i + o_i(o_i+1)/2`` (token-steps).
+
+        int64 when the column and any sum of it fit int64 (every real instance); else an
+        object array of exact Python ints (``s_i + o_i`` near the cap gives ``A_i`` near
+        ``2**80``), so it never wraps.
+        """
+        s, o = self._prefill, self._decode
+        top = int(self.peak.max())  # A_i <= (s_i + o_i)^2
+        if not fits_int64(self.n, top * top):
+            s, o = s.astype(object), o.astype(object)
+        return s * o + o * (o + 1) // 2
 
     @property
     def offline(self) -> bool:
@@ -366,8 +410,8 @@ class Instance:
     def requests(self) -> tuple[Request, ...]:
         """Row view (builds :class:`Request` objects; avoid on huge instances)."""
         return tuple(
-            Request(i, int(s), int(o), int(a))
-            for i, s, o, a in zip(self._ids, self._prefill, self._decode, self._arrival)
+            _row(i, s, o, a) for i, s, o, a in zip(self._ids, self._prefill.tolist(),
+                                                   self._decode.tolist(), self._arrival.tolist())
         )
 
     def index(self, request_id: str) -> int:
@@ -378,8 +422,8 @@ class Instance:
             raise KeyError(f"unknown request id {request_id!r}") from None
 
     def __getitem__(self, k: int) -> Request:
-        return Request(self._ids[k], int(self._prefill[k]), int(self._decode[k]),
-                       int(self._arrival[k]))
+        return _row(self._ids[k], int(self._prefill[k]), int(self._decode[k]),
+                    int(self._arrival[k]))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instance):
@@ -413,7 +457,12 @@ class Instance:
 
     def subset(self, positions: Sequence[int] | np.ndarray, *, name: str | None = None) -> Instance:
         """The instance restricted to the requests at ``positions``."""
-        pos = np.asarray(positions, dtype=np.int64)
+        try:
+            pos = np.asarray(positions, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(f"positions must be integers, got {positions!r:.60}") from None
+        if pos.ndim != 1 or (pos.size and (pos.max() >= self.n or pos.min() < -self.n)):
+            raise UsageError(f"positions must be a list of request positions 0..{self.n - 1}")
         return Instance.from_arrays(
             self._memory, self._prefill[pos], self._decode[pos], self._arrival[pos],
             ids=[self._ids[k] for k in pos], name=name or self._name, metadata=self._metadata,
@@ -430,7 +479,7 @@ class Instance:
         return {
             "name": self._name, "n": self.n, "memory": self._memory,
             "block_size": self._block_size, "offline": self.offline, "prefill": stats(s), "decode": stats(o),
-            "arrival": stats(a), "sum_decode": int(o.sum()), "sum_area": int(self.area.sum()),
+            "arrival": stats(a), "sum_decode": exact_sum(o), "sum_area": int(self.area.sum()),
             "max_peak": int(self.peak.max()),
             "metadata": dict(self._metadata),
         }
@@ -463,20 +512,16 @@ class Instance:
                 raise InstanceError(f"missing field {field!r}", source=source)
         if not isinstance(data["requests"], list):
             raise InstanceError("'requests' must be a list", source=source)
-        metadata = data.get("metadata") or {}
+        metadata = data.get("metadata")
+        metadata = {} if metadata is None else metadata
         if not isinstance(metadata, Mapping):
             raise InstanceError("'metadata' must be an object", source=source)
         for k, r in enumerate(data["requests"]):
             if isinstance(r, Mapping) and "id" not in r:
                 raise InstanceError("missing field 'id'", source=source, request=f"#{k}")
         name = data.get("name") or (Path(source).stem if source else "instance")
-        memory = data["memory"]
-        if isinstance(memory, bool) or not isinstance(memory, (int, float)):
-            raise InstanceError(f"memory must be a positive integer, got {memory!r}", source=source)
-        block_size = data.get("block_size", 1)
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, float)):
-            raise InstanceError(f"block_size must be an integer >= 1, got {block_size!r}",
-                                source=source)
+        memory = cap_int(data["memory"], "memory", source=source)
+        block_size = cap_int(data.get("block_size", 1), "block_size", source=source)
         return cls(memory, data["requests"], name=str(name), metadata=metadata, source=source,
                    block_size=block_size)
 
@@ -488,18 +533,8 @@ class Instance:
 
 def read_json(path: str | os.PathLike[str]) -> Instance:
     """Read an instance in the JSON format of docs/design.md section 5."""
-    path = Path(path)
-    src = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InstanceError(f"cannot read file: {exc.strerror or exc}", source=src) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InstanceError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                            source=src) from None
-    return Instance.from_dict(data, source=src)
+    src = path_text(path)
+    return Instance.from_dict(read_json_file(path), source=src)
 
 
 def write_json(instance: Instance, path: str | os.PathLike[str]) -> None:
@@ -539,20 +574,27 @@ def read_trace(
     Request ids are ``"<row number>"`` (1-based data row), so they point back
     into the file. Rows are never silently dropped: a bad row is an error.
     """
-    src = str(path)
-    if not step_seconds > 0:
-        raise InstanceError(f"step_seconds must be > 0, got {step_seconds}", source=src)
+    src = path_text(path)
+    if (isinstance(step_seconds, bool) or not isinstance(step_seconds, (int, float))
+            or not math.isfinite(step_seconds) or not step_seconds > 0):
+        raise InstanceError(f"step_seconds must be a finite number > 0, got {step_seconds!r}",
+                            source=src)
+    start = cap_int(start, "start", source=src)
+    limit = None if limit is None else cap_int(limit, "limit", source=src)
+    seed = cap_int(seed, "seed", source=src)
+    if seed < 0:
+        raise InstanceError(f"seed must be >= 0, got {seed}", source=src)
     cols = read_trace_columns(path, start=start, limit=limit, times=not offline)
     keep = np.arange(cols.n)
     if sample is not None:
+        sample = cap_int(sample, "sample", source=src)
         if sample > cols.n or sample < 1:
             raise InstanceError(f"cannot sample {sample} of {cols.n} rows", source=src)
         keep = np.sort(np.random.default_rng(seed).choice(cols.n, size=sample, replace=False))
     ids = [cols.ids[k] for k in keep]
     arrival = None
     if cols.times is not None:
-        ta = cols.times[keep]
-        arrival = np.floor((ta - ta.min()) / step_seconds + 1e-9).astype(np.int64)
+        arrival = _arrival_steps(cols.times[keep], step_seconds, ids, src)
     meta = {"source": f"trace {Path(path).name}",
             "step_seconds": step_seconds if arrival is not None else None,
             "rows": {"start": start, "limit": limit, "sample": sample, "seed": seed}}
@@ -561,9 +603,36 @@ def read_trace(
                                 block_size=block_size)
 
 
+def _arrival_steps(times: np.ndarray, step_seconds: float, ids: Sequence[str],
+                   src: str) -> np.ndarray:
+    """``floor((t - t_first) / step_seconds)`` per row; a row whose step is beyond the cap
+    of :mod:`lpsched.limits` is refused naming it (times are finite: :mod:`lpsched.traces`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = (times - times.min()) / step_seconds + 1e-9
+    bad = ~np.isfinite(steps) | (steps >= INTEGER_CAP + 1)
+    if np.any(bad):
+        k = int(np.flatnonzero(bad)[0])
+        raise InstanceError(f"arrival time {float(times[k])!r} is {steps[k]:.6g} steps after the "
+                            f"first arrival ({float(times.min())!r} s, {step_seconds} s per step), beyond "
+                            f"the cap 2^40 = {INTEGER_CAP} on arrival steps", source=src,
+                            request=ids[k])
+    return np.floor(steps).astype(np.int64)
+
+
+_TRACE_OPTIONS = {"step_seconds", "offline", "limit", "start", "sample", "seed", "name",
+                  "block_size"}
+
+
 def load(path: str | os.PathLike[str], *, memory: int | None = None, **trace_options: Any) -> Instance:
     """Load an instance file: JSON, or a trace CSV (then ``memory`` is required)."""
-    p = Path(path)
+    p = Path(path_text(path))
+    unknown = set(trace_options) - _TRACE_OPTIONS
+    if unknown:
+        raise UsageError(f"load(): unknown option(s) {', '.join(sorted(unknown))}; valid: "
+                         f"memory, {', '.join(sorted(_TRACE_OPTIONS))}")
+    if p.suffix.lower() != ".csv" and trace_options:
+        raise UsageError(f"load(): {', '.join(sorted(trace_options))} apply to trace CSVs only, "
+                         f"not to {p.name}")
     if p.suffix.lower() == ".csv":
         if memory is None:
             raise InstanceError("a trace CSV needs a memory budget (memory=... / --memory)",

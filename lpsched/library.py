@@ -41,6 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lpsched.errors import UnknownInstance, UsageError
 from lpsched.instance import Instance, read_json
 
 __all__ = [
@@ -101,19 +102,23 @@ def set_names() -> list[str]:
 
 def load_instance(name: str) -> Instance:
     """Load a bundled instance by name (``tiny-1``) or ``set/name`` (``tiny/tiny-1``)."""
+    if not isinstance(name, str):
+        raise UsageError(f"an instance name must be a string, got {type(name).__name__}")
     key = name.removesuffix(".json")
     for p in instance_files():
         rel = p.relative_to(root()).with_suffix("").as_posix()
         if key in (p.stem, rel):
             return read_json(p)
-    raise KeyError(name)
+    raise UnknownInstance(name)
 
 
 def load_set(set_name: str) -> list[Instance]:
     """All instances of a set, in file order."""
+    if not isinstance(set_name, str):
+        raise UsageError(f"a set name must be a string, got {type(set_name).__name__}")
     files = instance_files(set_name) if (root() / set_name).is_dir() else []
     if not files:
-        raise KeyError(set_name)
+        raise UnknownInstance(set_name)
     return [read_json(p) for p in files]
 
 
@@ -122,12 +127,14 @@ def resolve(specs: str | Iterable[str], *, memory: int | None = None) -> list[In
 
     A string may hold several comma-separated items. ``memory`` is the KV budget
     for trace CSVs (required for them; JSON files and library instances keep
-    their own). Raises ``KeyError`` naming the first item that is neither a file
-    nor in the library.
+    their own). Raises :class:`~lpsched.errors.UnknownInstance` (a ``KeyError``) naming
+    the first item that is neither a file nor in the library.
     """
     from lpsched.instance import load
 
-    items = [specs] if isinstance(specs, str) else list(specs)
+    items = [specs] if isinstance(specs, str) else specs
+    if not isinstance(items, Iterable) or not all(isinstance(x, str) for x in items):
+        raise UsageError(f"instances must be given as names or paths (strings), got {specs!r:.60}")
     out: list[Instance] = []
     for item in items:
         for part in (x.strip() for x in item.split(",")):

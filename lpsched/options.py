@@ -31,17 +31,20 @@ from typing import Any
 
 import numpy as np
 
+from lpsched.errors import LpschedError
+from lpsched.limits import INTEGER_CAP
+
 __all__ = ["KINDS", "Option", "OptionError", "Passthrough", "UnsupportedInstance",
            "validate_options"]
 
 _NO_DEFAULT = object()
 
 
-class OptionError(ValueError):
+class OptionError(LpschedError, ValueError):
     """An option that the algorithm does not declare, or a value it does not accept."""
 
 
-class UnsupportedInstance(ValueError):
+class UnsupportedInstance(LpschedError, ValueError):
     """An algorithm that cannot handle the instance at all (e.g. the tiny-only DP on n = 40)."""
 
 
@@ -51,6 +54,13 @@ def _is_int(v: Any) -> bool:
 
 def _is_number(v: Any) -> bool:
     return (_is_int(v) or isinstance(v, (float, np.floating))) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an int beyond float range
+        return False
 
 
 def _int_sequence(v: Any) -> bool:
@@ -72,7 +82,7 @@ def _float_sequence(v: Any) -> bool:
         return False
     try:
         arr = np.asarray(v, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return arr.ndim == 1 and bool(np.all(np.isfinite(arr)))
 
@@ -86,7 +96,7 @@ def _schedule_like(v: Any) -> bool:
 #: kind -> (test, description used in error messages)
 KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (_is_int, "an integer"),
-    "float": (lambda v: _is_number(v) and math.isfinite(float(v)), "a finite number"),
+    "float": (lambda v: _is_number(v) and _finite(v), "a finite number"),
     "bool": (lambda v: isinstance(v, (bool, np.bool_)), "true or false"),
     "str": (lambda v: isinstance(v, str), "a string"),
     "ints": (_int_sequence, "a list of integers"),
@@ -154,16 +164,24 @@ class Option:
             raise OptionError(f"{where} must be {KINDS[self.kind][1]}, got None")
         test, what = KINDS[self.kind]
         if not test(value):
-            raise OptionError(f"{where} must be {what}, got {value!r}")
+            raise OptionError(f"{where} must be {what}, got {value!r:.60}")
         if self.choices is not None and value not in self.choices:
             raise OptionError(f"{where} must be one of {', '.join(map(repr, self.choices))}, "
-                              f"got {value!r}")
+                              f"got {value!r:.60}")
         if self.kind in ("int", "float", "ints", "floats"):
-            vals = np.atleast_1d(np.asarray(value, dtype=float))
+            try:
+                vals = np.atleast_1d(np.asarray(value, dtype=float))
+            except OverflowError:  # an int beyond float range, e.g. 10**400
+                vals = np.array([np.inf])
+            if self.kind in ("int", "ints") and vals.size and np.abs(vals).max() > INTEGER_CAP:
+                raise OptionError(f"{where} must be within the cap 2^40 = {INTEGER_CAP} on "
+                                  f"integers, got {value!r:.60}")
+            if not np.all(np.isfinite(vals)):
+                raise OptionError(f"{where} must be a finite number, got {value!r:.60}")
             if self.minimum is not None and vals.size and vals.min() < self.minimum:
-                raise OptionError(f"{where} must be >= {_num(self.minimum)}, got {value!r}")
+                raise OptionError(f"{where} must be >= {_num(self.minimum)}, got {value!r:.60}")
             if self.maximum is not None and vals.size and vals.max() > self.maximum:
-                raise OptionError(f"{where} must be <= {_num(self.maximum)}, got {value!r}")
+                raise OptionError(f"{where} must be <= {_num(self.maximum)}, got {value!r:.60}")
         return value
 
     def describe(self) -> str:

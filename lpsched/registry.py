@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lpsched.errors import LpschedError
 from lpsched.instance import Instance
 from lpsched.options import Option, OptionError, Passthrough, validate_options
 from lpsched.schedule import Result
@@ -59,7 +60,10 @@ KINDS = ("policy", "heuristic", "improvement", "lp-guided", "exact", "user")
 SIMULATION_OPTIONS = ("predictions", "prediction_noise", "skip_idle")
 
 
-class UnknownAlgorithm(KeyError):
+class UnknownAlgorithm(LpschedError, ValueError, KeyError):
+    """An algorithm name that is not registered (a ``ValueError``; also a ``KeyError``, as it
+    was before the package's error hierarchy, :mod:`lpsched.errors`)."""
+
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return self.args[0]
 

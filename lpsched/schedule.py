@@ -14,6 +14,10 @@ Each segment is thus a *piece* ``(s_i + D_k, d_k, p_k)`` that behaves like a
 request of prefill ``s_i + D_k`` and decode ``d_k`` started at ``p_k``
 (:meth:`Schedule.pieces`).
 
+Every integer of a schedule (start steps, segment starts and lengths) lies within the cap
+``|x| <= 2**40`` of :mod:`lpsched.limits`; a start before the request's arrival (negative
+included) is accepted here and reported infeasible by the checker.
+
 Every algorithm returns a :class:`Result` (objective, lower bound, status,
 runtime, schedule), and the schedule JSON of docs/design.md section 5 is written by
 :meth:`Result.to_dict`.
@@ -32,14 +36,17 @@ from typing import Any
 
 import numpy as np
 
+from lpsched.errors import InputError, UsageError
 from lpsched.instance import Instance, InstanceError
+from lpsched.limits import cap_column, cap_int, exact_sum, path_text, read_json_file
 
 __all__ = ["Result", "Schedule", "ScheduleError", "SolveStatus", "as_schedule", "one_at_a_time",
            "read_schedule", "sequential_starts"]
 
 
-class ScheduleError(ValueError):
-    """A schedule that does not fit its instance (missing/unknown ids, non-integer starts)."""
+class ScheduleError(InputError):
+    """A schedule that does not fit its instance (missing/unknown ids, non-integer starts,
+    values beyond the cap, malformed segments); names the source and the request."""
 
 
 class SolveStatus(str, Enum):
@@ -80,16 +87,21 @@ class Schedule:
 
     def __init__(self, instance: Instance, starts: Sequence[int] | np.ndarray,
                  runs: Runs | None = None):
-        arr = np.asarray(starts)
+        if not isinstance(instance, Instance):
+            raise UsageError(f"Schedule() needs an lpsched.Instance, got "
+                             f"{type(instance).__name__}")
+        if starts is None or isinstance(starts, (str, bytes, Mapping)):
+            raise UsageError("starts must be a sequence of start steps (Schedule.from_mapping "
+                             f"takes a mapping), got {type(starts).__name__}")
+        size = len(starts) if hasattr(starts, "__len__") else None
+        if size is not None and size != instance.n:
+            raise ScheduleError(
+                f"schedule has {size} starts for an instance of {instance.n} requests")
+        arr = np.array(cap_column(starts, "start", ids=instance.ids, error=ScheduleError),
+                       dtype=np.int64)
         if arr.shape != (instance.n,):
             raise ScheduleError(
                 f"schedule has {arr.size} starts for an instance of {instance.n} requests")
-        if arr.dtype.kind not in "iu":
-            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-                arr = arr.astype(np.int64)
-            else:
-                raise ScheduleError("start steps must be integers")
-        arr = np.array(arr, dtype=np.int64)
         arr.setflags(write=False)
         self._instance = instance
         self._starts = arr
@@ -101,29 +113,37 @@ class Schedule:
                      runs: Mapping[str, Any] | None = None) -> Schedule:
         """Build from ``{request id: start step}`` (every id present exactly once) and
         optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``)."""
-        where = f"{source}: " if source else ""
+        if not isinstance(instance, Instance):
+            raise UsageError(f"Schedule.from_mapping() needs an lpsched.Instance, got "
+                             f"{type(instance).__name__}")
+        if not isinstance(starts, Mapping):
+            raise UsageError(f"starts must be a mapping {{request id: start}}, got "
+                             f"{type(starts).__name__}")
+        if runs is not None and not isinstance(runs, Mapping):
+            raise ScheduleError("runs must be an object {request id: [[start, steps], ...]}, "
+                                f"got {type(runs).__name__}", source=source)
         unknown = [k for k in starts if k not in instance._index]  # noqa: SLF001
         if unknown:
-            raise ScheduleError(f"{where}request {unknown[0]!r}: not in instance {instance.name!r}")
+            raise ScheduleError(f"not in instance {instance.name!r}", source=source,
+                                request=str(unknown[0]))
         arr = np.empty(instance.n, dtype=np.int64)
         for k, rid in enumerate(instance.ids):
             if rid not in starts:
-                raise ScheduleError(f"{where}request {rid!r}: no start step in the schedule")
-            v = starts[rid]
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) or (
-                    isinstance(v, float) and not v.is_integer()):
-                raise ScheduleError(f"{where}request {rid!r}: start must be an integer, got {v!r}")
-            arr[k] = int(v)
+                raise ScheduleError("no start step in the schedule", source=source, request=rid)
+            arr[k] = cap_int(starts[rid], "start", source=source, request=rid,
+                             error=ScheduleError)
         by_pos = {}
         for rid, segs in (runs or {}).items():
             if rid not in instance._index:  # noqa: SLF001
-                raise ScheduleError(f"{where}request {rid!r}: runs entry for a request not in "
-                                    f"instance {instance.name!r}")
+                raise ScheduleError(f"runs entry for a request not in instance {instance.name!r}",
+                                    source=source, request=str(rid))
             by_pos[instance._index[rid]] = segs  # noqa: SLF001
         try:
             return cls(instance, arr, by_pos)
         except ScheduleError as exc:
-            raise ScheduleError(f"{where}{exc}") from None
+            if not source:
+                raise
+            raise ScheduleError(exc.rule, source=source, request=exc.request) from None
 
     @property
     def instance(self) -> Instance:
@@ -152,7 +172,7 @@ class Schedule:
     @property
     def objective(self) -> int:
         """Total completion time ``sum_i (c_i - a_i)``."""
-        return int((self.completions - self._instance.arrival).sum())
+        return exact_sum(self.completions - self._instance.arrival)
 
     def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(held, steps, start)`` of every run piece: a plain request is one piece
@@ -288,8 +308,14 @@ def as_schedule(instance: Instance, schedule: Any) -> Schedule:
         if schedule.instance is not instance and schedule.instance != instance:
             raise ScheduleError("schedule belongs to a different instance")
         return schedule
+    if not isinstance(instance, Instance):
+        raise UsageError(f"the instance must be an lpsched.Instance, got "
+                         f"{type(instance).__name__}")
     if isinstance(schedule, Mapping):
         return Schedule.from_mapping(instance, schedule)
+    if schedule is None or isinstance(schedule, (str, bytes)) or not hasattr(schedule, "__len__"):
+        raise UsageError("a schedule must be a Schedule, a {request id: start} mapping or a "
+                         f"sequence of start steps, got {type(schedule).__name__}")
     return Schedule(instance, schedule)
 
 
@@ -327,16 +353,16 @@ def _done_before(segs: Sequence[tuple[int, int]]) -> list[int]:
     return out
 
 
-def _int_pair(seg: Any) -> tuple[int, int] | None:
-    if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2:
-        return None
-    out = []
-    for v in seg:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) or (
-                isinstance(v, float) and not v.is_integer()):
-            return None
-        out.append(int(v))
-    return out[0], out[1]
+def _int_pair(seg: Any, rid: str) -> tuple[int, int]:
+    """A ``[start, steps]`` pair of integers within the cap (:class:`ScheduleError` if not)."""
+    if not isinstance(seg, (list, tuple, np.ndarray)) or len(seg) != 2 or not all(
+            isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_)) for v in seg):
+        shown = repr(seg) if len(repr(seg)) <= 60 else repr(seg)[:57] + "..."
+        raise ScheduleError(f"runs must be a non-empty list of [start, steps] integer pairs, "
+                            f"got {shown}", request=rid)
+    return (cap_int(seg[0], "segment start", request=rid, error=ScheduleError),
+            cap_int(seg[1], "segment steps", request=rid, error=ScheduleError))
 
 
 def _validated_runs(instance: Instance, starts: np.ndarray,
@@ -344,28 +370,30 @@ def _validated_runs(instance: Instance, starts: np.ndarray,
     """``runs`` checked against the rules of the module docstring (one-piece entries
     equal to the plain run dropped); :class:`ScheduleError` naming the request."""
     out: dict[int, tuple[tuple[int, int], ...]] = {}
+    if not isinstance(runs, Mapping):
+        raise ScheduleError(f"runs must be a mapping {{position: segments}}, got "
+                            f"{type(runs).__name__}")
     for k, segs in runs.items():
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < instance.n:
             raise ScheduleError(f"runs: {k!r} is not a request position of the instance")
         k = int(k)
         rid = instance.ids[k]
-        pairs = [_int_pair(seg) for seg in segs] if isinstance(segs, (list, tuple)) else [None]
-        if not pairs or any(p is None for p in pairs):
-            raise ScheduleError(f"request {rid!r}: runs must be a non-empty list of "
-                                f"[start, steps] integer pairs, got {segs!r}")
+        if not isinstance(segs, (list, tuple)) or not segs:
+            _int_pair(None, rid)  # raises
+        pairs = [_int_pair(seg, rid) for seg in segs]
         if pairs[0][0] != int(starts[k]):
-            raise ScheduleError(f"request {rid!r}: its first segment starts at {pairs[0][0]}, "
-                                f"not at its start step {int(starts[k])}")
+            raise ScheduleError(f"its first segment starts at {pairs[0][0]}, not at its start "
+                                f"step {int(starts[k])}", request=rid)
         for j, (p, d) in enumerate(pairs):
             if d < 1:
-                raise ScheduleError(f"request {rid!r}: segment {j + 1} runs {d} steps (>= 1)")
+                raise ScheduleError(f"segment {j + 1} runs {d} steps (>= 1)", request=rid)
             if j and p < pairs[j - 1][0] + pairs[j - 1][1]:
-                raise ScheduleError(f"request {rid!r}: segment {j + 1} starts at {p}, before "
-                                    f"segment {j} ends at {pairs[j - 1][0] + pairs[j - 1][1]}")
+                raise ScheduleError(f"segment {j + 1} starts at {p}, before segment {j} ends at "
+                                    f"{pairs[j - 1][0] + pairs[j - 1][1]}", request=rid)
         total, o = sum(d for _p, d in pairs), int(instance.decode[k])
         if total != o:
-            raise ScheduleError(f"request {rid!r}: its segments run {total} steps, not its "
-                                f"decode length {o}")
+            raise ScheduleError(f"its segments run {total} steps, not its decode length {o}",
+                                request=rid)
         if len(pairs) > 1:
             out[k] = tuple(pairs)
     return out
@@ -386,15 +414,11 @@ def _jsonable(obj: Any) -> Any:
 
 
 def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
-    """Read a schedule JSON file (docs/design.md section 5) for ``instance``."""
-    src = str(path)
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InstanceError(f"cannot read file: {exc.strerror or exc}", source=src) from None
-    except json.JSONDecodeError as exc:
-        raise InstanceError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                            source=src) from None
+    """Read a schedule JSON file (docs/design.md section 5) for ``instance``; the JSON limits
+    and the integer cap of :mod:`lpsched.limits` apply (:class:`InstanceError` naming the
+    file and the request)."""
+    src = path_text(path)
+    data = read_json_file(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("starts"), Mapping):
         raise InstanceError("a schedule file needs a 'starts' object", source=src)
     if not isinstance(data.get("runs", {}), Mapping):
@@ -402,4 +426,4 @@ def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
     try:
         return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"))
     except ScheduleError as exc:
-        raise InstanceError(str(exc).removeprefix(f"{src}: "), source=src) from None
+        raise InstanceError(exc.rule, source=src, request=exc.request) from None

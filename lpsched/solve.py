@@ -2,11 +2,14 @@
 
 What :func:`solve` guarantees, for every registered algorithm (``docs/contract.md``):
 
-* **Checked input.** The algorithm name, ``time_limit`` (a finite number > 0, or
-  None), ``seed`` and every option (against the algorithm's declaration,
-  :mod:`lpsched.options`) are checked before any work; a bad one raises
-  ``ValueError`` (``OptionError``, ``TimeLimitError``, ``UnknownAlgorithm``)
-  naming it.
+* **Checked input.** The instance (an :class:`~lpsched.instance.Instance`), the
+  algorithm name, ``time_limit`` (a finite number > 0, or None), ``seed`` (None or an
+  integer in ``[0, 2**31 - 1]``, the range HiGHS and CP-SAT take) and every option
+  (against the algorithm's declaration, :mod:`lpsched.options`) are checked before any
+  work; a bad one raises an :class:`~lpsched.errors.LpschedError` naming it:
+  ``UsageError`` (a ``TypeError``: not an instance), ``TimeLimitError``, ``OptionError``
+  (also for the seed) or ``UnknownAlgorithm`` (all three ``ValueError``;
+  ``UnknownAlgorithm`` is also a ``KeyError``, as it was).
 * **One time budget.** ``time_limit`` becomes one :class:`~lpsched.stop.Deadline`
   handed to the algorithm, which gives shares of it to its stages; the call
   returns within ``L + max(1 s, 5% of L)``.
@@ -42,6 +45,7 @@ import numpy as np
 
 from lpsched import registry
 from lpsched.check import check
+from lpsched.errors import UsageError
 from lpsched.instance import Instance, InstanceError
 from lpsched.options import OptionError, UnsupportedInstance
 from lpsched.paging import planning_instance, rebased
@@ -103,10 +107,9 @@ def solve(
     time_limit = check_time_limit(time_limit)
     deadline = Deadline(time_limit)  # the first call's import of a solver library counts too
     if not isinstance(instance, Instance):
-        raise TypeError(f"solve() needs an lpsched.Instance, got {type(instance).__name__}")
+        raise UsageError(f"solve() needs an lpsched.Instance, got {type(instance).__name__}")
     spec = registry.get(algorithm)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise OptionError(f"seed must be an integer or None, got {seed!r}")
+    seed = _checked_seed(seed)
     options = spec.validate(options)
     func = spec.load()
     work = planning_instance(instance, spec.name, spec.block_mode)
@@ -134,6 +137,28 @@ def solve(
         result = dataclasses.replace(result, status=status,
                                      message="; ".join(m for m in (note, result.message) if m))
     return dataclasses.replace(result, runtime=runtime, algorithm=spec.name, stats=stats)
+
+
+#: Largest seed: HiGHS's ``random_seed`` and CP-SAT's are 32-bit signed integers.
+MAX_SEED = 2**31 - 1
+
+
+def _checked_seed(seed: Any) -> int | None:
+    """``seed`` as an int in ``[0, MAX_SEED]`` or None (:class:`OptionError` otherwise)."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise OptionError(f"seed must be an integer or None, got {type(seed).__name__} "
+                          f"{seed!r:.40}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise OptionError(f"seed must be in [0, 2^31 - 1 = {MAX_SEED}], got {int(seed)!r:.40}")
+    return int(seed)
+
+
+def _real(x: Any) -> bool:
+    """A real number that is not NaN (a bound of ``-inf`` is valid, if useless)."""
+    return (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            and not (isinstance(x, (float, np.floating)) and x != x))
 
 
 def _proven(res: Result) -> bool:
@@ -172,6 +197,7 @@ def _verified(name: str, instance: Instance, result: Result) -> Result:
                 stats={**result.stats, "fallback": "sequential"})
         else:
             return result
+    assert result.schedule is not None  # (set just above when it was missing)
     report = check(instance, result.schedule)
     if not report.feasible:
         return dataclasses.replace(result, status=SolveStatus.ERROR, objective=None,
@@ -179,6 +205,9 @@ def _verified(name: str, instance: Instance, result: Result) -> Result:
                                            f"{report.reason()}")
     obj = report.objective
     lb = result.lower_bound
+    if lb is not None and not _real(lb):
+        return dataclasses.replace(result, status=SolveStatus.ERROR, objective=obj,
+                                   message=f"{name} reported lower bound {lb!r:.40}, not a number")
     if lb is not None and lb > obj + 1e-6:
         return dataclasses.replace(result, status=SolveStatus.ERROR, objective=obj,
                                    message=f"{name} reported lower bound {lb} above its own "

@@ -34,24 +34,35 @@ import math
 import time
 from collections.abc import Callable
 
+import numpy as np
+
+from lpsched.errors import LpschedError
+
 __all__ = ["Deadline", "TimeLimitError", "check_time_limit"]
 
 Clock = Callable[[], float]
 
 
-class TimeLimitError(ValueError):
+class TimeLimitError(LpschedError, ValueError):
     """A time limit that is not a finite number of seconds > 0."""
 
 
 def check_time_limit(time_limit: float | None, name: str = "time_limit") -> float | None:
-    """``time_limit`` as a float, or None; refuses ``nan``, infinities, ``<= 0`` and non-numbers."""
+    """``time_limit`` as a float, or None; refuses ``nan``, infinities, ``<= 0``, numbers too
+    large for a float (``10**400``) and non-numbers."""
     if time_limit is None:
         return None
-    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
-        raise TimeLimitError(f"{name} must be a number of seconds > 0 or None, got {time_limit!r}")
-    value = float(time_limit)
+    if isinstance(time_limit, (bool, np.bool_)) or not isinstance(
+            time_limit, (int, float, np.integer, np.floating)):
+        raise TimeLimitError(f"{name} must be a number of seconds > 0 or None, got "
+                             f"{type(time_limit).__name__} {time_limit!r:.40}")
+    try:
+        value = float(time_limit)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value) or value <= 0:
-        raise TimeLimitError(f"{name} must be a finite number of seconds > 0, got {time_limit!r}")
+        raise TimeLimitError(f"{name} must be a finite number of seconds > 0, got "
+                             f"{time_limit!r:.40}")
     return value
 
 

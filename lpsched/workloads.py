@@ -52,7 +52,6 @@ row count, SHA-256 of the source file, date, script).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -66,6 +65,7 @@ import numpy as np
 
 from lpsched.errors import InstanceError
 from lpsched.instance import DEFAULT_STEP_SECONDS, Instance
+from lpsched.limits import path_text, read_json_file
 from lpsched.traces import read_trace_columns
 
 __all__ = [
@@ -251,6 +251,9 @@ class WorkloadProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "profile") -> WorkloadProfile:
         """Build a profile from its JSON form (the files under ``lpsched/data/profiles``)."""
+        if not isinstance(data, Mapping):
+            raise InstanceError("not a workload profile (top level must be a JSON object)",
+                                source=source)
         if data.get("format") != FORMAT:
             raise ValueError(f"{source}: not a workload profile (format {data.get('format')!r}, "
                              f"expected {FORMAT!r})")
@@ -272,7 +275,7 @@ class WorkloadProfile:
                 max_total=data.get("support", {}).get("max_total_tokens"),
                 dependence={k: v for k, v in dep.items() if k != "counts"},
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError, OverflowError) as exc:
             raise ValueError(f"{source}: malformed workload profile ({exc!r})") from None
 
 
@@ -312,7 +315,7 @@ _CACHE: dict[str, WorkloadProfile] = {}
 
 def load_profile(name: str | os.PathLike[str]) -> WorkloadProfile:
     """Load a bundled profile by name (``"azure_conv_2023"``) or a profile JSON file path."""
-    key = str(name)
+    key = path_text(name)  # a str or PathLike (UsageError otherwise)
     if key in _CACHE:
         return _CACHE[key]
     path = Path(key)
@@ -321,10 +324,7 @@ def load_profile(name: str | os.PathLike[str]) -> WorkloadProfile:
         if not path.exists():
             raise ValueError(f"unknown workload profile {key!r}; available: "
                              f"{', '.join(profile_names())}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+    data = read_json_file(path)  # the JSON limits of lpsched.limits; InstanceError (ValueError)
     prof = WorkloadProfile.from_dict(data, source=str(path))
     _CACHE[key] = prof
     return prof
@@ -608,7 +608,7 @@ def derive_profile(path: str | os.PathLike[str], name: str, *, script: str = "",
     permutation and the check sample use fixed seeds). ``derived_on`` defaults
     to today's date (ISO).
     """
-    path = Path(path)
+    path = Path(path_text(path))
     s, o, t = _read_columns(path)
     n = s.size
     levels = np.linspace(0.0, 1.0, N_LEVELS)

@@ -70,3 +70,43 @@ def predicted_end(p: int, o_hat: int, t: int, cap: int) -> int:
     while p + o <= t:
         o = o + o
     return p + max(min(o, cap), t - p + 1)
+
+
+def naive_scan(memory, prefill, decode, arrival, starts, runs=None, block_size=1):
+    """The checker's verdict by a direct per-step scan, in exact Python integers.
+
+    ``runs`` maps a request position to its segments ``[(p_1, d_1), ...]`` (a request
+    preempted and resumed: in step ``t`` of segment ``k`` it holds
+    ``s + d_1 + ... + d_{k-1} + (t - p_k)`` tokens); with ``block_size = b`` a request
+    holding ``x`` tokens occupies ``b * ceil(x / b)``. Only the occupied steps ``t >= 1``
+    are scanned (memory is 0 elsewhere), so starts near ``2**40`` cost no more than
+    starts near 0. Returns ``(feasible, objective, first_violated_step, memory_there,
+    first_early_request)`` with ``None`` for no violation / no early start.
+    """
+    runs = runs or {}
+    pieces = []  # (held, first step, last step, start)
+    completion = []
+    for i, (s, o, p) in enumerate(zip(prefill, decode, starts)):
+        segs = runs.get(i) or [(p, o)]
+        done = 0
+        for q, d in segs:
+            pieces.append((s + done, q + 1, q + d, q))
+            done += d
+        completion.append(segs[-1][0] + segs[-1][1])
+    steps = set()
+    for _held, lo, hi, _q in pieces:
+        steps.update(range(max(lo, 1), hi + 1))
+    first = None
+    mem_there = None
+    for t in sorted(steps):
+        m = 0
+        for held, lo, hi, q in pieces:
+            if lo <= t <= hi:
+                x = held + t - q
+                m += -(-x // block_size) * block_size
+        if m > memory:
+            first, mem_there = t, m
+            break
+    early = next((i for i, (p, a) in enumerate(zip(starts, arrival)) if p < a), None)
+    objective = sum(c - a for c, a in zip(completion, arrival))
+    return first is None and early is None, objective, first, mem_there, early
