@@ -36,9 +36,9 @@ row with status ``error`` and its message; the run goes on.
 Interrupting (``KeyboardInterrupt``: ``BenchRun.interrupted``). Ctrl-C (or SIGTERM to
 ``lpsched bench``) stops the run at once: queued tasks are dropped and the local worker
 processes, with any process they started, are terminated (no process is left behind);
-the rows finished so far are kept and written. The CSV of ``csv_path`` is rewritten atomically (a temporary file renamed
-into place) at most every 2 s while the run goes on and once at the end, so it is
-always a complete file.
+the rows finished so far are kept and written. The CSV of ``csv_path`` is rewritten
+atomically (a temporary file renamed into place) at most every second while the run goes
+on and once at the end, so it is always a complete file.
 """
 
 from __future__ import annotations
@@ -213,8 +213,8 @@ class _Local:
     def submit(self, fn: Callable, arg: Any) -> Any:
         return self.pool.submit(fn, arg)
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
-        done, rest = wait(pending, return_when=FIRST_COMPLETED)
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
+        done, rest = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
         return set(done), set(rest)
 
     def close(self, cancel: bool = False) -> None:
@@ -223,12 +223,12 @@ class _Local:
         if not cancel:
             self.pool.shutdown(wait=True)
             return
-        from lpsched.interrupts import descendants, stop_processes
+        from lpsched.interrupts import kill_tree
 
         workers = getattr(self.pool, "_processes", None) or {}
-        pids = descendants(p.pid for p in list(workers.values()) if p.pid is not None)
+        roots = [p.pid for p in list(workers.values()) if p.pid is not None]
         self.pool.shutdown(wait=False, cancel_futures=True)
-        stop_processes(pids, grace=0.5)
+        kill_tree(roots)
         self.pool.shutdown(wait=True)  # the pool's thread sees the workers gone: quick
 
 
@@ -238,6 +238,7 @@ def _worker_init() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's (inherited by fork)
 
 
 class _InProcess:
@@ -256,7 +257,7 @@ class _InProcess:
         self._todo[token] = (fn, arg)
         return token
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
         token = next(t for t in self._todo if t in pending)  # submission order
         fn, arg = self._todo.pop(token)
         self._results[token] = fn(arg)
@@ -299,10 +300,13 @@ class _Dask:
         self.futures.append(fut)
         return fut
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
         from distributed import wait as dwait
 
-        res = dwait(list(pending), return_when="FIRST_COMPLETED")
+        try:
+            res = dwait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set(), set(pending)
         return set(res.done), set(res.not_done)
 
     def close(self, cancel: bool = False) -> None:
@@ -373,15 +377,16 @@ def instance_lower_bound(inst: Instance, rows: Iterable[BenchRow] = (),
     for r in rows:
         if r.algo_lower_bound is not None and r.status != "error":
             cands.append((r.algo_lower_bound, f"{r.algorithm} bound"))
-    cands = [c for c in cands if c[0] is not None]
-    if not cands:
+    known = [(float(v), src) for v, src in cands if v is not None]
+    if not known:
         return None, ""
-    return max(cands, key=lambda c: c[0])
+    return max(known, key=lambda c: c[0])
 
 
 def _best_known(inst: Instance, rows: Sequence[BenchRow]) -> int | None:
     # a preemptive schedule is not a schedule of the model without preemption
-    cands = [r.objective for r in rows if r.objective is not None and not r.preempted]
+    cands: list[float] = [r.objective for r in rows
+                          if r.objective is not None and not r.preempted]
     for key in ("best_known", "optimum"):
         v = inst.metadata.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -542,7 +547,8 @@ def run_bench(
                     ("bound", i.name)
         waiting = set(pending)
         while waiting:
-            finished, waiting = executor.wait_any(waiting)
+            finished, waiting = executor.wait_any(waiting, timeout=partial.every)
+            partial.flush(done_rows)
             for fut in finished:
                 kind, info = pending[fut]
                 out = _result(executor, fut)
@@ -605,18 +611,24 @@ def _write_rows(rows: Sequence[BenchRow], path: str | os.PathLike[str]) -> None:
 
 
 class _PartialCsv:
-    """The rows finished so far, rewritten (atomically) at most every ``every`` seconds,
+    """The rows finished so far, rewritten (atomically) at most every ``every`` seconds
     so a run that dies leaves a complete CSV of most of its finished rows."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, every: float = 2.0):
+    def __init__(self, path: str | os.PathLike[str] | None, every: float = 1.0):
         self.path, self.every = path, every
         self.last = -math.inf
+        self.dirty = False
 
     def add(self, rows: Sequence[BenchRow]) -> None:
+        """A row was added to ``rows``: write now, or at a later :meth:`flush`."""
+        self.dirty = True
+        self.flush(rows)
+
+    def flush(self, rows: Sequence[BenchRow]) -> None:
         now = time.monotonic()
-        if self.path is not None and now - self.last >= self.every:
+        if self.path is not None and self.dirty and now - self.last >= self.every:
             _write_rows(rows, self.path)
-            self.last = now
+            self.last, self.dirty = now, False
 
 
 def write_json(run: BenchRun, path: str | os.PathLike[str]) -> None:

@@ -26,11 +26,13 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from lpsched import interrupts
 
+TYPE_CHECKING = False  # typing is not imported at start-up (module docstring)
 if TYPE_CHECKING:
+    from typing import Any
+
     from lpsched.instance import Instance
     from lpsched.registry import AlgorithmSpec
 
@@ -514,10 +516,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lpsched`` command; returns its exit status (module docstring)."""
     restore = interrupts.install()  # before any heavy import
+    code = 1
     try:
-        return _main(argv)
+        code = _main(argv)
     finally:
-        restore()
+        # in-process calls (argv given, as in the tests) get their handlers back
+        if argv is not None or code not in (130, 143):
+            restore()
+    if argv is None and code in (130, 143):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """The command, stopped by a signal, ends here: further signals are only recorded
+    until then, and the interpreter's own shutdown is skipped (it would put the default
+    handlers back, and a C extension interrupted while running Python code would make it
+    re-raise SIGINT on the way out: "killed by signal" instead of the exit status)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -532,15 +553,15 @@ def _main(argv: Sequence[str] | None) -> int:
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return code
     except KeyboardInterrupt:
-        interrupts.shutting_down()
-        print(f"lpsched: {interrupts.signal_name()}", file=sys.stderr)
-        return interrupts.exit_status()
+        return _interrupted()
     except BrokenPipeError:
         _stdout_to_devnull()
         return 0
     except Exception as exc:  # noqa: BLE001 - sorted below: input errors are one line
-        code = _error_status(exc)
-        if code is None or os.environ.get("LPSCHED_DEBUG"):
+        if _caused_by_interrupt(exc) or interrupts.signalled():
+            return _interrupted()  # e.g. the ImportError of a C extension stopped in its init
+        status = _error_status(exc)
+        if status is None or os.environ.get("LPSCHED_DEBUG"):
             raise
         if isinstance(exc, OSError):
             _stdout_to_devnull()
@@ -548,7 +569,24 @@ def _main(argv: Sequence[str] | None) -> int:
                   file=sys.stderr)
         else:
             print(f"lpsched: error: {exc}", file=sys.stderr)
-        return code
+        return status
+
+
+def _interrupted() -> int:
+    interrupts.shutting_down()
+    print(f"lpsched: {interrupts.signal_name()}", file=sys.stderr)
+    return interrupts.exit_status()
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _prepare_outputs(args: argparse.Namespace) -> None:
@@ -559,11 +597,9 @@ def _prepare_outputs(args: argparse.Namespace) -> None:
 
 def _error_status(exc: BaseException) -> int | None:
     """2 for the package's input and output errors (and stdout write failures), else None."""
-    from lpsched.instance import InstanceError
-    from lpsched.registry import UnknownAlgorithm
-    from lpsched.schedule import ScheduleError
-
-    if isinstance(exc, (InstanceError, ScheduleError, CliError, UnknownAlgorithm, ValueError)):
+    # by name: nothing is imported here (an import may be what failed)
+    names = {c.__name__ for c in type(exc).__mro__}
+    if names & {"InstanceError", "ScheduleError", "CliError", "UnknownAlgorithm", "ValueError"}:
         return 2
     if isinstance(exc, OSError) and exc.filename is None:  # writing stdout failed
         return 2

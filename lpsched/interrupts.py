@@ -28,14 +28,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from types import FrameType
 
-__all__ = ["deferred", "descendants", "exit_status", "install", "received", "shutting_down",
-           "sigint_raises", "signal_name", "stop_processes"]
+__all__ = ["deferred", "descendants", "exit_status", "install", "kill_tree", "received",
+           "shutting_down", "sigint_raises", "signal_name", "signalled"]
 
 _state: dict[str, int | None] = {"first": None}
 
@@ -50,7 +50,9 @@ def _record(signum: int) -> None:
 
 
 def _on_term(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM: note it, then do what the current SIGINT handler does."""
+    """SIGTERM: note it (after any signal that came first), then do what the current
+    SIGINT handler does."""
+    signalled()
     _record(signum)
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
@@ -63,6 +65,26 @@ def _record_only(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 
     _record(signum)
 
 
+def _exit_at_once(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - signature
+    os._exit(128 + signum)  # start-up: nothing opened, nothing to keep
+
+
+def _is_the_command() -> bool:
+    """True while the ``lpsched`` command starts (``python -m lpsched.cli`` or the script)."""
+    argv = list(getattr(sys, "orig_argv", None) or sys.argv)
+    for k, a in enumerate(argv[:-1]):
+        if a == "-m":
+            return argv[k + 1] == "lpsched.cli"
+    return os.path.basename(sys.argv[0] if sys.argv else "") == "lpsched"
+
+
+if _is_the_command() and _main_thread():
+    # the command's start-up, before lpsched.cli.main installs the handlers below: a signal
+    # while the modules load ends the process with 130 or 143, without a traceback
+    signal.signal(signal.SIGINT, _exit_at_once)
+    signal.signal(signal.SIGTERM, _exit_at_once)
+
+
 def install() -> Callable[[], None]:
     """Handle SIGTERM like SIGINT (module docstring); forget earlier signals.
 
@@ -72,21 +94,62 @@ def install() -> Callable[[], None]:
     if not _main_thread():
         return lambda: None
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    if before[signal.SIGINT] in (_record_only, None):
+    if before[signal.SIGINT] in (_record_only, _exit_at_once, None):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_term)
+    wake = _watch()
 
     def restore() -> None:
         for s, h in before.items():
             if h is not None:
                 signal.signal(s, h)
+        wake()
 
     return restore
+
+
+_pipe: dict[str, int] = {}
+
+
+def _watch() -> Callable[[], None]:
+    """Have the interpreter write every signal's number to a pipe (``signal.set_wakeup_fd``),
+    whatever the Python handler does: a signal that interrupted a C extension's import
+    shows up as that extension's ``ImportError``, and :func:`signalled` still knows."""
+    try:
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except (OSError, ValueError):
+        return lambda: None
+    _pipe.update(r=r, w=w)
+
+    def unwatch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            signal.set_wakeup_fd(old)
+        _pipe.clear()
+        for fd in (r, w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    return unwatch
+
+
+def signalled() -> bool:
+    """True when SIGINT or SIGTERM arrived since :func:`install` (the first is recorded)."""
+    r = _pipe.get("r")
+    if r is not None:
+        with contextlib.suppress(OSError):
+            for signum in os.read(r, 512):
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    _record(signum)
+    return _state["first"] is not None
 
 
 def shutting_down() -> None:
     """An interrupt is being handled: from now on SIGINT and SIGTERM are only recorded
     (the output is being written). Records SIGINT as the first signal when none was."""
+    signalled()
     _record(signal.SIGINT)
     if _main_thread():
         signal.signal(signal.SIGINT, _record_only)
@@ -153,6 +216,8 @@ def _raise(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - sign
 
 def descendants(pids: Iterable[int]) -> list[int]:
     """``pids`` and all their descendants (Linux ``/proc``; elsewhere ``pids`` only)."""
+    from pathlib import Path
+
     roots = [int(p) for p in pids]
     children: dict[int, list[int]] = {}
     proc = Path("/proc")
@@ -178,24 +243,34 @@ def descendants(pids: Iterable[int]) -> list[int]:
     return out
 
 
-def stop_processes(pids: Sequence[int], grace: float = 1.0) -> None:
-    """SIGTERM ``pids``, wait up to ``grace`` seconds, then SIGKILL those still there."""
+def kill_tree(roots: Sequence[int], wait: float = 1.0) -> list[int]:
+    """Kill processes ``roots`` and all their descendants; returns the pids killed.
+
+    The roots are stopped first (SIGSTOP), so none can start another process between
+    the scan of ``/proc`` and the kill; then every process of the tree gets SIGKILL
+    (bench workers hold nothing worth saving: their finished rows are already in the
+    parent). Waits up to ``wait`` seconds for them to be gone.
+    """
+    for p in roots:
+        with contextlib.suppress(OSError):
+            os.kill(p, signal.SIGSTOP)
+    pids = descendants(roots)
     for p in pids:
         with contextlib.suppress(OSError):
-            os.kill(p, signal.SIGTERM)
-    end = time.monotonic() + grace
+            os.kill(p, signal.SIGKILL)
+    end = time.monotonic() + wait
     left = list(pids)
     while left and time.monotonic() < end:
         left = [p for p in left if _alive(p)]
         if left:
-            time.sleep(0.02)
-    for p in left:
-        with contextlib.suppress(OSError):
-            os.kill(p, signal.SIGKILL)
+            time.sleep(0.01)
+    return pids
 
 
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    from pathlib import Path
+
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
     except (OSError, IndexError):

@@ -398,7 +398,7 @@ def _parse_devices(spec: str):
 
 
 def _int_list(s: str, what: str):
-    out = []
+    out: list[int | None] = []
     for x in s.split(","):
         x = x.strip()
         if x.lower() == "none":
