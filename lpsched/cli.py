@@ -381,7 +381,7 @@ def _demo_row(inst: Instance, spec: AlgorithmSpec, time_limit: float,
         lb = f", proven lower bound {res.lower_bound:g}" if res.lower_bound is not None else ""
         print(f"  note: {spec.name} stopped at its {time_limit:g} s limit (status time_limit, "
               f"no optimality proof): objective {res.objective} is its best schedule{lb}"
-              f"{known}", flush=True)
+              f"{known}; a longer --time-limit can improve both", flush=True)
     return bool(res.stats.get("interrupted"))
 
 
