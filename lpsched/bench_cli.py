@@ -166,6 +166,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             from lpsched.solve import solve
 
             res = solve(inst, args.algo, time_limit=args.time_limit)
+            if res.stats.get("interrupted"):
+                raise KeyboardInterrupt  # Ctrl-C or SIGTERM during the solve: no figure
             if res.schedule is None:
                 raise CliError(f"{args.algo} found no schedule: {res.status} {res.message}")
             sched = res.schedule
