@@ -37,7 +37,7 @@ from types import FrameType
 __all__ = ["deferred", "descendants", "exit_status", "install", "kill_tree", "received",
            "shutting_down", "sigint_raises", "signal_name", "signalled"]
 
-_state: dict[str, int | None] = {"first": None}
+_state: dict[str, int | None] = {"first": None, "command": None}
 
 
 def _main_thread() -> bool:
@@ -93,6 +93,7 @@ def install() -> Callable[[], None]:
     _state["first"] = None
     if not _main_thread():
         return lambda: None
+    _state["command"] = 1
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     if before[signal.SIGINT] in (_record_only, _exit_at_once, None):
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -100,6 +101,7 @@ def install() -> Callable[[], None]:
     wake = _watch()
 
     def restore() -> None:
+        _state["command"] = None
         for s, h in before.items():
             if h is not None:
                 signal.signal(s, h)
@@ -178,7 +180,9 @@ def signal_name(signum: int | None = None) -> str:
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Inside: SIGINT and SIGTERM are only recorded (for clean-up that must finish, such as
-    stopping worker processes and writing the rows kept); the handlers are put back after."""
+    stopping worker processes and writing the rows kept). The handlers are put back after,
+    except under the ``lpsched`` command (:func:`install`), which is stopping anyway and
+    keeps them record-only while it writes what it has (:func:`shutting_down`)."""
     if not _main_thread():
         yield
         return
@@ -188,9 +192,12 @@ def deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for s, h in before.items():
-            if h is not None:
-                signal.signal(s, h)
+        if _state["command"]:
+            shutting_down()
+        else:
+            for s, h in before.items():
+                if h is not None:
+                    signal.signal(s, h)
 
 
 @contextlib.contextmanager

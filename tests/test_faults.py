@@ -433,3 +433,50 @@ def test_atomic_output_refuses_special_files_itself(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(OutputPathError, match="is a FIFO"), atomic_output(fifo):
         pass
+
+
+# -- the handlers themselves ------------------------------------------------------------------
+
+
+def test_install_and_restore_leave_the_handlers_as_they_were():
+    from lpsched import interrupts
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    restore = interrupts.install()
+    try:
+        assert signal.getsignal(signal.SIGTERM) is interrupts._on_term
+        interrupts.shutting_down()
+        assert interrupts.exit_status() == 130  # nothing else recorded: a Ctrl-C
+        os.kill(os.getpid(), signal.SIGTERM)  # only noted now
+        time.sleep(0.05)
+        assert interrupts.exit_status() == 130 and interrupts.signal_name() == "interrupted"
+    finally:
+        restore()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_sigterm_first_gives_143_even_when_sigint_follows():
+    from lpsched import interrupts
+
+    restore = interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled like Ctrl-C: KeyboardInterrupt
+            time.sleep(1)
+        interrupts.shutting_down()
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        assert interrupts.exit_status() == 143
+        assert interrupts.signal_name() == "terminated (SIGTERM)"
+    finally:
+        restore()
+
+
+def test_deferred_puts_the_handlers_back_for_library_callers():
+    from lpsched import interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.deferred():
+        os.kill(os.getpid(), signal.SIGINT)  # noted, not raised
+        time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
