@@ -247,6 +247,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
             and Path(args.instance).is_file()):
         from lpsched.trace_info import print_trace_info, trace_info
 
+        if args.block_size is not None:
+            raise CliError("--block-size needs --memory M for a trace CSV (paged memory is "
+                           "counted against a budget)")
         info = trace_info(args.instance, step_seconds=args.step_seconds, limit=args.limit,
                           offline=args.offline)
         if not emit_json(args, info, what="instance summary"):

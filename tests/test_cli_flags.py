@@ -168,6 +168,8 @@ def test_info_trace_offline_and_bad_trace(tmp_path, capsys):
     bad.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,5,0\n")
     code, _, err = run(capsys, "info", bad)
     assert code == 2 and "decode must be >= 1" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "info", trace, "--block-size", "16")
+    assert code == 2 and "--block-size needs --memory" in err  # not silently ignored
 
 
 # -- demo: no silent wait ---------------------------------------------------------------------
