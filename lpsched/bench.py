@@ -31,14 +31,19 @@ known objective over the instances it solved,
 included) and *proven optimal* (objective equal to ``LB``).
 
 A failing algorithm (an exception, or a schedule the checker refuses) gives a
-row with status ``error`` and its message; the run goes on. Interrupting
-(``KeyboardInterrupt``) stops the run and keeps the rows finished so far
-(``BenchRun.interrupted``); with ``csv_path`` each row is appended to the CSV
-as soon as it finishes.
+row with status ``error`` and its message; the run goes on.
+
+Interrupting (``KeyboardInterrupt``: ``BenchRun.interrupted``). Ctrl-C (or SIGTERM to
+``lpsched bench``) stops the run at once: queued tasks are dropped and the local worker
+processes, with any process they started, are terminated (no process is left behind);
+the rows finished so far are kept and written. The CSV of ``csv_path`` is rewritten
+atomically (a temporary file renamed into place) at most every second while the run goes
+on and once at the end, so it is always a complete file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -53,6 +58,8 @@ from pathlib import Path
 from typing import Any
 
 from lpsched.instance import Instance
+from lpsched.interrupts import deferred, sigint_raises
+from lpsched.paths import atomic_open, write_text_atomic
 from lpsched.stop import check_time_limit
 
 __all__ = [
@@ -201,17 +208,37 @@ class _Local:
     def __init__(self, jobs: int):
         self.jobs = jobs
         self.name = f"local ({jobs} processes)"
-        self.pool = ProcessPoolExecutor(max_workers=jobs)
+        self.pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
 
     def submit(self, fn: Callable, arg: Any) -> Any:
         return self.pool.submit(fn, arg)
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
-        done, rest = wait(pending, return_when=FIRST_COMPLETED)
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
+        done, rest = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
         return set(done), set(rest)
 
     def close(self, cancel: bool = False) -> None:
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        """Finish (``cancel=False``), or stop now: the queued tasks are dropped and the
+        workers, with every process they started (e.g. a HiGHS child), are terminated."""
+        if not cancel:
+            self.pool.shutdown(wait=True)
+            return
+        from lpsched.interrupts import kill_tree
+
+        workers = getattr(self.pool, "_processes", None) or {}
+        roots = [p.pid for p in list(workers.values()) if p.pid is not None]
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        kill_tree(roots)
+        self.pool.shutdown(wait=True)  # the pool's thread sees the workers gone: quick
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent (which stops them): a Ctrl-C at a terminal
+    reaches every process of the group, and a worker would otherwise fail its task."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's (inherited by fork)
 
 
 class _InProcess:
@@ -230,7 +257,7 @@ class _InProcess:
         self._todo[token] = (fn, arg)
         return token
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
         token = next(t for t in self._todo if t in pending)  # submission order
         fn, arg = self._todo.pop(token)
         self._results[token] = fn(arg)
@@ -273,10 +300,13 @@ class _Dask:
         self.futures.append(fut)
         return fut
 
-    def wait_any(self, pending: set) -> tuple[set, set]:
+    def wait_any(self, pending: set, timeout: float | None = None) -> tuple[set, set]:
         from distributed import wait as dwait
 
-        res = dwait(list(pending), return_when="FIRST_COMPLETED")
+        try:
+            res = dwait(list(pending), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return set(), set(pending)
         return set(res.done), set(res.not_done)
 
     def close(self, cancel: bool = False) -> None:
@@ -347,15 +377,16 @@ def instance_lower_bound(inst: Instance, rows: Iterable[BenchRow] = (),
     for r in rows:
         if r.algo_lower_bound is not None and r.status != "error":
             cands.append((r.algo_lower_bound, f"{r.algorithm} bound"))
-    cands = [c for c in cands if c[0] is not None]
-    if not cands:
+    known = [(float(v), src) for v, src in cands if v is not None]
+    if not known:
         return None, ""
-    return max(cands, key=lambda c: c[0])
+    return max(known, key=lambda c: c[0])
 
 
 def _best_known(inst: Instance, rows: Sequence[BenchRow]) -> int | None:
     # a preemptive schedule is not a schedule of the model without preemption
-    cands = [r.objective for r in rows if r.objective is not None and not r.preempted]
+    cands: list[float] = [r.objective for r in rows
+                          if r.objective is not None and not r.preempted]
     for key in ("best_known", "optimum"):
         v = inst.metadata.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -499,16 +530,14 @@ def run_bench(
     computed: dict[str, tuple[float | None, str | None]] = {}
     bound_errors: dict[str, str] = {}
     prog = _Progress(len(tasks) + len(bound_insts), progress)
-    fh = writer = None
-    if csv_path is not None:
-        fh = open(csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(BenchRow)])
-        writer.writeheader()
-        fh.flush()
+    partial = _PartialCsv(csv_path)
     done_rows: list[BenchRow] = []
     interrupted = False
     pending: dict[Any, tuple[str, Any]] = {}
+    # in this process, Ctrl-C stops the run (not only the solve that happens to be running)
+    stop_now = sigint_raises() if isinstance(executor, _InProcess) else contextlib.nullcontext()
     try:
+        stop_now.__enter__()
         for t in tasks:
             pending[executor.submit(_run_task, t)] = ("run", t)
         if bound_insts:
@@ -518,7 +547,8 @@ def run_bench(
                     ("bound", i.name)
         waiting = set(pending)
         while waiting:
-            finished, waiting = executor.wait_any(waiting)
+            finished, waiting = executor.wait_any(waiting, timeout=partial.every)
+            partial.flush(done_rows)
             for fut in finished:
                 kind, info = pending[fut]
                 out = _result(executor, fut)
@@ -530,21 +560,20 @@ def run_bench(
                     continue
                 row = BenchRow(**out)
                 done_rows.append(row)
-                if writer is not None:
-                    writer.writerow(row.to_dict())
-                    fh.flush()
+                partial.add(done_rows)
                 if on_row is not None:
                     on_row(row)
                 prog.step(f"{row.instance} {row.algorithm}")
     except KeyboardInterrupt:
         interrupted = True
-        executor.close(cancel=True)
+        with deferred():  # a second signal must not cut the clean-up short
+            stop_now.__exit__(None, None, None)
+            executor.close(cancel=True)
     else:
+        stop_now.__exit__(None, None, None)
         executor.close()
     finally:
         prog.close()
-        if fh is not None:
-            fh.close()
 
     order = {(i.name, a): k for k, (i, a) in enumerate((i, a) for i in instances for a in algos)}
     done_rows.sort(key=lambda r: order[(r.instance, r.algorithm)])
@@ -568,17 +597,43 @@ def run_bench(
 
 
 def write_csv(run: BenchRun, path: str | os.PathLike[str]) -> None:
-    """All rows as CSV (one line per instance x algorithm)."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    """All rows as CSV (one line per instance x algorithm), written atomically
+    (:func:`lpsched.paths.atomic_open`)."""
+    _write_rows(run.rows, path)
+
+
+def _write_rows(rows: Sequence[BenchRow], path: str | os.PathLike[str]) -> None:
+    with atomic_open(path, "w", newline="", what="bench CSV") as fh:
         w = csv.DictWriter(fh, fieldnames=[f.name for f in fields(BenchRow)])
         w.writeheader()
-        for r in run.rows:
+        for r in rows:
             w.writerow(r.to_dict())
 
 
+class _PartialCsv:
+    """The rows finished so far, rewritten (atomically) at most every ``every`` seconds
+    so a run that dies leaves a complete CSV of most of its finished rows."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, every: float = 1.0):
+        self.path, self.every = path, every
+        self.last = -math.inf
+        self.dirty = False
+
+    def add(self, rows: Sequence[BenchRow]) -> None:
+        """A row was added to ``rows``: write now, or at a later :meth:`flush`."""
+        self.dirty = True
+        self.flush(rows)
+
+    def flush(self, rows: Sequence[BenchRow]) -> None:
+        now = time.monotonic()
+        if self.path is not None and self.dirty and now - self.last >= self.every:
+            _write_rows(rows, self.path)
+            self.last, self.dirty = now, False
+
+
 def write_json(run: BenchRun, path: str | os.PathLike[str]) -> None:
-    """Rows, summary and run settings as JSON."""
-    Path(path).write_text(json.dumps(run.to_dict(), indent=1) + "\n", encoding="utf-8")
+    """Rows, summary and run settings as JSON, written atomically."""
+    write_text_atomic(path, json.dumps(run.to_dict(), indent=1) + "\n", what="bench JSON")
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

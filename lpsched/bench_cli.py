@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from lpsched.cli import CliError, format_table, load_instance_arg
-from lpsched.paths import add_output_argument
+from lpsched.cli import (
+    CliError,
+    _add_json_options,
+    did_you_mean,
+    emit_json,
+    format_table,
+    load_instance_arg,
+)
+from lpsched.paths import OutputPathError, add_output_argument, atomic_output, prepare_output
 
 __all__ = ["register"]
 
@@ -21,18 +29,42 @@ def _resolve(specs: list[str], memory: int | None = None):
     try:
         return library.resolve(specs, memory=memory)
     except KeyError as exc:
-        raise CliError(f"{exc.args[0]}: no such file, bundled instance or set "
-                       "(`lpsched instances` lists them)") from None
+        name = str(exc.args[0])
+        raise CliError(f"{name}: no such file, bundled instance or set"
+                       f"{did_you_mean(name, sets=True)} (`lpsched instances` lists them)"
+                       ) from None
+
+
+def _bench_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """The CSV and JSON files of a bench run, every one checked before any work.
+
+    ``--out r.csv`` writes the rows there and rows + summary to ``r.json`` next to it;
+    ``--out r.json`` writes only the JSON. The old ``--json FILE`` (a file, before
+    ``--json`` meant stdout everywhere) still names the JSON file, with a notice."""
+    csv_path = json_path = None
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".json":
+            json_path = out
+        else:
+            csv_path, json_path = out, out.with_suffix(".json")
+    if isinstance(args.json, str):
+        json_path = Path(args.json)
+    for path, what in ((csv_path, "bench CSV"), (json_path, "bench JSON")):
+        if path is not None:
+            prepare_output(path, what=what, suffixes=(".json",) if what == "bench JSON" else ())
+    if isinstance(args.json, str):  # after the checks: a refused path stays one line
+        print(f"lpsched: note: `bench --json FILE` is deprecated: use `--out {args.json}` "
+              "(--json alone prints the run as JSON to stdout)", file=sys.stderr)
+    return csv_path, json_path
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from lpsched import bench
+    from lpsched import bench, interrupts
 
+    csv_path, json_path = _bench_outputs(args)
     instances = _resolve(args.instances, args.memory)
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
-    csv_path = Path(args.out) if args.out else None
-    json_path = Path(args.json) if args.json else (csv_path.with_suffix(".json")
-                                                   if csv_path else None)
     if args.options:
         try:
             options = json.loads(args.options)
@@ -48,8 +80,30 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                           bound_time_limit=args.bound_time_limit or args.time_limit,
                           options=options, csv_path=csv_path,
                           progress=False if args.quiet else None)
+    if run.interrupted:  # a second signal from here on is only noted: the files get written
+        interrupts.shutting_down()
+    if json_path is not None:
+        bench.write_json(run, json_path)
+    if args.json is True:
+        print(json.dumps(run.to_dict(), indent=1))
+    else:
+        _print_bench(run)
+    wrote = [str(p) for p in (csv_path, json_path) if p is not None]
+    if wrote:
+        print(f"wrote {' and '.join(wrote)}", file=sys.stderr if args.json is True else None)
+    if run.interrupted:
+        print(f"lpsched: {interrupts.signal_name()}: kept {len(run.rows)} of "
+              f"{run.meta['tasks']} runs", file=sys.stderr)
+        return interrupts.exit_status()
+    return 0
+
+
+def _print_bench(run: Any) -> None:
+    from lpsched import bench
+
     print(format_table(bench.table_rows(run), list(bench.COLUMNS)))
     print()
+
     def r2(v):
         return None if v is None else round(v, 2)
 
@@ -67,16 +121,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print("\ngap% = 100 (objective - LB) / objective with LB the best of the metadata bound, "
           "lpsched.models.bounds and solver bounds;\nvs_best% = 100 (objective - best known) / "
           f"best known; {len(run.rows)} runs on {run.executor}")
-    if json_path is not None:
-        bench.write_json(run, json_path)
-    if csv_path is not None:
-        print(f"wrote {csv_path}" + (f" and {json_path}" if json_path else ""))
-    elif json_path is not None:
-        print(f"wrote {json_path}")
-    if run.interrupted:
-        print(f"interrupted: kept {len(run.rows)} of {run.meta['tasks']} runs")
-        return 130
-    return 0
 
 
 def _cmd_instances(args: argparse.Namespace) -> int:
@@ -88,8 +132,7 @@ def _cmd_instances(args: argparse.Namespace) -> int:
         if args.set not in index["sets"]:
             raise CliError(f"no set {args.set!r}; sets: {', '.join(index['sets'])}")
         entries = [e for e in entries if e["set"] == args.set]
-    if args.json:
-        print(json.dumps({**index, "instances": entries}, indent=1))
+    if emit_json(args, {**index, "instances": entries}, what="instance index"):
         return 0
     rows = []
     for e in entries:
@@ -123,12 +166,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             from lpsched.solve import solve
 
             res = solve(inst, args.algo, time_limit=args.time_limit)
+            if res.stats.get("interrupted"):
+                raise KeyboardInterrupt  # Ctrl-C or SIGTERM during the solve: no figure
             if res.schedule is None:
                 raise CliError(f"{args.algo} found no schedule: {res.status} {res.message}")
             sched = res.schedule
         else:
             raise CliError("plot memory needs a SCHEDULE file or --algo NAME")
-        out = plots.plot_memory(inst, sched, args.out, title=args.title)
+        with atomic_output(args.out, what="plot") as tmp:
+            plots.plot_memory(inst, sched, tmp, title=args.title)
     elif args.kind == "gaps":
         from lpsched.bench import read_rows
 
@@ -137,7 +183,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if not Path(f).exists():
                 raise CliError(f"{f}: no such file")
             rows.extend(read_rows(f))
-        out = plots.plot_gaps(rows, args.out, metric=args.metric, title=args.title)
+        with atomic_output(args.out, what="plot") as tmp:
+            plots.plot_gaps(rows, tmp, metric=args.metric, title=args.title)
     else:  # afd
         if len(args.inputs) != 1:
             raise CliError("plot afd takes one sweep JSON file")
@@ -153,10 +200,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             raise CliError(f"{f}: expected a list of sweep points or an object with 'results'")
         r_best = data.get("r_best") if isinstance(data, dict) else None
         try:
-            out = plots.plot_afd_sweep(points, args.out, r_best=r_best, title=args.title)
+            with atomic_output(args.out, what="plot") as tmp:
+                plots.plot_afd_sweep(points, tmp, r_best=r_best, title=args.title)
+        except OutputPathError:
+            raise
         except ValueError as exc:
             raise CliError(f"{f}: {exc}") from None
-    print(f"wrote {out}")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -203,7 +253,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                                      name=args.name)
     info = inst.summary()
     if args.out:
-        write_json(inst, args.out)
+        with atomic_output(args.out, what="instance file") as tmp:
+            write_json(inst, tmp)
+    if args.json:
+        print(json.dumps(inst.to_dict(), indent=1))
+        if args.out:
+            print(f"wrote {args.out}", file=sys.stderr)
+        return 0
     print(f"{inst.name}: n={inst.n} M={inst.memory} "
           f"{'offline' if inst.offline else 'online, last arrival step ' + str(info['arrival']['max'])}"
           f"; prefill mean {info['prefill']['mean']:.0f}, decode mean {info['decode']['mean']:.0f}"
@@ -242,10 +298,13 @@ def register(subparsers: Any) -> None:
                         "(needs the 'dask' extra)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for the Dask scheduler (default 10)")
-    add_output_argument(p, "--out", default=None, suffixes=(".csv",), what="bench CSV",
-                        help="write the rows as CSV here (and JSON next to it, .json)")
-    add_output_argument(p, "--json", default=None, suffixes=(".json",), what="bench JSON",
-                        help="write rows + summary as JSON here")
+    add_output_argument(p, "--out", default=None, suffixes=(".csv", ".json"), what="bench file",
+                        help="FILE.csv: the rows as CSV, and rows + summary as JSON next to it "
+                             "(FILE.json); FILE.json: only the JSON")
+    p.add_argument("--json", nargs="?", const=True, default=None, metavar="",
+                   help="print the run (rows, summary, settings) as JSON to stdout instead of "
+                        "the tables (the old `--json FILE.json` still writes that file, "
+                        "deprecated: use --out FILE.json)")
     p.add_argument("--seed", type=int, default=0, help="seed passed to every algorithm")
     p.add_argument("--options", default=None,
                    help='per-algorithm options as JSON, e.g. \'{"milp": {"threads": 1}}\'')
@@ -262,7 +321,7 @@ def register(subparsers: Any) -> None:
                     "and known optimum / best known objective / lower bound.",
         epilog="examples:\n  lpsched instances\n  lpsched instances --set mcsf-synthetic --json")
     p.add_argument("--set", default=None, help="only this set")
-    p.add_argument("--json", action="store_true", help="print the index as JSON")
+    _add_json_options(p, "index")
     p.set_defaults(func=_cmd_instances)
 
     p = subparsers.add_parser(
@@ -319,4 +378,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", default=None, help="instance name")
     add_output_argument(p, "--out", default=None, what="instance file",
                         help="write the instance JSON here")
+    p.add_argument("--json", action="store_true", help="print the instance JSON to stdout")
     p.set_defaults(func=_cmd_sample)

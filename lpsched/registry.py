@@ -37,6 +37,7 @@ Example (a user's algorithm; it may return a ``Result``, a ``Schedule`` or start
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -373,8 +374,10 @@ def get(name: str) -> AlgorithmSpec:
     for s in specs():
         if s.name == key:
             return s
-    raise UnknownAlgorithm(
-        f"unknown algorithm {name!r}; available: {', '.join(algorithm_names())}")
+    names = algorithm_names()
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise UnknownAlgorithm(f"unknown algorithm {name!r}; {hint}available: {', '.join(names)}")
 
 
 def register(name: str, func: SolveFunction | None = None, *, kind: str = "user",

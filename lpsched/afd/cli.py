@@ -121,14 +121,48 @@ def _check_batch(args):
         raise ValueError(f"--batch must be a positive integer, got {args.batch}")
 
 
-def _dump(obj) -> None:
-    def default(o):
-        if hasattr(o, "to_dict"):
-            return o.to_dict()
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        raise TypeError(type(o).__name__)
-    print(json.dumps(obj, indent=1, default=default))
+def _emit(args, obj, rows=None) -> bool:
+    """The flag scheme: ``--out FILE`` writes ``obj`` as JSON (``.json``) or ``rows`` as CSV
+    (``.csv``, sweep), atomically; ``--json`` prints ``obj`` to stdout. True when stdout
+    got the JSON (the command prints nothing else there)."""
+    import sys
+
+    from lpsched.cli import emit_json
+
+    out = getattr(args, "out", None)
+    if out and str(out).lower().endswith(".csv"):
+        _write_csv(out, rows or [])
+        print(f"wrote {out}", file=sys.stderr if args.json else sys.stdout)
+        if args.json:
+            print(json.dumps(obj, indent=1, default=_default))
+        return bool(args.json)
+    return emit_json(args, obj, what="AFD result")
+
+
+def _default(o):
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def _write_csv(path, rows) -> None:
+    import csv
+
+    from lpsched.paths import atomic_open
+    with atomic_open(path, "w", newline="", what="AFD CSV") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else [])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _add_json_out(q, csv: bool = False) -> None:
+    suffixes = (".json", ".csv") if csv else (".json",)
+    q.add_argument("--json", action="store_true", help="print as JSON to stdout")
+    add_output_argument(q, "--out", default=None, suffixes=suffixes, what="AFD result file",
+                        help="write the JSON to this file (.json)" + (
+                            "; or the table as CSV (.csv)" if csv else ""))
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -137,9 +171,8 @@ def _dump(obj) -> None:
 def _cmd_fit(args) -> int:
     cal = load_calibration(args.gpu)
     rows = cal.report()
-    if args.json:
-        _dump({"gpu": cal.gpu, "source": cal.source, "time_unit": "ms per layer",
-               "fits": rows})
+    if _emit(args, {"gpu": cal.gpu, "source": cal.source, "time_unit": "ms per layer",
+                     "fits": rows}):
         return 0
     print(f"calibration {cal.gpu}  ({cal.source}); times in ms per layer; errors relative")
     table = [{"role": r["role"], "model": r["model"], "fit": r["fit"], "n": r["n"],
@@ -189,8 +222,7 @@ def _cmd_size(args) -> int:
     for k in ("attention_instances", "ffn_devices", "throughput_per_device", "idle_attention",
               "idle_ffn"):
         out[k] = pr[k]
-    if args.json:
-        _dump(out)
+    if _emit(args, out):
         return 0
     c = out["coefficients"]
     print(f"workload   {out['workload']['name']}   B = {out['B']}   theta = {out['theta']:.1f} "
@@ -279,9 +311,8 @@ def _cmd_simulate(args) -> int:
         from lpsched.afd.pair import size_pair
         r = size_pair({model.ffn_devices: model}, wl, args.batch)["attention_instances"]
     s = simulate(model, wl, r=r, B=args.batch, **_sim_kwargs(args))
-    if args.json:
-        _dump({**s.to_dict(), "attention_instances": s.r, "workload": wl.describe(),
-               "step_model": model.describe()})
+    if _emit(args, {**s.to_dict(), "attention_instances": s.r, "workload": wl.describe(),
+                     "step_model": model.describe()}):
         return 0
     b = s.breakdown
     print(f"x = {s.r} attention instances, y = {s.ffn_devices} FFN devices  B = {s.B}  "
@@ -319,18 +350,19 @@ def _cmd_sweep(args) -> int:
              "idle_ffn": s.idle_ffn, "tau_ms_per_layer": s.breakdown["tau"]}
             for s in out["results"]]
     if args.plot:
+        from lpsched.paths import atomic_output
         from lpsched.plots import plot_afd_sweep
-        plot_afd_sweep(rows, args.plot, r_best=out["r_best"],
-                       title=f"{wl.name}, B={args.batch}, {model.attn_gpu}: simulation sweep "
-                             f"(theory r* = {theory['r_star']:.2f})")
-    if args.json:
-        _dump({"r_best": out["r_best"], "throughput_best": out["throughput_best"],
-               "ffn_devices": model.ffn_devices,
-               "theory": {"r_star": theory["r_star"], "r_int": theory["r_int"],
-                          "regime": theory["regime"],
-                          "barrier_r_star": theory["barrier"]["r_star"],
-                          "barrier_r_int": theory["barrier"]["r_int"]},
-               "results": rows})
+        with atomic_output(args.plot, what="plot") as tmp:
+            plot_afd_sweep(rows, tmp, r_best=out["r_best"],
+                           title=f"{wl.name}, B={args.batch}, {model.attn_gpu}: simulation "
+                                 f"sweep (theory r* = {theory['r_star']:.2f})")
+    if _emit(args, {"r_best": out["r_best"], "throughput_best": out["throughput_best"],
+                    "ffn_devices": model.ffn_devices,
+                    "theory": {"r_star": theory["r_star"], "r_int": theory["r_int"],
+                               "regime": theory["regime"],
+                               "barrier_r_star": theory["barrier"]["r_star"],
+                               "barrier_r_int": theory["barrier"]["r_int"]},
+                    "results": rows}, rows=rows):
         return 0
     print(_fmt_table([{**r, "throughput_per_instance": round(r["throughput_per_instance"]),
                        "tokens_per_s": round(r["tokens_per_s"]),
@@ -366,7 +398,7 @@ def _parse_devices(spec: str):
 
 
 def _int_list(s: str, what: str):
-    out = []
+    out: list[int | None] = []
     for x in s.split(","):
         x = x.strip()
         if x.lower() == "none":
@@ -400,8 +432,7 @@ def _cmd_plan(args) -> int:
         ffn_link=args.ffn_link, routing=args.routing, ffn_memory=args.ffn_memory)
     res = solve_sizing(p, time_limit=args.time_limit)
     code = 0 if res.status in ("optimal", "time_limit") else 1
-    if args.json:
-        _dump(res.to_dict())
+    if _emit(args, res.to_dict()):
         return code
     print(f"status {res.status}   objective {args.objective} = "
           f"{res.objective if res.objective is not None else '-'}   configurations "
@@ -443,7 +474,7 @@ def register(subparsers) -> None:
                        epilog="examples:\n  lpsched afd fit\n  lpsched afd fit --gpu h100 --json\n"
                               "  lpsched afd fit --gpu my_gpu.csv")
     q.add_argument("--gpu", default="h200", help="h100, h200 or a calibration CSV path")
-    q.add_argument("--json", action="store_true", help="print as JSON")
+    _add_json_out(q)
     q.set_defaults(func=_cmd_fit)
 
     q = sub.add_parser("size", help="closed-form optimal A/F ratio and FFN shard count",
@@ -464,7 +495,7 @@ def register(subparsers) -> None:
                         "(default: steady state)")
     q.add_argument("--r-max", type=int, default=64,
                    help="search range for r (and for x of xA-yF)")
-    q.add_argument("--json", action="store_true", help="print as JSON")
+    _add_json_out(q)
     q.set_defaults(func=_cmd_size)
 
     q = sub.add_parser("simulate", help="simulate one xA-yF bundle", formatter_class=EX,
@@ -479,7 +510,7 @@ def register(subparsers) -> None:
     _add_workload_options(q)
     _add_sim_options(q)
     q.add_argument("--r", type=int, default=None, help="attention instances x per bundle")
-    q.add_argument("--json", action="store_true", help="print as JSON")
+    _add_json_out(q)
     q.set_defaults(func=_cmd_simulate)
 
     q = sub.add_parser("sweep", help="simulate r = r-min..r-max and find the best r",
@@ -497,7 +528,7 @@ def register(subparsers) -> None:
     q.add_argument("--r-max", type=int, default=32)
     add_output_argument(q, "--plot", default=None, suffixes=(".png", ".svg"), what="plot",
                         help="write a PNG of throughput and idle vs r")
-    q.add_argument("--json", action="store_true", help="print as JSON")
+    _add_json_out(q, csv=True)
     q.set_defaults(func=_cmd_sweep)
 
     q = sub.add_parser("plan", help="A/F sizing integer program", formatter_class=EX,
@@ -538,7 +569,7 @@ def register(subparsers) -> None:
                    help="attention time at the mean load instead of the slowest instance")
     q.add_argument("--mix", action="store_true", help="allow several bundle configurations")
     q.add_argument("--time-limit", type=float, default=30.0)
-    q.add_argument("--json", action="store_true", help="print as JSON")
+    _add_json_out(q)
     q.set_defaults(func=_cmd_plan)
 
 

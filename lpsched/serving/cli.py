@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from lpsched.paths import add_output_argument
+
 __all__ = ["register"]
 
 _EPILOG = """examples:
   lpsched replay azure_conv_2023 --algo mc-sf --gpu h100 --model llama3-70b --num-prompts 500
   lpsched replay trace.csv --algo fcfs --rate 4 --json
+  lpsched replay trace.csv --algo fcfs --rate 4 --out metrics.json
   lpsched replay arxiv_summarization --algo alpha-protection --options '{"alpha": 0.2}'
 
 TRACE is a bundled workload profile (lengths and inter-arrival times sampled from it) or
@@ -69,12 +72,14 @@ def register(subparsers) -> None:
     p.add_argument("--prediction-noise", type=float, default=None, metavar="SIGMA",
                    help="show the policy predicted lengths o*exp(SIGMA Z) (default: exact)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling and Poisson arrivals")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON to stdout")
+    add_output_argument(p, "--out", default=None, suffixes=(".json",), what="metrics file",
+                        help="write the metrics as JSON to this file (.json)")
     p.set_defaults(func=_cmd_replay)
 
 
 def _cmd_replay(args) -> int:
-    from lpsched.cli import CliError
+    from lpsched.cli import CliError, emit_json
     from lpsched.serving.metrics import format_summary
     from lpsched.serving.replay import load_workload, replay
 
@@ -92,8 +97,7 @@ def _cmd_replay(args) -> int:
                  block_size=args.block_size, chunk_tokens=args.chunked_prefill,
                  options=options, prediction_noise=args.prediction_noise, seed=args.seed)
     m = res.metrics
-    if args.json:
-        print(json.dumps(m, indent=1))
+    if emit_json(args, m, what="metrics file"):
         return 0
     print(f"{m['algorithm']} on {m['tensor_parallel']} x {m['gpu']}, {m['model']}, "
           f"M = {m['memory']} KV tokens, arrivals: {m['arrivals']} "
