@@ -10,9 +10,10 @@ One meaning per flag, in every command: ``--json`` prints JSON to stdout; a file
 ``.png``...), written atomically (:func:`lpsched.paths.atomic_output`).
 
 Signals (:mod:`lpsched.interrupts`): :func:`main` installs its handlers before it
-imports anything heavy (this module imports only the standard library at load
-time); SIGTERM is handled like Ctrl-C, and the exit status is 130 (SIGINT) or 143
-(SIGTERM). Writing stdout to a full disk or a closed pipe ends in one line too.
+imports anything heavy (at load time this module imports only the standard library
+and :mod:`lpsched.interrupts`; ``import lpsched`` is lazy); SIGTERM is handled like
+Ctrl-C, and the exit status is 130 (SIGINT) or 143 (SIGTERM). Writing stdout to a
+full disk ends in one line and exit 2; a closed pipe (``| head``) ends quietly.
 """
 
 from __future__ import annotations
