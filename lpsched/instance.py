@@ -519,6 +519,9 @@ class Instance:
         for k, r in enumerate(data["requests"]):
             if isinstance(r, Mapping) and "id" not in r:
                 raise InstanceError("missing field 'id'", source=source, request=f"#{k}")
+            if isinstance(r, Mapping) and r["id"] is None:
+                raise InstanceError("id must be a string, got null", source=source,
+                                    request=f"#{k}")
         name = data.get("name") or (Path(source).stem if source else "instance")
         memory = cap_int(data["memory"], "memory", source=source)
         block_size = cap_int(data.get("block_size", 1), "block_size", source=source)

@@ -97,8 +97,7 @@ class Schedule:
         if size is not None and size != instance.n:
             raise ScheduleError(
                 f"schedule has {size} starts for an instance of {instance.n} requests")
-        arr = np.array(cap_column(starts, "start", ids=instance.ids, error=ScheduleError),
-                       dtype=np.int64)
+        arr = cap_column(starts, "start", ids=instance.ids, error=ScheduleError)  # a copy
         if arr.shape != (instance.n,):
             raise ScheduleError(
                 f"schedule has {arr.size} starts for an instance of {instance.n} requests")

@@ -83,31 +83,30 @@ def _parse_time(text: str) -> float:
 
 
 def _count(cell: str, field: str, src: str, rid: str) -> int:
-    """A token count: an integer (``"12"``, ``"12.0"``) within the cap, read exactly."""
+    """A token count: an integer (``"12"``, ``"12.0"``) within the cap, read exactly (a
+    digit string as an int, never through a float; any length)."""
     text = cell.strip()
     shown = text if len(text) <= 40 else text[:37] + "..."
-    val: int | float
-    if len(text) > 40 and text.lstrip("+-").isdigit():
-        raise InstanceError(f"{field} {shown} exceeds the cap 2^40 = {INTEGER_CAP}", source=src,
-                            request=rid)
+    body = text[1:] if text[:1] in "+-" else text
+    if body.isascii() and body.isdigit():
+        digits = body.lstrip("0") or "0"
+        if len(digits) > len(str(INTEGER_CAP)):  # also beyond Python's 4300-digit int limit
+            raise InstanceError(f"{field} {shown} exceeds the cap 2^40 = {INTEGER_CAP}",
+                                source=src, request=rid)
+        return cap_int(-int(digits) if text[:1] == "-" else int(digits), field, source=src,
+                       request=rid)
     try:
-        val = int(text) if len(text) <= 40 else float(text)
+        val = float(text)
     except ValueError:
-        try:
-            val = float(text)
-        except ValueError:
-            raise InstanceError(f"{field} must be an integer, got {shown!r}", source=src,
-                                request=rid) from None
-    if isinstance(val, float) and abs(val) > INTEGER_CAP and math.isfinite(val):
-        raise InstanceError(f"{field} {shown} exceeds the cap 2^40 = {INTEGER_CAP}",
-                            source=src, request=rid)
-    try:
-        return cap_int(val, field, source=src, request=rid)
-    except InstanceError:
-        if isinstance(val, int):
-            raise
         raise InstanceError(f"{field} must be an integer, got {shown!r}", source=src,
                             request=rid) from None
+    if math.isfinite(val) and abs(val) > INTEGER_CAP:
+        raise InstanceError(f"{field} {shown} exceeds the cap 2^40 = {INTEGER_CAP}",
+                            source=src, request=rid)
+    if not (math.isfinite(val) and val.is_integer()):
+        raise InstanceError(f"{field} must be an integer, got {shown!r}", source=src,
+                            request=rid)
+    return int(val)
 
 
 def _layout(header: list[str], src: str) -> tuple[str, int, int, int | None]:

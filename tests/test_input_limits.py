@@ -399,3 +399,10 @@ def test_workload_profile_loader_limits(tmp_path):
         load_profile(flat)
     with pytest.raises(UsageError):
         load_profile(None)
+
+
+def test_null_id_in_a_json_instance_is_refused(tmp_path):
+    path = write(tmp_path / "i.json", {"memory": 5, "requests": [
+        {"id": None, "prefill": 0, "decode": 1}]})
+    with pytest.raises(InstanceError, match="request '#0': id must be a string, got null"):
+        lpsched.load(path)
