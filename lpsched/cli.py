@@ -603,7 +603,8 @@ def _error_status(exc: BaseException) -> int | None:
     """2 for the package's input and output errors (and stdout write failures), else None."""
     # by name: nothing is imported here (an import may be what failed)
     names = {c.__name__ for c in type(exc).__mro__}
-    if names & {"InstanceError", "ScheduleError", "CliError", "UnknownAlgorithm", "ValueError"}:
+    if names & {"LpschedError", "InstanceError", "ScheduleError", "CliError", "UnknownAlgorithm",
+                "ValueError"}:
         return 2
     if isinstance(exc, OSError) and exc.filename is None:  # writing stdout failed
         return 2
