@@ -1,8 +1,10 @@
-"""Seconds per engine step on one tensor-parallel group, from the kernel calibration.
+"""Seconds per engine step on one tensor-parallel group: every op of a decoder layer.
 
-Reuses the roofline fits of :mod:`lpsched.afd.calibration` (our H100 / H200 per-layer
-measurements, ``lpsched/afd/data``) and the NVLink fit of the Vidur send/recv table
-(:func:`lpsched.afd.timing.resolve_link`); nothing is re-measured here.
+Matmuls and decode attention come from our kernel calibration (the roofline fits of
+:mod:`lpsched.afd.calibration` on our H100 / H200 per-layer measurements,
+``lpsched/afd/data``); RMSNorm, rotary embedding, residual adds and the NCCL all-reduce
+from fits of the Vidur project's measured H100 profiles (:mod:`lpsched.serving.opcosts`,
+``lpsched/afd/data/ops_vidur_h100.json``). Nothing is re-measured here.
 
 The model (per transformer layer, milliseconds, on each of the ``N`` GPUs)
 ---------------------------------------------------------------------------
@@ -13,25 +15,32 @@ at least one row). With the attention roofline ``max(b_P, c_P B) + max(b_A, a_A 
 fitted on ``attn_layer`` rows and the FFN roofline ``max(b_F, a_F N)`` fitted on
 ``ffn_dense`` rows (:class:`lpsched.afd.calibration.Fit`)::
 
-    t_layer = max(b_P / N, c_P R / N)          QKV + output projections on R rows
+    t_layer = max(b_P / N, c_P R / N)          projections: QKV + output on R rows
             + max(b_A, a_A K / N)              decode attention over the K KV tokens held
                                                by the continuing requests
             + 2 d_attn sum_j P_j (P_j + 1) / (N rho)    causal prefill attention FLOPs
-            + max(b_F / N, a_F R / N)          dense FFN on R rows
-            + 2 t_AR(R d_model 2 bytes, N)     two all-reduces (after attention, after FFN)
+            + max(b_F / N, a_F R / N)          SwiGLU FFN on R rows (activation included)
+            + 2 t_norm(R d_model)              RMSNorm before attention and before the FFN
+            + t_rope(R (heads + kv_heads) head_dim / N)   rotary embedding of q and k
+            + 2 t_add(R d_model)               the two residual adds
+            + 2 t_AR(2 R d_model, N)           two all-reduces (after attention, after FFN)
 
-    t_step = n_layers t_layer + t_head(B),  t_head = max(b_F, a_F B) w_head / w_FFN / N
+    t_step = n_layers t_layer + t_norm(R d_model) + t_head(B)
 
 and ``t_step = 0`` for an empty step. ``B`` is the number of requests that emit a token
 in the step (the running ones), ``d_attn = heads x head_dim``, ``rho = 6 d_model d_ff /
-a_F`` the FLOP rate the FFN reaches in its compute-bound regime (FLOP per ms), and the
-ring all-reduce ``t_AR(m, N) = 2 (N - 1) (lat + m / (N bw))`` (0 for ``N = 1``), with
-``lat`` and ``bw`` of the NVLink fit.
+a_F`` the FLOP rate the FFN reaches in its compute-bound regime (FLOP per ms),
+``t_norm``, ``t_rope``, ``t_add`` the elementwise rooflines and ``t_AR`` the measured
+all-reduce with its launch cost of :mod:`lpsched.serving.opcosts` (0 for ``N = 1``); the
+last norm is the model's final RMSNorm. :meth:`StepTimeModel.breakdown_ms` returns the
+step's milliseconds per op (``projections``, ``attention``, ``ffn``, ``norms_rope``,
+``residual_adds``, ``all_reduce``, ``lm_head``); they sum to the step.
 
-Assumptions (each a choice, stated)
------------------------------------
+Assumptions (each a choice, stated; ``docs/serving.md`` lists the sources)
+-------------------------------------------------------------------------
 1. Kernels add up: no overlap of attention, FFN and communication; no CUDA-graph or
-   scheduler overhead beyond what the per-layer timings hold.
+   scheduler overhead beyond what the per-op timings hold and the all-reduce launch cost
+   (Vidur's default 0.02 ms per call, a configured figure, not a measurement).
 2. Prefill rows cost what decode rows cost in the projections and FFN (the same
    matmuls with more rows). The calibration measures FFN rows up to 16,384 (the range
    of our prefills), but projections only up to 512 rows: beyond, ``c_P R`` extrapolates
@@ -41,16 +50,22 @@ Assumptions (each a choice, stated)
    (``2 d_attn P (P+1)`` per layer: QK^T and PV) at the FFN's FLOP rate ``rho``. It is
    2-5% of a 2k-token prefill, so this choice moves step times little.
 4. Tensor parallelism (Megatron layout): heads and FFN columns split over ``N`` GPUs,
-   so weight reads (the floors ``b_P``, ``b_F``), compute slopes and KV reads divide by
-   ``N``; the attention-core floor ``b_A`` (launch latency) does not. Two all-reduces of
-   the ``R x d_model`` bf16 activations per layer over NVLink (ring). ``N`` divides the
-   8 KV heads (1, 2, 4 or 8).
+   so weight reads (the floors ``b_P``, ``b_F``), compute slopes, KV reads and the rotary
+   embedding divide by ``N``; the attention-core floor ``b_A`` (launch latency), the
+   norms and the residual adds (on the full hidden state, replicated) do not. Two
+   all-reduces of the ``R x d_model`` bf16 activations per layer within one node (the
+   all-reduce fits are Vidur's H100 DGX measurements). ``N`` divides the 8 KV heads.
 5. The LM head (``vocab x d_model``) runs on the ``B`` emitting rows at the FFN's
-   roofline scaled by its weight size; embeddings, sampling and the host are free.
+   roofline scaled by its weight size; embeddings, sampling, the logits gather and the
+   host are free.
 6. Memory traffic of prefill (KV writes) is free; the decode KV read is in ``a_A K``.
+7. The elementwise and all-reduce fits are H100 measurements; the H200 uses them
+   unchanged (same NVLink 4; its 1.4x HBM bandwidth would make the memory-bound norms
+   and adds cheaper, which this model does not claim).
 
 Error against the measured kernels: :func:`kernel_residuals` evaluates the decode
-part of the model (``N = 1``, no prefill, no LM head) against the sum of the measured
+matmul + attention part of the model (``N = 1``, no prefill, no LM head, no
+elementwise ops: the calibration rows hold none) against the sum of the measured
 ``attn_layer`` and ``ffn_dense`` medians at every calibrated (batch, context) point;
 :func:`holdout_residuals` measures the extrapolation (refit without the longest
 contexts or the largest FFN row counts, predict them); ``docs/serving.md`` lists both.
@@ -58,7 +73,7 @@ contexts or the largest FFN row counts, predict them); ``docs/serving.md`` lists
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -74,8 +89,9 @@ from lpsched.afd.calibration import (
     read_calibration_csv,
 )
 from lpsched.afd.timing import resolve_link
+from lpsched.serving.opcosts import OpCosts, load_op_costs
 
-__all__ = ["SHAPES", "TP_CHOICES", "ModelShape", "StepTimeModel", "build_step_time",
+__all__ = ["OPS", "SHAPES", "TP_CHOICES", "ModelShape", "StepTimeModel", "build_step_time",
            "kernel_residuals", "holdout_residuals", "kv_capacity", "default_tensor_parallel"]
 
 #: Tensor-parallel degrees the model supports (divisors of the 8 KV heads).
@@ -137,16 +153,26 @@ def _tp(n: int) -> int:
     return int(n)
 
 
+#: Keys of :meth:`StepTimeModel.breakdown_ms`, in the order of the layer.
+OPS = ("projections", "attention", "ffn", "norms_rope", "residual_adds", "all_reduce",
+       "lm_head")
+
+
 @dataclass(frozen=True)
 class StepTimeModel:
-    """The step-time model of the module docstring for one GPU type, model and ``N``."""
+    """The step-time model of the module docstring for one GPU type, model and ``N``.
+
+    ``link``: ``None`` for the measured NVLink all-reduce of ``ops`` (the default), or a
+    point-to-point :class:`Link` over which a ring all-reduce runs,
+    ``2 (N - 1) (lat + m / (N bw))`` plus the launch cost (another interconnect)."""
 
     gpu: str
     shape: ModelShape
     tensor_parallel: int
     attention: Fit
     ffn: Fit
-    link: Link
+    link: Link | None = None
+    ops: OpCosts = field(default_factory=load_op_costs)
 
     @property
     def flop_rate(self) -> float:
@@ -154,28 +180,40 @@ class StepTimeModel:
         return self.shape.ffn_flops_per_token / self.ffn.params["a"]
 
     def allreduce_ms(self, rows) -> np.ndarray:
-        """Ring all-reduce of ``rows x d_model`` bf16 activations over ``N`` GPUs."""
+        """One all-reduce of ``rows x d_model`` bf16 activations over ``N`` GPUs (ms)."""
         n = self.tensor_parallel
         rows = np.asarray(rows, dtype=float)
-        if n == 1:
-            return np.zeros_like(rows)
         m = rows * self.shape.d_model * 2.0
-        return 2.0 * (n - 1) * (self.link.latency_ms + m / n * self.link.ms_per_byte)
+        if n == 1 or self.link is None:
+            return self.ops.all_reduce_ms(m, n)
+        ring = 2.0 * (n - 1) * (self.link.latency_ms + m / n * self.link.ms_per_byte)
+        return self.ops.launch_ms + ring
 
-    def layer_ms(self, rows, kv, prefill_sq) -> np.ndarray:
-        """Per-layer ms on each GPU: ``rows`` token rows, ``kv`` KV tokens read by decode
-        attention, ``prefill_sq = sum_j P_j (P_j + 1)`` of the (re)fills."""
-        n = self.tensor_parallel
+    def layer_ops_ms(self, rows, kv, prefill_sq) -> dict:
+        """Per-layer ms of each op on one GPU (module docstring)."""
+        n, s = self.tensor_parallel, self.shape
         a, f = self.attention.params, self.ffn.params
         rows = np.asarray(rows, dtype=float)
         kv = np.asarray(kv, dtype=float)
         sq = np.asarray(prefill_sq, dtype=float)
-        d_attn = self.shape.heads * self.shape.head_dim
-        proj = np.maximum(a["b_P"] / n, a["c_P"] * rows / n)
-        core = np.maximum(a["b"], a["a"] * kv / n)
-        pre = 2.0 * d_attn * sq / (n * self.flop_rate)
-        ffn = np.maximum(f["b"] / n, f["a"] * rows / n)
-        return proj + core + pre + ffn + 2.0 * self.allreduce_ms(rows)
+        d_attn = s.heads * s.head_dim
+        hidden = rows * s.d_model
+        qk = rows * (s.heads + s.kv_heads) * s.head_dim / n
+        return {
+            "projections": np.maximum(a["b_P"] / n, a["c_P"] * rows / n),
+            "attention": np.maximum(a["b"], a["a"] * kv / n)
+            + 2.0 * d_attn * sq / (n * self.flop_rate),
+            "ffn": np.maximum(f["b"] / n, f["a"] * rows / n),
+            "norms_rope": 2.0 * self.ops.op("rmsnorm")(hidden) + self.ops.op("rope")(qk),
+            "residual_adds": 2.0 * self.ops.op("add")(hidden),
+            "all_reduce": 2.0 * self.allreduce_ms(rows),
+        }
+
+    def layer_ms(self, rows, kv, prefill_sq) -> np.ndarray:
+        """Per-layer ms on each GPU: ``rows`` token rows, ``kv`` KV tokens read by decode
+        attention, ``prefill_sq = sum_j P_j (P_j + 1)`` of the (re)fills."""
+        parts = self.layer_ops_ms(rows, kv, prefill_sq)
+        return sum(parts.values(), np.zeros(()))
 
     def head_ms(self, outputs) -> np.ndarray:
         """LM head on the emitting rows, the FFN roofline scaled by weight size."""
@@ -184,27 +222,44 @@ class StepTimeModel:
         out = np.asarray(outputs, dtype=float)
         return np.maximum(f["b"], f["a"] * out) * ratio / self.tensor_parallel
 
+    def breakdown_ms(self, rows, kv, prefill_sq, outputs) -> dict:
+        """Milliseconds of each op (:data:`OPS`) over the whole step (all layers, the
+        final norm in ``norms_rope``); every entry is 0 where ``rows == 0``."""
+        rows = np.asarray(rows, dtype=float)
+        busy = rows > 0
+        layers = self.shape.n_layers
+        out = {k: layers * v for k, v in self.layer_ops_ms(rows, kv, prefill_sq).items()}
+        out["norms_rope"] = out["norms_rope"] + self.ops.op("rmsnorm")(rows * self.shape.d_model)
+        out["lm_head"] = self.head_ms(outputs)
+        return {k: np.where(busy, out[k], 0.0) for k in OPS}
+
     def step_seconds(self, rows, kv, prefill_sq, outputs) -> np.ndarray:
         """Seconds of each step (arrays broadcast); 0 where ``rows == 0``."""
-        rows = np.asarray(rows, dtype=float)
-        ms = self.shape.n_layers * self.layer_ms(rows, kv, prefill_sq) + self.head_ms(outputs)
-        return np.where(rows > 0, ms * 1e-3, 0.0)
+        parts = self.breakdown_ms(rows, kv, prefill_sq, outputs)
+        return sum(parts.values(), np.zeros(())) * 1e-3
 
     def describe(self) -> dict:
         return {"gpu": self.gpu, "model": self.shape.name,
                 "tensor_parallel": self.tensor_parallel, "attention_fit": self.attention.params,
-                "ffn_fit": self.ffn.params, "link": self.link.to_dict(),
-                "flop_rate_TFLOPs": self.flop_rate * 1e3 / 1e12}
+                "ffn_fit": self.ffn.params,
+                "all_reduce": "measured (Vidur H100 DGX)" if self.link is None
+                else {"ring_over": self.link.to_dict()},
+                "op_costs": self.ops.to_dict(), "flop_rate_TFLOPs": self.flop_rate * 1e3 / 1e12}
 
 
 def build_step_time(gpu: str = "h100", model: str = "llama3-70b", tensor_parallel: int = 1,
                     link: str | Link | float | None = "nvlink") -> StepTimeModel:
-    """The model for a bundled GPU (``h100``, ``h200``) or a calibration CSV path."""
+    """The model for a bundled GPU (``h100``, ``h200``) or a calibration CSV path.
+
+    ``link``: ``"nvlink"`` or ``None`` (default) for the measured all-reduce within one
+    node; another link (``"inter-node"``, a :class:`Link`, a bandwidth in GB/s, see
+    :func:`lpsched.afd.timing.resolve_link`) for a ring all-reduce over it."""
     shape = _shape(model)
     cal = load_calibration(gpu)
+    ring = None if link is None or link == "nvlink" else resolve_link(link)
     return StepTimeModel(cal.gpu, shape, _tp(tensor_parallel),
                          cal.attention_fit(model, "roofline"), cal.ffn_fit(model, "roofline"),
-                         resolve_link(link))
+                         ring, load_op_costs())
 
 
 def kernel_residuals(gpu: str = "h100", model: str = "llama3-70b") -> dict:
@@ -212,8 +267,9 @@ def kernel_residuals(gpu: str = "h100", model: str = "llama3-70b") -> dict:
 
     For every ``attn_layer`` row (batch ``B``, context ``c``) of the calibration with a
     ``ffn_dense`` row at the same batch: measured ``attn_layer + ffn_dense`` medians
-    against :meth:`StepTimeModel.layer_ms` with ``rows = B``, ``kv = B c``, no prefill,
-    ``N = 1``. Returns the median, max and RMS relative error and the point count.
+    against the projections + attention + FFN ops of :meth:`StepTimeModel.layer_ms` with
+    ``rows = B``, ``kv = B c``, no prefill, ``N = 1`` (the calibration rows hold no norms,
+    rope or residual adds). Returns the median, max and RMS relative error and the point count.
     """
     m = build_step_time(gpu, model, 1)
     path = load_calibration(gpu).source
@@ -228,7 +284,8 @@ def kernel_residuals(gpu: str = "h100", model: str = "llama3-70b") -> dict:
     if not pts:
         raise CalibrationError(f"{path}: no attn_layer/ffn_dense rows of {model} at equal batch")
     b, kv, y = (np.asarray(v, dtype=float) for v in zip(*pts))
-    rel = (m.layer_ms(b, kv, 0.0) - y) / y
+    parts = m.layer_ops_ms(b, kv, 0.0)
+    rel = (parts["projections"] + parts["attention"] + parts["ffn"] - y) / y
     return {"gpu": m.gpu, "model": model, "points": int(y.size),
             "median_rel_error": float(np.median(np.abs(rel))),
             "max_rel_error": float(np.abs(rel).max()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lpsched.afd.calibration import DATA, CalibrationError, links, load_calibration
+from lpsched.serving.opcosts import OPS_FILE, load_op_costs
 from lpsched.serving.steptime import (
+    OPS,
     SHAPES,
     build_step_time,
     default_tensor_parallel,
@@ -51,21 +54,82 @@ def test_kernel_residuals_match_a_plain_recomputation(gpu, model):
     assert r["median_rel_error"] < 0.04
 
 
+def _op(name: str, x: float) -> float:
+    e = json.loads(OPS_FILE.read_text())["elementwise"][name]
+    return max(e["b_ms"], e["a_ms_per_element"] * x)
+
+
+def _all_reduce(nbytes: float, n: int) -> float:
+    d = json.loads(OPS_FILE.read_text())
+    f = d["all_reduce"][str(n)]
+    t = f["small_ms"] if nbytes <= f["small_max_bytes"] else max(
+        f["floor_ms"], f["latency_ms"] + nbytes / (f["bandwidth_GBps"] * 1e6))
+    return d["launch_ms"] + t
+
+
 def test_tensor_parallel_step_by_hand():
-    """N = 2, 64 decode rows holding 64,000 KV tokens, one 2,048-token prefill."""
+    """N = 2, 64 decode rows holding 64,000 KV tokens, one 2,048-token prefill: every op
+    of docs/serving.md recomputed from the shipped fits."""
     m = build_step_time("h100", "llama3-70b", 2)
     a, f = m.attention.params, m.ffn.params
-    link = links()["nvlink"]
     rows, kv, P = 64 + 2048, 64_000, 2048
     rho = 6 * 8192 * 28672 / f["a"]
-    ar = 2 * 1 * (link.latency_ms + rows * 8192 * 2 / 2 * link.ms_per_byte)
     layer = (max(a["b_P"] / 2, a["c_P"] * rows / 2) + max(a["b"], a["a"] * kv / 2)
-             + 2 * 8192 * P * (P + 1) / (2 * rho) + max(f["b"] / 2, f["a"] * rows / 2) + 2 * ar)
+             + 2 * 8192 * P * (P + 1) / (2 * rho) + max(f["b"] / 2, f["a"] * rows / 2)
+             + 2 * _op("rmsnorm", rows * 8192) + _op("rope", rows * (64 + 8) * 128 / 2)
+             + 2 * _op("add", rows * 8192) + 2 * _all_reduce(rows * 8192 * 2, 2))
     head = max(f["b"], f["a"] * 65) * (128256 * 8192) / (3 * 8192 * 28672) / 2
-    want = (80 * layer + head) * 1e-3
+    want = (80 * layer + _op("rmsnorm", rows * 8192) + head) * 1e-3
     got = float(m.step_seconds(rows, kv, P * (P + 1), 65))
+    # the same sums in another order: agreement to rounding (1e-12 relative)
     assert got == pytest.approx(want, rel=1e-12)
     assert float(m.step_seconds(0, 0, 0, 0)) == 0.0
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 8])
+def test_breakdown_sums_to_the_step_and_all_reduce_is_zero_on_one_gpu(tp):
+    m = build_step_time("h100", "llama3-70b", tp)
+    rows = np.array([1, 7, 64, 300, 4096])
+    kv = rows * 1000
+    parts = m.breakdown_ms(rows, kv, rows * (rows + 1), rows)
+    assert tuple(parts) == OPS
+    total = sum(parts.values())
+    # a sum of 7 positive terms, reassociated: equal to 1e-12 relative
+    assert np.allclose(total * 1e-3, m.step_seconds(rows, kv, rows * (rows + 1), rows),
+                       rtol=1e-12, atol=0)
+    assert all((v >= 0).all() for v in parts.values())
+    if tp == 1:
+        assert (parts["all_reduce"] == 0).all()
+    else:
+        assert (parts["all_reduce"] > 0).all()
+    empty = m.breakdown_ms(0, 0, 0, 0)
+    assert all(float(v) == 0.0 for v in empty.values())
+
+
+def test_all_reduce_fits_never_fall_with_size():
+    costs = load_op_costs()
+    sizes = np.geomspace(1024, 2**27, 400)
+    for n, fit in costs.all_reduce.items():
+        t = fit(sizes)
+        assert (np.diff(t) >= 0).all(), n
+    assert costs.launch_ms == 0.02  # Vidur's configured default, exact in JSON
+
+
+def test_op_costs_file_errors(tmp_path):
+    bad = tmp_path / "ops.json"
+    bad.write_text('{"elementwise": {}}')
+    with pytest.raises(CalibrationError, match="not a per-op cost file"):
+        load_op_costs(bad)
+    with pytest.raises(CalibrationError, match="no all-reduce fit for 3 GPUs"):
+        load_op_costs().all_reduce_ms(1024, 3)
+
+
+def test_ring_all_reduce_over_another_link():
+    """``link`` other than NVLink: a ring over that point-to-point link plus the launch."""
+    m = build_step_time("h100", "llama3-70b", 4, link="inter-node")
+    link = links()["inter-node"]
+    want = 0.02 + 2 * 3 * (link.latency_ms + 10 * 8192 * 2 / 4 * link.ms_per_byte)
+    assert float(m.allreduce_ms(10)) == pytest.approx(want, rel=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
