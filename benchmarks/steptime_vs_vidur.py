@@ -38,6 +38,7 @@ import argparse
 import csv
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +140,9 @@ def vidur_step(tab: VidurTables, tokens: int, attention_ms: float, decode_batch:
 
 
 def lpsched_before(m, rows, kv, sq) -> float:
-    """The replaced model: matmuls + attention + ring all-reduce over the send/recv fit."""
-    p = m.layer_ops_ms(rows, kv, sq)
+    """The replaced model: matmuls + attention (plain rooflines) + ring all-reduce over the
+    send/recv fit."""
+    p = replace(m, knee_proj=math.inf, knee_ffn=math.inf).layer_ops_ms(rows, kv, sq)
     link = links()["nvlink"]
     ring = 2 * (TP - 1) * (link.latency_ms + rows * D_MODEL * 2 / TP * link.ms_per_byte)
     return LAYERS * float(p["projections"] + p["attention"] + p["ffn"] + 2 * ring)

@@ -15,19 +15,24 @@ at least one row). With the attention roofline ``max(b_P, c_P B) + max(b_A, a_A 
 fitted on ``attn_layer`` rows and the FFN roofline ``max(b_F, a_F N)`` fitted on
 ``ffn_dense`` rows (:class:`lpsched.afd.calibration.Fit`)::
 
-    t_layer = max(b_P / N, c_P R / N)          projections: QKV + output on R rows
+    t_layer = smax(b_P / N, c_P R / N; p_P)    projections: QKV + output on R rows
             + max(b_A, a_A K / N)              decode attention over the K KV tokens held
                                                by the continuing requests
             + 2 d_attn sum_j P_j (P_j + 1) / (N rho)    causal prefill attention FLOPs
-            + max(b_F / N, a_F R / N)          SwiGLU FFN on R rows (activation included)
+            + smax(b_F / N, a_F R / N; p_F)    SwiGLU FFN on R rows (activation included)
             + 2 t_norm(R d_model)              RMSNorm before attention and before the FFN
             + t_rope(R (heads + kv_heads) head_dim / N)   rotary embedding of q and k
             + 2 t_add(R d_model)               the two residual adds
             + 2 t_AR(2 R d_model, N)           two all-reduces (after attention, after FFN)
 
-    t_step = n_layers t_layer + t_norm(R d_model) + t_head(B)
+    t_step = n_layers t_layer + t_norm(R d_model) + t_head(B),
+    t_head = smax(b_F, a_F B; p_F) w_head / w_FFN / N
 
-and ``t_step = 0`` for an empty step. ``B`` is the number of requests that emit a token
+and ``t_step = 0`` for an empty step. ``smax(u, v; p) = (u^p + v^p)^(1/p)`` is the
+roofline's max with a rounded knee (:func:`smooth_max`), ``p_P`` and ``p_F`` fitted on
+the calibration's ``attn_proj`` and ``ffn_dense`` rows with the floors and slopes held
+(:func:`knee_exponent`; the measured kernels sit between the max and the sum of their
+weight-read and compute times near the knee). ``B`` is the number of requests that emit a token
 in the step (the running ones), ``d_attn = heads x head_dim``, ``rho = 6 d_model d_ff /
 a_F`` the FLOP rate the FFN reaches in its compute-bound regime (FLOP per ms),
 ``t_norm``, ``t_rope``, ``t_add`` the elementwise rooflines and ``t_AR`` the measured
@@ -74,6 +79,7 @@ contexts or the largest FFN row counts, predict them); ``docs/serving.md`` lists
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -92,7 +98,8 @@ from lpsched.afd.timing import resolve_link
 from lpsched.serving.opcosts import OpCosts, load_op_costs
 
 __all__ = ["OPS", "SHAPES", "TP_CHOICES", "ModelShape", "StepTimeModel", "build_step_time",
-           "kernel_residuals", "holdout_residuals", "kv_capacity", "default_tensor_parallel"]
+           "smooth_max", "knee_exponent", "kernel_residuals", "holdout_residuals", "kv_capacity",
+           "default_tensor_parallel"]
 
 #: Tensor-parallel degrees the model supports (divisors of the 8 KV heads).
 TP_CHOICES = (1, 2, 4, 8)
@@ -146,6 +153,47 @@ def _shape(model: str) -> ModelShape:
     return SHAPES[model]
 
 
+def smooth_max(u, v, p: float) -> np.ndarray:
+    """``(u^p + v^p)^(1/p)`` for ``u, v >= 0``: a roofline ``max(u, v)`` whose knee is
+    rounded (measured kernels near the knee sit between the max and the sum of their
+    weight-read and compute times); ``p = inf`` is the plain max."""
+    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
+    hi = np.maximum(u, v)
+    if not np.isfinite(p):
+        return hi
+    lo = np.minimum(u, v)
+    ratio = np.divide(lo, hi, out=np.zeros_like(hi), where=hi > 0)
+    return hi * (1.0 + ratio ** p) ** (1.0 / p)
+
+
+def knee_exponent(x, y, b: float, a: float) -> float:
+    """The ``p`` of :func:`smooth_max` (grid 1, 1.25, ..., 32) whose ``smooth_max(b, a x,
+    p)`` has the least RMS relative error against ``y``; ``inf`` (the plain roofline) when
+    no ``p`` does better or there are fewer than 3 points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size < 3:
+        return float("inf")
+
+    def rms(p: float) -> float:
+        return float(np.sqrt(np.mean(((smooth_max(b, a * x, p) - y) / y) ** 2)))
+    best = min(np.arange(1.0, 32.01, 0.25), key=rms)
+    return float(best) if rms(best) < rms(float("inf")) else float("inf")
+
+
+@cache
+def _knees(gpu: str, model: str) -> tuple[float, float]:
+    """Knee exponents of the projections (``attn_proj`` rows) and the FFN (``ffn_dense``
+    rows) of a calibration, with the roofline floors and slopes held fixed."""
+    cal = load_calibration(gpu)
+    c = read_calibration_csv(cal.source)
+    a, f = cal.attention_fit(model, "roofline").params, cal.ffn_fit(model, "roofline").params
+    out = []
+    for part, b, slope in (("attn_proj", a["b_P"], a["c_P"]), ("ffn_dense", f["b"], f["a"])):
+        sel = (c["part"] == part) & (c["model"] == model)
+        out.append(knee_exponent(c["batch"][sel], c["ms_median"][sel], b, slope))
+    return out[0], out[1]
+
+
 def _tp(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in TP_CHOICES:
         raise CalibrationError(f"tensor parallel size must be one of "
@@ -173,6 +221,8 @@ class StepTimeModel:
     ffn: Fit
     link: Link | None = None
     ops: OpCosts = field(default_factory=load_op_costs)
+    knee_proj: float = float("inf")
+    knee_ffn: float = float("inf")
 
     @property
     def flop_rate(self) -> float:
@@ -200,10 +250,10 @@ class StepTimeModel:
         hidden = rows * s.d_model
         qk = rows * (s.heads + s.kv_heads) * s.head_dim / n
         return {
-            "projections": np.maximum(a["b_P"] / n, a["c_P"] * rows / n),
+            "projections": smooth_max(a["b_P"] / n, a["c_P"] * rows / n, self.knee_proj),
             "attention": np.maximum(a["b"], a["a"] * kv / n)
             + 2.0 * d_attn * sq / (n * self.flop_rate),
-            "ffn": np.maximum(f["b"] / n, f["a"] * rows / n),
+            "ffn": smooth_max(f["b"] / n, f["a"] * rows / n, self.knee_ffn),
             "norms_rope": 2.0 * self.ops.op("rmsnorm")(hidden) + self.ops.op("rope")(qk),
             "residual_adds": 2.0 * self.ops.op("add")(hidden),
             "all_reduce": 2.0 * self.allreduce_ms(rows),
@@ -220,7 +270,7 @@ class StepTimeModel:
         s, f = self.shape, self.ffn.params
         ratio = s.vocab * s.d_model / (3.0 * s.d_model * s.d_ff)
         out = np.asarray(outputs, dtype=float)
-        return np.maximum(f["b"], f["a"] * out) * ratio / self.tensor_parallel
+        return smooth_max(f["b"], f["a"] * out, self.knee_ffn) * ratio / self.tensor_parallel
 
     def breakdown_ms(self, rows, kv, prefill_sq, outputs) -> dict:
         """Milliseconds of each op (:data:`OPS`) over the whole step (all layers, the
@@ -244,6 +294,7 @@ class StepTimeModel:
                 "ffn_fit": self.ffn.params,
                 "all_reduce": "measured (Vidur H100 DGX)" if self.link is None
                 else {"ring_over": self.link.to_dict()},
+                "knee_exponents": {"projections": self.knee_proj, "ffn": self.knee_ffn},
                 "op_costs": self.ops.to_dict(), "flop_rate_TFLOPs": self.flop_rate * 1e3 / 1e12}
 
 
@@ -259,7 +310,7 @@ def build_step_time(gpu: str = "h100", model: str = "llama3-70b", tensor_paralle
     ring = None if link is None or link == "nvlink" else resolve_link(link)
     return StepTimeModel(cal.gpu, shape, _tp(tensor_parallel),
                          cal.attention_fit(model, "roofline"), cal.ffn_fit(model, "roofline"),
-                         ring, load_op_costs())
+                         ring, load_op_costs(), *_knees(str(gpu), model))
 
 
 def kernel_residuals(gpu: str = "h100", model: str = "llama3-70b") -> dict:
