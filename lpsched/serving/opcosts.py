@@ -52,6 +52,10 @@ class ElementwiseFit:
         x = np.asarray(elements, dtype=float)
         return np.maximum(self.b_ms, self.a_ms_per_element * x)
 
+    def scalar(self, elements: float) -> float:
+        """The same for one Python number (no array overhead)."""
+        return max(self.b_ms, self.a_ms_per_element * elements)
+
 
 @dataclass(frozen=True)
 class AllReduceFit:
@@ -72,6 +76,12 @@ class AllReduceFit:
         m = np.asarray(nbytes, dtype=float)
         large = np.maximum(self.floor_ms, self.latency_ms + m * 1e-6 / self.bandwidth_GBps)
         return np.where(m <= self.small_max_bytes, self.small_ms, large)
+
+    def scalar(self, nbytes: float) -> float:
+        """The same for one Python number (no array overhead)."""
+        if nbytes <= self.small_max_bytes:
+            return self.small_ms
+        return max(self.floor_ms, self.latency_ms + nbytes * 1e-6 / self.bandwidth_GBps)
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,14 @@ class OpCosts:
             raise CalibrationError(f"no all-reduce fit for {n} GPUs; have "
                                    f"{', '.join(map(str, sorted(self.all_reduce)))}")
         return self.launch_ms + self.all_reduce[n](m)
+
+    def all_reduce_scalar(self, nbytes: float, n: int) -> float:
+        """:meth:`all_reduce_ms` for one Python number."""
+        if n == 1:
+            return 0.0
+        if n not in self.all_reduce:
+            raise CalibrationError(f"no all-reduce fit for {n} GPUs")
+        return self.launch_ms + self.all_reduce[n].scalar(nbytes)
 
     def to_dict(self) -> dict:
         return {"elementwise": {k: vars(v) for k, v in self.elementwise.items()},

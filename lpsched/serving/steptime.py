@@ -78,6 +78,7 @@ contexts or the largest FFN row counts, predict them); ``docs/serving.md`` lists
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -164,6 +165,14 @@ def smooth_max(u, v, p: float) -> np.ndarray:
     lo = np.minimum(u, v)
     ratio = np.divide(lo, hi, out=np.zeros_like(hi), where=hi > 0)
     return hi * (1.0 + ratio ** p) ** (1.0 / p)
+
+
+def _smax(u: float, v: float, p: float) -> float:
+    """:func:`smooth_max` of two Python numbers."""
+    hi = max(u, v)
+    if p == math.inf or hi <= 0:
+        return hi
+    return hi * (1.0 + (min(u, v) / hi) ** p) ** (1.0 / p)
 
 
 def knee_exponent(x, y, b: float, a: float) -> float:
@@ -284,9 +293,36 @@ class StepTimeModel:
         return {k: np.where(busy, out[k], 0.0) for k in OPS}
 
     def step_seconds(self, rows, kv, prefill_sq, outputs) -> np.ndarray:
-        """Seconds of each step (arrays broadcast); 0 where ``rows == 0``."""
+        """Seconds of each step (arrays broadcast); 0 where ``rows == 0``.
+
+        One step given as plain numbers takes a scalar path (the same sums, evaluated in
+        Python floats: a replay calls this once a step)."""
+        if all(np.ndim(x) == 0 for x in (rows, kv, prefill_sq, outputs)):
+            return np.asarray(self._step_ms(float(rows), float(kv), float(prefill_sq),
+                                            float(outputs)) * 1e-3)
         parts = self.breakdown_ms(rows, kv, prefill_sq, outputs)
         return sum(parts.values(), np.zeros(())) * 1e-3
+
+    def _step_ms(self, rows: float, kv: float, sq: float, out: float) -> float:
+        """:meth:`breakdown_ms` summed, for one step of Python numbers."""
+        if not rows > 0:
+            return 0.0
+        n, s, o = self.tensor_parallel, self.shape, self.ops
+        a, f = self.attention.params, self.ffn.params
+        hidden = rows * s.d_model
+        if n == 1 or self.link is None:
+            ar = o.all_reduce_scalar(2.0 * hidden, n)
+        else:
+            ar = float(self.allreduce_ms(rows))
+        layer = (_smax(a["b_P"] / n, a["c_P"] * rows / n, self.knee_proj)
+                 + max(a["b"], a["a"] * kv / n)
+                 + 2.0 * s.heads * s.head_dim * sq / (n * self.flop_rate)
+                 + _smax(f["b"] / n, f["a"] * rows / n, self.knee_ffn)
+                 + 2.0 * o.op("rmsnorm").scalar(hidden)
+                 + o.op("rope").scalar(rows * (s.heads + s.kv_heads) * s.head_dim / n)
+                 + 2.0 * o.op("add").scalar(hidden) + 2.0 * ar)
+        head = (_smax(f["b"], f["a"] * out, self.knee_ffn) * s.vocab / (3.0 * s.d_ff) / n)
+        return s.n_layers * layer + o.op("rmsnorm").scalar(hidden) + head
 
     def describe(self) -> dict:
         return {"gpu": self.gpu, "model": self.shape.name,

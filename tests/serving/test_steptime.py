@@ -218,3 +218,19 @@ def test_holdout_extrapolation_error(gpu, model):
     assert r["attention"]["points"] == 6 and r["ffn"]["points"] == 3
     assert r["attention"]["median_rel_error"] < 0.02
     assert r["ffn"]["median_rel_error"] < 0.08
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.integers(0, 20000), kv=st.integers(0, 10**6), sq=st.integers(0, 10**8),
+       out=st.integers(0, 512), tp=st.sampled_from([1, 2, 4, 8]),
+       gpu=st.sampled_from(["h100", "h200"]), model=st.sampled_from(["llama3-70b", "llama3-8b"]),
+       link=st.sampled_from(["nvlink", "inter-node"]))
+def test_scalar_path_equals_the_array_path(rows, kv, sq, out, tp, gpu, model, link):
+    """A step given as numbers takes step_seconds' scalar path; as arrays, breakdown_ms.
+    Same sums in another order: equal to 1e-12 relative."""
+    m = build_step_time(gpu, model, tp, link=link)
+    one = float(m.step_seconds(rows, kv, sq, out))
+    arr = float(m.step_seconds(np.array([rows]), np.array([kv]), np.array([sq]),
+                               np.array([out]))[0])
+    assert one == pytest.approx(arr, rel=1e-12, abs=0)
+    assert (one == 0.0) == (rows == 0)
