@@ -1,6 +1,8 @@
 """Measure every op of a Llama-3 decoder layer on one GPU (torch, random bf16 weights).
 
-One command, under 5 minutes on an H100 (both models, the default grid)::
+One command (both models, the default grid; not yet run on a GPU: about 500 timings of
+a few milliseconds to about a second each, estimated at 1-2 minutes on an H100, within a
+5-minute budget)::
 
     python benchmarks/gpu/measure_layer.py --out h100_layer.csv
 
