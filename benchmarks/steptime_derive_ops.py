@@ -112,8 +112,8 @@ def _large_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _octave_means(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median size and mean time per octave of message size (``[2^k, 2^(k+1))`` bytes).
 
-    The profiled times are bimodal within an octave (at 2 GPUs and 32 KiB-8 MiB, about a
-    third of the sizes take ~0.01 ms, the rest ~0.04 ms, with no order in size). A step
+    The profiled times are bimodal within an octave (at 2 GPUs and 32 KiB-1 MiB, 18% of
+    the sizes take ~0.01 ms, the rest 0.02-0.045 ms, with no order in size). A step
     sums 160 all-reduces, so what adds up is the expected time of a call: the mean over
     the octave, not its median nor a relative fit that follows the low mode."""
     k = np.floor(np.log2(x)).astype(int)

@@ -235,7 +235,7 @@ ASSUMPTIONS = """## Assumptions (every one that remains)
    lpsched counts both adds that run. **Token rounding and the all-reduce**: Vidur
    rounds the token count up to a multiple of 8, so decode batches 1-8 are costed as 8
    tokens (a 128 KiB all-reduce); lpsched costs the rows there are. Vidur's measured
-   2-GPU all-reduce times are bimodal below 8 MiB (~0.01 or ~0.04 ms, in no order of
+   2-GPU all-reduce times are bimodal below 1 MiB (~0.01 or ~0.04 ms, in no order of
    size): its forest predicts 0.020 ms at 8 tokens and 0.033-0.037 ms at 16-128;
    lpsched's fit (on octave means) gives 0.0077 ms up to 22 KiB (batch 1) and 0.0325 ms
    from there to ~2 MiB. Hence decode batches 2-8 sit 8.5-8.7% above Vidur's step and
