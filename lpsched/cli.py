@@ -41,7 +41,8 @@ __all__ = ["CliError", "StreamingTable", "did_you_mean", "emit_json", "format_ta
            "load_instance_arg", "main"]
 
 #: Modules that add subcommands (each has ``register(subparsers)``).
-_PLUGINS = ("lpsched.models.cli", "lpsched.afd.cli", "lpsched.bench_cli", "lpsched.serving.cli")
+_PLUGINS = ("lpsched.models.cli", "lpsched.afd.cli", "lpsched.bench_cli", "lpsched.serving.cli",
+            "lpsched.serving.steptime_cli")
 
 
 class CliError(Exception):
