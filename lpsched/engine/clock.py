@@ -19,6 +19,7 @@ token per step. A clock turns those steps into time and says which arrivals have
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -57,6 +58,59 @@ class UnitClock:
         return int(next_arrival)
 
 
+class _Bounds:
+    """Upper bounds of a step's duration from tables of the step-time model at grid
+    points, valid when the model is non-decreasing in each argument (checked on the grid;
+    :attr:`ok` is False otherwise). Decode steps (``rows = outputs = B``, no prefill):
+    ``B`` exact up to ``max_rows``, KV tokens on edges ``1.05^j``; any step: edges
+    ``2^j`` on every argument."""
+
+    R_DEC, R_ANY = 1.05, 2.0
+
+    def __init__(self, f: Callable[..., np.ndarray], max_kv: int, max_rows: int):
+        self.max_rows = int(max_rows)
+        self.lk_dec = math.log(self.R_DEC)
+        self.lk_any = math.log(self.R_ANY)
+        nk = self._bin(max_kv, self.lk_dec) + 1
+        kv_edges = self.R_DEC ** np.arange(nk)
+        b = np.arange(self.max_rows + 1, dtype=np.float64)
+        bb, kk = np.meshgrid(b, kv_edges, indexing="ij")
+        dec = np.asarray(f(bb, kk, 0.0, bb), dtype=np.float64)
+        n_any = [self._bin(v, self.lk_any) + 1 for v in (max(max_rows, 1) * 64, max_kv * 4,
+                                                          float(max_kv) ** 2 * 4, max_rows * 4)]
+        grids = np.meshgrid(*[self.R_ANY ** np.arange(m) for m in n_any], indexing="ij")
+        anyt = np.asarray(f(*grids), dtype=np.float64)
+        self.ok = bool(np.all(np.isfinite(dec)) and np.all(np.isfinite(anyt))
+                       and np.all(np.diff(dec[1:], axis=0) >= 0)
+                       and np.all(np.diff(dec, axis=1) >= 0)
+                       and all(np.all(np.diff(anyt, axis=a) >= 0) for a in range(4)))
+        self.dec = dec.tolist()
+        self.nk = nk
+        self.anyt = anyt.tolist()
+        self.n_any = n_any
+
+    @staticmethod
+    def _bin(v: float, lr: float) -> int:
+        return 0 if v <= 1 else int(math.ceil(math.log(v) / lr - 1e-12))
+
+    def decode(self, n: int, kv: float) -> float | None:
+        j = self._bin(kv, self.lk_dec)
+        if n > self.max_rows or j >= self.nk:
+            return None
+        return self.dec[n][j]
+
+    def any(self, work: StepWork) -> float | None:
+        r, k, q, o = work  # bins of 2^j: the bit length of ceil(v) - 1
+        i = (int(-(-r // 1)) - 1).bit_length() if r > 1 else 0
+        j = (int(-(-k // 1)) - 1).bit_length() if k > 1 else 0
+        m = (int(-(-q // 1)) - 1).bit_length() if q > 1 else 0
+        h = (int(-(-o // 1)) - 1).bit_length() if o > 1 else 0
+        n = self.n_any
+        if i >= n[0] or j >= n[1] or m >= n[2] or h >= n[3]:
+            return None
+        return self.anyt[i][j][m][h]
+
+
 class StepTimeClock:
     """Steps in seconds from a step-time model (module docstring).
 
@@ -66,6 +120,13 @@ class StepTimeClock:
         ``(rows, kv, prefill_sq, outputs) -> seconds``, vectorised over numpy arrays.
     idle_seconds
         Duration of a step with no token row (> 0).
+
+    The steps are costed lazily: while an upper bound of the clock (tables of the model,
+    :class:`_Bounds`) stays below the next arrival, the steps wait in a list and are
+    costed in one call when the bound reaches it (or at the end), so a run makes about
+    one call per arrival rather than one per decision time. The times are the same as
+    costing every step at once (the bound only decides *when* to cost them). When the
+    model is not monotone on the grid every interval is costed at once.
     """
 
     timed = True
@@ -75,68 +136,118 @@ class StepTimeClock:
             raise ValueError(f"idle_seconds must be a number > 0, got {idle_seconds!r}")
         self.f = step_seconds
         self.idle_s = float(idle_seconds)
-        self.now = 0.0
+        self.now = 0.0  # exact time of the last costed step (a lower bound while pending)
+        self.ub = 0.0  # upper bound of the time at the current decision time
         self.ends: list[float] = [0.0]  # ends[u]: end of step u (ends[0]: the first arrival)
+        self.pending: list[tuple[int, int, StepWork, int, int]] = []
+        self.bounds: _Bounds | None = None
+        self.calls = 0
+
+    def bind(self, max_kv: int, max_rows: int) -> None:
+        """Build the bound tables for KV tokens up to ``max_kv`` and ``max_rows`` requests."""
+        b = _Bounds(self.f, max(int(max_kv), 2), min(max(int(max_rows), 1), 4096))
+        self.bounds = b if b.ok else None
 
     def start(self, first_arrival: float) -> int:
-        self.now = float(first_arrival)
+        self.now = self.ub = float(first_arrival)
         self.ends[0] = self.now
         return 0
 
-    def _one(self, work: StepWork) -> float:
-        if work[0] <= 0:
-            return self.idle_s
-        d = float(self.f(*work))
-        if not (d >= 0 and np.isfinite(d)):
-            raise ValueError(f"step_seconds returned {d!r} for a step with work {work}")
-        return d
+    def exact_now(self) -> float:
+        """The exact time at the current decision time (costs the pending steps)."""
+        self._flush(None)
+        return self.now
+
+    def _upper(self, t: int, until: int, first: StepWork, n_run: int, wsum: int
+               ) -> float | None:
+        k = until - t
+        if first[0] <= 0 and n_run == 0:
+            return k * self.idle_s
+        bnd = self.bounds
+        if bnd is None:
+            return None
+        u1 = self.idle_s if first[0] <= 0 else bnd.any(first)
+        if u1 is None or k == 1:
+            return u1
+        ud = bnd.decode(n_run, wsum + until * n_run)
+        return None if ud is None else u1 + (k - 1) * ud
 
     def advance(self, t: int, until: int, next_arrival: float | None,
                 first: StepWork | None = None, n_run: int = 0, wsum: int = 0) -> int:
         """Run steps ``t+1 .. until`` (fewer when an arrival comes first) and return the
         next decision time. Step ``t+1`` does ``first``; the later ones decode ``n_run``
         requests holding ``wsum + u * n_run`` tokens in step ``u``."""
-        k = until - t
         first = first if first is not None else (n_run, wsum + (t + 1) * n_run, 0.0, n_run)
-        if k == 1:
-            self.now += self._one(first)
-            self.ends.append(self.now)
-            return t + 1
-        if n_run == 0 and first[0] <= 0:  # idle ticks (the policy keeps requests waiting)
-            if next_arrival is not None:
-                k = min(k, max(1, int(np.ceil((next_arrival - self.now) / self.idle_s))))
-            if k > _MAX_IDLE_STEPS:
-                raise RuntimeError(f"the policy keeps requests waiting with nothing running "
-                                   f"for {k} steps after step {t}")
-            ends = self.now + self.idle_s * np.arange(1, k + 1)
-        else:
-            u = np.arange(t + 1, until + 1, dtype=np.float64)
-            rows = np.full(k, float(n_run))
-            kv = wsum + u * n_run
-            sq = np.zeros(k)
-            rows[0], kv[0], sq[0] = first[0], first[1], first[2]
-            out = rows.copy()
-            out[0] = first[3]
-            dur = np.asarray(self.f(rows, kv, sq, out), dtype=np.float64)
-            if rows[0] <= 0:
-                dur[0] = self.idle_s
-            ends = self.now + np.cumsum(dur)
-            if next_arrival is not None and ends[-1] >= next_arrival:
-                ends = ends[:int(np.searchsorted(ends, next_arrival, side="left")) + 1]
+        if first[0] <= 0 and n_run == 0 and next_arrival is not None:
+            k = max(1, int(np.ceil((next_arrival - self.ub) / self.idle_s)))
+            until = min(until, t + k)
+        if until - t > _MAX_IDLE_STEPS:
+            raise RuntimeError(f"the policy keeps requests waiting with nothing running "
+                               f"for {until - t} steps after step {t}")
+        up = self._upper(t, until, first, n_run, wsum)
+        self.pending.append((t, until, first, n_run, wsum))
+        if up is not None and (next_arrival is None or self.ub + up < next_arrival):
+            self.ub += up
+            return until
+        return self._flush(next_arrival)
+
+    def _flush(self, next_arrival: float | None) -> int:
+        """Cost the pending steps in one call; cut the last interval at the first step
+        whose end reaches ``next_arrival``. Returns the decision time reached."""
+        if not self.pending:
+            return len(self.ends) - 1
+        rows: list[float] = []
+        kv: list[float] = []
+        sq: list[float] = []
+        out: list[float] = []
+        for t, until, first, n, w in self.pending:
+            rows.append(first[0])
+            kv.append(first[1])
+            sq.append(first[2])
+            out.append(first[3])
+            k = until - t - 1
+            if k > 0:
+                rows.extend([n] * k)
+                out.extend([n] * k)
+                sq.extend([0.0] * k)
+                kv.extend(range(w + (t + 2) * n, w + (until + 1) * n, n) if n else [0] * k)
+        last_len = self.pending[-1][1] - self.pending[-1][0]
+        self.pending.clear()
+        r = np.asarray(rows, dtype=np.float64)
+        self.calls += 1
+        dur = np.asarray(self.f(r, np.asarray(kv, dtype=np.float64),
+                                np.asarray(sq, dtype=np.float64),
+                                np.asarray(out, dtype=np.float64)), dtype=np.float64)
+        dur = np.where(r > 0, dur, self.idle_s)
+        if not (np.all(np.isfinite(dur)) and np.all(dur >= 0)):
+            raise ValueError("step_seconds returned a duration that is not finite and >= 0")
+        ends = self.now + np.cumsum(dur)
+        if next_arrival is not None and ends[-1] >= next_arrival:
+            cut = int(np.searchsorted(ends, next_arrival, side="left"))
+            if cut < ends.size - last_len:  # pragma: no cover - the bound guarantees it
+                raise RuntimeError("an arrival within a deferred interval: the step-time "
+                                   "bound was not an upper bound")
+            ends = ends[:cut + 1]
         self.ends.extend(ends.tolist())
-        self.now = float(ends[-1])
-        return t + ends.size
+        self.now = self.ub = float(ends[-1])
+        return len(self.ends) - 1
 
     def idle(self, t: int, next_arrival: float) -> int:
         """Nothing runs and nothing waits: jump to the next arrival (no step)."""
-        self.now = max(self.now, float(next_arrival))
+        self._flush(None)
+        self.now = self.ub = max(self.now, float(next_arrival))
         if t == 0 and len(self.ends) == 1:
             self.ends[0] = self.now
         return t
 
+    def finish(self) -> None:
+        """Cost every pending step (end of the run)."""
+        self._flush(None)
+
     def extend(self, durations: np.ndarray) -> None:
         """Append steps of known durations (the drain)."""
+        self._flush(None)
         ends = self.now + np.cumsum(np.asarray(durations, dtype=np.float64))
         self.ends.extend(ends.tolist())
         if ends.size:
-            self.now = float(ends[-1])
+            self.now = self.ub = float(ends[-1])

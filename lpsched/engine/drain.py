@@ -33,6 +33,8 @@ def drain(run: Engine, t: int) -> None:
     """
     run.drain_step = t
     state = run.state
+    if run.timed:
+        run.clock.exact_now()
     victims = [run._drop_partial(t)] if run.partial >= 0 else []
     live = [(pos, rid) for pos, rid in run.lifo if run._live(pos, rid)
             and state.running[pos] + run.o[pos] > t]

@@ -130,6 +130,9 @@ class Engine:
             self.arr_times = instance.arrival[arr_order].tolist()
             self.arrival_s = None
         self.state = SimState(instance, pred, limits, self.arr_steps)
+        if self.timed:
+            self.state._clock = self.clock
+            self.clock.bind(self.M, limits.max_num_seqs or n)
         policy.reset(self.state)
         self.s = instance.prefill.tolist()
         comp = instance.prefill if compute_prefill is None else compute_prefill
@@ -482,7 +485,6 @@ class Engine:
             self.visits += 1
             state = self.state
             state.t = t
-            state.time = self.clock.now
             if deadline is not None and deadline.expired():
                 drain(self, t)
                 break
@@ -522,6 +524,7 @@ class Engine:
         if self.timed:
             from lpsched.engine.drain import timed_tail
 
+            self.clock.finish()
             timed_tail(self, sched, steps)
             clock = np.asarray(self.clock.ends[:steps + 1])
         ev = np.asarray(self.evicted_runs, dtype=np.int64).reshape(-1, 3)

@@ -12,6 +12,7 @@ the running ones with their progress, the memory free in step ``t+1`` and the li
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import mul
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -65,15 +66,15 @@ class SimState:
         (at most one; chunked prefill only): admitted, neither running nor waiting.
     """
 
-    __slots__ = ("t", "time", "memory", "block_size", "limits", "prefill", "arrival",
+    __slots__ = ("t", "_clock", "memory", "block_size", "limits", "prefill", "arrival",
                  "predicted", "running", "waiting", "done", "prefilling", "_wsum", "_n_run",
-                 "_res", "_extra", "instance")
+                 "_res", "_extra", "instance", "_shifts", "_rkey", "_rval")
 
     def __init__(self, instance: Instance, predicted: np.ndarray,
                  limits: EngineLimits = PAPERS, arrival: np.ndarray | None = None):
         self.instance = instance
         self.t = 0
-        self.time = 0.0
+        self._clock = None  # a timed run's clock
         self.memory = instance.memory
         self.block_size = instance.block_size
         self.limits = limits
@@ -88,6 +89,16 @@ class SimState:
         self._n_run = 0
         self._res = [0] * self.block_size  # running requests by (p - s) mod b (b > 1)
         self._extra = 0  # tokens (block-rounded) the prefill in progress holds next step
+        b = self.block_size
+        self._shifts = [[(r - k) % b for r in range(b)] for k in range(b)] if b > 1 else []
+        self._rkey = -1  # (u mod b) of the cached rounding term, -1: stale
+        self._rval = 0
+
+    @property
+    def time(self) -> float:
+        """The clock at ``t``: seconds in a timed run (exact; asking costs the steps the
+        clock had deferred), ``t`` in the step model."""
+        return float(self.t) if self._clock is None else self._clock.exact_now()
 
     def _add(self, pos: int, start: int) -> None:
         self.running[pos] = start
@@ -96,6 +107,7 @@ class SimState:
         self._n_run += 1
         if self.block_size > 1:
             self._res[-w % self.block_size] += 1
+            self._rkey = -1
 
     def _remove(self, pos: int) -> int:
         start = self.running.pop(pos)
@@ -104,6 +116,7 @@ class SimState:
         self._n_run -= 1
         if self.block_size > 1:
             self._res[-w % self.block_size] -= 1
+            self._rkey = -1
         return start
 
     def memory_in(self, u: int) -> int:
@@ -114,7 +127,11 @@ class SimState:
         b = self.block_size
         if b == 1:
             return lin
-        return lin + sum(c * ((r - u) % b) for r, c in enumerate(self._res) if c)
+        k = u % b
+        if self._rkey != k:
+            self._rval = sum(map(mul, self._res, self._shifts[k]))
+            self._rkey = k
+        return lin + self._rval
 
     @property
     def memory_next(self) -> int:
