@@ -32,9 +32,8 @@ from lpsched.heuristics.vllm import VLLMPolicy
 from lpsched.instance import Instance
 
 
-def load_recording(path: Path) -> tuple[Instance, EngineLimits, dict]:
-    """The instance (prefill = vLLM's prompt), the limits and the raw recording."""
-    rec = json.loads(path.read_text())
+def load_recording(rec: dict, path: str = "recording") -> tuple[Instance, EngineLimits]:
+    """The instance (prefill = vLLM's prompt) and the limits of a recording."""
     if rec.get("format") != "lpsched-peer-vllm/1":
         raise ValueError(f"{path}: not an lpsched-peer-vllm/1 recording")
     st = rec["settings"]
@@ -52,12 +51,12 @@ def load_recording(path: Path) -> tuple[Instance, EngineLimits, dict]:
     if int(st.get("long_prefill_token_threshold", 0)) or not st.get(
             "scheduler_reserve_full_isl", True) or st.get("enable_prefix_caching"):
         raise ValueError(f"{path}: settings outside the engine's model: {st}")
-    return inst, lim, rec
+    return inst, lim
 
 
-def compare(path: Path) -> dict:
-    """Agreement of one recording (fractions of requests whose decision matches)."""
-    inst, lim, rec = load_recording(path)
+def compare(rec: dict, name: str = "recording") -> dict:
+    """Agreement of one recording (percent of requests whose decisions match)."""
+    inst, lim = load_recording(rec, name)
     res = run_engine(inst, VLLMPolicy(), limits=lim)
     report = check(res.schedule.instance, res.schedule)
     n = inst.n
@@ -75,7 +74,7 @@ def compare(path: Path) -> dict:
         same_done += int(comp[k]) == int(r["finished"])
         diff_done.append(abs(int(comp[k]) - int(r["finished"])))
     st = rec["settings"]
-    return {"workload": rec["workload"], "file": path.name,
+    return {"workload": rec["workload"], "file": name,
             "prompt_offset": int(rec.get("prompt_offset", 0)), "requests": n,
             "blocks": int(st["usable_blocks"]), "block_size": int(st["block_size"]),
             "budget": int(st["max_num_batched_tokens"]), "max_num_seqs": int(st["max_num_seqs"]),
@@ -101,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"{args.folder}: no recordings", file=sys.stderr)
         return 2
-    rows = [compare(p) for p in files]
+    rows = [compare(json.loads(p.read_text()), p.name) for p in files]
     cols = ["file", "requests", "blocks", "budget", "vllm_preemptions", "engine_preemptions",
             "first_admission_pct", "preemptions_pct", "completion_pct",
             "max_abs_completion_diff", "checker", "vllm_seconds", "engine_seconds"]

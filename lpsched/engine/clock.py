@@ -120,6 +120,8 @@ class StepTimeClock:
         ``(rows, kv, prefill_sq, outputs) -> seconds``, vectorised over numpy arrays.
     idle_seconds
         Duration of a step with no token row (> 0).
+    lazy
+        Defer the costing as below (False: cost every interval at once; same times).
 
     The steps are costed lazily: while an upper bound of the clock (tables of the model,
     :class:`_Bounds`) stays below the next arrival, the steps wait in a list and are
@@ -131,20 +133,25 @@ class StepTimeClock:
 
     timed = True
 
-    def __init__(self, step_seconds: Callable[..., np.ndarray], idle_seconds: float):
+    def __init__(self, step_seconds: Callable[..., np.ndarray], idle_seconds: float,
+                 lazy: bool = True):
         if not (np.isfinite(idle_seconds) and idle_seconds > 0):
             raise ValueError(f"idle_seconds must be a number > 0, got {idle_seconds!r}")
         self.f = step_seconds
         self.idle_s = float(idle_seconds)
+        self.lazy = bool(lazy)
         self.now = 0.0  # exact time of the last costed step (a lower bound while pending)
         self.ub = 0.0  # upper bound of the time at the current decision time
         self.ends: list[float] = [0.0]  # ends[u]: end of step u (ends[0]: the first arrival)
+        self.durs: list[float] = []  # durs[u-1]: duration of step u
         self.pending: list[tuple[int, int, StepWork, int, int]] = []
         self.bounds: _Bounds | None = None
         self.calls = 0
 
     def bind(self, max_kv: int, max_rows: int) -> None:
         """Build the bound tables for KV tokens up to ``max_kv`` and ``max_rows`` requests."""
+        if not self.lazy:
+            return
         b = _Bounds(self.f, max(int(max_kv), 2), min(max(int(max_rows), 1), 4096))
         self.bounds = b if b.ok else None
 
@@ -229,6 +236,7 @@ class StepTimeClock:
                                    "bound was not an upper bound")
             ends = ends[:cut + 1]
         self.ends.extend(ends.tolist())
+        self.durs.extend(dur[:ends.size].tolist())
         self.now = self.ub = float(ends[-1])
         return len(self.ends) - 1
 
@@ -247,7 +255,9 @@ class StepTimeClock:
     def extend(self, durations: np.ndarray) -> None:
         """Append steps of known durations (the drain)."""
         self._flush(None)
-        ends = self.now + np.cumsum(np.asarray(durations, dtype=np.float64))
+        durations = np.asarray(durations, dtype=np.float64)
+        ends = self.now + np.cumsum(durations)
         self.ends.extend(ends.tolist())
+        self.durs.extend(durations.tolist())
         if ends.size:
             self.now = self.ub = float(ends[-1])

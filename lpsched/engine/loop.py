@@ -405,6 +405,9 @@ class Engine:
                 state._extra = self._blocks(c + self.delta[pos])
                 state.done.pop(pos, None)
                 self._fill(pos, c, 0, last=False)
+                if isinstance(chosen, _SEQUENCES):  # the rest waits for the next step
+                    refused = [int(p) for p in list(chosen)[k + 1:]]
+                self.force_next = True
                 break
             room -= need
             tokens_left -= c
@@ -520,13 +523,14 @@ class Engine:
                                         block_size=inst.block_size)
         sched = Schedule(inst, np.asarray(self.starts, dtype=np.int64), runs)
         steps = int(sched.completions.max())
-        clock = None
+        clock = step_s = None
         if self.timed:
             from lpsched.engine.drain import timed_tail
 
             self.clock.finish()
             timed_tail(self, sched, steps)
             clock = np.asarray(self.clock.ends[:steps + 1])
+            step_s = np.asarray(self.clock.durs[:steps])
         ev = np.asarray(self.evicted_runs, dtype=np.int64).reshape(-1, 3)
         return SimulationResult(
             schedule=sched, evictions=len(self.preempt_events),
@@ -538,4 +542,4 @@ class Engine:
             first_admit=np.asarray(self.first_admit, dtype=np.int64),
             arrival_steps=np.asarray(arr_steps, dtype=np.int64),
             preemption_events=np.asarray(self.preempt_events, dtype=np.int64).reshape(-1, 2),
-            clock=clock, arrival_s=self.arrival_s, limits=self.limits)
+            clock=clock, arrival_s=self.arrival_s, step_seconds=step_s, limits=self.limits)

@@ -39,8 +39,9 @@ class SimulationResult:
     ``arrival_steps`` the decision time at which each was revealed. ``policy_calls``
     counts :meth:`Policy.decide` calls, ``decision_times`` the decision times visited,
     ``steps`` the makespan. ``clock`` (timed runs): the time at every decision time
-    ``0..steps`` (seconds), ``arrival_s`` the true arrival times, ``idle_steps`` how many
-    steps ran with nothing to compute.
+    ``0..steps`` (seconds; after an idle jump the next step starts later than the clock
+    of its decision time), ``step_seconds`` the duration of each step ``1..steps``,
+    ``arrival_s`` the true arrival times.
     """
 
     schedule: Schedule
@@ -62,6 +63,7 @@ class SimulationResult:
     preemption_events: np.ndarray | None = field(default=None, repr=False)
     clock: np.ndarray | None = field(default=None, repr=False)
     arrival_s: np.ndarray | None = field(default=None, repr=False)
+    step_seconds: np.ndarray | None = field(default=None, repr=False)
     limits: Any = None
 
     def stats(self) -> dict[str, Any]:

@@ -191,14 +191,14 @@ def _timeline(sim: SimulationResult, inst: Instance, arrival_s: np.ndarray) -> T
     cnt = (np.bincount(p_a[many] + 2, minlength=steps + 2)[:steps + 2]
            - np.bincount(p_a[many] + d_a[many] + 1, minlength=steps + 2)[:steps + 2])
     per_step = np.cumsum(cnt)[1:steps + 1]  # runs emitting a non-first token in step u
-    itl = np.repeat(np.diff(clock), per_step)
+    itl = np.repeat(sim.step_seconds, per_step)
     if arr.size:
         order = np.lexsort((arr[:, 1], arr[:, 0]))
         k, p, d = arr[order, 0], arr[order, 1], arr[order, 2]
         nxt = k[1:] == k[:-1]
         gaps = clock[p[1:][nxt] + 1] - clock[p[:-1][nxt] + d[:-1][nxt]]
         itl = np.concatenate([itl, gaps])
-    return Timeline(clock=clock, step_seconds=np.diff(clock), arrival=arrival_s,
+    return Timeline(clock=clock, step_seconds=sim.step_seconds, arrival=arrival_s,
                     ttft=first - arrival_s, e2el=last - arrival_s, itl=itl,
                     steps=int(sim.steps))
 

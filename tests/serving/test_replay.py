@@ -102,17 +102,25 @@ def test_chunked_prefill_spreads_the_fill():
 
 
 def test_replay_latencies_follow_the_clock():
-    """With exact lengths fcfs never evicts: TTFT = clock[p+1] - clock[a] and
-    E2EL = clock[p+o] - clock[a] for every request (a plain recomputation)."""
+    """With exact lengths fcfs never evicts. The engine runs in seconds: TTFT =
+    clock[p+1] - arrival and E2EL = clock[p+o] - arrival from the *true* arrival time,
+    and a request is revealed at the first decision time whose clock reaches its arrival
+    (clock[a] >= arrival > clock[a-1] unless the engine was idle and jumped to it)."""
     w = load_workload("azure_conv_2023", num_prompts=60, rate=3.0, seed=1)
     res = replay(w, "fcfs", gpu="h200", model="llama3-8b")
     inst, tl = res.instance, res.timeline
     p, o, a = res.simulation.schedule.starts, inst.decode, inst.arrival
-    assert np.allclose(tl.ttft, tl.clock[p + 1] - tl.clock[a])
-    assert np.allclose(tl.e2el, tl.clock[p + o] - tl.clock[a])
+    # float sums of the same step durations: equal to rounding (1e-9 s)
+    assert np.allclose(tl.ttft, tl.clock[p + 1] - w.arrival_s, rtol=0, atol=1e-9)
+    assert np.allclose(tl.e2el, tl.clock[p + o] - w.arrival_s, rtol=0, atol=1e-9)
+    assert np.array_equal(tl.arrival, w.arrival_s) and np.all(tl.ttft > 0)
+    begin = tl.clock[1:] - tl.step_seconds  # when each step starts
+    assert np.all(begin[p] >= w.arrival_s - 1e-9)  # nothing runs before it arrived
+    late = a >= 1
+    assert np.all(begin[a[late] - 1] < w.arrival_s[late])  # revealed at the first chance
     assert res.metrics["preemptions"] == 0 and res.metrics["completed"] == 60
-    assert res.metrics["tensor_parallel"] == 1
-    assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3)
+    assert res.metrics["tensor_parallel"] == 1 and res.metrics["arrival_error_ms"] == 0
+    assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3, rel=1e-12)
 
 
 def test_replay_given_predictions_equal_the_noise_path():
