@@ -5,8 +5,9 @@ same limits (vLLM V1's ``vllm serve`` defaults on an H100: blocks of 16 tokens, 
 of 8192 tokens a step with chunked prefill, 1024 sequences, watermark 0, V1's KV
 accounting) on the whole trace, with ``M`` = the KV tokens of Llama-3-70B on 2 x H100:
 
-* **steps**: ``solve(instance, "vllm", kv_accounting="v1")`` on the trace read by
-  :func:`lpsched.instance.read_trace` (arrivals in steps of 25 ms, every step one unit);
+* **steps**: :func:`lpsched.engine.run_engine` with the unit clock and the checker on its
+  schedule (what ``solve`` does) on the trace read by :func:`lpsched.instance.read_trace`
+  (arrivals in steps of 25 ms, every step one unit);
 * **replay**: :func:`lpsched.serving.replay.replay` (arrivals in seconds, each step as
   long as the step-time model says; metrics, per-request times and the checker included).
 
@@ -29,7 +30,9 @@ import platform
 import time
 from pathlib import Path
 
-from lpsched import solve
+from lpsched.check import check
+from lpsched.engine import EngineLimits, run_engine
+from lpsched.heuristics.vllm import VLLMPolicy
 from lpsched.instance import read_trace
 from lpsched.serving.replay import load_workload, replay
 from lpsched.serving.steptime import build_step_time, kv_capacity
@@ -54,17 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     for rep in range(a.repeats):
         t = time.perf_counter()
-        res = solve(inst, "vllm", kv_accounting="v1")
+        res = run_engine(inst, VLLMPolicy(), limits=EngineLimits.vllm_v1())
+        assert check(res.schedule.instance, res.schedule).feasible
         steps_s = time.perf_counter() - t
         t = time.perf_counter()
         rr = replay(w, "vllm", gpu=gpu, model=model, tensor_parallel=tp)
         replay_s = time.perf_counter() - t
         rows.append({"repeat": rep + 1, "requests": inst.n, "steps_wall_s": round(steps_s, 3),
-                     "steps_engine_s": res.stats["simulation_s"],
+                     "steps_engine_s": round(res.runtime, 6),
                      "replay_wall_s": round(replay_s, 3),
                      "replay_engine_s": rr.metrics["engine_s"],
                      "ratio_wall": round(replay_s / steps_s, 3),
-                     "steps_decision_times": res.stats["decision_times"],
+                     "steps_decision_times": res.decision_times,
                      "replay_decision_times": rr.simulation.decision_times,
                      "replay_steps": rr.metrics["steps"],
                      "mean_e2el_s": round(rr.metrics["mean_e2el_ms"] / 1e3, 3),

@@ -24,8 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from lpsched.check import check
 from lpsched.engine import EngineLimits, run_engine
 from lpsched.heuristics.vllm import VLLMPolicy

@@ -236,9 +236,6 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                            "variant's)", minimum=1),
                       _opt("max_num_batched_tokens", "int", "token budget of a step (default: "
                            "the variant's)", minimum=1),
-                      _opt("kv_accounting", "str", "'papers' (default: s + j tokens in a "
-                           "request's j-th step) or 'v1' (vLLM V1's s + j - 1)",
-                           choices=("papers", "v1")),
                   ) + _PREDICTIONS, policy="lpsched.heuristics.vllm:VLLMPolicy"),
 
     # -- exact solvers (models/) ------------------------------------------------------------

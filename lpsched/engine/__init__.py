@@ -80,23 +80,25 @@ def run_engine(instance: Instance, policy: Policy | str, *,
     if isinstance(policy, str):
         from lpsched.registry import make_policy
 
-        policy = make_policy(policy, options or {})
+        pol: Policy = make_policy(policy, options or {})
     elif options:
         raise TypeError("simulate: options apply to a policy given by name")
+    else:
+        pol = policy
     if limits is None:
-        own = getattr(policy, "engine_limits", None)
+        own = getattr(pol, "engine_limits", None)
         limits = own(instance) if own is not None else dataclasses.replace(
             PAPERS, block_size=instance.block_size)
     if limits.block_size != instance.block_size:
         raise ValueError(f"engine limits: block_size {limits.block_size} differs from the "
                          f"instance's {instance.block_size}")
-    bind = getattr(policy, "bind_deadline", None)
+    bind = getattr(pol, "bind_deadline", None)
     if bind is not None:
         bind(Deadline.coerce(deadline))
     mem = memory_instance(instance, limits)
-    padded = mem.block_size > 1 and not getattr(policy, "block_aware", False)
-    run_inst = padded_instance(mem, policy.name) if padded else mem
-    res = Engine(run_inst, policy, predictions=predictions, limits=limits,
+    padded = mem.block_size > 1 and not getattr(pol, "block_aware", False)
+    run_inst = padded_instance(mem, pol.name) if padded else mem
+    res = Engine(run_inst, pol, predictions=predictions, limits=limits,
                  skip_idle=skip_idle, deadline=deadline, compute_prefill=instance.prefill,
                  clock=clock, arrival_s=arrival_s).run()
     if not padded and not (clock is not None and clock.timed):

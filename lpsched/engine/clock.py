@@ -145,6 +145,7 @@ class StepTimeClock:
         self.ends: list[float] = [0.0]  # ends[u]: end of step u (ends[0]: the first arrival)
         self.durs: list[float] = []  # durs[u-1]: duration of step u
         self.pending: list[tuple[int, int, StepWork, int, int]] = []
+        self._idle_rows = False  # some pending step has no token row
         self.bounds: _Bounds | None = None
         self.calls = 0
 
@@ -208,6 +209,8 @@ class StepTimeClock:
         sq: list[float] = []
         out: list[float] = []
         for t, until, first, n, w in self.pending:
+            if first[0] <= 0 or n == 0:
+                self._idle_rows = True
             rows.append(first[0])
             kv.append(first[1])
             sq.append(first[2])
@@ -225,8 +228,11 @@ class StepTimeClock:
         dur = np.asarray(self.f(r, np.asarray(kv, dtype=np.float64),
                                 np.asarray(sq, dtype=np.float64),
                                 np.asarray(out, dtype=np.float64)), dtype=np.float64)
-        dur = np.where(r > 0, dur, self.idle_s)
-        if not (np.all(np.isfinite(dur)) and np.all(dur >= 0)):
+        if self._idle_rows:
+            dur = np.where(r > 0, dur, self.idle_s)
+            self._idle_rows = False
+        total = float(dur.sum())
+        if not (math.isfinite(total) and dur.min() >= 0):
             raise ValueError("step_seconds returned a duration that is not finite and >= 0")
         ends = self.now + np.cumsum(dur)
         if next_arrival is not None and ends[-1] >= next_arrival:

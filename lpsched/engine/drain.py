@@ -33,8 +33,8 @@ def drain(run: Engine, t: int) -> None:
     """
     run.drain_step = t
     state = run.state
-    if run.timed:
-        run.clock.exact_now()
+    if run.tclock is not None:
+        run.tclock.exact_now()
     victims = [run._drop_partial(t)] if run.partial >= 0 else []
     live = [(pos, rid) for pos, rid in run.lifo if run._live(pos, rid)
             and state.running[pos] + run.o[pos] > t]
@@ -72,12 +72,12 @@ def drain(run: Engine, t: int) -> None:
 
 def _drain_arrivals(run: Engine, t: int) -> np.ndarray:
     """Arrival steps for the drain (timed runs: unrevealed requests by idle ticks)."""
-    if not run.timed:
+    if run.tclock is None or run.arr_steps is None or run.arrival_s is None:
         return run.instance.arrival
     arr = run.arr_steps
     late = arr >= (1 << 60)
     if late.any():
-        gap = (run.arrival_s[late] - run.clock.now) / run.clock.idle_s
+        gap = (run.arrival_s[late] - run.tclock.now) / run.tclock.idle_s
         arr[late] = t + np.maximum(0, np.ceil(gap)).astype(np.int64)
     return arr
 
@@ -114,14 +114,17 @@ def _packed_starts(peak: np.ndarray, arrival: np.ndarray, duration: np.ndarray, 
 def timed_tail(run: Engine, sched: Schedule, steps: int) -> None:
     """Cost the steps after the last one the clock ran (the drain's), from the schedule's
     runs (:func:`lpsched.serving.timeline.step_record`; whole prefills, no chunking)."""
-    have = len(run.clock.ends) - 1
+    clock = run.tclock
+    if clock is None:
+        return
+    have = len(clock.ends) - 1
     if steps <= have:
         return
     from lpsched.serving.timeline import runs_of, step_record
 
     rec = step_record(sched.instance, runs_of(sched.instance, SimpleNamespace(schedule=sched)))
     sl = slice(have, steps)
-    dur = np.asarray(run.clock.f(rec.rows[sl], rec.kv[sl], rec.prefill_sq[sl],
-                                 rec.outputs[sl]), dtype=np.float64)
-    dur = np.where(rec.rows[sl] > 0, dur, run.clock.idle_s)
-    run.clock.extend(dur)
+    dur = np.asarray(clock.f(rec.rows[sl], rec.kv[sl], rec.prefill_sq[sl], rec.outputs[sl]),
+                     dtype=np.float64)
+    dur = np.where(rec.rows[sl] > 0, dur, clock.idle_s)
+    clock.extend(dur)

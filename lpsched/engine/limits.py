@@ -45,8 +45,9 @@ __all__ = ["EngineLimits", "PAPERS", "V1_SERVER_DEFAULTS"]
 #: 8192 and ``max_num_seqs`` 1024; chunked prefill is always on in V1
 #: (``vllm/config/scheduler.py``: ``enable_chunked_prefill = True``); the block size of
 #: the CUDA attention backends is 16; no watermark in V1 (0).
-V1_SERVER_DEFAULTS = {"block_size": 16, "max_num_batched_tokens": 8192, "max_num_seqs": 1024,
-                      "chunked_prefill": True, "watermark": 0.0}
+V1_SERVER_DEFAULTS: dict[str, int | float | bool] = {
+    "block_size": 16, "max_num_batched_tokens": 8192, "max_num_seqs": 1024,
+    "chunked_prefill": True, "watermark": 0.0}
 
 
 def _positive(name: str, value: object, *, none_ok: bool) -> None:
@@ -87,8 +88,9 @@ class EngineLimits:
                              f"{self.kv_accounting!r}")
         if self.chunked_prefill and self.max_num_batched_tokens is None:
             raise ValueError("engine limits: chunked_prefill needs max_num_batched_tokens")
-        if self.chunked_prefill and (self.max_num_seqs is None
-                                     or self.max_num_seqs > self.max_num_batched_tokens):
+        if self.chunked_prefill and (self.max_num_seqs is None or (
+                self.max_num_batched_tokens is not None
+                and self.max_num_seqs > self.max_num_batched_tokens)):
             # vLLM's SchedulerConfig.verify_max_model_len refuses it too: the decodes alone
             # could exhaust the budget.
             raise ValueError("engine limits: chunked prefill needs max_num_seqs <= "
@@ -99,7 +101,11 @@ class EngineLimits:
     def vllm_v1(cls, **overrides) -> EngineLimits:
         """vLLM V1's online-server defaults on an H100/H200 (:data:`V1_SERVER_DEFAULTS`),
         V1's KV accounting and watermark rule; ``overrides`` replace any field."""
-        base = cls(**V1_SERVER_DEFAULTS, watermark_rule="v1", kv_accounting="v1")
+        d = V1_SERVER_DEFAULTS
+        base = cls(block_size=int(d["block_size"]), max_num_seqs=int(d["max_num_seqs"]),
+                   max_num_batched_tokens=int(d["max_num_batched_tokens"]),
+                   chunked_prefill=bool(d["chunked_prefill"]), watermark=float(d["watermark"]),
+                   watermark_rule="v1", kv_accounting="v1")
         return replace(base, **overrides) if overrides else base
 
     @classmethod

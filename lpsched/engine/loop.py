@@ -107,14 +107,17 @@ class Engine:
         self.limits = limits
         self.skip_idle = skip_idle
         self.deadline = deadline
-        self.clock = clock if clock is not None else UnitClock()
-        self.timed = self.clock.timed
+        self.clock: UnitClock | StepTimeClock = clock if clock is not None else UnitClock()
+        self.tclock = self.clock if isinstance(self.clock, StepTimeClock) else None
+        self.timed = self.tclock is not None
         n = self.n = instance.n
         self.M = instance.memory
         self.b = instance.block_size
         pred = instance.decode if predictions is None else validate_predictions(instance,
                                                                                   predictions)
         self.exact_lengths = bool(np.array_equal(pred, instance.decode))  # for the drain
+        self.arr_steps: np.ndarray | None = None
+        self.arrival_s: np.ndarray | None = None
         if self.timed:
             if arrival_s is None or len(arrival_s) != n:
                 raise ValueError("a timed run needs one arrival time per request")
@@ -126,13 +129,11 @@ class Engine:
             self.arrival_s = key
         else:
             arr_order = np.lexsort((np.arange(n), instance.arrival))
-            self.arr_steps = None
             self.arr_times = instance.arrival[arr_order].tolist()
-            self.arrival_s = None
         self.state = SimState(instance, pred, limits, self.arr_steps)
-        if self.timed:
-            self.state._clock = self.clock
-            self.clock.bind(self.M, limits.max_num_seqs or n)
+        if self.tclock is not None:
+            self.state._clock = self.tclock
+            self.tclock.bind(self.M, limits.max_num_seqs or n)
         policy.reset(self.state)
         self.s = instance.prefill.tolist()
         comp = instance.prefill if compute_prefill is None else compute_prefill
@@ -167,7 +168,7 @@ class Engine:
         self.p_chunk = 0
         self.force_next = False
         # work of the step after the current decision time (timed runs)
-        self.fill = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, papers' starts
+        self.fill: list[float] = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, starts
         self.fill_kv = 0
 
     # -- memory --------------------------------------------------------------------------------
@@ -265,6 +266,7 @@ class Engine:
             return
         full = self.s_comp[pos] + self.prog[pos]
         u = self.p_done  # computed in the earlier steps
+        assert self.budget is not None  # a partial prefill needs a budget
         c = min(full - u, self.budget - self.state._n_run)
         self.p_chunk = c
         if u + c >= full:  # the last chunk: it starts in the papers' sense
@@ -349,8 +351,8 @@ class Engine:
         if self.budget is None:
             tokens_left = _BIG
         else:
-            tokens_left = self.budget - (state._n_run - self.fill[3] if self.chunked else 0) \
-                - (self.fill[0] if self.chunked else 0)
+            tokens_left = self.budget - (
+                state._n_run - int(self.fill[3]) + int(self.fill[0]) if self.chunked else 0)
         if seqs_left <= 0:
             return
         if tokens_left <= 0:
@@ -466,6 +468,7 @@ class Engine:
             nxt = completions[0][0] if nxt is None else min(nxt, completions[0][0])
         arrival = self.arr_times[self.ptr] if more else None
         if nxt is None:
+            assert arrival is not None  # something waits for an arrival
             return self.clock.idle(t, arrival)
         nxt = max(nxt, t + 1)
         if not self.timed:
@@ -516,7 +519,7 @@ class Engine:
                 for pos, segs in self.segments.items()}
         inst = self.instance
         arr_steps = inst.arrival
-        if self.timed:
+        if self.arr_steps is not None:
             arr_steps = self.arr_steps.copy()
             inst = Instance.from_arrays(inst.memory, inst.prefill, inst.decode, arr_steps,
                                         ids=inst.ids, name=inst.name, metadata=inst.metadata,
@@ -524,13 +527,13 @@ class Engine:
         sched = Schedule(inst, np.asarray(self.starts, dtype=np.int64), runs)
         steps = int(sched.completions.max())
         clock = step_s = None
-        if self.timed:
+        if self.tclock is not None:
             from lpsched.engine.drain import timed_tail
 
-            self.clock.finish()
+            self.tclock.finish()
             timed_tail(self, sched, steps)
-            clock = np.asarray(self.clock.ends[:steps + 1])
-            step_s = np.asarray(self.clock.durs[:steps])
+            clock = np.asarray(self.tclock.ends[:steps + 1])
+            step_s = np.asarray(self.tclock.durs[:steps])
         ev = np.asarray(self.evicted_runs, dtype=np.int64).reshape(-1, 3)
         return SimulationResult(
             schedule=sched, evictions=len(self.preempt_events),

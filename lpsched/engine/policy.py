@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from lpsched.engine.clock import StepTimeClock
 from lpsched.engine.limits import PAPERS, EngineLimits
 from lpsched.heuristics.lookahead import repredicted
 from lpsched.instance import Instance
@@ -74,7 +75,7 @@ class SimState:
                  limits: EngineLimits = PAPERS, arrival: np.ndarray | None = None):
         self.instance = instance
         self.t = 0
-        self._clock = None  # a timed run's clock
+        self._clock: StepTimeClock | None = None  # a timed run's clock
         self.memory = instance.memory
         self.block_size = instance.block_size
         self.limits = limits

@@ -27,8 +27,9 @@ What vLLM's scheduler does, and who does it here:
    computed + new tokens); the papers' model holds ``s + j``. Under ``"v1"`` the engine
    counts a memory prefill of ``s - 1`` (the prefill computed is still ``s``), which
    reproduces V1 decision for decision (``benchmarks/peer_vllm_compare.py`` against
-   recordings of the real scheduler). ``solve`` keeps the papers' model by default
-   (option ``kv_accounting``); ``lpsched replay`` uses V1's.
+   recordings of the real scheduler). ``solve`` keeps the papers' model (its schedule is
+   checked on the given instance); ``run_engine``/``simulate`` with
+   ``EngineLimits(kv_accounting="v1")`` and ``lpsched replay`` use V1's.
 
 Defaults (:meth:`VLLMPolicy.engine_limits`, the engine's limits when the caller gives
 none): ``variant="v1"``: vLLM 0.33.0's ``vllm serve`` defaults on an H100/H200
@@ -100,13 +101,17 @@ class VLLMPolicy(BasePolicy):
         if variant not in ("v1", "v0"):
             raise ValueError(f"vllm: variant must be 'v1' or 'v0', got {variant!r}")
         self.variant = variant
-        self.settings = {"watermark": watermark, "max_num_seqs": max_num_seqs,
-                         "max_num_batched_tokens": max_num_batched_tokens,
-                         "kv_accounting": kv_accounting}
+        self.watermark = watermark
+        self.max_num_seqs = max_num_seqs
+        self.max_num_batched_tokens = max_num_batched_tokens
+        self.kv_accounting = kv_accounting
 
     def engine_limits(self, instance: Instance) -> EngineLimits:
         """The limits this policy runs under when the caller gives none."""
-        return vllm_limits(instance, self.variant, **self.settings)
+        return vllm_limits(instance, self.variant, watermark=self.watermark,
+                           max_num_seqs=self.max_num_seqs,
+                           max_num_batched_tokens=self.max_num_batched_tokens,
+                           kv_accounting=self.kv_accounting)
 
     def reset(self, state: SimState) -> None:
         self._queue: deque[int] = deque()
@@ -147,11 +152,13 @@ class VLLMPolicy(BasePolicy):
 def solve_vllm(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
                watermark: float | None = None, max_num_seqs: int | None = None,
                max_num_batched_tokens: int | None = None, variant: str = "v1",
-               kv_accounting: str = "papers", predictions: Any = None,
+               predictions: Any = None,
                prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
     """Registry entry: run :class:`VLLMPolicy` in the engine under vLLM's limits for
     ``variant`` (block size from the instance); status ``feasible`` (``time_limit`` when
-    drained), no lower bound."""
-    policy = VLLMPolicy(watermark, max_num_seqs, max_num_batched_tokens, variant, kv_accounting)
+    drained), no lower bound. The papers' KV accounting (the schedule is checked on
+    ``instance``); vLLM V1's is an engine option (:func:`lpsched.engine.run_engine`,
+    ``EngineLimits(kv_accounting="v1")``), whose schedule is on the memory instance."""
+    policy = VLLMPolicy(watermark, max_num_seqs, max_num_batched_tokens, variant)
     return run_policy(instance, policy, deadline=deadline, seed=seed, predictions=predictions,
                       prediction_noise=prediction_noise, skip_idle=skip_idle)

@@ -89,9 +89,12 @@ def load_workload(trace: str, *, num_prompts: int | None = None, rate: float | N
         if rate is None and cols.times is None:
             raise InstanceError("the trace has no arrival times (no arrived_at / TIMESTAMP "
                                 "column): give --rate R for Poisson arrivals", source=str(path))
-        times = (poisson_arrivals(cols.n, rate, seed) if rate is not None
-                 else cols.times - cols.times.min())
-        if rate is None and np.any(np.diff(cols.times) < 0):
+        if rate is not None:
+            times = poisson_arrivals(cols.n, rate, seed)
+        else:
+            assert cols.times is not None
+            times = cols.times - cols.times.min()
+        if rate is None and np.any(np.diff(times) < 0):
             raise InstanceError("arrival times must not decrease from row to row",
                                 source=str(path))
         return Workload(path.stem, list(cols.ids), cols.prefill, cols.decode, times,
@@ -174,7 +177,9 @@ def _timeline(sim: SimulationResult, inst: Instance, arrival_s: np.ndarray) -> T
     emits a token other than its first in ``u`` (``O(runs + steps)``, no per-token loop);
     a resumed run adds the gap from the last token before its preemption to its first.
     """
-    clock = sim.clock
+    clock, step_s = sim.clock, sim.step_seconds
+    if clock is None or step_s is None:
+        raise ValueError("the timeline needs a timed run (a StepTimeClock)")
     sched = sim.schedule
     o = inst.decode
     first = clock[sched.starts + 1]
@@ -191,14 +196,14 @@ def _timeline(sim: SimulationResult, inst: Instance, arrival_s: np.ndarray) -> T
     cnt = (np.bincount(p_a[many] + 2, minlength=steps + 2)[:steps + 2]
            - np.bincount(p_a[many] + d_a[many] + 1, minlength=steps + 2)[:steps + 2])
     per_step = np.cumsum(cnt)[1:steps + 1]  # runs emitting a non-first token in step u
-    itl = np.repeat(sim.step_seconds, per_step)
+    itl = np.repeat(step_s, per_step)
     if arr.size:
         order = np.lexsort((arr[:, 1], arr[:, 0]))
         k, p, d = arr[order, 0], arr[order, 1], arr[order, 2]
         nxt = k[1:] == k[:-1]
         gaps = clock[p[1:][nxt] + 1] - clock[p[:-1][nxt] + d[:-1][nxt]]
         itl = np.concatenate([itl, gaps])
-    return Timeline(clock=clock, step_seconds=sim.step_seconds, arrival=arrival_s,
+    return Timeline(clock=clock, step_seconds=step_s, arrival=arrival_s,
                     ttft=first - arrival_s, e2el=last - arrival_s, itl=itl,
                     steps=int(sim.steps))
 
@@ -243,12 +248,12 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
     if chunk_tokens is not None and chunk_tokens < 1:
         raise ValueError(f"--chunked-prefill must be >= 1 tokens per step, got {chunk_tokens}")
     lim = limits if limits is not None else engine_limits()
-    if block_size is not None or chunk_tokens is not None:
+    if block_size is not None:
+        lim = dataclasses.replace(lim, block_size=int(block_size))
+    if chunk_tokens is not None:
         lim = dataclasses.replace(
-            lim, **({"block_size": int(block_size)} if block_size is not None else {}),
-            **({"max_num_batched_tokens": int(chunk_tokens), "chunked_prefill": True,
-                "max_num_seqs": min(lim.max_num_seqs or int(chunk_tokens), int(chunk_tokens))}
-               if chunk_tokens is not None else {}))
+            lim, max_num_batched_tokens=int(chunk_tokens), chunked_prefill=True,
+            max_num_seqs=min(lim.max_num_seqs or int(chunk_tokens), int(chunk_tokens)))
     need = int((w.prefill + w.decode).max())
     n_gpu = default_tensor_parallel(gpu, model, need) if tensor_parallel is None \
         else int(tensor_parallel)
@@ -270,9 +275,9 @@ def replay(w: Workload, algorithm: str, *, gpu: str = "h100", model: str = "llam
     report = check(mem_inst, sim.schedule)
     if not report.feasible:  # pragma: no cover - the engine guarantees feasibility
         raise RuntimeError(f"{algorithm}: the engine's schedule fails the checker: "
-                           f"{report.message}")
+                           f"{report.reason()}")
     tl = _timeline(sim, inst, np.asarray(w.arrival_s, dtype=np.float64))
-    m = serving_metrics(inst, tl)
+    m: dict[str, Any] = dict(serving_metrics(inst, tl))
     m.update({"preemptions": int(sim.evictions), "resumes": int(sim.resumes),
               "recomputed_tokens": int(sim.recomputed_tokens), "algorithm": spec.name,
               "gpu": gpu, "model": model, "tensor_parallel": n_gpu, "memory": int(memory),

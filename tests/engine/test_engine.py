@@ -102,7 +102,7 @@ def test_every_policy_runs_under_the_limits(inst, lim, algo):
     cnt = np.zeros(T + 1, dtype=np.int64)
     np.add.at(cnt, res.first_admit + 1, 1)
     np.add.at(cnt, c + 1, -1)
-    for k, segs in sched.runs.items():
+    for segs in sched.runs.values():
         for (p, d), (q, _e) in zip(segs, segs[1:]):
             cnt[p + d + 1] -= 1  # preempted after its segment, admitted again by q
             cnt[q + 1] += 1
