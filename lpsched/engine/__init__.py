@@ -101,7 +101,7 @@ def run_engine(instance: Instance, policy: Policy | str, *,
     res = Engine(run_inst, pol, predictions=predictions, limits=limits,
                  skip_idle=skip_idle, deadline=deadline, compute_prefill=instance.prefill,
                  clock=clock, arrival_s=arrival_s).run()
-    if not padded and not (clock is not None and clock.timed):
+    if not padded:  # a timed run's instance already has the arrival steps
         return res
     if clock is not None and clock.timed:
         mem = memory_instance(instance, limits, arrival=res.arrival_steps)
