@@ -291,8 +291,7 @@ class StepTimeClock:
                     sep.grow(n_run + 1, top + 1, n_run + 1)
                 base = sep.G[n_run] + sep.E[n_run]
                 H = sep.H
-                kv = wsum + (u + 1) * n_run
-                for kv in range(kv, top + 1, n_run):
+                for kv in range(wsum + (u + 1) * n_run, top + 1, n_run):
                     d = base + H[kv]
                     now += d
                     ends.append(now)
