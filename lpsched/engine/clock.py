@@ -13,8 +13,9 @@ token per step. A clock turns those steps into time and says which arrivals have
   (the policy keeps requests waiting while nothing runs) lasts ``idle_seconds``. A request
   whose arrival time has passed by the end of a step is revealed at the decision time
   after it; with nothing running and nothing waiting the clock jumps to the next arrival
-  without a step (the engine is idle). The steps between two decision times are costed
-  in one vectorised call.
+  without a step (the engine is idle). Steps are costed from tables of the model when it
+  is separable (:class:`_Separable`), else in deferred vectorised calls
+  (:class:`_Bounds`); the times are the same.
 """
 
 from __future__ import annotations
