@@ -343,11 +343,9 @@ class Engine:
         """5. If some request waits and the limits leave room, admit the policy's choices
         in order while they fit (module docstring)."""
         state = self.state
-        waiting = state.waiting
-        if not waiting or self.partial >= 0:
+        if not state.waiting or self.partial >= 0:
             return
-        seqs_left = _BIG if self.max_seqs is None else (
-            self.max_seqs - state._n_run - (self.partial >= 0))
+        seqs_left = _BIG if self.max_seqs is None else self.max_seqs - state._n_run
         if self.budget is None:
             tokens_left = _BIG
         else:
@@ -361,72 +359,80 @@ class Engine:
         self.calls += 1
         policy = self.policy
         chosen = policy.decide(state)
-        room = self.M - state.memory_in(t + 1)
-        nothing_runs = state._n_run == 0
-        admitted = 0
-        resumed: list[int] = []
-        refused: list[int] = []
-        it = iter(chosen)
-        for k, pos in enumerate(it):
-            pos = int(pos)
-            if self.chunked and tokens_left <= 0:  # V1: admissions while budget > 0
-                self.force_next = True
-                refused = self._rest(chosen, k, pos)
-                break
-            if pos not in waiting:
-                raise SimulationError(
-                    f"policy {policy.name!r} started request position {pos} at step {t}, "
-                    f"but it {self._why_not_waiting(pos, t)}")
-            full = self.s_comp[pos] + self.prog[pos]
-            if seqs_left <= 0:
-                refused = self._rest(chosen, k, pos)
-                break
-            c = full
-            if full > tokens_left:
-                if self.chunked and tokens_left > 0:
-                    c = tokens_left
-                elif admitted:  # the next step has a fresh budget
-                    self.force_next = True
-                    refused = self._rest(chosen, k, pos)
-                    break
-            # vLLM V1 (scheduler_reserve_full_isl): the admission needs blocks for the
-            # whole prompt, even when only a first chunk is scheduled (and held).
-            need = self._blocks(full + self.delta[pos])
-            wm = 0 if (nothing_runs and not admitted) else self.wm_tokens
-            if need > room - wm:
-                refused = self._rest(chosen, k, pos)
-                break
-            waiting.discard(pos)
-            if self.first_admit[pos] < 0:
-                self.first_admit[pos] = t
-            admitted += 1
-            seqs_left -= 1
-            if c < full:  # the last admission of the step, cut to the budget left
-                self.partial, self.p_done, self.p_chunk = pos, c, c
-                state.prefilling[pos] = c
-                state._extra = self._blocks(c + self.delta[pos])
-                state.done.pop(pos, None)
-                self._fill(pos, c, 0, last=False)
-                if isinstance(chosen, _SEQUENCES):  # the rest waits for the next step
-                    refused = [int(p) for p in list(chosen)[k + 1:]]
-                self.force_next = True
-                break
-            room -= need
-            tokens_left -= c
-            self._fill(pos, c, 0, last=True)
-            self.start(pos, t)
-            if self.prog[pos]:
-                resumed.append(pos)
+        admitted, resumed, refused = self._admit(chosen, t, seqs_left, tokens_left)
         if refused:
             self.refused += len(refused)
             self.deferred += sum(1 for p in refused if self.prog[p])
             policy.on_refuse(state, refused)
         if not admitted and not state.running and self.partial < 0 and self.ptr >= self.n:
             raise SimulationError(
-                f"policy {policy.name!r} stalled at step {t}: {len(waiting)} requests wait, "
-                "nothing runs and nothing will arrive")
+                f"policy {policy.name!r} stalled at step {t}: {len(state.waiting)} requests "
+                "wait, nothing runs and nothing will arrive")
         if resumed:
             policy.on_resume(state, resumed)
+
+    def _admit(self, chosen: Iterable[int], t: int, seqs_left: int, tokens_left: int
+               ) -> tuple[int, list[int], list[int]]:
+        """Admit ``chosen`` in order while the limits allow; returns the number admitted,
+        the resumed ones and the ones handed back (the first that did not fit and, of a
+        list, the rest)."""
+        state = self.state
+        waiting = state.waiting
+        room = self.M - state.memory_in(t + 1)
+        nothing_runs = state._n_run == 0
+        admitted = 0
+        resumed: list[int] = []
+        for k, pos in enumerate(chosen):
+            pos = int(pos)
+            if self.chunked and tokens_left <= 0:  # V1: admissions while budget > 0
+                self.force_next = True
+                return admitted, resumed, self._rest(chosen, k, pos)
+            if pos not in waiting:
+                raise SimulationError(
+                    f"policy {self.policy.name!r} started request position {pos} at step "
+                    f"{t}, but it {self._why_not_waiting(pos, t)}")
+            full = c = self.s_comp[pos] + self.prog[pos]
+            if seqs_left <= 0:
+                return admitted, resumed, self._rest(chosen, k, pos)
+            if full > tokens_left:
+                if self.chunked:
+                    c = tokens_left
+                elif admitted:  # the next step has a fresh budget
+                    self.force_next = True
+                    return admitted, resumed, self._rest(chosen, k, pos)
+            # vLLM V1 (scheduler_reserve_full_isl): the admission needs blocks for the
+            # whole prompt, even when only a first chunk is scheduled (and held).
+            need = self._blocks(full + self.delta[pos])
+            wm = 0 if (nothing_runs and not admitted) else self.wm_tokens
+            if need > room - wm:
+                return admitted, resumed, self._rest(chosen, k, pos)
+            waiting.discard(pos)
+            if self.first_admit[pos] < 0:
+                self.first_admit[pos] = t
+            admitted += 1
+            seqs_left -= 1
+            if c < full:  # the last admission of the step, cut to the budget left
+                self._start_partial(pos, c)
+                rest = [int(p) for p in list(chosen)[k + 1:]] \
+                    if isinstance(chosen, _SEQUENCES) else []  # they wait for the next step
+                return admitted, resumed, rest
+            room -= need
+            tokens_left -= c
+            self._fill(pos, c, 0, last=True)
+            self.start(pos, t)
+            if self.prog[pos]:
+                resumed.append(pos)
+        return admitted, resumed, []
+
+    def _start_partial(self, pos: int, c: int) -> None:
+        """``pos`` becomes the prefill in progress with a first chunk of ``c`` tokens."""
+        state = self.state
+        self.partial, self.p_done, self.p_chunk = pos, c, c
+        state.prefilling[pos] = c
+        state._extra = self._blocks(c + self.delta[pos])
+        state.done.pop(pos, None)
+        self._fill(pos, c, 0, last=False)
+        self.force_next = True
 
     @staticmethod
     def _rest(chosen, k: int, pos: int) -> list[int]:
