@@ -13,7 +13,6 @@ _EPILOG = """examples:
   lpsched replay azure_conv_2023 --algo mc-sf --gpu h100 --model llama3-70b --num-prompts 500
   lpsched replay trace.csv --algo fcfs --rate 4 --json
   lpsched replay arxiv_summarization --algo alpha-protection --options '{"alpha": 0.2}'
-
   lpsched replay trace.csv --algo vllm --per-request times.csv
   lpsched replay trace.csv --algo mc-sf --max-num-batched-tokens 2048 --max-num-seqs 256
 
