@@ -187,3 +187,40 @@ def test_clock_modes_give_the_same_times(model):
     assert (clocks[0].bounds is not None) == (model == "coupled")
     assert np.array_equal(runs[0].schedule.starts, runs[1].schedule.starts)
     assert np.allclose(runs[0].clock, runs[1].clock, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_vllm_equals_the_v1_oracle_on_random_instances(data):
+    """The ``vllm`` policy with V1's accounting and limits against ``tests/oracle_vllm_v1``
+    (a from-scratch model of vLLM 0.33.0's synchronous V1 scheduler that reproduces the
+    recordings; it comes with the peer harness and this test runs where it is present):
+    every first admission, preemption step and completion on random paged instances with
+    chunked prefill, watermarks and small budgets."""
+    orc = pytest.importorskip("tests.oracle_vllm_v1")
+    b = data.draw(st.sampled_from([1, 2, 4, 8]))
+    blocks = data.draw(st.integers(2, 20))
+    M = b * blocks
+    n = data.draw(st.integers(1, 10))
+    P = [data.draw(st.integers(1, M - 1)) for _ in range(n)]
+    O = [data.draw(st.integers(1, min(12, M - p))) for p in P]
+    A = [data.draw(st.integers(0, 10)) for _ in range(n)]
+    budget = data.draw(st.integers(1, 40))
+    seqs = data.draw(st.integers(1, min(8, budget)))
+    wm = data.draw(st.sampled_from([0.0, 0.1, 0.3]))
+    try:
+        inst = Instance.from_arrays(M, P, O, A, block_size=b)
+    except InstanceError:
+        return  # a request that does not fit in blocks
+    lim = EngineLimits(block_size=b, max_num_seqs=seqs, max_num_batched_tokens=budget,
+                       chunked_prefill=True, watermark=wm, kv_accounting="v1")
+    ref = orc.V1Oracle(P, O, A, orc.V1Limits(b, blocks, seqs, budget,
+                                             lim.watermark_blocks(M))).run(100_000)
+    res = run_engine(inst, VLLMPolicy(), limits=lim)
+    pre: dict[int, list[int]] = {k: [] for k in range(n)}
+    for pos, t in res.preemption_events.tolist():
+        pre[pos].append(t + 1)
+    assert (res.first_admit + 1).tolist() == [ref.first[k] for k in range(n)]
+    assert res.schedule.completions.tolist() == [ref.finished[k] for k in range(n)]
+    assert pre == {k: list(ref.preempted[k]) for k in range(n)}
