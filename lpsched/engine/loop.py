@@ -380,31 +380,33 @@ class Engine:
         waiting = state.waiting
         room = self.M - state.memory_in(t + 1)
         nothing_runs = state._n_run == 0
+        s_comp, prog, delta, b, chunked = self.s_comp, self.prog, self.delta, self.b, self.chunked
         admitted = 0
         resumed: list[int] = []
-        for k, pos in enumerate(chosen):
+        k = -1
+        for pos in chosen:
+            k += 1
             pos = int(pos)
-            if self.chunked and tokens_left <= 0:  # V1: admissions while budget > 0
+            if chunked and tokens_left <= 0:  # V1: admissions while budget > 0
                 self.force_next = True
                 return admitted, resumed, self._rest(chosen, k, pos)
             if pos not in waiting:
                 raise SimulationError(
                     f"policy {self.policy.name!r} started request position {pos} at step "
                     f"{t}, but it {self._why_not_waiting(pos, t)}")
-            full = c = self.s_comp[pos] + self.prog[pos]
+            full = c = s_comp[pos] + prog[pos]
             if seqs_left <= 0:
                 return admitted, resumed, self._rest(chosen, k, pos)
             if full > tokens_left:
-                if self.chunked:
+                if chunked:
                     c = tokens_left
                 elif admitted:  # the next step has a fresh budget
                     self.force_next = True
                     return admitted, resumed, self._rest(chosen, k, pos)
             # vLLM V1 (scheduler_reserve_full_isl): the admission needs blocks for the
             # whole prompt, even when only a first chunk is scheduled (and held).
-            need = self._blocks(full + self.delta[pos])
-            wm = 0 if (nothing_runs and not admitted) else self.wm_tokens
-            if need > room - wm:
+            need = -(-(full + delta[pos]) // b) * b
+            if need > room - (0 if (nothing_runs and not admitted) else self.wm_tokens):
                 return admitted, resumed, self._rest(chosen, k, pos)
             waiting.discard(pos)
             if self.first_admit[pos] < 0:
@@ -420,7 +422,7 @@ class Engine:
             tokens_left -= c
             self._fill(pos, c, 0, last=True)
             self.start(pos, t)
-            if self.prog[pos]:
+            if prog[pos]:
                 resumed.append(pos)
         return admitted, resumed, []
 
@@ -436,7 +438,7 @@ class Engine:
 
     @staticmethod
     def _rest(chosen, k: int, pos: int) -> list[int]:
-        if isinstance(chosen, _SEQUENCES):
+        if type(chosen) is list or isinstance(chosen, _SEQUENCES):
             return [int(p) for p in list(chosen)[k:]]
         return [pos]
 
@@ -493,21 +495,26 @@ class Engine:
         if not self.n:
             raise ValueError("the engine needs at least one request")
         t: int | None = self.clock.start(self.arr_times[0])
+        state = self.state
         while t is not None:
             self.visits += 1
-            state = self.state
             state.t = t
             if deadline is not None and deadline.expired():
                 drain(self, t)
                 break
-            self.fill = [0, 0.0, 0, 0]
-            self.fill_kv = 0
+            if self.fill_kv or self.fill[0]:
+                self.fill = [0, 0.0, 0, 0]
+                self.fill_kv = 0
             self.force_next = False
-            self.retire(t)
-            self.reveal(t)
-            self.continue_prefill(t)
+            if self.completions and self.completions[0][0] <= t:
+                self.retire(t)
+            if self.ptr < self.n and self.arr_times[self.ptr] <= self.clock.now:
+                self.reveal(t)
+            if self.partial >= 0:
+                self.continue_prefill(t)
             self.guard(t)
-            self.decide(t)
+            if state.waiting:
+                self.decide(t)
             t = self.next_time(t)
         return self.result()
 
