@@ -224,3 +224,29 @@ def test_vllm_equals_the_v1_oracle_on_random_instances(data):
     assert (res.first_admit + 1).tolist() == [ref.first[k] for k in range(n)]
     assert res.schedule.completions.tolist() == [ref.finished[k] for k in range(n)]
     assert pre == {k: list(ref.preempted[k]) for k in range(n)}
+
+
+def test_a_policy_may_preempt():
+    """``preempt(state)``: the engine gives up the named running requests before the
+    admissions (recompute, progress kept), tells ``on_evict`` and records the events."""
+    from lpsched.engine import BasePolicy
+
+    class Rotate(BasePolicy):
+        """Admit in position order; every third step give up the latest running one."""
+
+        name = "rotate"
+
+        def decide(self, state):
+            return sorted(state.waiting)
+
+        def preempt(self, state):
+            if state.t % 3 == 2 and len(state.running) > 1:
+                return [max(state.running, key=state.running.get)]
+            return []
+
+    inst = Instance.from_arrays(40, [3, 2, 4, 1], [6, 5, 4, 7], [0, 0, 1, 2])
+    res = run_engine(inst, Rotate())
+    assert res.evictions > 0 and res.resumes > 0
+    assert res.preemption_events.shape == (res.evictions, 2)
+    assert check(inst, res.schedule).feasible
+    assert np.all(res.schedule.completions >= inst.arrival + inst.decode)
