@@ -364,6 +364,9 @@ class Engine:
             self.refused += len(refused)
             self.deferred += sum(1 for p in refused if self.prog[p])
             policy.on_refuse(state, refused)
+        if admitted and state.memory_in(t + 1) > self.M:  # pragma: no cover - the engine's
+            raise SimulationError(  # own check of step t+1 (prefill chunks included)
+                f"engine: memory of step {t + 1} is {state.memory_in(t + 1)} > M = {self.M}")
         if not admitted and not state.running and self.partial < 0 and self.ptr >= self.n:
             raise SimulationError(
                 f"policy {policy.name!r} stalled at step {t}: {len(state.waiting)} requests "
