@@ -167,6 +167,9 @@ class Engine:
         self.p_done = 0
         self.p_chunk = 0
         self.force_next = False
+        self.async_ = limits.async_scheduling
+        self.zombies: dict[int, tuple[int, int]] = {}  # async: finished, blocks not released
+        self.preempted_now = False
         # work of the step after the current decision time (timed runs)
         self.fill: list[float] = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, starts
         self.fill_kv = 0
@@ -232,17 +235,28 @@ class Engine:
 
     # -- the phases --------------------------------------------------------------------------
     def retire(self, t: int) -> None:
-        """1. Retire the requests that truly completed by ``t``; tell the policy."""
+        """1. Retire the requests that truly completed by ``t``; tell the policy. With
+        asynchronous scheduling one completing at ``t`` keeps its blocks for step ``t+1``
+        (it is released at the next decision time)."""
         completions = self.completions
-        finished = []
+        state = self.state
+        finished = list(self.zombies)
+        if finished:
+            self.zombies.clear()
+            state._zmem = 0
         while completions and completions[0][0] <= t:
-            _c, pos, rid = heapq.heappop(completions)
+            c, pos, rid = heapq.heappop(completions)
             if not self._live(pos, rid):
                 continue  # stale: that run was preempted
-            self.state._remove(pos)
-            finished.append(pos)
+            start = state._remove(pos)
+            if self.async_ and c == t:
+                mem = self._blocks(self.s[pos] + c - start)  # its size in its last step
+                self.zombies[pos] = (rid, mem)
+                state._zmem += mem
+            else:
+                finished.append(pos)
         if finished:
-            self.policy.on_finish(self.state, finished)
+            self.policy.on_finish(state, finished)
 
     def reveal(self, t: int) -> None:
         """2. Reveal the requests that arrived by now; tell the policy."""
@@ -307,6 +321,9 @@ class Engine:
             while state.memory_in(t + 1) > self.M or (
                     state._n_run > 1 and state.memory_in(t + 1) > target):
                 pos, rid = self.lifo.pop()
+                if pos in self.zombies and self.zombies[pos][0] == rid:
+                    self._drop_zombie(pos, t)
+                    continue
                 if not self._live(pos, rid):
                     continue
                 self._unfill(pos, t)
@@ -316,6 +333,16 @@ class Engine:
         if victims:
             state.waiting.update(victims)
             self.policy.on_evict(state, victims)
+            self.preempted_now = True
+
+    def _drop_zombie(self, pos: int, t: int) -> None:
+        """Async: the preemption victim is a request whose last token is in flight; it
+        releases its blocks and still finishes (vLLM delivers the in-flight token)."""
+        _rid, mem = self.zombies.pop(pos)
+        self.state._zmem -= mem
+        self.preempt_events.append((pos, t))
+        self.preempted_now = self.force_next = True  # its blocks are free next step
+        self.policy.on_finish(self.state, [pos])
 
     def _fill(self, pos: int, c: int, u: int, last: bool) -> None:
         """Record a prefill chunk of ``c`` tokens after ``u`` computed, in step ``t+1``."""
@@ -343,9 +370,10 @@ class Engine:
         """5. If some request waits and the limits leave room, admit the policy's choices
         in order while they fit (module docstring)."""
         state = self.state
-        if not state.waiting or self.partial >= 0:
+        if not state.waiting or self.partial >= 0 or (self.async_ and self.preempted_now):
             return
-        seqs_left = _BIG if self.max_seqs is None else self.max_seqs - state._n_run
+        seqs_left = _BIG if self.max_seqs is None else (
+            self.max_seqs - state._n_run - len(self.zombies))
         if self.budget is None:
             tokens_left = _BIG
         else:
@@ -367,7 +395,8 @@ class Engine:
         if admitted and state.memory_in(t + 1) > self.M:  # pragma: no cover - the engine's
             raise SimulationError(  # own check of step t+1 (prefill chunks included)
                 f"engine: memory of step {t + 1} is {state.memory_in(t + 1)} > M = {self.M}")
-        if not admitted and not state.running and self.partial < 0 and self.ptr >= self.n:
+        if (not admitted and not state.running and self.partial < 0 and not self.zombies
+                and self.ptr >= self.n):
             raise SimulationError(
                 f"policy {policy.name!r} stalled at step {t}: {len(state.waiting)} requests "
                 "wait, nothing runs and nothing will arrive")
@@ -382,7 +411,7 @@ class Engine:
         state = self.state
         waiting = state.waiting
         room = self.M - state.memory_in(t + 1)
-        nothing_runs = state._n_run == 0
+        nothing_runs = state._n_run == 0 and not self.zombies  # V1: bool(self.running)
         s_comp, prog, delta, b, chunked = self.s_comp, self.prog, self.delta, self.b, self.chunked
         admitted = 0
         resumed: list[int] = []
@@ -467,7 +496,8 @@ class Engine:
         busy = state._n_run > 0 or self.partial >= 0
         if not busy and not waiting and not more:
             return None
-        nxt: int | None = t + 1 if (self.partial >= 0 or self.force_next) else None
+        nxt: int | None = t + 1 if (self.partial >= 0 or self.force_next
+                                    or (self.zombies and waiting)) else None
         if state._n_run:
             guard = self._guard_step()
             nxt = guard if nxt is None else min(nxt, guard)
@@ -508,8 +538,8 @@ class Engine:
             if self.fill_kv or self.fill[0]:
                 self.fill = [0, 0.0, 0, 0]
                 self.fill_kv = 0
-            self.force_next = False
-            if self.completions and self.completions[0][0] <= t:
+            self.force_next = self.preempted_now = False
+            if self.zombies or (self.completions and self.completions[0][0] <= t):
                 self.retire(t)
             if self.ptr < self.n and self.arr_times[self.ptr] <= self.clock.now:
                 self.reveal(t)
@@ -523,7 +553,9 @@ class Engine:
 
     def result(self) -> SimulationResult:
         """Retire the last completions (tell the policy) and build the result."""
-        finished = []
+        finished = list(self.zombies)
+        self.zombies.clear()
+        self.state._zmem = 0
         while self.completions:
             _c, pos, rid = heapq.heappop(self.completions)
             if self._live(pos, rid):
