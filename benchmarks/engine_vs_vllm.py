@@ -11,8 +11,8 @@ step that sampled its last token; steps numbered from 1). Each workload is run t
 :func:`lpsched.engine.run_engine` with the ``vllm`` policy under the recording's settings
 (block size, usable blocks x block size = ``M``, ``max_num_seqs``,
 ``max_num_batched_tokens``, chunked prefill, watermark counted V1's way, synchronous or
-asynchronous scheduler) and V1's KV accounting on the recorded prompt. Mapping: vLLM step ``t`` is the step after lpsched's
-decision time ``t - 1``; so first schedule ``t`` = first admission ``t - 1``, a preemption
+asynchronous scheduler) and V1's KV accounting on the recorded prompt. Mapping: vLLM step
+``t`` is the step after lpsched's decision time ``t - 1``; so first schedule ``t`` = first admission ``t - 1``, a preemption
 in step ``t`` = a preemption at decision time ``t - 1``, finished ``t`` = completion ``t``.
 """
 
