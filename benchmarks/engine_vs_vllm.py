@@ -12,8 +12,9 @@ step that sampled its last token; steps numbered from 1). Each workload is run t
 (block size, usable blocks x block size = ``M``, ``max_num_seqs``,
 ``max_num_batched_tokens``, chunked prefill, watermark counted V1's way, synchronous or
 asynchronous scheduler) and V1's KV accounting on the recorded prompt. Mapping: vLLM step
-``t`` is the step after lpsched's decision time ``t - 1``; so first schedule ``t`` = first admission ``t - 1``, a preemption
-in step ``t`` = a preemption at decision time ``t - 1``, finished ``t`` = completion ``t``.
+``t`` is the step after lpsched's decision time ``t - 1``; so first schedule ``t`` = first
+admission ``t - 1``, a preemption in step ``t`` = a preemption at decision time ``t - 1``,
+finished ``t`` = completion ``t``.
 """
 
 from __future__ import annotations
