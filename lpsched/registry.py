@@ -224,18 +224,23 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                                 "(1-beta) M", minimum=0, maximum=1)) + _PREDICTIONS,
                   policy="lpsched.heuristics.protection:alpha_beta_clearing"),
     AlgorithmSpec("vllm", "lpsched.heuristics.vllm:solve_vllm", "policy",
-                  "vLLM's default rule: arrival-order admission while free KV blocks above a "
-                  "watermark and the per-step limits allow; when a block is missing, preempt "
-                  "the most recently admitted request (front of the queue, recompute)",
-                  "vLLM, vllm/core/scheduler.py (V0, commit 0054e1fa0f8a) and "
-                  "vllm/v1/core/sched/scheduler.py (V1, commit 00024d314514); "
-                  "lpsched/heuristics/vllm.py", options=(
+                  "vLLM's scheduling rule: arrival-order admission under vLLM's engine limits "
+                  "(free KV blocks above a watermark, max_num_seqs, a token budget with "
+                  "chunked prefill); when a block is missing, preempt the most recently "
+                  "admitted request (front of the queue, recompute)",
+                  "vLLM 0.33.0, vllm/v1/core/sched/scheduler.py, vllm/v1/core/"
+                  "kv_cache_manager.py, vllm/engine/arg_utils.py (V1); vllm/core/scheduler.py "
+                  "(V0, commit 0054e1fa0f8a); lpsched/heuristics/vllm.py", options=(
+                      _opt("variant", "str", "whose defaults: 'v1' (vllm serve on an H100/H200: "
+                           "budget 8192 tokens with chunked prefill, 1024 sequences, watermark "
+                           "0) or 'v0' (watermark 0.01, 256 sequences, budget max(2048, "
+                           "longest request) prefill tokens)", choices=("v1", "v0")),
                       _opt("watermark", "float", "fraction of the KV blocks kept free at "
-                           "admission (vLLM default 0.01)", minimum=0, maximum=1),
-                      _opt("max_num_seqs", "int", "most running requests (vLLM default 256)",
-                           minimum=1),
-                      _opt("max_num_batched_tokens", "int", "most prefill tokens admitted per "
-                           "step (default max(2048, longest request), as vLLM V0)", minimum=1),
+                           "admission (default: the variant's)", minimum=0, maximum=1),
+                      _opt("max_num_seqs", "int", "most running requests (default: the "
+                           "variant's)", minimum=1),
+                      _opt("max_num_batched_tokens", "int", "token budget of a step (default: "
+                           "the variant's)", minimum=1),
                   ) + _PREDICTIONS, policy="lpsched.heuristics.vllm:VLLMPolicy"),
 
     # -- exact solvers (models/) ------------------------------------------------------------

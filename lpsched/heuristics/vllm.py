@@ -1,156 +1,167 @@
-"""The ``vllm`` policy: vLLM's default scheduling rule, in the one simulator.
+"""The ``vllm`` policy: vLLM's scheduling rule, in the one engine.
 
-Source (read for this module; public code of the vLLM project):
+Sources (read for this module; public code of the vLLM project): vLLM 0.33.0's V1
+scheduler, ``vllm/v1/core/sched/scheduler.py`` (``Scheduler.schedule``),
+``vllm/v1/core/kv_cache_manager.py`` (``allocate_slots``), ``vllm/config/scheduler.py``
+and ``vllm/engine/arg_utils.py`` (defaults); the V0 rule from ``vllm/core/scheduler.py``
+and the V0 block managers (commit ``0054e1fa0f8a``).
 
-* ``vllm/core/scheduler.py`` (the V0 scheduler, ``Scheduler._schedule_default``,
-  ``_schedule_prefills``, ``_schedule_running``; vLLM repository at commit
-  ``0054e1fa0f8a``, a snapshot of the V0 engine; the index it was read from attaches no
-  release tag to it) and the V0 block managers (``BlockSpaceManager.__init__``:
-  ``watermark: float = 0.01``, ``watermark_blocks = int(watermark * num_gpu_blocks)``;
-  ``can_allocate``: ``OK`` iff ``free - required >= watermark_blocks``): admission;
-* ``vllm/v1/core/sched/scheduler.py`` (the V1 scheduler, ``Scheduler.schedule``, at
-  commit ``00024d314514``): preemption of ``self.running.pop()`` when
-  ``allocate_slots`` fails, recompute, no new admissions in a step that preempted
-  (``if not preempted_reqs``), the waiting loop stopped at ``max_num_seqs`` running,
-  and a resumed request's prefill of ``num_tokens`` (prompt plus generated tokens).
+What vLLM's scheduler does, and who does it here:
 
-The rule, as modelled here (one simulator step = one engine iteration in which every
-running request decodes one token; ``b = instance.block_size``, vLLM's default is 16,
-set it in the instance; ``B = M // b`` blocks in all):
+1. **Admission order** (the policy): the waiting queue in arrival order, preempted
+   requests at its front (``waiting.prepend_request``; of several victims of one step the
+   earliest admitted ends in front); the head is admitted first and nothing overtakes it
+   (``break`` at the first request that does not fit). In a step where a request was
+   preempted nothing is admitted (``if not preempted_reqs``). :meth:`VLLMPolicy.decide`
+   hands the engine its queue lazily, in that order.
+2. **Limits** (the engine, :mod:`lpsched.engine.limits`, for every policy): free blocks
+   above the watermark (V1: ``int(watermark * num_blocks)`` with the null block counted,
+   only while something runs; a request is admitted only if blocks for its whole prompt
+   are free, ``scheduler_reserve_full_isl``), ``max_num_seqs``, the token budget with
+   chunked prefill (running requests first, then admissions, the last cut to the budget).
+3. **Preemption** (the engine's memory guard): when a running request needs a block that
+   is not there, the most recently admitted running request (``self.running.pop()``) is
+   preempted, repeatedly, and recomputed when resumed (prompt plus the tokens it generated).
+4. **KV accounting** (the engine's ``kv_accounting="v1"``): V1 holds the ``s + j - 1``
+   tokens computed so far in a request's ``j``-th step (``allocate_slots`` reserves
+   computed + new tokens); the papers' model holds ``s + j``. Under ``"v1"`` the engine
+   counts a memory prefill of ``s - 1`` (the prefill computed is still ``s``), which
+   reproduces V1 decision for decision (``benchmarks/peer_vllm_compare.py`` against
+   recordings of the real scheduler). ``solve`` keeps the papers' model (its schedule is
+   checked on the given instance); ``run_engine``/``simulate`` with
+   ``EngineLimits(kv_accounting="v1")`` and ``lpsched replay`` use V1's.
 
-1. **Preemption** (``_schedule_running``; ``self.running.pop()`` in V1): when the running
-   requests need more than ``B`` blocks in the next step (a request needs a new block
-   when its token count crosses a multiple of ``b``), the most recently admitted
-   running request is preempted, repeatedly, until the rest fit. It loses its cache
-   (``PreemptionMode.RECOMPUTE``; ``num_computed_tokens = 0`` in V1) and goes back to the
-   *front* of the waiting queue (``waiting.extendleft(preempted)``; ``prepend_request``),
-   keeping the tokens it generated. This is exactly the simulator's memory guard
-   (:mod:`lpsched.simulate`: most recent start first, on the exact block memory;
-   ``b * blocks > M`` iff ``blocks > M // b``), so the policy leaves it to the guard and
-   puts the victims at the front of its queue (:meth:`VLLMPolicy.on_evict`).
-2. **Admission** (``_schedule_prefills``): the waiting queue in arrival order (preempted
-   requests at its front); the head is admitted while ``free_blocks - need >=
-   watermark_blocks`` (``can_allocate``; ``watermark_blocks = int(watermark * B)``,
-   ``watermark`` 0.01 by default), ``need = ceil((s + D + 1) / b)`` the blocks of its
-   first step (``D`` tokens generated before a preemption: a resumed request's prompt is
-   its prompt plus them), the running count stays ``<= max_num_seqs`` (256) and the
-   prefill tokens ``s + D`` of this step's admissions stay ``<= max_num_batched_tokens``
-   (``SchedulingBudget.can_schedule``); the first that does not fit stops the admission
-   (``break``: no overtaking). In a step where a request was preempted nothing is
-   admitted (V1: ``if not preempted_reqs``).
-
-Deviations, all forced by the model: V0 runs a step with prefills *without* the decodes
-(prefill-first); here prefill and decodes share the step, as in V1 and with chunked
-prefill. ``max_num_batched_tokens`` defaults to ``max(2048, max_i (s_i + o_i))``, V0's
-``max(max_model_len, 2048)`` with ``max_model_len`` the longest request. vLLM refuses
-(``FINISHED_IGNORED``) a prompt that exceeds the token budget or can never be allocated
-beside the watermark; every request must run here, so such a request is admitted
-alone, as the head of the queue, when nothing else is admitted in its step (budget) or
-nothing runs (watermark). The rule uses no predicted lengths; ``predictions`` change
-nothing.
+Defaults (:meth:`VLLMPolicy.engine_limits`, the engine's limits when the caller gives
+none): ``variant="v1"``: vLLM 0.33.0's ``vllm serve`` defaults on an H100/H200
+(``max_num_batched_tokens`` 8192, ``max_num_seqs`` 1024, chunked prefill, watermark 0)
+with the synchronous scheduler (``lpsched replay`` adds ``vllm serve``'s asynchronous
+scheduling, :mod:`lpsched.engine.limits`);
+``variant="v0"``: the V0 rule (watermark 0.01 of ``M // b``, 256 sequences, a budget of
+``max(2048, longest request)`` prefill tokens, no chunking, a prompt longer than the
+budget admitted alone). The block size is the instance's. The rule uses no predicted
+lengths; ``predictions`` change nothing.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
+from lpsched.engine.limits import EngineLimits
 from lpsched.heuristics.baselines import run_policy
 from lpsched.instance import Instance
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["VLLMPolicy", "solve_vllm"]
+__all__ = ["VLLMPolicy", "solve_vllm", "vllm_limits"]
 
 _FAR = 1 << 62
 
 
+def vllm_limits(instance: Instance, variant: str = "v1", *, watermark: float | None = None,
+                max_num_seqs: int | None = None, max_num_batched_tokens: int | None = None,
+                kv_accounting: str | None = None) -> EngineLimits:
+    """The engine limits of vLLM's ``variant`` (module docstring) for ``instance``'s block
+    size, with any given setting overriding the default."""
+    if variant not in ("v1", "v0"):
+        raise ValueError(f"vllm: variant must be 'v1' or 'v0', got {variant!r}")
+    if variant == "v1":
+        lim = EngineLimits.vllm_v1(block_size=instance.block_size, kv_accounting="papers",
+                                   async_scheduling=False)
+    else:
+        lim = EngineLimits.vllm_v0(int(instance.peak.max()), block_size=instance.block_size)
+    over: dict[str, Any] = {k: v for k, v in (
+        ("watermark", watermark), ("max_num_seqs", max_num_seqs),
+        ("max_num_batched_tokens", max_num_batched_tokens),
+        ("kv_accounting", kv_accounting)) if v is not None}
+    if variant == "v1" and "max_num_batched_tokens" in over and "max_num_seqs" not in over:
+        over["max_num_seqs"] = min(lim.max_num_seqs, over["max_num_batched_tokens"])
+    return replace(lim, **over) if over else lim
+
+
 class VLLMPolicy(BasePolicy):
-    """vLLM's default rule (module docstring): FCFS admission by free blocks above a
-    watermark and the per-step limits, recompute preemption of the latest admitted.
+    """vLLM's admission order (module docstring): FCFS, preempted requests in front, no
+    admission in a step that preempted; the engine applies vLLM's limits.
 
     Parameters
     ----------
-    watermark
-        Fraction of the blocks kept free at admission (vLLM ``CacheConfig`` 0.01).
-    max_num_seqs
-        Most requests running at once (vLLM ``SchedulerConfig`` 256).
-    max_num_batched_tokens
-        Most prefill tokens admitted per step; None: ``max(2048, max_i (s_i + o_i))``.
+    watermark, max_num_seqs, max_num_batched_tokens, kv_accounting
+        Engine settings this policy asks for when the caller gives no limits (None:
+        the ``variant``'s default).
+    variant
+        ``"v1"`` (default) or ``"v0"``: whose defaults (module docstring).
     """
 
     name = "vllm"
     block_aware = True
 
-    def __init__(self, watermark: float = 0.01, max_num_seqs: int = 256,
-                 max_num_batched_tokens: int | None = None):
-        self.watermark = float(watermark)
-        self.max_num_seqs = int(max_num_seqs)
+    def __init__(self, watermark: float | None = None, max_num_seqs: int | None = None,
+                 max_num_batched_tokens: int | None = None, variant: str = "v1",
+                 kv_accounting: str | None = None):
+        if variant not in ("v1", "v0"):
+            raise ValueError(f"vllm: variant must be 'v1' or 'v0', got {variant!r}")
+        self.variant = variant
+        self.watermark = watermark
+        self.max_num_seqs = max_num_seqs
         self.max_num_batched_tokens = max_num_batched_tokens
+        self.kv_accounting = kv_accounting
+
+    def engine_limits(self, instance: Instance) -> EngineLimits:
+        """The limits this policy runs under when the caller gives none."""
+        return vllm_limits(instance, self.variant, watermark=self.watermark,
+                           max_num_seqs=self.max_num_seqs,
+                           max_num_batched_tokens=self.max_num_batched_tokens,
+                           kv_accounting=self.kv_accounting)
 
     def reset(self, state: SimState) -> None:
-        b = state.block_size
-        self._b = b
-        self._blocks = state.memory // b
-        self._watermark_blocks = int(self.watermark * self._blocks)
-        peak = int((state.prefill + state.instance.decode).max())
-        self._budget = (max(2048, peak) if self.max_num_batched_tokens is None
-                        else int(self.max_num_batched_tokens))
         self._queue: deque[int] = deque()
         self._preempted_at = -1
-        self._budget_stop = False
 
     def on_arrival(self, state: SimState, positions: list[int]) -> None:
-        self._queue.extend(positions)  # the simulator reveals them in arrival order
+        self._queue.extend(positions)  # the engine reveals them in arrival order
 
     def on_evict(self, state: SimState, positions: list[int]) -> None:
         for pos in positions:  # latest victim first: the earliest admitted ends in front
             self._queue.appendleft(pos)
         self._preempted_at = state.t
 
-    def decide(self, state: SimState) -> list[int]:
-        self._budget_stop = False
+    def on_refuse(self, state: SimState, positions: list[int]) -> None:
+        for pos in reversed(positions):  # back to the front, in queue order
+            self._queue.appendleft(pos)
+
+    def decide(self, state: SimState) -> Iterator[int]:
         if state.t == self._preempted_at:
-            return []
-        b, queue = self._b, self._queue
-        free = self._blocks - state.memory_next // b
-        seqs = len(state.running)
-        tokens = 0
-        chosen: list[int] = []
-        while queue and seqs < self.max_num_seqs:
-            pos = queue[0]
-            prompt = int(state.prefill[pos]) + state.done.get(pos, 0)
-            need = -(-(prompt + 1) // b)
-            alone_ok = not chosen and not state.running
-            if free - need < self._watermark_blocks and not (alone_ok and need <= free):
-                break
-            if tokens + prompt > self._budget and chosen:
-                self._budget_stop = True  # next step has a fresh budget
-                break
-            queue.popleft()
-            chosen.append(pos)
-            free -= need
-            seqs += 1
-            tokens += prompt
-        return chosen
+            return iter(())
+        return self._heads()
+
+    def _heads(self) -> Iterator[int]:
+        queue = self._queue
+        while queue:
+            yield queue.popleft()
 
     def next_decision(self, state: SimState) -> int:
         """Without a completion, an arrival or a preemption the free blocks only shrink
-        and the running count stays, so a head stopped by them still does not fit: call
-        again at the next such event (the simulator visits them); next step after a
-        preemption or when the token budget of this step stopped the admission."""
-        if state.t == self._preempted_at or self._budget_stop:
+        and the running count stays, so a head the engine refused still does not fit:
+        call again at the next such event (the engine visits them, and the next step
+        itself when the token budget stopped an admission); next step after a preemption."""
+        if state.t == self._preempted_at:
             return state.t + 1
         return _FAR
 
 
 def solve_vllm(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-               watermark: float = 0.01, max_num_seqs: int = 256,
-               max_num_batched_tokens: int | None = None, predictions: Any = None,
+               watermark: float | None = None, max_num_seqs: int | None = None,
+               max_num_batched_tokens: int | None = None, variant: str = "v1",
+               predictions: Any = None,
                prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
-    """Registry entry: simulate :class:`VLLMPolicy` on ``instance`` (block size from the
-    instance); status ``feasible`` (``time_limit`` when drained), no lower bound."""
-    policy = VLLMPolicy(watermark, max_num_seqs, max_num_batched_tokens)
+    """Registry entry: run :class:`VLLMPolicy` in the engine under vLLM's limits for
+    ``variant`` (block size from the instance); status ``feasible`` (``time_limit`` when
+    drained), no lower bound. The papers' KV accounting (the schedule is checked on
+    ``instance``); vLLM V1's is an engine option (:func:`lpsched.engine.run_engine`,
+    ``EngineLimits(kv_accounting="v1")``), whose schedule is on the memory instance."""
+    policy = VLLMPolicy(watermark, max_num_seqs, max_num_batched_tokens, variant)
     return run_policy(instance, policy, deadline=deadline, seed=seed, predictions=predictions,
                       prediction_noise=prediction_noise, skip_idle=skip_idle)

@@ -92,11 +92,12 @@ OPTIONS = st.fixed_dictionaries({
 @given(inst=paged_instances(max_block=6, max_n=8, max_memory=40, max_decode=12, max_arrival=8),
        opts=OPTIONS, skip=st.booleans())
 def test_vllm_matches_plain_step_by_step_rule(inst, opts, skip):
-    res = simulate(inst, VLLMPolicy(**opts), skip_idle=skip)
+    """The V0 rule (``variant="v0"``: prefill-only budget, no chunking, watermark 0.01 of
+    ``M // b`` by default); V1 is checked against recordings of the real scheduler."""
+    res = simulate(inst, VLLMPolicy(variant="v0", **opts), skip_idle=skip)
     starts, runs = plain_vllm(inst, **opts)
     assert res.schedule.starts.tolist() == starts
     assert dict(res.schedule.runs) == runs
-    assert res.deferred_resumes == 0
     assert check(inst, res.schedule).feasible
 
 

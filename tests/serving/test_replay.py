@@ -102,17 +102,25 @@ def test_chunked_prefill_spreads_the_fill():
 
 
 def test_replay_latencies_follow_the_clock():
-    """With exact lengths fcfs never evicts: TTFT = clock[p+1] - clock[a] and
-    E2EL = clock[p+o] - clock[a] for every request (a plain recomputation)."""
+    """With exact lengths fcfs never evicts. The engine runs in seconds: TTFT =
+    clock[p+1] - arrival and E2EL = clock[p+o] - arrival from the *true* arrival time,
+    and a request is revealed at the first decision time whose clock reaches its arrival
+    (clock[a] >= arrival > clock[a-1] unless the engine was idle and jumped to it)."""
     w = load_workload("azure_conv_2023", num_prompts=60, rate=3.0, seed=1)
     res = replay(w, "fcfs", gpu="h200", model="llama3-8b")
     inst, tl = res.instance, res.timeline
     p, o, a = res.simulation.schedule.starts, inst.decode, inst.arrival
-    assert np.allclose(tl.ttft, tl.clock[p + 1] - tl.clock[a])
-    assert np.allclose(tl.e2el, tl.clock[p + o] - tl.clock[a])
+    # float sums of the same step durations: equal to rounding (1e-9 s)
+    assert np.allclose(tl.ttft, tl.clock[p + 1] - w.arrival_s, rtol=0, atol=1e-9)
+    assert np.allclose(tl.e2el, tl.clock[p + o] - w.arrival_s, rtol=0, atol=1e-9)
+    assert np.array_equal(tl.arrival, w.arrival_s) and np.all(tl.ttft > 0)
+    begin = tl.clock[1:] - tl.step_seconds  # when each step starts
+    assert np.all(begin[p] >= w.arrival_s - 1e-9)  # nothing runs before it arrived
+    late = a >= 1
+    assert np.all(begin[a[late] - 1] < w.arrival_s[late])  # revealed at the first chance
     assert res.metrics["preemptions"] == 0 and res.metrics["completed"] == 60
-    assert res.metrics["tensor_parallel"] == 1
-    assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3)
+    assert res.metrics["tensor_parallel"] == 1 and res.metrics["arrival_error_ms"] == 0
+    assert res.metrics["mean_e2el_ms"] == pytest.approx(tl.e2el.mean() * 1e3, rel=1e-12)
 
 
 def test_replay_given_predictions_equal_the_noise_path():
@@ -253,3 +261,39 @@ def test_timeline_matches_plain_scan(inst, algo, noise, seed):
     assert np.allclose(tl.clock, clock)
     assert np.allclose(tl.ttft, ttft) and np.allclose(tl.e2el, e2el)
     assert np.allclose(np.sort(tl.itl), np.sort(itl))
+
+
+def test_replay_itl_and_per_request_match_a_plain_token_walk(tmp_path):
+    """Pooled ITL, TTFT and E2EL of a replay with preemptions against a plain walk over
+    every token (token k of a run (p, d) at the end of step p + k), and the per-request
+    CSV of the CLI against the metrics."""
+    from lpsched.serving.replay import write_per_request
+
+    w = load_workload("azure_conv_2023", num_prompts=120, rate=6.0, seed=5)
+    res = replay(w, "vllm", gpu="h200", model="llama3-8b", memory=9000)
+    sim, tl = res.simulation, res.timeline
+    assert res.metrics["preemptions"] > 0
+    times: list[list[float]] = [[] for _ in range(w.n)]
+    for k in range(w.n):
+        segs = sim.schedule.runs.get(k, ((int(sim.schedule.starts[k]), int(w.decode[k])),))
+        for p, d in segs:
+            times[k].extend(tl.clock[p + j] for j in range(1, d + 1))
+    plain_itl = np.sort(np.concatenate([np.diff(t) for t in times]))
+    # the same float differences, summed in another order: equal to 1e-9 s
+    assert np.allclose(np.sort(tl.itl), plain_itl, rtol=0, atol=1e-9)
+    assert np.allclose(tl.ttft, [t[0] for t in times] - w.arrival_s, rtol=0, atol=1e-9)
+    assert np.allclose(tl.e2el, [t[-1] for t in times] - w.arrival_s, rtol=0, atol=1e-9)
+    out = tmp_path / "per_request.csv"
+    write_per_request(res, out)
+    rows = out.read_text().splitlines()
+    assert rows[0] == "id,arrival_s,first_token_s,finish_s,output_tokens,preemptions"
+    cols = np.asarray([r.split(",")[1:] for r in rows[1:]], dtype=float)
+    assert len(rows) == w.n + 1
+    # written with 6 decimals: the mean E2EL agrees to 1e-6 s
+    assert np.mean(cols[:, 2] - cols[:, 0]) * 1e3 == pytest.approx(
+        res.metrics["mean_e2el_ms"], abs=1e-3)
+    assert int(cols[:, 4].sum()) == res.metrics["preemptions"]
+    r = _cli("azure_conv_2023", "--algo", "fcfs", "--num-prompts", "30", "--model",
+             "llama3-8b", "--per-request", str(tmp_path / "cli.csv"))
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "cli.csv").read_text().splitlines()) == 31

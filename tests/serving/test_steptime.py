@@ -221,7 +221,7 @@ def test_holdout_extrapolation_error(gpu, model):
     assert r["ffn"]["median_rel_error"] < 0.08
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80))
 @given(rows=st.integers(0, 20000), kv=st.integers(0, 10**6), sq=st.integers(0, 10**8),
        out=st.integers(0, 512), tp=st.sampled_from([1, 2, 4, 8]),
        gpu=st.sampled_from(["h100", "h200"]), model=st.sampled_from(["llama3-70b", "llama3-8b"]),
