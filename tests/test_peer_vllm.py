@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
 
 from lpsched.instance import Instance, Request, read_trace
 from tests.bench_scripts import BENCHMARKS, load_script
+from tests.oracle_vllm_v1 import V1Limits, V1Oracle
+from tests.strategies import paged_instances
 
 pv = load_script("peer_vllm")
 RECORDINGS = BENCHMARKS / "results" / "peer_vllm"
@@ -108,3 +111,58 @@ def test_every_committed_recording_is_consistent():
             assert r["finished"] >= r["first_scheduled"] + r["decode"] - 1, (path.name, r["id"])
         assert len(rec["steps"]["scheduled_tokens"]) == rec["num_steps"], path.name
         assert pv.compare_one(rec, "v1-settings")["n"] == len(reqs)
+
+
+def _oracle_matches(path) -> None:
+    rec = pv.expand(json.loads(path.read_text()))
+    s, reqs = rec["settings"], rec["requests"]
+    limits = V1Limits(s["block_size"], s["usable_blocks"], s["max_num_seqs"],
+                      s["max_num_batched_tokens"], s["watermark_blocks"],
+                      s["long_prefill_token_threshold"], s["scheduler_reserve_full_isl"],
+                      bool(s["async_scheduling"]))
+    got = V1Oracle([r["prompt"] for r in reqs], [r["decode"] for r in reqs],
+                   [r["arrival"] for r in reqs], limits).run()
+    for k, r in enumerate(reqs):
+        assert (got.first[k], got.preempted[k], got.finished[k]) \
+            == (r["first_scheduled"], r["preempted"], r["finished"]), (path.name, r["id"])
+    assert got.step_tokens == rec["steps"]["scheduled_tokens"], path.name
+
+
+FAST_ORACLE_CASES = ("tiny", "tiny_plus1_async", "budget2048_plus1", "budget2048_async")
+
+
+@pytest.mark.parametrize("name", FAST_ORACLE_CASES)
+def test_v1_oracle_reproduces_recordings(name):
+    """The naive V1 model of tests/oracle_vllm_v1.py decides as the real scheduler did: every
+    first admission, preemption and completion step and every step's token count (chunked
+    prefill under a binding budget and asynchronous scheduling included)."""
+    path = RECORDINGS / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(NO_RECORDINGS)
+    _oracle_matches(path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RECORDINGS.is_dir() or not any(RECORDINGS.glob("*.json")),
+                    reason=NO_RECORDINGS)
+def test_v1_oracle_reproduces_every_recording():
+    for path in sorted(RECORDINGS.glob("*.json")):
+        _oracle_matches(path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paged_instances(max_block=8, max_n=8, max_memory=64, max_decode=16))
+def test_vllm_policy_decides_as_the_v1_oracle_with_prompts_one_longer(inst):
+    """Today's ``vllm`` policy with V1's settings (watermark 0, a budget that cannot bind)
+    and V1 with prompts ``s + 1`` (which hold ``s + j`` tokens in their ``j``-th step, as
+    lpsched's model does) take the same decisions on random paged instances."""
+    b = inst.block_size
+    blocks = inst.memory // b
+    budget = blocks * b
+    ours = pv.lpsched_decisions(inst, {"watermark": 0.0, "max_num_seqs": 1000,
+                                       "max_num_batched_tokens": budget})
+    v1 = V1Oracle((inst.prefill + 1).tolist(), inst.decode.tolist(), inst.arrival.tolist(),
+                  V1Limits(b, blocks, 1000, budget)).run()
+    for k, rid in enumerate(inst.ids):
+        assert (ours.first[rid], list(ours.preempted[rid]), ours.finished[rid]) \
+            == (v1.first[k], v1.preempted[k], v1.finished[k]), rid
