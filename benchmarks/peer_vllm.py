@@ -328,8 +328,9 @@ def compare(folder: Path, out: Path) -> list[dict[str, Any]]:
     preamble = [
         "# lpsched `vllm` policy against the real vLLM V1 scheduler",
         "",
-        f"Recordings of vLLM {', '.join(versions)} (`benchmarks/peer_vllm.py record`; synchronous "
-        "V1 `Scheduler`, CPU, fabricated model outputs) compared with today's "
+        f"Recordings of vLLM {', '.join(versions)} (`benchmarks/peer_vllm.py record`; V1 "
+        "`Scheduler` (sync) and `AsyncScheduler` (async), CPU, fabricated model outputs; "
+        "format in `benchmarks/results/peer_vllm/`, slim copies) compared with today's "
         "`lpsched.simulate.simulate(instance, \"vllm\", options=...)` by "
         "`benchmarks/peer_vllm.py compare`.",
         f"Machine: {machine()}.",

@@ -108,9 +108,9 @@ def _model_dir(root: Path, max_len: int) -> str:
 
 
 def build_scheduler(settings: Settings, max_model_len: int, model_dir: str,
-                    asynchronous: bool = False) -> Any:
+                    asynchronous: bool = False, scheduler_cls: Any = None) -> Any:
     """vLLM's synchronous V1 ``Scheduler`` (``AsyncScheduler`` with ``asynchronous``), built
-    on the CPU."""
+    on the CPU; ``scheduler_cls`` replaces the class (a plugin subclass of either)."""
     import torch
     from vllm.config import CacheConfig, DeviceConfig, ModelConfig, SchedulerConfig, VllmConfig
     from vllm.v1.core.sched.async_scheduler import AsyncScheduler
@@ -135,7 +135,7 @@ def build_scheduler(settings: Settings, max_model_len: int, model_dir: str,
         KVCacheGroupSpec(["layer"], FullAttentionSpec(block_size=s.block_size, num_kv_heads=1,
                                                       head_size=1, dtype=torch.float32))])
     cache_cfg.num_gpu_blocks = s.num_blocks
-    cls = AsyncScheduler if asynchronous else Scheduler
+    cls = scheduler_cls or (AsyncScheduler if asynchronous else Scheduler)
     return cls(vllm_config=vllm_cfg, kv_cache_config=kv_cfg,
                structured_output_manager=StructuredOutputManager(vllm_cfg),
                block_size=s.block_size, log_stats=False)
@@ -206,13 +206,15 @@ class _Recorder:
                 "chunks": self.chunks, "finished": self.finished}
 
 
-def run(workload: Workload, *, asynchronous: bool = False, max_steps: int = 10**6) -> dict[str, Any]:
+def run(workload: Workload, *, asynchronous: bool = False, max_steps: int = 10**6,
+        scheduler_cls: Any = None) -> dict[str, Any]:
     """Step vLLM's scheduler through ``workload``; return the recording (format: README of
     the recordings).
 
     ``asynchronous``: vLLM's ``AsyncScheduler`` driven as ``EngineCore.step_with_batch_queue``
     drives it (``vllm/v1/engine/core.py``, batch queue of 2): the outputs of step ``t`` are
-    given to the scheduler after the ``schedule()`` of step ``t + 1``.
+    given to the scheduler after the ``schedule()`` of step ``t + 1``. ``scheduler_cls``: a
+    subclass to drive instead (a scheduler plugin; pass ``asynchronous`` to match its base).
     """
     w, s = workload, workload.settings
     n = len(w.ids)
@@ -226,7 +228,7 @@ def run(workload: Workload, *, asynchronous: bool = False, max_steps: int = 10**
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         sched = build_scheduler(s, max_model_len, _model_dir(Path(tmp), max_model_len),
-                                asynchronous)
+                                asynchronous, scheduler_cls)
         t = 0
         while len(rec.finished) < n:
             t += 1
