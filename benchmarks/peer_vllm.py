@@ -59,7 +59,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,6 +75,12 @@ SLIM_FORMAT = FORMAT.replace("/", "-slim/")
 
 
 # ----------------------------------------------------------------------------- workloads
+
+def _fail(message: str) -> NoReturn:
+    """Bad input or environment: one line on stderr, exit status 2."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
 
 def _uniform(n: int, lo: int, hi: int, seed: int) -> tuple[list[int], list[int]]:
     rng = random.Random(seed)
@@ -97,7 +103,7 @@ def trace_rows(path: str | Path, limit: int = TRACE_ROWS,
         rd = csv.DictReader(fh)
         need = {"arrived_at", "num_prefill_tokens", "num_decode_tokens"}
         if not need <= set(rd.fieldnames or ()):
-            raise SystemExit(f"{path}: expected columns {sorted(need)}")
+            _fail(f"{path}: expected columns {sorted(need)}")
         rows = [r for _, r in zip(range(limit), rd)]
     t = [float(r["arrived_at"]) for r in rows]
     t0 = min(t)
@@ -179,6 +185,11 @@ def record(trace: str, out: Path, only: list[str] | None, slim_out: Path | None,
     ``slim_out/<name>.json``)."""
     import peer_vllm_driver as driver
 
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        _fail("peer_vllm.py record: vLLM is not importable here; run it with the Python of a "
+              "virtual environment with `pip install vllm==0.33.0`")
     for w in workloads(trace):
         if only and w.name not in only:
             continue
@@ -313,7 +324,7 @@ def compare_one(rec: Mapping[str, Any], config: str) -> dict[str, Any]:
 def load_recordings(folder: Path) -> list[dict[str, Any]]:
     paths = sorted(folder.glob("*.json"))
     if not paths:
-        raise SystemExit(f"{folder}: no recordings (*.json); run `record` first")
+        _fail(f"{folder}: no recordings (*.json); run `record` first")
     return [expand(json.loads(p.read_text())) for p in paths]
 
 

@@ -76,6 +76,14 @@ def test_slim_copy_expands_to_the_recording():
     assert back == rec | {"steps": {"scheduled_tokens": [9, 2, 2, 2, 1]}}
 
 
+def test_compare_without_recordings_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        pv.main(["compare", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no recordings" in err and str(tmp_path) in err
+
+
 def test_compare_refuses_an_unknown_format():
     with pytest.raises(ValueError, match="format"):
         pv.compare_one({"format": "something-else", "workload": "w"}, "defaults")
