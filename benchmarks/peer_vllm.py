@@ -36,6 +36,9 @@ Workloads (the requests' columns are stored in each recording, so ``compare`` ne
   partial prefill chunk in what remains of the budget);
 * ``conv_budget2048``: ``conv_arrivals`` with ``max_num_batched_tokens = 2048`` (prompts up to
   4,107 tokens: prefills span several steps);
+* ``backlog_serve``, ``conv_serve``: ``backlog`` and ``conv_arrivals`` with ``vllm serve``'s
+  defaults on an H100/H200-class GPU (``max_num_batched_tokens`` 8,192, ``max_num_seqs``
+  1,024): every setting at V1's default;
 * ``tiny``: 16 requests uniform on [4, 28] (``random.Random(2)``) in 8 blocks of 8 (a small
   recording for the tests).
 
@@ -70,6 +73,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 RECORDINGS = RESULTS / "peer_vllm"
 STEP_SECONDS = 0.025  # lpsched.instance.DEFAULT_STEP_SECONDS
 SERVE_MAX_NUM_SEQS = 1024  # vllm/engine/arg_utils.py get_batch_defaults, H100/H200 class
+SERVE_BUDGET = 8192  # the same, max_num_batched_tokens of `vllm serve`
 TRACE_ROWS = 300
 SLIM_FORMAT = FORMAT.replace("/", "-slim/")
 
@@ -121,6 +125,9 @@ def workloads(trace: str | Path | None) -> list[Workload]:
                         "1,000 blocks of 16", ids, s, o, [0] * 200, _settings(1000)))
     out.append(Workload("budget2048", "backlog with max_num_batched_tokens = 2048", ids, s, o,
                         [0] * 200, _settings(1000, budget=2048)))
+    out.append(Workload("backlog_serve", "backlog with vllm serve's H100/H200 defaults "
+                        "(max_num_batched_tokens 8192, max_num_seqs 1024)", ids, s, o,
+                        [0] * 200, _settings(1000, budget=SERVE_BUDGET)))
     s, o = _uniform(100, 16, 512, 1)
     out.append(Workload("preemption", "100 requests, prefill and decode U[16,512] (seed 1), "
                         "backlog, 65 blocks of 16", [f"r{k}" for k in range(100)], s, o,
@@ -139,6 +146,9 @@ def workloads(trace: str | Path | None) -> list[Workload]:
                             "backlog, 1,000 blocks of 16", ids, s, o, [0] * n, _settings(1000)))
         out.append(Workload("conv_budget2048", "conv_arrivals with max_num_batched_tokens = 2048",
                             ids, s, o, a, _settings(1000, budget=2048)))
+        out.append(Workload("conv_serve", "conv_arrivals with vllm serve's H100/H200 defaults "
+                            "(max_num_batched_tokens 8192, max_num_seqs 1024)", ids, s, o, a,
+                            _settings(1000, budget=SERVE_BUDGET)))
     return out
 
 
