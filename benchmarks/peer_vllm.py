@@ -46,9 +46,10 @@ Settings not named: V1's defaults (``SchedulerConfig`` of vLLM 0.33.0): watermar
 chunked prefill on, ``long_prefill_token_threshold`` 0, ``scheduler_reserve_full_isl`` on,
 no prefix caching; ``max_num_seqs`` 1,024 (``vllm serve`` on an H100/H200-class GPU) and
 ``max_num_batched_tokens`` the KV size in tokens (it cannot bind: a step schedules at most
-one token per KV slot) unless the workload binds it. Each workload is recorded twice: with
-vLLM prompts equal to lpsched's prefill (offset 0) and one token longer (offset 1, which
-makes V1's KV accounting equal to lpsched's ``s + (t - p)``).
+one token per KV slot) unless the workload binds it. Each workload is recorded with vLLM
+prompts equal to lpsched's prefill (offset 0) and one token longer (offset 1, which makes
+V1's KV accounting equal to lpsched's ``s + (t - p)``), with the synchronous ``Scheduler``
+and (``--modes sync async``) with the ``AsyncScheduler`` that ``vllm serve`` uses by default.
 """
 
 from __future__ import annotations
