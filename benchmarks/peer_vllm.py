@@ -60,7 +60,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -299,17 +299,25 @@ def agreement(peer: Decisions, ours: Decisions, arrival: Mapping[str, int]) -> d
             "objective_diff_pct": round(100.0 * (obj_ours - obj_peer) / obj_peer, 3)}
 
 
+def _seqs_256(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """V1's settings with 256 sequences; None where vLLM would refuse it (its
+    ``SchedulerConfig`` needs ``max_num_batched_tokens >= max_num_seqs``)."""
+    opts = v1_options(rec)
+    return opts | {"max_num_seqs": 256} if opts["max_num_batched_tokens"] >= 256 else None
+
+
 def _without_budget(rec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in v1_options(rec).items() if k != "max_num_batched_tokens"}
 
 
 #: lpsched option sets: today's defaults, the recording's V1 settings, and the V1 settings
 #: with one of today's defaults put back (on the ``s+1`` recordings, to isolate each cause).
-CONFIGS = {"defaults": lambda rec: {},
-           "v1-settings": v1_options,
-           "v1 but watermark 0.01": lambda rec: v1_options(rec) | {"watermark": 0.01},
-           "v1 but max_num_seqs 256": lambda rec: v1_options(rec) | {"max_num_seqs": 256},
-           "v1 but default budget": _without_budget}
+CONFIGS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] = {
+    "defaults": lambda rec: {},
+    "v1-settings": v1_options,
+    "v1 but watermark 0.01": lambda rec: v1_options(rec) | {"watermark": 0.01},
+    "v1 but max_num_seqs 256": _seqs_256,
+    "v1 but default budget": _without_budget}
 ISOLATING = ("v1 but watermark 0.01", "v1 but max_num_seqs 256", "v1 but default budget")
 
 
@@ -320,6 +328,8 @@ def compare_one(rec: Mapping[str, Any], config: str) -> dict[str, Any]:
                          f"expected {FORMAT!r}")
     inst = instance_of(rec)
     opts = CONFIGS[config](rec)
+    if opts is None:
+        raise ValueError(f"recording {rec['workload']!r}: option set {config!r} does not apply")
     arrival = {r["id"]: int(r["arrival"]) for r in rec["requests"]}
     s = rec["settings"]
     offset = rec["prompt_offset"]
@@ -344,8 +354,9 @@ def compare(folder: Path, out: Path) -> list[dict[str, Any]]:
 
     recs = load_recordings(folder)
     rows = [compare_one(rec, cfg) for rec in recs for cfg in CONFIGS
-            if cfg not in ISOLATING
-            or (rec["prompt_offset"] == 1 and not rec["settings"]["async_scheduling"])]
+            if CONFIGS[cfg](rec) is not None and (
+                cfg not in ISOLATING
+                or (rec["prompt_offset"] == 1 and not rec["settings"]["async_scheduling"]))]
     versions = sorted({rec["vllm_version"] for rec in recs})
     preamble = [
         "# lpsched `vllm` policy against the real vLLM V1 scheduler",
