@@ -110,11 +110,20 @@ def trace_rows(path: str | Path, limit: int = TRACE_ROWS,
         if not need <= set(rd.fieldnames or ()):
             _fail(f"{path}: expected columns {sorted(need)}")
         rows = [r for _, r in zip(range(limit), rd)]
-    t = [float(r["arrived_at"]) for r in rows]
+    if not rows:
+        _fail(f"{path}: no data rows")
+    t, s, o = [], [], []
+    for k, r in enumerate(rows):
+        try:
+            t.append(float(r["arrived_at"]))
+            s.append(int(r["num_prefill_tokens"]))
+            o.append(int(r["num_decode_tokens"]))
+        except (TypeError, ValueError):
+            _fail(f"{path}: request {k + 1}: arrived_at must be a number and the token counts "
+                  f"integers, got {dict(r)}")
     t0 = min(t)
     arrival = [math.floor((x - t0) / step_seconds + 1e-9) for x in t]
-    return ([str(k + 1) for k in range(len(rows))], [int(r["num_prefill_tokens"]) for r in rows],
-            [int(r["num_decode_tokens"]) for r in rows], arrival)
+    return [str(k + 1) for k in range(len(rows))], s, o, arrival
 
 
 def workloads(trace: str | Path | None) -> list[Workload]:

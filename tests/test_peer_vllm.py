@@ -65,6 +65,16 @@ def test_trace_rows_map_arrivals_as_read_trace(tmp_path):
     assert a == inst.arrival.tolist() == [0, 0, 3, 4]
 
 
+def test_a_bad_trace_row_is_a_one_line_error(tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    csv.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,5,2\n0.5,x,3\n")
+    with pytest.raises(SystemExit) as exc:
+        pv.trace_rows(csv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(csv) in err and "request 2" in err
+
+
 def test_slim_copy_expands_to_the_recording():
     rec = {"format": pv.FORMAT, "workload": "w", "num_steps": 5,
            "steps": {"scheduled_tokens": [9, 2, 2, 2, 1], "blocks_used": [1, 1, 1, 1, 1]},
