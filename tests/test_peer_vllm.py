@@ -176,11 +176,13 @@ def test_vllm_policy_decides_as_the_v1_oracle_with_prompts_one_longer(inst):
     lpsched's model does) take the same decisions on random paged instances."""
     b = inst.block_size
     blocks = inst.memory // b
-    budget = blocks * b
-    ours = pv.lpsched_decisions(inst, {"watermark": 0.0, "max_num_seqs": 1000,
+    budget = blocks * b  # a step computes at most one token per KV slot
+    seqs = budget  # every running request holds a block: neither limit binds (vLLM needs
+    #                max_num_seqs <= max_num_batched_tokens)
+    ours = pv.lpsched_decisions(inst, {"watermark": 0.0, "max_num_seqs": seqs,
                                        "max_num_batched_tokens": budget})
     v1 = V1Oracle((inst.prefill + 1).tolist(), inst.decode.tolist(), inst.arrival.tolist(),
-                  V1Limits(b, blocks, 1000, budget)).run()
+                  V1Limits(b, blocks, seqs, budget)).run()
     for k, rid in enumerate(inst.ids):
         assert (ours.first[rid], list(ours.preempted[rid]), ours.finished[rid]) \
             == (v1.first[k], v1.preempted[k], v1.finished[k]), rid
