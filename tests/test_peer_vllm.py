@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from lpsched.instance import Instance, Request, read_trace
 from tests.bench_scripts import BENCHMARKS, load_script
 from tests.oracle_vllm_v1 import V1Limits, V1Oracle
-from tests.strategies import paged_instances
+from tests.strategies import examples, paged_instances
 
 pv = load_script("peer_vllm")
 RECORDINGS = BENCHMARKS / "results" / "peer_vllm"
@@ -168,7 +168,7 @@ def test_v1_oracle_reproduces_every_recording():
         _oracle_matches(path)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(paged_instances(max_block=8, max_n=8, max_memory=64, max_decode=16))
 def test_vllm_policy_decides_as_the_v1_oracle_with_prompts_one_longer(inst):
     """Today's ``vllm`` policy with V1's settings (watermark 0, a budget that cannot bind)

@@ -15,7 +15,7 @@ from lpsched.engine import EngineLimits, StepTimeClock, UnitClock, run_engine
 from lpsched.heuristics.vllm import VLLMPolicy
 from lpsched.instance import Instance, InstanceError
 from tests.bench_scripts import load_script
-from tests.strategies import paged_instances
+from tests.strategies import examples, paged_instances
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -77,7 +77,7 @@ LIMITS = st.builds(
     st.sampled_from(["papers", "v1"]))
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
+@settings(max_examples=examples(150),
           suppress_health_check=[HealthCheck.too_slow])
 @given(inst=paged_instances(max_block=4, max_n=7, max_memory=40, max_decode=8, max_arrival=6),
        lim=LIMITS, algo=st.sampled_from(["fcfs", "mc-sf", "vllm", "sf"]))
@@ -117,7 +117,7 @@ def _unit_seconds(rows, kv, sq, out):
     return np.where(np.asarray(rows) > 0, 1.0, 0.0) + 0 * np.asarray(kv, dtype=float)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True,
+@settings(max_examples=examples(80),
           suppress_health_check=[HealthCheck.too_slow])
 @given(inst=paged_instances(max_block=4, max_n=6, max_memory=40, max_decode=8, max_arrival=8),
        algo=st.sampled_from(["fcfs", "mc-sf", "vllm"]), chunk=st.booleans(),
@@ -191,7 +191,7 @@ def test_clock_modes_give_the_same_times(model):
     assert np.allclose(runs[0].clock, runs[1].clock, rtol=0, atol=1e-9)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
+@settings(max_examples=examples(300),
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_vllm_equals_the_v1_oracle_on_random_instances(data):

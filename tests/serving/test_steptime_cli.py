@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from lpsched.cli import main
 from lpsched.serving.steptime import OPS, build_step_time
+from tests.strategies import examples
 
 
 def _json(capsys, *argv: str) -> dict:
@@ -54,7 +55,7 @@ def test_step_that_does_not_fit_is_costed_and_flagged(capsys):
     assert "do not fit" in capsys.readouterr().out
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25))
 @given(b=st.integers(1, 256), c=st.integers(0, 8192), db=st.integers(1, 64),
        dc=st.integers(1, 4096), tp=st.sampled_from(["1", "2", "4", "8"]))
 def test_monotone_in_batch_and_context(b, c, db, dc, tp):
