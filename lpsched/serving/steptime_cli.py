@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 __all__ = ["register", "step_breakdown"]
 
@@ -36,8 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--context", default=None, metavar="C",
                    help="KV tokens per decoding request (with --decode)")
     p.add_argument("--prefill", default=None, metavar="P", help="prefill tokens")
-    p.add_argument("--json", action="store_true",
-                   help='print {"step_ms": ..., "ops": {...}, ...} as JSON')
+    from lpsched.cli import _add_json_options
+
+    _add_json_options(p, 'step time ({"step_ms": ..., "ops": {...}, ...})')
     p.set_defaults(func=_cmd_steptime)
 
 
@@ -99,8 +99,9 @@ def _cmd_steptime(args) -> int:
     kind, rows, kv, sq, emit = _step_args(args)
     res = step_breakdown(gpu, args.model, n, rows, kv, sq, emit)
     res["step"] = kind
-    if args.json:
-        print(json.dumps(res, indent=1))
+    from lpsched.cli import emit_json
+
+    if emit_json(args, res, what="step time file"):
         return 0
     what = (f"decode of {rows} requests at context {kv // rows}" if kind == "decode"
             else f"prefill of {rows} tokens")
