@@ -33,6 +33,11 @@ Segmented runs (:attr:`Schedule.runs`): segment ``k`` of a preempted request is 
 (:meth:`Schedule.pieces`), i.e. exactly a request of prefill ``s + D_k`` and decode
 ``d_k`` started at ``p_k``; the checker evaluates the memory of all pieces, so every
 step of every segment is covered, block rounding included.
+
+Restarts (:attr:`Schedule.restarts`): a killed attempt ``(q, e)`` of a restarted
+request (progress discarded) is a piece ``(s, e, q)``: it held ``s + (t - q)`` in steps
+``q+1 .. q+e``, so its memory is checked like any run's, and its start like a start
+(not before the arrival).
 """
 
 from __future__ import annotations
@@ -208,6 +213,16 @@ def memory_profile(instance: Instance,
     return steps[keep], mem[keep]
 
 
+def _early_attempt(instance: Instance, sched: Schedule) -> ArrivalViolation | None:
+    """The first restarted request (by position) whose first killed attempt starts before
+    its arrival (:attr:`Schedule.restarts`; the final run is checked with the starts)."""
+    for k in sorted(sched.restarts):
+        q = sched.restarts[k][0][0]
+        if q < int(instance.arrival[k]):
+            return ArrivalViolation(instance.ids[k], q, int(instance.arrival[k]))
+    return None
+
+
 def _latency_stats(lat: np.ndarray) -> dict[str, float]:
     q = np.percentile(lat, [50, 90, 99])
     return {"mean": float(lat.mean()), "p50": float(q[0]), "p90": float(q[1]),
@@ -254,6 +269,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     if np.any(early):
         k = int(np.flatnonzero(early)[0])
         arrival_violation = ArrivalViolation(instance.ids[k], int(p[k]), int(a[k]))
+    arrival_violation = arrival_violation or _early_attempt(instance, sched)
 
     q = np.sort(run_start + run_steps)  # distinct completion steps (np.unique hashes; sort + mask is faster)
     q = q[np.concatenate(([True], q[1:] != q[:-1]))]

@@ -176,6 +176,54 @@ _WINDOW = (
 )
 
 
+def _paper_specs() -> tuple[AlgorithmSpec, ...]:
+    """The rules of the papers since the seeds (issue 21), one block per algorithm; their
+    options are the fields of each module's frozen parameters dataclass."""
+    from lpsched.heuristics.fluid_wait import NestedWaitParams, WaitParams
+    from lpsched.heuristics.geometric import GbaParams, GsaParams
+    from lpsched.heuristics.robust import IntervalParams
+    from lpsched.options import dataclass_options as opts
+
+    chen = "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under Prediction " \
+        "Uncertainty, arXiv:2508.14544, 2025"
+    ao = "Ao, Luo, Simchi-Levi, Wang, Optimizing LLM Inference: Fluid-Guided Online " \
+        "Scheduling with Memory Constraints, arXiv:2504.11320, 2025"
+    feng = "Feng, Yang, Zhang, Competitive Non-Clairvoyant KV-Cache Scheduling for LLM " \
+        "Inference, arXiv:2601.22996, 2026"
+    return (
+        AlgorithmSpec("a-max", "lpsched.heuristics.robust:solve_a_max", "policy",
+                      "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
+                      "(conservative: never overflows with correct intervals)", chen,
+                      options=opts(IntervalParams) + _PREDICTIONS,
+                      policy="lpsched.heuristics.robust:a_max"),
+        AlgorithmSpec("a-min", "lpsched.heuristics.robust:solve_a_min", "policy",
+                      "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
+                      "request outlives it; overflows evicted (log-scale competitive)", chen,
+                      options=opts(IntervalParams) + _PREDICTIONS,
+                      policy="lpsched.heuristics.robust:a_min"),
+        AlgorithmSpec("wait", "lpsched.heuristics.fluid_wait:solve_wait", "policy",
+                      "WAIT: per-type (prefill, predicted decode) queues admitted with the "
+                      "look-ahead test once threshold requests of the type wait", ao,
+                      options=opts(WaitParams) + _PREDICTIONS,
+                      policy="lpsched.heuristics.fluid_wait:wait"),
+        AlgorithmSpec("nested-wait", "lpsched.heuristics.fluid_wait:solve_nested_wait",
+                      "policy",
+                      "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
+                      "segment boundary, threshold admission under M minus a safety buffer",
+                      ao, options=opts(NestedWaitParams) + _PREDICTIONS,
+                      policy="lpsched.heuristics.fluid_wait:nested_wait"),
+        AlgorithmSpec("gsa", "lpsched.heuristics.geometric:solve_gsa", "heuristic",
+                      "GSA (non-clairvoyant): geometric phases, each request one attempt of "
+                      "the phase's slice, killed and restarted (progress lost) if unfinished; "
+                      "staggered look-ahead pipeline (<= 61.92-competitive, offline batch)",
+                      feng, options=opts(GsaParams)),
+        AlgorithmSpec("gba", "lpsched.heuristics.geometric:solve_gba", "heuristic",
+                      "GBA (clairvoyant): geometric decode-length classes run in increasing "
+                      "order, each as a staggered look-ahead pipeline (<= 10.67-approximation)",
+                      feng, options=opts(GbaParams)),
+    )
+
+
 _SPECS: tuple[AlgorithmSpec, ...] = (
     AlgorithmSpec("fcfs", "lpsched.heuristics.baselines:solve_fcfs", "policy",
                   "First-come-first-served with look-ahead memory admission (head-of-line blocking)",
@@ -349,7 +397,7 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                       _opt("swap_passes", "int", "passes of adjacent swaps per re-solve",
                            minimum=0),
                   ) + _PREDICTIONS, policy="lpsched.heuristics.online:LPSwapPolicy"),
-)
+) + _paper_specs()
 
 _USER: dict[str, AlgorithmSpec] = {}
 

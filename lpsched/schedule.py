@@ -14,6 +14,16 @@ Each segment is thus a *piece* ``(s_i + D_k, d_k, p_k)`` that behaves like a
 request of prefill ``s_i + D_k`` and decode ``d_k`` started at ``p_k``
 (:meth:`Schedule.pieces`).
 
+A request may also be *restarted* (``restarts``): attempts ``((q_1, e_1), ...)`` that
+ran ``e_j`` steps from ``q_j`` and were then killed with their progress *discarded*
+(the GSA rule of Feng, Yang, Zhang, arXiv 2601.22996; the cancellations of Chen, Ye,
+Zhou, arXiv 2508.14544), unlike a preemption whose progress is kept. Each attempt is
+a fresh run: it holds ``s_i + (t - q_j)`` in steps ``q_j+1 .. q_j+e_j``, a piece
+``(s_i, e_j, q_j)``; ``1 <= e_j <= o_i - 1`` (an attempt that ran ``o_i`` steps would
+have completed), the attempts in order and not overlapping, the last one ending by
+``p_i``. ``p_i`` is then the start of the *final* run, the one that completes
+(latency still counts from the arrival: ``c_i - a_i``).
+
 Every algorithm returns a :class:`Result` (objective, lower bound, status,
 runtime, schedule), and the schedule JSON of docs/design.md section 5 is written by
 :meth:`Result.to_dict`.
@@ -76,10 +86,10 @@ class Schedule:
     Malformed segments raise :class:`ScheduleError` naming the request and the rule.
     """
 
-    __slots__ = ("_instance", "_starts", "_runs")
+    __slots__ = ("_instance", "_starts", "_runs", "_restarts")
 
     def __init__(self, instance: Instance, starts: Sequence[int] | np.ndarray,
-                 runs: Runs | None = None):
+                 runs: Runs | None = None, restarts: Runs | None = None):
         arr = np.asarray(starts)
         if arr.shape != (instance.n,):
             raise ScheduleError(
@@ -94,13 +104,16 @@ class Schedule:
         self._instance = instance
         self._starts = arr
         self._runs = _validated_runs(instance, arr, runs or {})
+        self._restarts = _validated_restarts(instance, arr, restarts or {})
 
     @classmethod
     def from_mapping(cls, instance: Instance, starts: Mapping[str, Any], *,
                      source: str | None = None,
-                     runs: Mapping[str, Any] | None = None) -> Schedule:
+                     runs: Mapping[str, Any] | None = None,
+                     restarts: Mapping[str, Any] | None = None) -> Schedule:
         """Build from ``{request id: start step}`` (every id present exactly once) and
-        optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``)."""
+        optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``, and
+        its ``restarts``: the killed attempts)."""
         where = f"{source}: " if source else ""
         unknown = [k for k in starts if k not in instance._index]  # noqa: SLF001
         if unknown:
@@ -120,8 +133,9 @@ class Schedule:
                 raise ScheduleError(f"{where}request {rid!r}: runs entry for a request not in "
                                     f"instance {instance.name!r}")
             by_pos[instance._index[rid]] = segs  # noqa: SLF001
+        killed = _by_position(instance, restarts, where)
         try:
-            return cls(instance, arr, by_pos)
+            return cls(instance, arr, by_pos, killed)
         except ScheduleError as exc:
             raise ScheduleError(f"{where}{exc}") from None
 
@@ -154,11 +168,28 @@ class Schedule:
         """Total completion time ``sum_i (c_i - a_i)``."""
         return int((self.completions - self._instance.arrival).sum())
 
+    @property
+    def restarts(self) -> Mapping[int, tuple[tuple[int, int], ...]]:
+        """``{position: ((q_1, e_1), ...)}``: the killed attempts (progress discarded) of
+        the restarted requests (module docstring)."""
+        return MappingProxyType(self._restarts)
+
     def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(held, steps, start)`` of every run piece: a plain request is one piece
         ``(s_i, o_i, p_i)``; segment ``k`` of a segmented one is ``(s_i + D_k, d_k, p_k)``
-        (module docstring). In step ``t`` with ``start < t <= start + steps`` the piece
-        holds ``held + t - start`` tokens."""
+        and a killed attempt of a restarted one ``(s_i, e_j, q_j)`` (module docstring).
+        In step ``t`` with ``start < t <= start + steps`` the piece holds
+        ``held + t - start`` tokens."""
+        held, steps, start = self._run_pieces()
+        if not self._restarts:
+            return held, steps, start
+        s = self._instance.prefill
+        ex = np.asarray([(int(s[k]), e, q) for k, tries in self._restarts.items()
+                         for q, e in tries], dtype=np.int64).reshape(-1, 3)
+        return (np.concatenate((held, ex[:, 0])), np.concatenate((steps, ex[:, 1])),
+                np.concatenate((start, ex[:, 2])))
+
+    def _run_pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inst = self._instance
         if not self._runs:
             return inst.prefill, inst.decode, self._starts
@@ -179,6 +210,11 @@ class Schedule:
         ids = self._instance.ids
         return {ids[k]: [list(seg) for seg in segs] for k, segs in sorted(self._runs.items())}
 
+    def restarts_mapping(self) -> dict[str, list[list[int]]]:
+        """The file's ``restarts`` object: ``{request id: [[q1, e1], [q2, e2], ...]}``."""
+        ids = self._instance.ids
+        return {ids[k]: [list(a) for a in tries] for k, tries in sorted(self._restarts.items())}
+
     def order(self) -> np.ndarray:
         """Request positions by (start, position): the start order."""
         return np.lexsort((np.arange(self._instance.n), self._starts))
@@ -187,11 +223,11 @@ class Schedule:
         if not isinstance(other, Schedule):
             return NotImplemented
         return (self._instance == other._instance and np.array_equal(self._starts, other._starts)
-                and self._runs == other._runs)
+                and self._runs == other._runs and self._restarts == other._restarts)
 
     def __hash__(self) -> int:
         return hash((hash(self._instance), self._starts.tobytes(),
-                     tuple(sorted(self._runs.items()))))
+                     tuple(sorted(self._runs.items())), tuple(sorted(self._restarts.items()))))
 
     def __repr__(self) -> str:
         return f"Schedule(instance={self._instance.name!r}, objective={self.objective})"
@@ -252,6 +288,8 @@ class Result:
             "starts": self.schedule.as_mapping() if self.schedule is not None else {},
             **({"runs": self.schedule.runs_mapping()} if self.schedule is not None
                and self.schedule.runs else {}),
+            **({"restarts": self.schedule.restarts_mapping()} if self.schedule is not None
+               and self.schedule.restarts else {}),
             "objective": self.objective,
             "lower_bound": lb,
             "status": str(self.status),
@@ -388,7 +426,54 @@ def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
         raise InstanceError("a schedule file needs a 'starts' object", source=src)
     if not isinstance(data.get("runs", {}), Mapping):
         raise InstanceError("'runs' must be an object {id: [[start, steps], ...]}", source=src)
+    if not isinstance(data.get("restarts", {}), Mapping):
+        raise InstanceError("'restarts' must be an object {id: [[start, steps], ...]}",
+                            source=src)
     try:
-        return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"))
+        return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"),
+                                     restarts=data.get("restarts"))
     except ScheduleError as exc:
         raise InstanceError(str(exc).removeprefix(f"{src}: "), source=src) from None
+
+
+def _by_position(instance: Instance, entries: Mapping[str, Any] | None,
+                 where: str) -> dict[int, Any]:
+    """``{request id: value}`` re-keyed by request position (unknown ids refused)."""
+    out = {}
+    for rid, value in (entries or {}).items():
+        if rid not in instance._index:  # noqa: SLF001
+            raise ScheduleError(f"{where}request {rid!r}: restarts entry for a request not in "
+                                f"instance {instance.name!r}")
+        out[instance._index[rid]] = value  # noqa: SLF001
+    return out
+
+
+def _validated_restarts(instance: Instance, starts: np.ndarray,
+                        restarts: Runs) -> dict[int, tuple[tuple[int, int], ...]]:
+    """``restarts`` checked against the rules of the module docstring (empty entries
+    dropped); :class:`ScheduleError` naming the request and the rule."""
+    out: dict[int, tuple[tuple[int, int], ...]] = {}
+    for k, tries in restarts.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < instance.n:
+            raise ScheduleError(f"restarts: {k!r} is not a request position of the instance")
+        k = int(k)
+        rid = instance.ids[k]
+        pairs = [_int_pair(a) for a in tries] if isinstance(tries, (list, tuple)) else [None]
+        if any(p is None for p in pairs):
+            raise ScheduleError(f"request {rid!r}: restarts must be a list of [start, steps] "
+                                f"integer pairs, got {tries!r}")
+        o, prev_end = int(instance.decode[k]), None
+        for j, (q, e) in enumerate(pairs):  # type: ignore[misc]
+            if not 1 <= e <= o - 1:
+                raise ScheduleError(f"request {rid!r}: killed attempt {j + 1} runs {e} steps "
+                                    f"(must be 1 .. o - 1 = {o - 1}: a run of o steps completes)")
+            if prev_end is not None and q < prev_end:
+                raise ScheduleError(f"request {rid!r}: killed attempt {j + 1} starts at {q}, "
+                                    f"before attempt {j} ends at {prev_end}")
+            prev_end = q + e
+        if prev_end is not None and prev_end > int(starts[k]):
+            raise ScheduleError(f"request {rid!r}: its last killed attempt ends at {prev_end}, "
+                                f"after its final start {int(starts[k])}")
+        if pairs:
+            out[k] = tuple(pairs)  # type: ignore[arg-type]
+    return out
