@@ -155,21 +155,23 @@ class WaitPolicy(BasePolicy):
         return chosen
 
 
-def wait(threshold: int = 1) -> WaitPolicy:
+def wait(threshold: int = WaitParams.threshold) -> WaitPolicy:
     """Policy factory of WAIT (registry, ``replay``)."""
     return WaitPolicy(WaitParams(threshold).threshold)
 
 
-def nested_wait(threshold: int = 1, first_segment: int = 16, buffer: float = 0.05) -> WaitPolicy:
+def nested_wait(threshold: int = NestedWaitParams.threshold,
+                first_segment: int = NestedWaitParams.first_segment,
+                buffer: float = NestedWaitParams.buffer) -> WaitPolicy:
     """Policy factory of Nested WAIT (registry, ``replay``)."""
     prm = NestedWaitParams(threshold, first_segment, buffer)
     return WaitPolicy(prm.threshold, prm.first_segment, prm.buffer)
 
 
 def solve_wait(instance: Instance, *, deadline: Deadline | None = None,
-               seed: int | None = None, predictions: Any = None,
-               prediction_noise: float | None = None, skip_idle: bool = True,
-               **options: Any) -> Result:
+               seed: int | None = None, threshold: int = WaitParams.threshold,
+               predictions: Any = None, prediction_noise: float | None = None,
+               skip_idle: bool = True) -> Result:
     """Registry entry: simulate WAIT; options: :class:`WaitParams` fields and the
     simulation's ``predictions`` / ``prediction_noise`` / ``skip_idle``.
 
@@ -181,15 +183,17 @@ def solve_wait(instance: Instance, *, deadline: Deadline | None = None,
     """
     sim = {"predictions": predictions, "prediction_noise": prediction_noise,
            "skip_idle": skip_idle}
-    return run_policy(instance, wait(**options), deadline=deadline, seed=seed, **sim)
+    return run_policy(instance, wait(threshold), deadline=deadline, seed=seed, **sim)
 
 
 def solve_nested_wait(instance: Instance, *, deadline: Deadline | None = None,
-                      seed: int | None = None, predictions: Any = None,
-                      prediction_noise: float | None = None, skip_idle: bool = True,
-                      **options: Any) -> Result:
+                      seed: int | None = None, threshold: int = NestedWaitParams.threshold,
+                      first_segment: int = NestedWaitParams.first_segment,
+                      buffer: float = NestedWaitParams.buffer, predictions: Any = None,
+                      prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
     """Registry entry: simulate Nested WAIT (options: :class:`NestedWaitParams` fields and
     the simulation's; the rule reads no predicted lengths)."""
     sim = {"predictions": predictions, "prediction_noise": prediction_noise,
            "skip_idle": skip_idle}
-    return run_policy(instance, nested_wait(**options), deadline=deadline, seed=seed, **sim)
+    return run_policy(instance, nested_wait(threshold, first_segment, buffer), deadline=deadline,
+                      seed=seed, **sim)

@@ -194,8 +194,10 @@ def _pending(inst: Instance, level: np.ndarray, left: set[int], t: int) -> tuple
 
 
 def solve_gsa(instance: Instance, *, deadline: Deadline | None = None,
-              seed: int | None = None, **options) -> Result:
-    """Registry entry: GSA (module docstring); options are the fields of :class:`GsaParams`.
+              seed: int | None = None, base: float = GsaParams.base,
+              first_slice: int = GsaParams.first_slice, order: str = GsaParams.order) -> Result:
+    """Registry entry: GSA (module docstring); the options are the fields of
+    :class:`GsaParams` (their defaults are read from it).
 
     The rule never reads ``instance.decode`` except to learn, when an attempt ends,
     whether it completed (the non-clairvoyant protocol).
@@ -206,7 +208,7 @@ def solve_gsa(instance: Instance, *, deadline: Deadline | None = None,
     >>> res.schedule.starts.tolist(), dict(res.schedule.restarts), res.objective
     ([3, 0], {0: ((0, 1), (1, 2))}, 7)
     """
-    prm = GsaParams(**options)
+    prm = GsaParams(base, first_slice, order)
     deadline = Deadline.coerce(deadline)
     inst, n = instance, instance.n
     M, s, o = inst.memory, inst.prefill, inst.decode
@@ -237,8 +239,10 @@ def solve_gsa(instance: Instance, *, deadline: Deadline | None = None,
 
 
 def solve_gba(instance: Instance, *, deadline: Deadline | None = None,
-              seed: int | None = None, **options) -> Result:
-    """Registry entry: GBA (module docstring); options are the fields of :class:`GbaParams`.
+              seed: int | None = None, base: float = GbaParams.base,
+              first_slice: int = GbaParams.first_slice) -> Result:
+    """Registry entry: GBA (module docstring); the options are the fields of
+    :class:`GbaParams`.
 
     >>> from lpsched.instance import Instance, Request
     >>> inst = Instance(12, [Request("a", 1, 3), Request("b", 2, 1), Request("c", 1, 4)])
@@ -246,7 +250,7 @@ def solve_gba(instance: Instance, *, deadline: Deadline | None = None,
     >>> res.schedule.starts.tolist(), res.objective
     ([1, 0, 1], 10)
     """
-    prm = GbaParams(**options)
+    prm = GbaParams(base, first_slice)
     deadline = Deadline.coerce(deadline)
     inst, n = instance, instance.n
     o = inst.decode

@@ -211,20 +211,27 @@ def _run(instance: Instance, policy: BasePolicy, deadline: Deadline | None, seed
 
 
 def solve_a_max(instance: Instance, *, deadline: Deadline | None = None,
-                seed: int | None = None, predictions: Any = None,
-                prediction_noise: float | None = None, skip_idle: bool = True,
-                **options: Any) -> Result:
+                seed: int | None = None, lower: Sequence[int] | None = IntervalParams.lower,
+                upper: Sequence[int] | None = IntervalParams.upper,
+                interval_accuracy: float | None = IntervalParams.interval_accuracy,
+                interval_seed: int | None = IntervalParams.interval_seed,
+                predictions: Any = None, prediction_noise: float | None = None,
+                skip_idle: bool = True) -> Result:
     """Registry entry: simulate A_max; options: :class:`IntervalParams` fields and the
     simulation's ``predictions`` / ``prediction_noise`` / ``skip_idle``."""
     sim = {"predictions": predictions, "prediction_noise": prediction_noise,
            "skip_idle": skip_idle}
-    return _run(instance, AMaxPolicy(IntervalParams(**options), seed), deadline, seed, sim)
+    prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
+    return _run(instance, AMaxPolicy(prm, seed), deadline, seed, sim)
 
 
 def solve_a_min(instance: Instance, *, deadline: Deadline | None = None,
-                seed: int | None = None, predictions: Any = None,
-                prediction_noise: float | None = None, skip_idle: bool = True,
-                **options: Any) -> Result:
+                seed: int | None = None, lower: Sequence[int] | None = IntervalParams.lower,
+                upper: Sequence[int] | None = IntervalParams.upper,
+                interval_accuracy: float | None = IntervalParams.interval_accuracy,
+                interval_seed: int | None = IntervalParams.interval_seed,
+                predictions: Any = None, prediction_noise: float | None = None,
+                skip_idle: bool = True) -> Result:
     """Registry entry: simulate A_min (options as :func:`solve_a_max`).
 
     >>> from lpsched.instance import Instance, Request
@@ -235,7 +242,8 @@ def solve_a_min(instance: Instance, *, deadline: Deadline | None = None,
     """
     sim = {"predictions": predictions, "prediction_noise": prediction_noise,
            "skip_idle": skip_idle}
-    return _run(instance, AMinPolicy(IntervalParams(**options), seed), deadline, seed, sim)
+    prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
+    return _run(instance, AMinPolicy(prm, seed), deadline, seed, sim)
 
 
 def a_max(**options: Any) -> AMaxPolicy:
