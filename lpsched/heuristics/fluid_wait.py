@@ -46,12 +46,12 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import run_policy
+from lpsched.heuristics.baselines import LookaheadPolicy, run_policy
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.schedule import Result
-from lpsched.simulate import BasePolicy, SimState
+from lpsched.simulate import SimState
 from lpsched.stop import Deadline
 
 __all__ = ["NestedWaitParams", "WaitParams", "WaitPolicy", "nested_wait", "solve_nested_wait",
@@ -78,7 +78,7 @@ class NestedWaitParams:
                           minimum=0, maximum=0.9)
 
 
-class WaitPolicy(BasePolicy):
+class WaitPolicy(LookaheadPolicy):
     """WAIT, or Nested WAIT with ``first_segment`` set (module docstring).
 
     Parameters
@@ -116,24 +116,18 @@ class WaitPolicy(BasePolicy):
         budget = state.memory - int(np.floor(self.buffer * state.memory))
         self._prof = LookaheadProfile(budget, self._s, self._o)
 
-    def _push(self, positions: list[int]) -> None:
+    def _push(self, positions) -> None:
+        """Back to its type's queue, in arrival order (the hooks of
+        :class:`~lpsched.heuristics.baselines.LookaheadPolicy` call it on an arrival or
+        an eviction, and keep the look-ahead profile)."""
         for pos in positions:
             q = self._queues.setdefault(self._type[int(pos)], [])
             bisect.insort(q, (self._arr[int(pos)], int(pos)))
 
-    def on_arrival(self, state: SimState, positions: list[int]) -> None:
-        self._push(positions)
-
-    def on_evict(self, state: SimState, positions: list[int]) -> None:
-        self._prof.remove(positions)
-        self._push(positions)
-
-    def on_resume(self, state: SimState, positions: list[int]) -> None:
-        for pos in positions:  # its virtual start: the progress it kept
-            self._prof.add(pos, state.running[pos])
-
-    def on_finish(self, state: SimState, positions: list[int]) -> None:
-        self._prof.remove(positions)
+    def next_decision(self, state: SimState) -> int:
+        """Every step (a request may fit later without any event, and a type may reach
+        its threshold at an arrival, which is an event anyway)."""
+        return state.t + 1
 
     def decide(self, state: SimState) -> list[int]:
         t, prof = state.t, self._prof

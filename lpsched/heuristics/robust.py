@@ -131,6 +131,12 @@ class AMinPolicy(BasePolicy):
     ``sum (s_j + u - p_j)`` over the running, admitted and candidate requests still to
     complete at ``u`` stays ``<= M`` at every estimated completion step ``u > t``;
     stop at the first misfit. When nothing runs the first candidate always starts.
+
+    >>> from lpsched.instance import Instance, Request
+    >>> inst = Instance(12, [Request("a", 1, 6), Request("b", 1, 2), Request("c", 1, 2)])
+    >>> res = solve_a_min(inst, lower=[1, 1, 1], upper=[8, 8, 8])
+    >>> res.schedule.starts.tolist(), res.objective, res.stats["evictions"]
+    ([0, 0, 0], 10, 0)
     """
 
     name = "a-min"
@@ -210,40 +216,30 @@ def _run(instance: Instance, policy: BasePolicy, deadline: Deadline | None, seed
                   runtime=res.runtime, schedule=res.schedule, stats=stats, message=res.message)
 
 
-def solve_a_max(instance: Instance, *, deadline: Deadline | None = None,
-                seed: int | None = None, lower: Sequence[int] | None = IntervalParams.lower,
-                upper: Sequence[int] | None = IntervalParams.upper,
-                interval_accuracy: float | None = IntervalParams.interval_accuracy,
-                interval_seed: int | None = IntervalParams.interval_seed,
-                predictions: Any = None, prediction_noise: float | None = None,
-                skip_idle: bool = True) -> Result:
-    """Registry entry: simulate A_max; options: :class:`IntervalParams` fields and the
-    simulation's ``predictions`` / ``prediction_noise`` / ``skip_idle``."""
-    sim = {"predictions": predictions, "prediction_noise": prediction_noise,
-           "skip_idle": skip_idle}
-    prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
-    return _run(instance, AMaxPolicy(prm, seed), deadline, seed, sim)
+def _registry_entry(make: type[AMaxPolicy] | type[AMinPolicy], label: str):
+    """The registry function ``solve_<rule>`` of a policy class (one signature for both)."""
+
+    def entry(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
+              lower: Sequence[int] | None = IntervalParams.lower,
+              upper: Sequence[int] | None = IntervalParams.upper,
+              interval_accuracy: float | None = IntervalParams.interval_accuracy,
+              interval_seed: int | None = IntervalParams.interval_seed,
+              predictions: Any = None, prediction_noise: float | None = None,
+              skip_idle: bool = True) -> Result:
+        sim = {"predictions": predictions, "prediction_noise": prediction_noise,
+               "skip_idle": skip_idle}
+        prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
+        return _run(instance, make(prm, seed), deadline, seed, sim)
+
+    entry.__name__ = entry.__qualname__ = f"solve_{label.lower()}"
+    entry.__doc__ = (f"Registry entry: simulate {label}; options: the fields of "
+                     ":class:`IntervalParams` and the simulation's ``predictions`` / "
+                     "``prediction_noise`` / ``skip_idle``.")
+    return entry
 
 
-def solve_a_min(instance: Instance, *, deadline: Deadline | None = None,
-                seed: int | None = None, lower: Sequence[int] | None = IntervalParams.lower,
-                upper: Sequence[int] | None = IntervalParams.upper,
-                interval_accuracy: float | None = IntervalParams.interval_accuracy,
-                interval_seed: int | None = IntervalParams.interval_seed,
-                predictions: Any = None, prediction_noise: float | None = None,
-                skip_idle: bool = True) -> Result:
-    """Registry entry: simulate A_min (options as :func:`solve_a_max`).
-
-    >>> from lpsched.instance import Instance, Request
-    >>> inst = Instance(12, [Request("a", 1, 6), Request("b", 1, 2), Request("c", 1, 2)])
-    >>> res = solve_a_min(inst, lower=[1, 1, 1], upper=[8, 8, 8])
-    >>> res.schedule.starts.tolist(), res.objective, res.stats["evictions"]
-    ([0, 0, 0], 10, 0)
-    """
-    sim = {"predictions": predictions, "prediction_noise": prediction_noise,
-           "skip_idle": skip_idle}
-    prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
-    return _run(instance, AMinPolicy(prm, seed), deadline, seed, sim)
+solve_a_max = _registry_entry(AMaxPolicy, "A_max")
+solve_a_min = _registry_entry(AMinPolicy, "A_min")
 
 
 def a_max(**options: Any) -> AMaxPolicy:
