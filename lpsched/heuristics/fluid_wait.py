@@ -54,6 +54,8 @@ from lpsched.schedule import Result
 from lpsched.simulate import SimState
 from lpsched.stop import Deadline
 
+_NEVER = 1 << 62
+
 __all__ = ["NestedWaitParams", "WaitParams", "WaitPolicy", "nested_wait", "solve_nested_wait",
            "solve_wait", "wait"]
 
@@ -124,29 +126,57 @@ class WaitPolicy(LookaheadPolicy):
             q = self._queues.setdefault(self._type[int(pos)], [])
             bisect.insort(q, (self._arr[int(pos)], int(pos)))
 
-    def next_decision(self, state: SimState) -> int:
-        """Every step (a request may fit later without any event, and a type may reach
-        its threshold at an arrival, which is an event anyway)."""
-        return state.t + 1
+    def _heads(self, eligible_only: bool) -> list[int]:
+        """Types with a waiting request (``eligible_only``: at least ``threshold``), by
+        their oldest request."""
+        out = [k for k, q in self._queues.items()
+               if q and (not eligible_only or len(q) >= self.threshold)]
+        out.sort(key=lambda k: self._queues[k][0])
+        return out
+
+    def _admit(self, ty: int, t: int, force: bool) -> list[int]:
+        """Admit type ``ty``'s requests oldest first while they fit (``force``: its oldest
+        even if it does not: nothing runs, and every request fits ``M`` alone)."""
+        q, prof = self._queues[ty], self._prof
+        got = prof.admit_prefix((pos for _a, pos in q), self._s, self._o, t)
+        if not got and force:
+            got = [q[0][1]]
+            prof.add(got[0], t)
+            prof.prepare(t)
+        del q[:len(got)]
+        if not q:
+            del self._queues[ty]
+        return got
 
     def decide(self, state: SimState) -> list[int]:
         t, prof = state.t, self._prof
         prof.prepare(t)
         chosen: list[int] = []
-        for ty in sorted((k for k, q in self._queues.items() if q),
-                         key=lambda k: self._queues[k][0]):
-            q = self._queues[ty]
-            idle = not state.running and not chosen
-            if len(q) < self.threshold and not idle:
-                continue
-            got = prof.admit_prefix([pos for _a, pos in q], self._s, self._o, t)
-            if not got and idle:  # nothing runs: the oldest starts (it fits M alone)
-                got = [q[0][1]]
-                prof.add(got[0], t)
-                prof.prepare(t)
-            del q[:len(got)]
-            chosen.extend(got)
+        if not state.running:  # idle: the oldest type goes whatever its count
+            oldest = self._heads(False)[0]
+            chosen = self._admit(oldest, t, force=True)
+        types = self._heads(True)
+        if not types:
+            return chosen
+        heads = np.asarray([self._queues[k][0][1] for k in types], dtype=np.int64)
+        # a head that does not fit now cannot fit after more admissions at t (they only
+        # add memory): test all heads at once, then admit in order among those that fit
+        fits = prof.fits_many(self._s[heads], self._o[heads], t)
+        for ty in (k for k, ok in zip(types, fits.tolist()) if ok):
+            if ty in self._queues:
+                chosen.extend(self._admit(ty, t, force=False))
         return chosen
+
+    def next_decision(self, state: SimState) -> int:
+        """The earliest step at which the head of a type at its threshold fits, if no
+        arrival (which may bring a type to its threshold), completion or eviction comes
+        first (:meth:`LookaheadProfile.earliest_fit_many`); never, with no such type."""
+        types = self._heads(True)
+        if not types:
+            return _NEVER
+        heads = np.asarray([self._queues[k][0][1] for k in types], dtype=np.int64)
+        self._prof.prepare(state.t)
+        return self._prof.earliest_fit_many(self._s[heads], self._o[heads], state.t)
 
 
 def wait(threshold: int = WaitParams.threshold) -> WaitPolicy:

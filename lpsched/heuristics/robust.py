@@ -46,6 +46,7 @@ which makes both rules MC-SF.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,16 +153,20 @@ class AMinPolicy(BasePolicy):
         self._cap = cap.tolist()
         self._s = state.prefill.tolist()
         self._arr = state.arrival.tolist()
-        self._waiting: set[int] = set()
+        self._waiting: list[tuple[int, int, int]] = []  # (l~, arrival, position), sorted
 
     def on_arrival(self, state: SimState, positions: list[int]) -> None:
-        self._waiting.update(int(p) for p in positions)
+        for pos in positions:
+            bisect.insort(self._waiting, self._key(int(pos)))
+
+    def _key(self, pos: int) -> tuple[int, int, int]:
+        return self._est[pos], self._arr[pos], pos
 
     def on_evict(self, state: SimState, positions: list[int]) -> None:
         for pos in positions:
             pos = int(pos)
             self._est[pos] = min(max(self._est[pos], state.done.get(pos, 0)), self._cap[pos])
-            self._waiting.add(pos)
+            bisect.insort(self._waiting, self._key(pos))  # its estimate only changes here
 
     def _refine(self, state: SimState) -> tuple[list[int], list[int]]:
         """Refine the running estimates at ``t``; their ``(s - p, estimated completion)``."""
@@ -178,7 +183,7 @@ class AMinPolicy(BasePolicy):
     def decide(self, state: SimState) -> list[int]:
         t, M = state.t, state.memory
         w, c = self._refine(state)
-        order = sorted(self._waiting, key=lambda k: (self._est[k], self._arr[k], k))
+        order = (pos for _e, _a, pos in self._waiting)
         chosen: list[int] = []
         for pos in order:
             done = state.done.get(pos, 0)
@@ -189,7 +194,7 @@ class AMinPolicy(BasePolicy):
             w.append(self._s[pos] - p)
             c.append(end)
             chosen.append(pos)
-        self._waiting.difference_update(chosen)
+        del self._waiting[:len(chosen)]  # a prefix of the sorted waiting list
         return chosen
 
 

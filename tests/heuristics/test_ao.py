@@ -116,3 +116,16 @@ def test_every_request_starts_on_a_finite_instance(algo):
     inst = Instance.from_arrays(10, [1, 1, 2], [2, 2, 3], [0, 5, 9])
     res = solve(inst, algo, threshold=5)
     assert check(inst, res.schedule).feasible and res.status.value == "feasible"
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data(), threshold=st.integers(1, 3), nested=st.booleans(),
+       noise=st.sampled_from([None, 0.5]))
+def test_skipping_idle_steps_is_exact(data, threshold, nested, noise):
+    """next_decision only skips steps where the rule provably starts nothing: the same
+    schedule as calling it every step (exact and noisy predictions)."""
+    inst = _typed_instance(data.draw)
+    algo, kw = ("nested-wait", {"first_segment": 2}) if nested else ("wait", {})
+    runs = [solve(inst, algo, threshold=threshold, prediction_noise=noise, skip_idle=skip,
+                  **kw).schedule for skip in (True, False)]
+    assert runs[0] == runs[1]
