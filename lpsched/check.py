@@ -216,11 +216,13 @@ def memory_profile(instance: Instance,
 def _early_attempt(instance: Instance, sched: Schedule) -> ArrivalViolation | None:
     """The first restarted request (by position) whose first killed attempt starts before
     its arrival (:attr:`Schedule.restarts`; the final run is checked with the starts)."""
-    for k in sorted(sched.restarts):
-        q = sched.restarts[k][0][0]
-        if q < int(instance.arrival[k]):
-            return ArrivalViolation(instance.ids[k], q, int(instance.arrival[k]))
-    return None
+    pos, q, _e = sched.killed_attempts()
+    early = np.flatnonzero(q < instance.arrival[pos])
+    if not early.size:
+        return None
+    k = int(pos[early].min())
+    first = int(q[np.flatnonzero(pos == k)[0]])
+    return ArrivalViolation(instance.ids[k], first, int(instance.arrival[k]))
 
 
 def _latency_stats(lat: np.ndarray) -> dict[str, float]:

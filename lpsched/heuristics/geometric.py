@@ -52,6 +52,7 @@ Cost: ``O(n log n)`` per phase plus the look-ahead tests, ``O(log n)`` each;
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -125,42 +126,47 @@ class _Phase:
     bound: np.ndarray  # per position: the steps an attempt is assumed to run (its slice)
 
 
-def _pipeline(inst: Instance, phase: _Phase, t0: int, true_len: np.ndarray
-              ) -> tuple[dict[int, int], int]:
+def _pipeline(inst: Instance, phase: _Phase, t0: int, true_len: np.ndarray,
+              deadline: Deadline) -> tuple[dict[int, int], int]:
     """Run one phase as a staggered pipeline from step ``t0``.
 
     Each member starts at the earliest step at which the look-ahead test (every running
     attempt assumed to run ``bound`` steps) passes, in ``members`` order, no overtaking.
     An attempt really runs ``min(true_len, bound)`` steps (killed at ``bound``). Returns
-    ``{position: start}`` and the step at which the last attempt has ended.
+    ``{position: start}`` of the members that started and the step at which the last
+    attempt has ended. When ``deadline`` expires no further member starts (the caller
+    finishes the rest).
     """
     prof = LookaheadProfile(inst.memory, inst.prefill, phase.bound)
-    s, bound = inst.prefill, phase.bound
-    ends: list[tuple[int, int]] = []  # (true end, position), a heap would do; n is small
+    s, bound, length = inst.prefill.tolist(), phase.bound.tolist(), true_len.tolist()
+    ends: list[tuple[int, int]] = []  # heap of (true end, position)
     starts: dict[int, int] = {}
-    t, j, members = t0, 0, phase.members
+    t, j, last, members = t0, 0, t0, phase.members
     while j < len(members) or ends:
-        done = [pos for end, pos in ends if end <= t]
-        if done:
-            prof.remove(done)
-            ends = [(e, p) for e, p in ends if e > t]
+        done = []
+        while ends and ends[0][0] <= t:
+            done.append(heapq.heappop(ends)[1])
+        prof.remove(done)
+        if deadline.expired():
+            break
         prof.prepare(t)
         while j < len(members):
             pos = members[j]
-            if ends and not prof.fits(int(s[pos]), int(bound[pos]), t):
+            if ends and not prof.fits(s[pos], bound[pos], t):
                 break
             prof.add(pos, t)
             prof.prepare(t)
             starts[pos] = t
-            ends.append((t + int(min(true_len[pos], bound[pos])), pos))
+            heapq.heappush(ends, (t + min(length[pos], bound[pos]), pos))
+            last = max(last, t + min(length[pos], bound[pos]))
             j += 1
         if not ends:  # every member has started and ended
             break
-        nxt = min(e for e, _ in ends)
+        nxt = ends[0][0]
         if j < len(members):
-            nxt = min(nxt, prof.earliest_fit(int(s[members[j]]), int(bound[members[j]]), t))
-        t = max(t + 1, nxt) if j < len(members) else nxt
-    last = max((starts[p] + int(min(true_len[p], bound[p])) for p in starts), default=t0)
+            nxt = min(nxt, prof.earliest_fit(s[members[j]], bound[members[j]], t))
+            nxt = max(t + 1, nxt)
+        t = nxt
     return starts, last
 
 
@@ -174,10 +180,14 @@ def _finish_alone(inst: Instance, rest: list[int], t: int, starts: np.ndarray) -
 
 def _result(name: str, inst: Instance, starts: np.ndarray, killed: dict[int, list],
             phases: int, cut: bool) -> Result:
-    sched = Schedule(inst, starts, restarts={k: v for k, v in killed.items() if v})
-    stats = {"phases": phases, "restarts": sum(len(v) for v in killed.values()),
+    keys = [k for k in sorted(killed) for _ in killed[k]]
+    tries = [a for k in sorted(killed) for a in killed[k]]
+    arr = np.asarray(tries, dtype=np.int64).reshape(-1, 2)
+    sched = Schedule(inst, starts, restarts=(np.asarray(keys, dtype=np.int64), arr[:, 0],
+                                             arr[:, 1]))
+    stats = {"phases": phases, "restarts": len(tries),
              "restarted_requests": sum(1 for v in killed.values() if v),
-             "wasted_steps": int(sum(e for v in killed.values() for _q, e in v))}
+             "wasted_steps": int(arr[:, 1].sum())}
     return Result(algorithm=name, status=SolveStatus.TIME_LIMIT if cut else SolveStatus.FEASIBLE,
                   objective=sched.objective, schedule=sched, stats=stats,
                   message="time limit: the rest ran one at a time" if cut else "")
@@ -209,7 +219,7 @@ def solve_gsa(instance: Instance, *, deadline: Deadline | None = None,
     ([3, 0], {0: ((0, 1), (1, 2))}, 7)
     """
     prm = GsaParams(base, first_slice, order)
-    deadline = Deadline.coerce(deadline)
+    deadline = Deadline.coerce(deadline).for_search()
     inst, n = instance, instance.n
     M, s, o = inst.memory, inst.prefill, inst.decode
     slices = geometric_slices(prm.first_slice, prm.base, int((M - s).max()))
@@ -226,7 +236,7 @@ def solve_gsa(instance: Instance, *, deadline: Deadline | None = None,
         members = sorted((p for p in left if level[p] == k and inst.arrival[p] <= t),
                          key=lambda p: (int(key[p]), p))
         bound = np.minimum(slices[min(k, len(slices) - 1)], M - s)
-        got, t = _pipeline(inst, _Phase(members, bound), t, o)
+        got, t = _pipeline(inst, _Phase(members, bound), t, o, deadline)
         phases += 1
         for pos, p in got.items():
             if o[pos] <= bound[pos]:
@@ -251,7 +261,7 @@ def solve_gba(instance: Instance, *, deadline: Deadline | None = None,
     ([1, 0, 1], 10)
     """
     prm = GbaParams(base, first_slice)
-    deadline = Deadline.coerce(deadline)
+    deadline = Deadline.coerce(deadline).for_search()
     inst, n = instance, instance.n
     o = inst.decode
     level = gba_classes(o, prm.first_slice, prm.base)
@@ -264,7 +274,7 @@ def solve_gba(instance: Instance, *, deadline: Deadline | None = None,
         t, k = _pending(inst, level, left, t)
         members = sorted((p for p in left if level[p] == k and inst.arrival[p] <= t),
                          key=lambda p: (int(o[p]), int(inst.prefill[p]), p))
-        got, t = _pipeline(inst, _Phase(members, o), t, o)
+        got, t = _pipeline(inst, _Phase(members, o), t, o, deadline)
         phases += 1
         for pos, p in got.items():
             starts[pos] = p
