@@ -12,6 +12,7 @@ defines its ratio that way (A_max). Settings:
 
 * ``batch``: offline, ``n <= 5``, ``M <= 20``, ``o <= 7`` (GSA, GBA, and the others);
 * ``large``: the same with ``M`` = 4 n max(s + o) (the large-memory regime);
+* ``library``: the bundled instances named by ``--library``, ratio to MC-SF (exact lengths);
 * ``paper-chen``: identical prompts, one interval ``[l, u]`` holding every length
   (A_max against H-SF and the bound ``alpha^-1 (1 + alpha^-1) / 2``; A_min against the
   optimum), ``M = c (s + u)`` with ``c`` in 1..12.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -96,15 +98,37 @@ def _chen_rows(trials: int, seed: int) -> list[dict]:
     return rows
 
 
+def _library_rows(names: list[str]) -> list[dict]:
+    """Each rule on bundled library instances, as a ratio to MC-SF with exact lengths
+    (no proven optimum at this size); A_max / A_min with intervals of accuracy 0.5."""
+    from lpsched.library import load_instance
+
+    rows = []
+    for name in names:
+        inst = load_instance(name)
+        base = solve(inst, "mc-sf").objective
+        for rule in RULES:
+            kw = {"interval_accuracy": 0.5} if rule in ("a-max", "a-min") else {}
+            t0 = time.perf_counter()
+            res = solve(inst, rule, **kw)
+            rows.append({"setting": f"library {name}", "rule": rule, "against": "mc-sf",
+                         "trials": 1, "worst": round(res.objective / base, 4),
+                         "mean": f"{time.perf_counter() - t0:.2f} s", "proven_bound": "-"})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--library", default="azure-b-n1000-m16384-s4,azure-b-n1000-m65536-s5,"
+                    "azure-o-n200-m16384-s1", help="bundled instances (comma-separated; '' none)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/paper_ratios")
     args = ap.parse_args()
     start = machine("at start")
     rows = (_batch_rows(args.trials, args.seed, False) + _batch_rows(args.trials, args.seed, True)
-            + _chen_rows(args.trials, args.seed))
+            + _chen_rows(args.trials, args.seed)
+            + _library_rows([x for x in args.library.split(",") if x]))
     pre = ["# Measured ratios of the rules of issue 21 against proven optima", "",
            f"Machine: {start}; {load_average('at end')}.",
            f"`python benchmarks/bench_paper_ratios.py --trials {args.trials} --seed {args.seed}`"
@@ -112,7 +136,9 @@ def main() -> None:
            "A ratio is objective / optimum (branch and bound, tests/oracle_bb.py); for A_max "
            "against H-SF (mc-sf with exact lengths), divided by the paper's bound, so a value "
            "above 1 means the bound is exceeded. a-max / a-min in `batch` and `large` get "
-           "intervals of accuracy 0.5 around the truth."]
+           "intervals of accuracy 0.5 around the truth. `library` rows: one run per rule on a "
+           "bundled instance, `worst` = objective / MC-SF's objective (exact lengths), `mean` = "
+           "the rule's wall time (machine load above)."]
     write_results(args.out, rows, pre)
 
 
