@@ -462,7 +462,8 @@ def _by_position(instance: Instance, entries: Mapping[str, Any] | None,
     return out
 
 
-_NO_ATTEMPTS = tuple(np.zeros(0, dtype=np.int64) for _ in range(3))
+_NO_ATTEMPTS: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+    np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 def _validated_restarts(instance: Instance, starts: np.ndarray, restarts: Attempts
