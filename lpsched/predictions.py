@@ -27,7 +27,7 @@ import numpy as np
 from lpsched.errors import InstanceError
 from lpsched.instance import Instance, integer_column
 
-__all__ = ["IntervalPredictions", "interval_predictions", "validate_intervals"]
+__all__ = ["IntervalPredictions", "interval_predictions", "resolve_intervals", "validate_intervals"]
 
 
 @dataclass(frozen=True)
