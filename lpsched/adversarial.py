@@ -37,7 +37,8 @@ import numpy as np
 
 from lpsched.instance import Instance
 
-__all__ = ["FAMILIES", "size_trap", "size_trap_upper_bound", "sf_trap", "sf_trap_upper_bound"]
+__all__ = ["FAMILIES", "interval_trap", "restart_trap", "size_trap", "size_trap_upper_bound",
+           "sf_trap", "sf_trap_upper_bound"]
 
 
 def _check_memory(M: int, lo: int) -> None:
@@ -91,3 +92,46 @@ def size_trap_upper_bound(M: int) -> int:
 #: name -> (generator, explicit upper bound on the optimum)
 FAMILIES = {"sf-trap": (sf_trap, sf_trap_upper_bound),
             "size-trap": (size_trap, size_trap_upper_bound)}
+
+
+# -- families for the rules of issue 21 (docs/papers.md) ----------------------------------------
+
+
+def restart_trap(k: int) -> Instance:
+    """GSA pays its restarts: one request ``s = 0, o = 2^k + 1``, ``M = o`` (``k >= 0``).
+
+    GSA (base 2, first slice 1, :mod:`lpsched.heuristics.geometric`) runs killed
+    attempts of ``1, 2, ..., 2^k`` steps before the one that completes, so its objective
+    is ``(2^(k+1) - 1) + 2^k + 1 = 3 * 2^k`` against the optimum ``2^k + 1``: the ratio
+    ``3 * 2^k / (2^k + 1)`` tends to 3 (a lower bound on GSA's competitive ratio that
+    any doubling rule pays; the paper's upper bound is 61.92).
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    o = 2 ** int(k) + 1
+    return Instance.from_arrays(
+        o, [0], [o], ids=["J"], name=f"restart-trap-k{k}",
+        metadata={"source": "lpsched.adversarial.restart_trap", "family": "restart-trap",
+                  "k": int(k), "optimum": o, "gsa_objective": 3 * 2 ** int(k)})
+
+
+def interval_trap(u: int, q: int) -> tuple[Instance, list[int], list[int]]:
+    """A_max pays its conservatism: ``n = q u`` requests ``s = 0, o = 1``, ``M = q u``,
+    all predicted in ``[1, u]`` (accuracy ``alpha = 1/u``); returns the instance and the
+    interval ends ``(lower, upper)``.
+
+    All ``n`` requests fit together (memory ``n = M`` in step 1), so the optimum is
+    ``n``. A_max plans each at its upper end: ``q u`` tokens per request at its assumed
+    completion step, so it admits ``q`` per step: objective ``q u (u + 1) / 2``, ratio
+    ``(u + 1) / 2 = (1/alpha + 1) / 2``, growing without bound as the intervals widen.
+    """
+    for name, v in (("u", u), ("q", q)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    n = int(u) * int(q)
+    inst = Instance.from_arrays(
+        n, [0] * n, [1] * n, name=f"interval-trap-u{u}-q{q}",
+        metadata={"source": "lpsched.adversarial.interval_trap", "family": "interval-trap",
+                  "u": int(u), "q": int(q), "optimum": n,
+                  "a_max_objective": int(q) * int(u) * (int(u) + 1) // 2})
+    return inst, [1] * n, [int(u)] * n

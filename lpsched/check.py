@@ -41,6 +41,11 @@ actual values could reach ``2**62`` (:func:`lpsched.limits.fits_int64`), the sum
 taken over exact Python integers instead, so the verdict never depends on a wrap.
 Only steps ``t >= 1`` count (the model's steps); starts before arrival (negative ones
 included) are reported as an :class:`ArrivalViolation`, whatever their memory.
+
+Restarts (:attr:`Schedule.restarts`): a killed attempt ``(q, e)`` of a restarted
+request (progress discarded) is a piece ``(s, e, q)``: it held ``s + (t - q)`` in steps
+``q+1 .. q+e``, so its memory is checked like any run's, and its start like a start
+(not before the arrival).
 """
 
 from __future__ import annotations
@@ -247,6 +252,18 @@ def memory_profile(instance: Instance,
     return steps[keep], mem[keep]
 
 
+def _early_attempt(instance: Instance, sched: Schedule) -> ArrivalViolation | None:
+    """The first restarted request (by position) whose first killed attempt starts before
+    its arrival (:attr:`Schedule.restarts`; the final run is checked with the starts)."""
+    pos, q, _e = sched.killed_attempts()
+    early = np.flatnonzero(q < instance.arrival[pos])
+    if not early.size:
+        return None
+    k = int(pos[early].min())
+    first = int(q[np.flatnonzero(pos == k)[0]])
+    return ArrivalViolation(instance.ids[k], first, int(instance.arrival[k]))
+
+
 def _latency_stats(lat: np.ndarray) -> dict[str, float]:
     q = np.percentile(lat, [50, 90, 99])
     return {"mean": float(lat.mean()), "p50": float(q[0]), "p90": float(q[1]),
@@ -293,6 +310,7 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     if np.any(early):
         k = int(np.flatnonzero(early)[0])
         arrival_violation = ArrivalViolation(instance.ids[k], int(p[k]), int(a[k]))
+    arrival_violation = arrival_violation or _early_attempt(instance, sched)
 
     q = np.sort(run_start + run_steps)  # distinct completion steps (np.unique hashes; sort + mask is faster)
     q = q[np.concatenate(([True], q[1:] != q[:-1]))]

@@ -35,7 +35,7 @@ from lpsched.errors import LpschedError
 from lpsched.limits import INTEGER_CAP
 
 __all__ = ["KINDS", "Option", "OptionError", "Passthrough", "UnsupportedInstance",
-           "validate_options"]
+           "dataclass_options", "param", "validate_options"]
 
 _NO_DEFAULT = object()
 
@@ -243,3 +243,34 @@ def _closest(word: str, names: Sequence[str]) -> str | None:
 
     got = difflib.get_close_matches(str(word), names, n=1, cutoff=0.75)
     return got[0] if got else None
+
+
+def param(default: Any, kind: str, help: str, **limits: Any) -> Any:
+    """A field of an algorithm's frozen parameters dataclass that declares its option:
+    ``kind`` and ``help`` as for :class:`Option`, ``limits`` its ``minimum``, ``maximum``,
+    ``choices`` or ``nullable``; ``default`` is the field's default (written once, here).
+    :func:`dataclass_options` turns the fields into :class:`Option` declarations."""
+    from dataclasses import field as _field
+
+    return _field(default=default, metadata={"option": (kind, help, limits)})
+
+
+def dataclass_options(params: type) -> tuple[Option, ...]:
+    """The :class:`Option` declarations of a parameters dataclass whose fields were made
+    with :func:`param` (defaults included), in field order.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class P:
+    ...     base: float = param(2.0, "float", "growth of the phase length", minimum=1.01)
+    >>> [(o.name, o.kind, o.default, o.minimum) for o in dataclass_options(P)]
+    [('base', 'float', 2.0, 1.01)]
+    """
+    from dataclasses import fields as _fields
+
+    out = []
+    for f in _fields(params):
+        if "option" in f.metadata:
+            kind, help_, limits = f.metadata["option"]
+            out.append(Option(f.name, kind, help_, default=f.default, **limits))
+    return tuple(out)

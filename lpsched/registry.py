@@ -80,6 +80,9 @@ class AlgorithmSpec:
     ``policy`` only) is the ``"module:factory"`` that builds a fresh
     :class:`lpsched.simulate.Policy` from the declared options other than the
     simulation's own (:data:`SIMULATION_OPTIONS`); :func:`make_policy` calls it.
+    ``params`` names the algorithm's frozen parameters dataclass (``"module:Class"``,
+    fields made with :func:`lpsched.options.param`): its fields are declared options,
+    before ``options``, imported on first use like ``target``.
     """
 
     name: str
@@ -91,6 +94,7 @@ class AlgorithmSpec:
     passthrough: str = ""
     builtin: bool = True
     policy: str = ""
+    params: str = ""
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -118,12 +122,21 @@ class AlgorithmSpec:
         if "options" not in self._cache:
             params = inspect.signature(self.load()).parameters
             out = []
-            for opt in self.options:
+            for opt in self._params_options() + self.options:
                 p = params.get(opt.name)
                 out.append(opt.with_default(p.default) if p is not None
                            and p.default is not inspect.Parameter.empty else opt)
             self._cache["options"] = tuple(out)
         return self._cache["options"]
+
+    def _params_options(self) -> tuple[Option, ...]:
+        """The options declared by the ``params`` dataclass (none without one)."""
+        if not self.params:
+            return ()
+        from lpsched.options import dataclass_options
+
+        module, cls = self.params.split(":")
+        return dataclass_options(getattr(importlib.import_module(module), cls))
 
     def passthrough_spec(self) -> Passthrough | None:
         if not self.passthrough:
@@ -359,6 +372,47 @@ _SPECS: tuple[AlgorithmSpec, ...] = (
                       _opt("swap_passes", "int", "passes of adjacent swaps per re-solve",
                            minimum=0),
                   ) + _PREDICTIONS, policy="lpsched.heuristics.online:LPSwapPolicy"),
+
+    # -- the rules since the seeds (issue 21, docs/papers.md); options: each module's
+    # frozen parameters dataclass (``params``) --------------------------------------------
+    AlgorithmSpec("a-max", "lpsched.heuristics.robust:solve_a_max", "policy",
+                  "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
+                  "(conservative: never overflows with correct intervals)",
+                  "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
+                  "Prediction Uncertainty, arXiv:2508.14544, 2025", options=_PREDICTIONS,
+                  params="lpsched.heuristics.robust:IntervalParams",
+                  policy="lpsched.heuristics.robust:a_max"),
+    AlgorithmSpec("a-min", "lpsched.heuristics.robust:solve_a_min", "policy",
+                  "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
+                  "request outlives it; overflows evicted (log-scale competitive)",
+                  "Chen, Ye, Zhou 2025 (arXiv:2508.14544)", options=_PREDICTIONS,
+                  params="lpsched.heuristics.robust:IntervalParams",
+                  policy="lpsched.heuristics.robust:a_min"),
+    AlgorithmSpec("wait", "lpsched.heuristics.fluid_wait:solve_wait", "policy",
+                  "WAIT: per-type (prefill, predicted decode) queues admitted with the "
+                  "look-ahead test once threshold requests of the type wait",
+                  "Ao, Luo, Simchi-Levi, Wang, Optimizing LLM Inference: Fluid-Guided Online "
+                  "Scheduling with Memory Constraints, arXiv:2504.11320, 2025",
+                  options=_PREDICTIONS, params="lpsched.heuristics.fluid_wait:WaitParams",
+                  policy="lpsched.heuristics.fluid_wait:wait"),
+    AlgorithmSpec("nested-wait", "lpsched.heuristics.fluid_wait:solve_nested_wait", "policy",
+                  "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
+                  "segment boundary, threshold admission under M minus a safety buffer",
+                  "Ao, Luo, Simchi-Levi, Wang 2025 (arXiv:2504.11320)", options=_PREDICTIONS,
+                  params="lpsched.heuristics.fluid_wait:NestedWaitParams",
+                  policy="lpsched.heuristics.fluid_wait:nested_wait"),
+    AlgorithmSpec("gsa", "lpsched.heuristics.geometric:solve_gsa", "heuristic",
+                  "GSA (non-clairvoyant): geometric phases, each request one attempt of the "
+                  "phase's slice, killed and restarted (progress lost) if unfinished; "
+                  "staggered look-ahead pipeline (<= 61.92-competitive, offline batch)",
+                  "Feng, Yang, Zhang, Competitive Non-Clairvoyant KV-Cache Scheduling for LLM "
+                  "Inference, arXiv:2601.22996, 2026",
+                  params="lpsched.heuristics.geometric:GsaParams"),
+    AlgorithmSpec("gba", "lpsched.heuristics.geometric:solve_gba", "heuristic",
+                  "GBA (clairvoyant): geometric decode-length classes run in increasing order, "
+                  "each as a staggered look-ahead pipeline (<= 10.67-approximation)",
+                  "Feng, Yang, Zhang 2026 (arXiv:2601.22996)",
+                  params="lpsched.heuristics.geometric:GbaParams"),
 )
 
 _USER: dict[str, AlgorithmSpec] = {}

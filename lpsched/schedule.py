@@ -18,6 +18,16 @@ Every integer of a schedule (start steps, segment starts and lengths) lies withi
 ``|x| <= 2**40`` of :mod:`lpsched.limits`; a start before the request's arrival (negative
 included) is accepted here and reported infeasible by the checker.
 
+A request may also be *restarted* (``restarts``): attempts ``((q_1, e_1), ...)`` that
+ran ``e_j`` steps from ``q_j`` and were then killed with their progress *discarded*
+(the GSA rule of Feng, Yang, Zhang, arXiv 2601.22996; the cancellations of Chen, Ye,
+Zhou, arXiv 2508.14544), unlike a preemption whose progress is kept. Each attempt is
+a fresh run: it holds ``s_i + (t - q_j)`` in steps ``q_j+1 .. q_j+e_j``, a piece
+``(s_i, e_j, q_j)``; ``1 <= e_j <= o_i - 1`` (an attempt that ran ``o_i`` steps would
+have completed), the attempts in order and not overlapping, the last one ending by
+``p_i``. ``p_i`` is then the start of the *final* run, the one that completes
+(latency still counts from the arrival: ``c_i - a_i``).
+
 Every algorithm returns a :class:`Result` (objective, lower bound, status,
 runtime, schedule), and the schedule JSON of docs/design.md section 5 is written by
 :meth:`Result.to_dict`.
@@ -71,6 +81,8 @@ class SolveStatus(str, Enum):
 
 
 Runs = Mapping[int, Sequence[Sequence[int]]]
+#: Killed attempts: a mapping as :data:`Runs`, or arrays ``(position, q, e)`` grouped by request.
+Attempts = Runs | tuple[Any, Any, Any]
 
 
 class Schedule:
@@ -83,10 +95,10 @@ class Schedule:
     Malformed segments raise :class:`ScheduleError` naming the request and the rule.
     """
 
-    __slots__ = ("_instance", "_starts", "_runs")
+    __slots__ = ("_instance", "_starts", "_runs", "_restarts", "_killed_map")
 
     def __init__(self, instance: Instance, starts: Sequence[int] | np.ndarray,
-                 runs: Runs | None = None):
+                 runs: Runs | None = None, restarts: Attempts | None = None):
         if not isinstance(instance, Instance):
             raise UsageError(f"Schedule() needs an lpsched.Instance, got "
                              f"{type(instance).__name__}")
@@ -105,13 +117,17 @@ class Schedule:
         self._instance = instance
         self._starts = arr
         self._runs = _validated_runs(instance, arr, runs or {})
+        self._restarts = _validated_restarts(instance, arr, {} if restarts is None else restarts)
+        self._killed_map: dict[int, tuple[tuple[int, int], ...]] | None = None
 
     @classmethod
     def from_mapping(cls, instance: Instance, starts: Mapping[str, Any], *,
                      source: str | None = None,
-                     runs: Mapping[str, Any] | None = None) -> Schedule:
+                     runs: Mapping[str, Any] | None = None,
+                     restarts: Mapping[str, Any] | None = None) -> Schedule:
         """Build from ``{request id: start step}`` (every id present exactly once) and
-        optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``)."""
+        optionally ``{request id: [[p1, d1], [p2, d2], ...]}`` (the file's ``runs``, and
+        its ``restarts``: the killed attempts)."""
         if not isinstance(instance, Instance):
             raise UsageError(f"Schedule.from_mapping() needs an lpsched.Instance, got "
                              f"{type(instance).__name__}")
@@ -137,8 +153,9 @@ class Schedule:
                 raise ScheduleError(f"runs entry for a request not in instance {instance.name!r}",
                                     source=source, request=str(rid))
             by_pos[instance._index[rid]] = segs  # noqa: SLF001
+        killed = _by_position(instance, restarts, source)
         try:
-            return cls(instance, arr, by_pos)
+            return cls(instance, arr, by_pos, killed)
         except ScheduleError as exc:
             if not source:
                 raise
@@ -173,11 +190,37 @@ class Schedule:
         """Total completion time ``sum_i (c_i - a_i)``."""
         return exact_sum(self.completions - self._instance.arrival)
 
+    @property
+    def restarts(self) -> Mapping[int, tuple[tuple[int, int], ...]]:
+        """``{position: ((q_1, e_1), ...)}``: the killed attempts (progress discarded) of
+        the restarted requests (module docstring)."""
+        if self._killed_map is None:
+            pos, q, e = self._restarts
+            out: dict[int, list[tuple[int, int]]] = {}
+            for k, qq, ee in zip(pos.tolist(), q.tolist(), e.tolist()):
+                out.setdefault(k, []).append((qq, ee))
+            self._killed_map = {k: tuple(v) for k, v in out.items()}
+        return MappingProxyType(self._killed_map)
+
+    def killed_attempts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The killed attempts as arrays ``(position, start q, steps e)``, grouped by
+        request in order (:attr:`restarts`; empty arrays when there is none)."""
+        return self._restarts
+
     def pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(held, steps, start)`` of every run piece: a plain request is one piece
         ``(s_i, o_i, p_i)``; segment ``k`` of a segmented one is ``(s_i + D_k, d_k, p_k)``
-        (module docstring). In step ``t`` with ``start < t <= start + steps`` the piece
-        holds ``held + t - start`` tokens."""
+        and a killed attempt of a restarted one ``(s_i, e_j, q_j)`` (module docstring).
+        In step ``t`` with ``start < t <= start + steps`` the piece holds
+        ``held + t - start`` tokens."""
+        held, steps, start = self._run_pieces()
+        pos, q, e = self._restarts
+        if not pos.size:
+            return held, steps, start
+        return (np.concatenate((held, self._instance.prefill[pos])),
+                np.concatenate((steps, e)), np.concatenate((start, q)))
+
+    def _run_pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inst = self._instance
         if not self._runs:
             return inst.prefill, inst.decode, self._starts
@@ -198,6 +241,11 @@ class Schedule:
         ids = self._instance.ids
         return {ids[k]: [list(seg) for seg in segs] for k, segs in sorted(self._runs.items())}
 
+    def restarts_mapping(self) -> dict[str, list[list[int]]]:
+        """The file's ``restarts`` object: ``{request id: [[q1, e1], [q2, e2], ...]}``."""
+        ids = self._instance.ids
+        return {ids[k]: [list(a) for a in tries] for k, tries in sorted(self.restarts.items())}
+
     def order(self) -> np.ndarray:
         """Request positions by (start, position): the start order."""
         return np.lexsort((np.arange(self._instance.n), self._starts))
@@ -206,11 +254,13 @@ class Schedule:
         if not isinstance(other, Schedule):
             return NotImplemented
         return (self._instance == other._instance and np.array_equal(self._starts, other._starts)
-                and self._runs == other._runs)
+                and self._runs == other._runs
+                and all(np.array_equal(a, b) for a, b in zip(self._restarts, other._restarts)))
 
     def __hash__(self) -> int:
         return hash((hash(self._instance), self._starts.tobytes(),
-                     tuple(sorted(self._runs.items()))))
+                     tuple(sorted(self._runs.items())),
+                     tuple(a.tobytes() for a in self._restarts)))
 
     def __repr__(self) -> str:
         return f"Schedule(instance={self._instance.name!r}, objective={self.objective})"
@@ -282,6 +332,8 @@ class Result:
             "starts": self.schedule.as_mapping() if self.schedule is not None else {},
             **({"runs": self.schedule.runs_mapping()} if self.schedule is not None
                and self.schedule.runs else {}),
+            **({"restarts": self.schedule.restarts_mapping()} if self.schedule is not None
+               and self.schedule.restarts else {}),
             "objective": self.objective,
             "lower_bound": lb,
             "status": str(self.status),
@@ -422,7 +474,149 @@ def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
         raise InstanceError("a schedule file needs a 'starts' object", source=src)
     if not isinstance(data.get("runs", {}), Mapping):
         raise InstanceError("'runs' must be an object {id: [[start, steps], ...]}", source=src)
+    if not isinstance(data.get("restarts", {}), Mapping):
+        raise InstanceError("'restarts' must be an object {id: [[start, steps], ...]}",
+                            source=src)
     try:
-        return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"))
+        return Schedule.from_mapping(instance, data["starts"], source=src, runs=data.get("runs"),
+                                     restarts=data.get("restarts"))
     except ScheduleError as exc:
         raise InstanceError(exc.rule, source=src, request=exc.request) from None
+
+
+
+def _by_position(instance: Instance, entries: Mapping[str, Any] | None,
+                 source: str | None) -> dict[int, Any]:
+    """``{request id: value}`` re-keyed by request position (unknown ids refused)."""
+    if entries is not None and not isinstance(entries, Mapping):
+        raise ScheduleError("restarts must be an object {request id: [[start, steps], ...]}, "
+                            f"got {type(entries).__name__}", source=source)
+    out = {}
+    for rid, value in (entries or {}).items():
+        if rid not in instance._index:  # noqa: SLF001
+            raise ScheduleError(f"restarts entry for a request not in instance {instance.name!r}",
+                                source=source, request=str(rid))
+        out[instance._index[rid]] = value  # noqa: SLF001
+    return out
+
+
+_NO_ATTEMPTS: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+    np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+
+def _validated_restarts(instance: Instance, starts: np.ndarray, restarts: Attempts
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``restarts`` checked against the rules of the module docstring, as flat arrays
+    ``(position, q, e)`` grouped by request (vectorised: GSA records ~8 attempts per
+    request); :class:`ScheduleError` naming the request and the rule. ``restarts`` is a
+    mapping ``{position: [(q, e), ...]}`` or the three arrays themselves."""
+    if isinstance(restarts, tuple):  # (position, q, e) arrays, grouped by request
+        return _attempt_rules(instance, starts, *_attempt_arrays(instance, restarts))
+    keys: list[int] = []
+    flat: list[Any] = []
+    for k, tries in sorted(restarts.items(), key=lambda kv: _position_key(instance, kv[0])):
+        rid = instance.ids[int(k)]
+        if not isinstance(tries, (list, tuple)) or not all(_pair_ok(a) for a in tries[:1]):
+            raise ScheduleError(f"restarts must be a list of [start, steps] integer pairs, "
+                                f"got {_shown(tries)}", request=rid)
+        keys.extend([int(k)] * len(tries))
+        flat.extend(tries)
+    if not flat:
+        return _NO_ATTEMPTS
+    pairs = _int_pairs(flat)
+    if pairs is None:  # locate the malformed pair for the message
+        k = next(keys[i] for i, a in enumerate(flat) if not _pair_ok(a))
+        raise ScheduleError(f"restarts must be a list of [start, steps] integer pairs, got "
+                            f"{_shown(list(restarts[k]))}", request=instance.ids[k])
+    return _attempt_rules(instance, starts, np.asarray(keys, dtype=np.int64),
+                          pairs[:, 0].copy(), pairs[:, 1].copy())
+
+
+def _attempt_arrays(instance: Instance, arrays: tuple[Any, ...]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(position, q, e)`` given as arrays: integers, one length, positions in range and
+    grouped (non-decreasing)."""
+    if len(arrays) != 3:
+        raise ScheduleError("restarts as arrays must be (positions, starts, steps)")
+    out = []
+    for a in arrays:
+        arr = np.asarray(a)
+        if arr.ndim != 1 or arr.dtype.kind not in "iu" or arr.size != np.asarray(arrays[0]).size:
+            raise ScheduleError("restarts as arrays must be three integer vectors of one length")
+        out.append(np.array(arr, dtype=np.int64))
+    pos = out[0]
+    if pos.size and (pos.min() < 0 or pos.max() >= instance.n or np.any(np.diff(pos) < 0)):
+        raise ScheduleError("restarts as arrays: positions must be request positions, grouped "
+                            "in non-decreasing order")
+    return out[0], out[1], out[2]
+
+
+def _attempt_rules(instance: Instance, starts: np.ndarray, pos: np.ndarray, q: np.ndarray,
+                   e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rules of the module docstring on flat attempt arrays (grouped by request)."""
+    if not pos.size:
+        return _NO_ATTEMPTS
+    cap_column(q, "restart start", ids=[instance.ids[k] for k in pos.tolist()],
+               error=ScheduleError)
+    first = np.r_[True, pos[1:] != pos[:-1]]
+    j = np.arange(pos.size) - np.maximum.accumulate(np.where(first, np.arange(pos.size), 0))
+    o = instance.decode[pos]
+    bad = np.flatnonzero((e < 1) | (e > o - 1))
+    if bad.size:
+        i = int(bad[0])
+        raise ScheduleError(f"request {instance.ids[pos[i]]!r}: killed attempt {j[i] + 1} runs "
+                            f"{e[i]} steps (must be 1 .. o - 1 = {o[i] - 1}: a run of o steps "
+                            "completes)")
+    end = q + e
+    over = np.flatnonzero(~first[1:] & (q[1:] < end[:-1])) + 1
+    if over.size:
+        i = int(over[0])
+        raise ScheduleError(f"request {instance.ids[pos[i]]!r}: killed attempt {j[i] + 1} starts "
+                            f"at {q[i]}, before attempt {j[i]} ends at {end[i - 1]}")
+    last = np.r_[first[1:], True]
+    late = np.flatnonzero(last & (end > starts[pos]))
+    if late.size:
+        i = int(late[0])
+        raise ScheduleError(f"request {instance.ids[pos[i]]!r}: its last killed attempt ends at "
+                            f"{end[i]}, after its final start {int(starts[pos[i]])}")
+    for a in (pos, q, e):
+        a.setflags(write=False)
+    return pos, q, e
+
+
+def _position_key(instance: Instance, k: Any) -> int:
+    """A restarts key checked to be a request position (:class:`ScheduleError` if not)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < instance.n:
+        raise ScheduleError(f"restarts: {k!r} is not a request position of the instance")
+    return int(k)
+
+
+def _pair_ok(a: Any) -> bool:
+    """Whether ``a`` is a ``[start, steps]`` pair of integers within the cap."""
+    try:
+        _int_pair(a, "")
+    except ScheduleError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int_pairs(flat: list[Any]) -> np.ndarray | None:
+    """``flat`` as an ``(m, 2)`` int64 array of integer pairs, or None if any element is
+    not an integer (bools refused, integral floats accepted)."""
+    try:
+        arr = np.asarray(flat)
+    except (ValueError, TypeError):
+        return None
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.dtype.kind not in "iuf":
+        return None
+    if arr.dtype.kind == "f":
+        if not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
+            return None
+    elif any(type(v) is bool for a in flat for v in a):
+        return None
+    return arr.astype(np.int64)

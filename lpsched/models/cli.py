@@ -15,9 +15,10 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     inst = _instance_from(args)
     b = lower_bound(inst, args.method, max_columns=args.max_columns, time_limit=args.time_limit,
                     bucket_width=args.bucket_width, bucket_columns=args.bucket_columns)
+    fluid = _fluid(inst)
     if args.json:
         print(json.dumps({"instance": inst.name, "n": inst.n, "memory": inst.memory,
-                          **b.to_dict()}, indent=1))
+                          **b.to_dict(), **({"fluid": fluid} if fluid else {})}, indent=1))
         return 0
     print(f"instance     {inst.name} (n={inst.n}, M={inst.memory})")
     print(f"lower bound  {b.value}   ({b.method})")
@@ -27,7 +28,22 @@ def _cmd_bound(args: argparse.Namespace) -> int:
             v = b.details[k]
             print(f"  {k:<11}{v:.3f}" if isinstance(v, float) else f"  {k:<11}{v}")
     print(f"runtime      {b.runtime:.3f} s")
+    if fluid:
+        print("fluid (Ao et al.: bounds the throughput of a stationary process with this "
+              "mix, not this instance's objective)")
+        for k in ("arrival_rate", "max_rate", "load", "equilibrium_memory", "equilibrium_batch"):
+            print(f"  {k:<19}{fluid[k]}")
     return 0
+
+
+def _fluid(inst) -> dict | None:
+    """The fluid benchmark (:mod:`lpsched.fluid`) of an online instance (arrivals spread
+    over more than one step), else None."""
+    from lpsched.fluid import fluid_benchmark
+
+    if inst.n == 0 or int(inst.arrival.max()) == int(inst.arrival.min()):
+        return None
+    return fluid_benchmark(inst).to_dict()
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -62,7 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "tail and lifetime-configuration cuts, cut rounds until --time-limit; "
                     "formulations/colgen.md), best "
                     "(max of combinatorial and lp, or bucket when the LP is too large). "
-                    "Validity arguments: formulations/bounds.md.",
+                    "Validity arguments: formulations/bounds.md. For an online instance the "
+                    "fluid benchmark of Ao et al. (lpsched.fluid) is reported too: the largest "
+                    "arrival rate a stationary process with this mix can sustain, and the "
+                    "load; a throughput bound, not a bound on this objective.",
         epilog="examples:\n  lpsched bound tiny-1\n  lpsched bound tiny-3 --method lp --json\n"
                "  lpsched bound trace.csv --memory 65536 --method bucket")
     _add_instance_options(p)
