@@ -3,7 +3,8 @@
 ``lower_bound(instance, method=...) -> Bound`` with ``method`` one of
 
 * ``"combinatorial"`` - the largest of the combined decode/memory-area bound,
-  the mean-busy-time bound (:mod:`lpsched.models.combinatorial`), the disjoint-tail
+  the mean-busy-time bound (:mod:`lpsched.models.combinatorial`; with arrivals its
+  release-date form, :mod:`lpsched.models.release_bounds`), the disjoint-tail
   single-machine bound (:mod:`lpsched.models.tails`) and, for ``n <= 200``, the root
   bound of the branch-and-bound (:func:`lpsched.models.bnb.root_bound`: tails merged
   with area ranks);
@@ -89,6 +90,7 @@ from lpsched.models.combinatorial import (
     mean_busy_bound,
 )
 from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES
+from lpsched.models.release_bounds import release_busy_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
 from lpsched.stop import Deadline
@@ -235,8 +237,8 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 
 #: Components of a bound, simplest first: ``details["source"]`` is the first of them whose
 #: value is the bound (when several reach it, the simplest argument is named).
-SOURCES = ("decode", "area", "combined", "tail", "mean_busy", "bnb_root", "bucket", "lp",
-           "config")
+SOURCES = ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
+           "bucket", "lp", "config")
 
 Progress = Callable[[str], None]
 
@@ -257,6 +259,8 @@ def _cheap_parts(instance: Instance, max_bytes: float, note: Progress,
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
              "combined": combined_bound(instance), "tail": tail_bound(instance),
              "mean_busy": fractional_bound(mean_busy_bound(instance)), "bnb_root": 0}
+    if not instance.offline:  # offline, the discrete-step mean_busy is the stronger form
+        parts["release_busy"] = fractional_bound(release_busy_bound(instance))
     if instance.n <= ROOT_BOUND_MAX_N:
         refused = stage_refusal("branch-and-bound root bound", root_bytes(instance), max_bytes)
         if refused:

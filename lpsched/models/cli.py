@@ -71,11 +71,12 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     print(f"instance     {inst.name} (n={inst.n}, M={inst.memory})")
     named = b.method if source == b.method else f"{b.method}: the {source} bound"
     print(f"lower bound  {b.value}   ({named})")
-    for k in ("decode", "area", "combined", "tail", "mean_busy", "bnb_root", "lp_value",
+    for k in ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
+              "lp_value",
               "lp_status", "lp_cuts", "width", "columns"):
         if k in b.details:
             v = b.details[k]
-            print(f"  {k:<11}{v:.3f}" if isinstance(v, float) else f"  {k:<11}{v}")
+            print(f"  {k:<13}{v:.3f}" if isinstance(v, float) else f"  {k:<13}{v}")
     print(f"runtime      {b.runtime:.3f} s")
     return 0
 
