@@ -28,6 +28,7 @@ import numpy as np
 
 from lpsched.instance import Instance
 from lpsched.models.guard import estimate_model_bytes, format_bytes
+from lpsched.models.incumbent import serial_bytes
 from lpsched.models.windows import Windows
 
 __all__ = ["BUCKET_BYTES_PER_NONZERO", "bucket_nonzeros", "lp_bytes", "root_bytes",
@@ -38,9 +39,9 @@ BUCKET_BYTES_PER_NONZERO = 200.0
 
 
 def windows_bytes(instance: Instance) -> float:
-    """Peak bytes of the serial schedules behind the start windows (module docstring)."""
-    horizon = float(instance.arrival.max()) + float(instance.decode.astype(float).sum())
-    return 24.0 * (horizon + 2.0) + 200.0 * instance.n
+    """Peak bytes of the serial schedules behind the start windows (module docstring;
+    :func:`lpsched.models.incumbent.serial_bytes`)."""
+    return serial_bytes(instance)
 
 
 def root_bytes(instance: Instance) -> float:
@@ -52,7 +53,7 @@ def lp_bytes(instance: Instance, windows: Windows) -> float:
     """Peak bytes of the time-indexed LP relaxation on ``windows``."""
     columns = float(windows.sizes.astype(float).sum())
     nonzeros = float((windows.sizes.astype(float) * instance.decode).sum())
-    return estimate_model_bytes(int(columns), int(nonzeros))
+    return estimate_model_bytes(int(columns), int(nonzeros), horizon=int(windows.horizon))
 
 
 def bucket_nonzeros(instance: Instance, windows: Windows, width: int, levels: list[int]) -> float:

@@ -301,7 +301,8 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     Every stage estimates its memory first (:mod:`lpsched.models.bound_sizes`); one
     above ``max_bytes`` (default 2 GB) is skipped and ``details["refused"]`` gives the
     one-line reason. ``details["source"]`` names the component whose value is returned
-    (``"area"``, ``"mean_busy"``, ``"lp"``, ``"bucket"``, ...; :data:`SOURCES`).
+    (``"area"``, ``"mean_busy"``, ``"lp"``, ``"bucket"``, ...; :data:`SOURCES`);
+    ``details["lp_bound"]`` is the rounded LP (or bucket LP) bound when it was solved.
     ``progress``, if given, is called with the name of each stage as it starts.
 
     Example
@@ -369,6 +370,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         details = {**parts, "lp_value": lp.value, "lp_status": lp.status, "columns": lp.ncols,
                    "lp_cuts": len(lp.cut_rows)}
         solved = {"lp": int(lp.bound)} if lp.bound is not None else {}
+        details.update({"lp_bound": int(lp.bound)} if lp.bound is not None else {})
     else:
         note("bucket LP")
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
@@ -378,6 +380,7 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
         if "refused" in b.details:
             refusals.append(str(details.pop("refused")))
         solved = {"bucket": b.value} if b.details.get("source") == "bucket" else {}
+        details.update({"lp_bound": b.value} if solved else {})
     if method in ("lp", "bucket") and solved:
         return _finish(method, t0, solved, details, refusals)
     return _finish(method, t0, {**cheap, **solved}, details, refusals)

@@ -141,3 +141,24 @@ def test_cli_default_time_limit_and_progress(monkeypatch, capsys):
     assert main(["bound", "tiny-1", "--time-limit", "5"]) == 0
     cap = capsys.readouterr()
     assert seen["time_limit"] == 5.0 and cap.err == ""  # quick: no progress line
+
+
+@pytest.mark.parametrize("decode,arrival", [(10**11, 0), (4, 10**12)])
+def test_exact_models_refuse_huge_horizons_with_a_reason(decode, arrival):
+    """Issue 19 item 3: the warm start and the time-indexed build size their per-step
+    arrays first (decodes of 10^11 or arrivals of 10^12 steps: terabytes); they return the
+    sequential schedule and say why, instead of a MemoryError."""
+    from lpsched.check import check
+    from lpsched.solve import solve
+
+    inst = _huge(decode, arrival)
+    for algo in ("milp", "cpsat"):
+        t = time.perf_counter()
+        res = solve(inst, algo, time_limit=5)
+        assert time.perf_counter() - t < 6.0
+        assert res.status.value in ("optimal", "time_limit"), res.message
+        assert check(inst, res.schedule.starts).feasible
+        assert res.lower_bound <= res.objective
+        if algo == "milp":
+            assert "model not built: estimated" in res.message
+            assert res.stats["warm_start_from"] == "sequential"
