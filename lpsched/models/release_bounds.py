@@ -31,12 +31,14 @@ otherwise on a grid of prefixes, ``G_k`` taken from the largest computed ``k' <=
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import exact_lengths
 
-__all__ = ["release_busy_bound", "set_first_moments"]
+__all__ = ["RAMP_MAX_STEPS", "ramp_prefix_moments", "release_busy_bound", "set_first_moments"]
 
 DEFAULT_WORK = 4e7
 """Element operations allowed for the ``G_k`` (about a second of numpy)."""
@@ -89,28 +91,95 @@ def _prefix_grid(n: int, work: float) -> np.ndarray:
     return grid[grid >= 1]
 
 
-def release_busy_bound(instance: Instance, *, work: float = DEFAULT_WORK) -> float:
+def release_busy_bound(instance: Instance, *, work: float = DEFAULT_WORK,
+                       ramps: bool = True) -> float:
     """The release-date mean-busy-time bound (module docstring), a fractional lower bound
     on the optimal ``sum_i (c_i - a_i)``; round it with
-    :func:`lpsched.models.combinatorial.fractional_bound`. Offline it is at most the
-    discrete-step :func:`~lpsched.models.combinatorial.mean_busy_bound` (continuous time
-    loses ``r (1 - r/M) / 2`` per prefix, ``r`` the last partial step)."""
+    :func:`lpsched.models.combinatorial.fractional_bound`.
+
+    Per prefix ``S_k`` it takes the largest of the fluid first moment ``G_k``, the ramp
+    floors ``F_k`` and (``ramps=True``, while the horizon is at most
+    :data:`RAMP_MAX_STEPS`) the ramp-limited fluid ``R_k`` of :func:`ramp_prefix_moments`
+    (each a valid lower bound on the same ``Y_k``, so their maximum is). Offline and
+    without ``ramps`` it is at most the discrete-step
+    :func:`~lpsched.models.combinatorial.mean_busy_bound` (continuous time loses
+    ``r (1 - r/M) / 2`` per prefix, ``r`` the last partial step).
+    """
     s_x, o_x, A_x = exact_lengths(instance)
     s, o, A = (x.astype(float) for x in (s_x, o_x, A_x))
     n = instance.n
     order = np.lexsort((o, A))
     first = s * (o * (o + 1) / 2) + o * (o + 1) * (2 * o + 1) / 6  # A_i beta_i
-    # both sides less sum_{j <= k} A_j a_j (every term then non-negative: beta_j >= 1)
-    F = np.cumsum((first - A / 2.0)[order])
+    # Y_k = sum_{j <= k} A_j (B_j - a_j) (discrete steps; every bound below is on it)
+    half = np.cumsum(A[order]) / 2.0  # continuous mean busy times are B_j - 1/2
+    F = np.cumsum(first[order])
     if A_x.dtype == object:
         work = work / 50.0  # Python integers: about 50 times slower
     ks = _prefix_grid(n, work)
-    Gk = set_first_moments(instance.arrival, A_x, order, instance.memory, ks)
     G = np.full(n, -np.inf)
-    G[ks - 1] = Gk
-    G = np.maximum.accumulate(G)  # G_k >= G_{k'} for k' <= k
-    L = np.maximum(G, F)
+    G[ks - 1] = set_first_moments(instance.arrival, A_x, order, instance.memory, ks)
+    L = np.maximum(np.maximum.accumulate(G) + half, F)
+    if ramps:
+        R = ramp_prefix_moments(instance, order, work=work)
+        if R is not None:
+            L = np.maximum(L, R)
     wgt = 1.0 / A[order]
     dw = wgt - np.append(wgt[1:], 0.0)
-    busy = float(np.sum(dw * L))
-    return busy + n / 2.0 + float(np.sum(o - first / A))
+    return float(np.sum(dw * L)) + float(np.sum(o - first / A))
+
+
+#: Largest horizon (steps) of :func:`ramp_fluid_bound`'s per-step arrays (about 6 arrays
+#: of 8 bytes a step: 48 MB at this size).
+RAMP_MAX_STEPS = 1_000_000
+
+
+def _ramp_horizon(instance: Instance) -> int:
+    """A step by which the ramp-limited fluid has done all the work: the last request's
+    ramp ends by ``max(a) + max(o)``, and the machine is never idle while work waits, so
+    ``ceil(sum A / M)`` more steps suffice."""
+    A = float(instance.area.astype(float).sum())
+    return int(instance.arrival.max() + instance.decode.max()
+               + math.ceil(A / instance.memory) + 2)
+
+
+def ramp_prefix_moments(instance: Instance, order: np.ndarray, *,
+                        work: float = DEFAULT_WORK) -> np.ndarray | None:
+    """``R_k <= Y_k = sum_{j in S_k} A_j (B_j - a_j)`` for every prefix ``S_k = order[:k]``
+    (``formulations/trace_bounds.md``, "ramp-limited fluid"): the work of request ``j``
+    becomes available along its own ramp from its arrival (``s_j + d`` tokens in step
+    ``a_j + d``), and a machine of speed ``M`` serves what is available; its cumulative
+    service ``W*(t) = M t + min_{u <= t} (Avail(u) - M u)`` (min-plus convolution) is at
+    least any schedule's, so its first moment ``sum_t (A(S_k) - W*(t))`` is at most
+    theirs. Exact in integer steps; computed on a grid of prefixes (``O(T)`` each for a
+    horizon of ``T`` steps) and carried to the prefixes above each grid point.
+
+    None when the horizon exceeds :data:`RAMP_MAX_STEPS` or the integer sums could pass
+    ``2^62``.
+    """
+    T = _ramp_horizon(instance)
+    s, o, a = (x.astype(np.int64) for x in (instance.prefill, instance.decode,
+                                              instance.arrival))
+    A = s * o + o * (o + 1) // 2
+    if T > RAMP_MAX_STEPS or float(T) * float(A.astype(float).sum()) * 2 >= 2.0 ** 62:
+        return None
+    M = int(instance.memory)
+    ks = _prefix_grid(instance.n, work / 6.0 * instance.n / max(1.0, float(T)))
+    const = np.zeros(T + 2, dtype=np.int64)  # ramp s_j + t - a_j on steps a_j+1 .. a_j+o_j
+    slope = np.zeros(T + 2, dtype=np.int64)
+    t = np.arange(T + 1, dtype=np.int64)
+    out = np.full(instance.n, -np.inf)
+    done, area, released = 0, 0, 0
+    for k in ks.tolist():
+        new = order[done:k]
+        np.add.at(const, a[new] + 1, s[new] - a[new])
+        np.add.at(const, a[new] + o[new] + 1, -(s[new] - a[new]))
+        np.add.at(slope, a[new] + 1, 1)
+        np.add.at(slope, a[new] + o[new] + 1, -1)
+        area += int(A[new].sum())
+        released += int(np.dot(A[new], a[new]))
+        done = k
+        per_step = np.cumsum(const[: T + 1]) + t * np.cumsum(slope[: T + 1])
+        avail = np.cumsum(per_step)  # work released along the ramps by the end of step t
+        served = M * t + np.minimum.accumulate(avail - M * t)  # W*(t); W*(T) = area
+        out[k - 1] = float(int(np.sum(area - served[:T])) - released)
+    return np.maximum.accumulate(out)

@@ -18,7 +18,7 @@ from lpsched.generators import random_instance
 from lpsched.instance import Instance
 from lpsched.models.bounds import lower_bound
 from lpsched.models.combinatorial import decode_bound, fractional_bound, mean_busy_bound
-from lpsched.models.release_bounds import _prefix_grid, release_busy_bound
+from lpsched.models.release_bounds import _prefix_grid, ramp_prefix_moments, release_busy_bound
 from lpsched.solve import solve
 from tests.oracle_bb import bb_optimum
 from tests.strategies import instances
@@ -57,11 +57,40 @@ def reference_release_busy(M: int, prefill, decode, arrival) -> Fraction:
             + sum(o - Fraction(m, area) - a for area, o, m, a in jobs))
 
 
+def reference_ramp_moments(M: int, prefill, decode, arrival, order) -> list[int]:
+    """``R_k`` by a plain step-by-step queue (no code of the package): the requests
+    ``order[:k]`` release ``s + d`` tokens of work in step ``a + d``; each step serves
+    ``min(M, backlog)``; ``R_k`` is the served work's first moment less sum A_j a_j."""
+    out = []
+    for k in range(1, len(order) + 1):
+        jobs = [(prefill[j], decode[j], arrival[j]) for j in order[:k]]
+        horizon = max(a + o for _, o, a in jobs) + sum(s * o + o * (o + 1) // 2
+                                                      for s, o, _ in jobs) // M + 2
+        backlog, moment = 0, 0
+        for t in range(1, horizon + 1):
+            backlog += sum(s + t - a for s, o, a in jobs if a < t <= a + o)
+            served = min(M, backlog)
+            moment += t * served
+            backlog -= served
+        assert backlog == 0
+        out.append(moment - sum((s * o + o * (o + 1) // 2) * a for s, o, a in jobs))
+    return out
+
+
 @settings(max_examples=300, **SETTINGS)
 @given(instances(max_n=5, max_memory=14, max_decode=5, arrivals=None, max_arrival=8))
 def test_release_busy_bound_never_above_the_optimum(inst):
     rb = release_busy_bound(inst)
     assert rb <= _opt(inst) + 1e-9
+    plain = release_busy_bound(inst, ramps=False)
+    assert plain <= rb + 1e-9  # the ramp-limited fluid only adds a lower bound per prefix
+    order = np.lexsort((inst.decode, inst.area))
+    R = ramp_prefix_moments(inst, order)
+    assert R is not None
+    assert R.tolist() == reference_ramp_moments(inst.memory, inst.prefill.tolist(),
+                                                inst.decode.tolist(), inst.arrival.tolist(),
+                                                order.tolist())
+    rb = plain
     ref = reference_release_busy(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
                                  inst.arrival.tolist())
     assert abs(rb - float(ref)) < 1e-9 * max(1.0, abs(float(ref)))  # float sums vs exact
@@ -82,8 +111,14 @@ def test_release_busy_hand_case():
     The optimum is 4: started at their arrivals both run in step 2 (3 + 2 > 4)."""
     inst = Instance.from_arrays(4, [1, 1], [2, 1], [0, 1])
     assert reference_release_busy(4, [1, 1], [2, 1], [0, 1]) == Fraction(3)
-    assert abs(release_busy_bound(inst) - 3.0) < 1e-12  # exact in binary: small integers
-    assert _opt(inst) == 4
+    # exact in binary: small integers and halves
+    assert abs(release_busy_bound(inst, ramps=False) - 3.0) < 1e-12
+    # ramps: (1,1,1) serves 2 in step 2 (R_1 = 4 - 2 = 2, F_1 = 2); with (1,2,0) step 1
+    # serves 2, step 2 serves 3 + 2 = 5 > M = 4, one token waits for step 3:
+    # 2 + 2*4 + 3*1 = 13, less 2*1: R_2 = 11 > F_2 = 10. Busy: (1/2 - 1/5) 2 + 11/5 = 2.8,
+    # plus sum (o - beta) = 0 + 2/5: 3.2, so the bound is 4 = the optimum.
+    assert abs(release_busy_bound(inst) - 3.2) < 1e-12
+    assert _opt(inst) == 4 == fractional_bound(release_busy_bound(inst))
 
 
 def test_release_busy_beats_the_area_and_decode_bounds_under_load():
