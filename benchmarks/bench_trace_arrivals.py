@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_trace_bounds import command  # noqa: E402
-from bench_trace_windows import BEFORE, arxiv_window, conv_window  # noqa: E402
+from bench_trace_windows import BEFORE, _no_ramps, arxiv_window, conv_window  # noqa: E402
 from common import appending_rows, machine, write_results  # noqa: E402
 
 from lpsched.models.bounds import lower_bound  # noqa: E402
@@ -56,7 +56,7 @@ def one(inst, args) -> dict:
                 "bound_before": before, "bound": b.value, "bound_src": d["source"],
                 "bound_s": round(b.runtime, 1), "gap_before": round(1 - before / best, 4),
                 "gap": round(1 - b.value / best, 4), "decode": d["decode"], "area": d["area"],
-                "release_busy": d.get("release_busy", "")})
+                "release_busy": d.get("release_busy", ""), "rb_no_ramps": _no_ramps(inst)})
     for algo in ALGOS:
         row[algo + "_r"] = round(objs[algo] / best, 4)
     return row

@@ -54,6 +54,8 @@ from common import appending_rows, machine, write_results  # noqa: E402
 
 from lpsched.instance import Instance  # noqa: E402
 from lpsched.models.bounds import lower_bound  # noqa: E402
+from lpsched.models.combinatorial import fractional_bound  # noqa: E402
+from lpsched.models.release_bounds import release_busy_bound  # noqa: E402
 from lpsched.solve import solve  # noqa: E402
 from lpsched.traces import read_trace_columns  # noqa: E402
 
@@ -95,6 +97,11 @@ def scaled(inst: Instance, scale: float) -> Instance:
     return Instance.from_arrays(M, s, o, a, name=inst.name + f"-x{scale:g}")
 
 
+def _no_ramps(inst: Instance):
+    """``release_busy`` without the ramp-limited fluid (its first form), or "" offline."""
+    return "" if inst.offline else fractional_bound(release_busy_bound(inst, ramps=False))
+
+
 BEFORE = ("decode", "area", "combined", "tail", "mean_busy", "bnb_root", "lp_bound")
 
 
@@ -112,6 +119,7 @@ def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
             "gap": round(1 - bound / best_sched, 4),
             "bound_gap_opt": "" if opt is None else round(1 - bound / opt, 4),
             "decode": d["decode"], "area": d["area"], "release_busy": d.get("release_busy", ""),
+                "rb_no_ramps": _no_ramps(inst),
             "lp_bound": d.get("lp_bound", ""), "bound_s": round(b.runtime, 2)}
 
 
