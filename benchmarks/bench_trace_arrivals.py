@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,11 +28,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_trace_bounds import command  # noqa: E402
-from bench_trace_windows import BEFORE, _no_ramps, arxiv_window, conv_window  # noqa: E402
+from bench_trace_windows import (  # noqa: E402
+    BEFORE,
+    _no_ramps,
+    arxiv_window,
+    conv_window,
+    run_heuristics,
+)
 from common import appending_rows, machine, write_results  # noqa: E402
 
 from lpsched.models.bounds import lower_bound  # noqa: E402
-from lpsched.solve import solve  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "trace_arrivals"
 ALGOS = ["mc-sf", "sorted-f-cont", "smith-area", "local-search"]
@@ -41,13 +45,7 @@ ALGOS = ["mc-sf", "sorted-f-cont", "smith-area", "local-search"]
 
 def one(inst, args) -> dict:
     row: dict = {}
-    objs = {}
-    for algo in ALGOS:
-        t = time.perf_counter()
-        res = solve(inst, algo, time_limit=args.ls_time if algo == "local-search" else 60)
-        assert res.schedule is not None and res.status.value != "error", (algo, res.message)
-        objs[algo] = int(res.objective)
-        row[algo + "_s"] = round(time.perf_counter() - t, 1)
+    objs = run_heuristics(inst, ALGOS, args.ls_time, row)
     best = min(objs.values())
     b = lower_bound(inst, "best", time_limit=args.bound_time)
     d = b.details

@@ -123,15 +123,22 @@ def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
             "lp_bound": d.get("lp_bound", ""), "bound_s": round(b.runtime, 2)}
 
 
-def measure(inst: Instance, args, prove: bool) -> dict:
-    row: dict = {"exact_status": "", "exact_lb": ""}
+def run_heuristics(inst: Instance, algos: list[str], ls_time: float, row: dict) -> dict:
+    """Objective of each of ``algos`` (local search for ``ls_time`` s, the others up to
+    60 s) through :func:`lpsched.solve.solve` (checked); their seconds go to ``row``."""
     objs = {}
-    for algo in HEURISTICS:
+    for algo in algos:
         t = time.perf_counter()
-        res = solve(inst, algo, time_limit=args.ls_time if algo == "local-search" else 60)
+        res = solve(inst, algo, time_limit=ls_time if algo == "local-search" else 60)
         assert res.schedule is not None and res.status.value != "error", (algo, res.message)
         objs[algo] = int(res.objective)
         row[algo + "_s"] = round(time.perf_counter() - t, 2)
+    return objs
+
+
+def measure(inst: Instance, args, prove: bool) -> dict:
+    row: dict = {"exact_status": "", "exact_lb": ""}
+    objs = run_heuristics(inst, HEURISTICS, args.ls_time, row)
     if prove:
         # one thread (the default of both); the exact solvers start from local search
         res = solve(inst, args.prover, time_limit=args.prove_time)
