@@ -251,15 +251,35 @@ def _source(value: int, candidates: dict[str, int]) -> str:
     return max(candidates, key=lambda k: candidates[k])
 
 
-def _cheap_parts(instance: Instance, max_bytes: float, note: Progress,
-                 refusals: list[str]) -> dict[str, int]:
+#: Element operations per second assumed when a cheap bound is sized against the time left
+#: (numpy on the shared 2-core benchmark machine under load, conservatively).
+OPS_PER_SECOND = 3e7
+
+
+def _cheap_parts(instance: Instance, max_bytes: float, note: Progress, refusals: list[str],
+                 left: Callable[[], float | None]) -> dict[str, int]:
     """The combinatorial bounds (``O(n log n)`` to ``O(n d)`` each; the root bound of the
-    branch-and-bound only for ``n <=`` :data:`ROOT_BOUND_MAX_N` and under the memory guard)."""
+    branch-and-bound only for ``n <=`` :data:`ROOT_BOUND_MAX_N` and under the memory guard).
+    The ``O(n d)`` tail bound and the release-date bound are sized against the time
+    ``left()`` first (:data:`OPS_PER_SECOND`) and skipped, with a reason, when they would
+    not fit."""
     note("combinatorial bounds")
     parts = {"decode": decode_bound(instance), "area": area_bound(instance),
-             "combined": combined_bound(instance), "tail": tail_bound(instance),
+             "combined": combined_bound(instance), "tail": 0,
              "mean_busy": fractional_bound(mean_busy_bound(instance)), "bnb_root": 0}
-    if not instance.offline:  # offline, the discrete-step mean_busy is the stronger form
+
+    def fits(ops: float, what: str) -> bool:
+        budget = left()
+        if budget is None or ops <= OPS_PER_SECOND * budget:
+            return True
+        refusals.append(f"{what} skipped: about {ops / OPS_PER_SECOND:.1f} s of work, "
+                        f"{max(budget, 0.0):.1f} s left")
+        return False
+
+    if fits(float(instance.n) * np.unique(instance.peak).size, "tail bound"):
+        parts["tail"] = tail_bound(instance)
+    if not instance.offline and fits(3e7, "release-date bound"):  # its work budgets
+        # offline, the discrete-step mean_busy is the stronger form
         parts["release_busy"] = fractional_bound(release_busy_bound(instance))
     if instance.n <= ROOT_BOUND_MAX_N:
         refused = stage_refusal("branch-and-bound root bound", root_bytes(instance), max_bytes)
@@ -326,13 +346,14 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     t0 = time.perf_counter()
     note: Progress = progress if progress is not None else (lambda stage: None)
     refusals: list[str] = []
-    parts = _cheap_parts(instance, max_bytes, note, refusals)
-    cheap = {k: v for k, v in parts.items()}
-    if method == "combinatorial":
-        return _finish(method, t0, cheap, dict(parts), refusals)
 
     def left() -> float | None:
         return None if time_limit is None else time_limit - (time.perf_counter() - t0)
+
+    parts = _cheap_parts(instance, max_bytes, note, refusals, left)
+    cheap = {k: v for k, v in parts.items()}
+    if method == "combinatorial":
+        return _finish(method, t0, cheap, dict(parts), refusals)
 
     refused = stage_refusal("start windows (serial schedules)", windows_bytes(instance),
                             max_bytes)

@@ -162,3 +162,16 @@ def test_exact_models_refuse_huge_horizons_with_a_reason(decode, arrival):
         if algo == "milp":
             assert "model not built: estimated" in res.message
             assert res.stats["warm_start_from"] == "sequential"
+
+
+def test_cheap_bounds_are_sized_against_the_time_left():
+    """The O(n d) tail bound and the release-date bound are skipped, with a reason, when
+    the time limit cannot pay for them; the call still honours its limit."""
+    inst = random_instance(3000, 5000, 4, max_decode=400, max_prefill=2000, max_arrival=60000)
+    t = time.perf_counter()
+    b = lower_bound(inst, "best", time_limit=0.01)
+    assert time.perf_counter() - t < 1.0  # L + max(1 s, 5%)
+    assert "tail bound skipped" in b.details["refused"]
+    assert "release-date bound skipped" in b.details["refused"]
+    assert b.details["tail"] == 0 and "release_busy" not in b.details
+    assert _named_value(b) == b.value >= b.details["decode"]
