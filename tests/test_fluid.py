@@ -19,7 +19,7 @@ from lpsched.check import check
 from lpsched.cli import main
 from lpsched.fluid import fluid_benchmark
 from lpsched.instance import Instance
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _area(inst):
@@ -36,7 +36,7 @@ def test_step_model_closed_form():
     assert fb.stable and fluid_benchmark(inst, arrival_rate=5.0).stable is False
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(max_examples=examples(50))
 @given(inst=instances(max_n=8, max_memory=80, max_decode=20),
        d=st.tuples(st.floats(0.01, 2), st.floats(0, 0.1), st.floats(0, 0.01)),
        frac=st.floats(0.05, 0.99))
@@ -54,7 +54,7 @@ def test_linear_iteration_equilibrium_is_a_fixed_point(inst, d, frac):
     assert at.load == pytest.approx(1.0, rel=1e-12)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=10, max_memory=40, max_decode=12, arrivals=True),
        algo=st.sampled_from(["mc-sf", "wait", "nested-wait", "fcfs", "gsa"]))
 def test_completed_areas_never_exceed_m_t(inst, algo):

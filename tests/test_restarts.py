@@ -19,7 +19,7 @@ from lpsched.errors import InstanceError
 from lpsched.instance import Instance, Request
 from lpsched.predictions import interval_predictions, validate_intervals
 from lpsched.schedule import Result, Schedule, ScheduleError, SolveStatus, read_schedule
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 INST = Instance(10, [Request("a", 2, 4), Request("b", 1, 3, arrival=1)], name="restart")
 
@@ -76,7 +76,7 @@ def test_restarts_round_trip_through_the_schedule_file(tmp_path):
         read_schedule(path, INST)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=4, max_memory=25, max_decode=8), data=st.data())
 def test_checker_memory_counts_every_attempt(inst, data):
     """Random attempts before each final start: the checker's profile equals the naive sum."""
@@ -115,7 +115,7 @@ def test_interval_validation_refuses_bad_data_naming_the_request():
     assert iv.as_pairs() == [[2, 8], [3, 3]] and iv.accuracy == 0.25
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=200, max_decode=150),
        alpha=st.floats(0.05, 1.0), seed=st.integers(0, 5))
 def test_generated_intervals_contain_the_truth_at_the_asked_accuracy(inst, alpha, seed):

@@ -3,30 +3,82 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+import time
 
 __all__ = ["register"]
+
+
+DEFAULT_BOUND_TIME_LIMIT = 60.0
+"""``lpsched bound``'s default ``--time-limit`` (seconds)."""
+
+PROGRESS_AFTER = 3.0
+"""Seconds after which ``lpsched bound`` reports progress on stderr (then every 5 s)."""
+
+
+class _Progress:
+    """Progress of ``lpsched bound`` on stderr: nothing during the first
+    :data:`PROGRESS_AFTER` seconds, then a line every 5 s naming the stage, the elapsed
+    time and the limit (a daemon thread; :meth:`stop` ends it)."""
+
+    def __init__(self, limit: float) -> None:
+        import threading
+
+        self.limit, self.stage = limit, "starting"
+        self.t0 = time.perf_counter()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def __call__(self, stage: str) -> None:
+        self.stage = stage
+
+    def _run(self) -> None:
+        wait = PROGRESS_AFTER
+        while not self._done.wait(wait):
+            print(f"lpsched bound: {time.perf_counter() - self.t0:.0f} s, {self.stage} "
+                  f"(time limit {self.limit:g} s)", file=sys.stderr, flush=True)
+            wait = 5.0
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _cmd_bound(args: argparse.Namespace) -> int:
     from lpsched.cli import _instance_from
     from lpsched.models.bounds import lower_bound
+    from lpsched.stop import check_time_limit
 
+    limit = check_time_limit(args.time_limit, "--time-limit")
     inst = _instance_from(args)
-    b = lower_bound(inst, args.method, max_columns=args.max_columns, time_limit=args.time_limit,
-                    bucket_width=args.bucket_width, bucket_columns=args.bucket_columns)
+    progress = _Progress(limit or DEFAULT_BOUND_TIME_LIMIT)
+    try:
+        b = lower_bound(inst, args.method, max_columns=args.max_columns, time_limit=limit,
+                        bucket_width=args.bucket_width, bucket_columns=args.bucket_columns,
+                        progress=progress)
+    finally:
+        progress.stop()
+    source = b.details.get("source", b.method)
+    if "refused" in b.details:
+        print(f"lpsched bound: {b.details['refused']}; returned the {source} bound",
+              file=sys.stderr)
     fluid = _fluid(inst)
-    if args.json:
-        print(json.dumps({"instance": inst.name, "n": inst.n, "memory": inst.memory,
-                          **b.to_dict(), **({"fluid": fluid} if fluid else {})}, indent=1))
+    from lpsched.cli import emit_json
+
+    if emit_json(args, {"instance": inst.name, "n": inst.n, "memory": inst.memory,
+                        **b.to_dict(), **({"fluid": fluid} if fluid else {})},
+                 what="bound file"):
         return 0
     print(f"instance     {inst.name} (n={inst.n}, M={inst.memory})")
-    print(f"lower bound  {b.value}   ({b.method})")
-    for k in ("decode", "area", "combined", "tail", "lp_value", "lp_status", "lp_cuts", "width", "columns",
-              "best_of"):
+    named = b.method if source == b.method else f"{b.method}: the {source} bound"
+    print(f"lower bound  {b.value}   ({named})")
+    for k in ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
+              "lp_value",
+              "lp_status", "lp_cuts", "width", "columns"):
         if k in b.details:
             v = b.details[k]
-            print(f"  {k:<11}{v:.3f}" if isinstance(v, float) else f"  {k:<11}{v}")
+            print(f"  {k:<13}{v:.3f}" if isinstance(v, float) else f"  {k:<13}{v}")
     print(f"runtime      {b.runtime:.3f} s")
     if fluid:
         print("fluid (Ao et al.: bounds the throughput of a stationary process with this "
@@ -47,7 +99,6 @@ def _fluid(inst) -> dict | None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    import sys
 
     from lpsched.cli import _instance_from
     from lpsched.models.export import export_model
@@ -78,22 +129,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "tail and lifetime-configuration cuts, cut rounds until --time-limit; "
                     "formulations/colgen.md), best "
                     "(max of combinatorial and lp, or bucket when the LP is too large). "
-                    "Validity arguments: formulations/bounds.md. For an online instance the "
-                    "fluid benchmark of Ao et al. (lpsched.fluid) is reported too: the largest "
-                    "arrival rate a stationary process with this mix can sustain, and the "
-                    "load; a throughput bound, not a bound on this objective.",
+                    "The output names the bound whose value is returned; after 3 s a "
+                    "progress line goes to stderr every 5 s; a stage whose estimated memory "
+                    "is above 2 GB is skipped with a one-line reason on stderr. "
+                    "For an online instance the fluid benchmark of Ao et al. (lpsched.fluid) "
+                    "is reported too: the largest arrival rate a stationary process with this "
+                    "mix can sustain, and the load; a throughput bound, not a bound on this "
+                    "objective. Validity arguments: formulations/bounds.md.",
         epilog="examples:\n  lpsched bound tiny-1\n  lpsched bound tiny-3 --method lp --json\n"
                "  lpsched bound trace.csv --memory 65536 --method bucket")
     _add_instance_options(p)
     p.add_argument("--method", choices=METHODS, default="best", help="bound (default: best)")
-    p.add_argument("--json", action="store_true", help="print JSON (lower_bound, method, ...)")
+    from lpsched.cli import _add_json_options
+
+    _add_json_options(p, "bound (lower_bound, method, ...)")
     p.add_argument("--max-columns", type=int, default=150_000,
                    help="largest time-indexed LP solved by 'best' (else bucket); default 150000")
     p.add_argument("--bucket-columns", type=int, default=30_000,
                    help="target size of the bucket LP (sets the bucket width); default 30000")
     p.add_argument("--bucket-width", type=int, default=None,
                    help="bucket width in steps for 'bucket' (default: automatic)")
-    p.add_argument("--time-limit", type=float, default=None, help="LP time limit in seconds")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_BOUND_TIME_LIMIT,
+                   help="wall-clock limit of the whole bound in seconds (default 60); the "
+                        "stages still running at the limit are dropped and the best bound "
+                        "found so far is returned")
     p.set_defaults(func=_cmd_bound)
 
     p = subparsers.add_parser(

@@ -36,8 +36,25 @@ import numpy as np
 from lpsched.instance import Instance
 from lpsched.stop import Deadline
 
-__all__ = ["area_bound", "combined_bound", "decode_bound", "fractional_bound",
+__all__ = ["area_bound", "combined_bound", "decode_bound", "exact_lengths", "fractional_bound",
            "mean_busy_bound", "srpt_fluid_sum"]
+
+_INT64_SAFE = 1 << 62
+
+
+def exact_lengths(instance: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(s, o, A)`` as ``int64`` arrays, or as arrays of Python integers (``dtype=object``)
+    when the sums the bounds form (``n`` times the largest area, or the largest first moment
+    ``s o^2 + o^3``) could pass ``2^62``: the bounds' integer arithmetic then stays exact
+    instead of wrapping (lengths up to the input cap, e.g. decodes of ``10^9``)."""
+    s, o = instance.prefill, instance.decode
+    om, pm = float(o.max()), float((s + o).max())
+    if instance.n * pm * om * (om + 1.0) < _INT64_SAFE:
+        s64, o64 = s.astype(np.int64), o.astype(np.int64)
+        return s64, o64, s64 * o64 + o64 * (o64 + 1) // 2
+    so = np.array([int(x) for x in s.tolist()], dtype=object)
+    oo = np.array([int(x) for x in o.tolist()], dtype=object)
+    return so, oo, so * oo + oo * (oo + 1) // 2
 
 
 def decode_bound(instance: Instance) -> int:
@@ -77,7 +94,7 @@ def srpt_fluid_sum(sizes: np.ndarray, releases: np.ndarray, rate: float) -> floa
 
 def area_bound(instance: Instance) -> int:
     """The memory-area bound (see module docstring), rounded up to an integer."""
-    A, M, a = instance.area, instance.memory, instance.arrival
+    A, M, a = exact_lengths(instance)[2], instance.memory, instance.arrival
     if instance.offline:
         prefix = np.cumsum(np.sort(A))
         return int(np.sum(-(-prefix // M)))  # sum_k ceil(P_k / M)
@@ -88,8 +105,9 @@ def area_bound(instance: Instance) -> int:
 def combined_bound(instance: Instance) -> int:
     """The best combinatorial bound: per-rank max of decode and area bounds (offline)."""
     if instance.offline:
-        o_sorted = np.sort(instance.decode)
-        prefix = np.cumsum(np.sort(instance.area))
+        _, o, A = exact_lengths(instance)
+        o_sorted = np.sort(o)
+        prefix = np.cumsum(np.sort(A))
         return int(np.sum(np.maximum(o_sorted, -(-prefix // instance.memory))))
     return max(decode_bound(instance), area_bound(instance))
 
@@ -143,7 +161,7 @@ def _earliest_fill(X: np.ndarray, M: int) -> np.ndarray:
     ``g(X) = M q (q + 1) / 2 + r (q + 1)`` (exact integers; ``int64`` is enough while
     ``M q^2 < 9e18``, i.e. total areas below about ``3e9 sqrt(M)``).
     """
-    q, r = np.divmod(X, M)
+    q, r = X // M, X % M  # (divmod has no object-dtype loop)
     return M * (q * (q + 1) // 2) + r * (q + 1)
 
 
@@ -174,14 +192,13 @@ def mean_busy_bound(instance: Instance) -> float:
     """
     if not instance.offline:
         return float(decode_bound(instance))
-    s = instance.prefill.astype(np.int64)
-    o = instance.decode.astype(np.int64)
-    A = instance.area.astype(np.int64)
-    order = np.lexsort((o, A))
+    s, o, A = exact_lengths(instance)
+    order = np.lexsort((o.astype(float), A.astype(float))) if A.dtype == object \
+        else np.lexsort((o, A))
     s, o, A = s[order], o[order], A[order]
     first_moment = s * (o * (o + 1) // 2) + o * (o + 1) * (2 * o + 1) // 6  # A_i beta_i
     L = np.maximum(_earliest_fill(np.cumsum(A), instance.memory), np.cumsum(first_moment))
-    w = 1.0 / A
+    w = 1.0 / A.astype(float)
     dw = w - np.append(w[1:], 0.0)
     busy = float(np.sum(dw * L.astype(float)))
-    return busy + float(np.sum(o)) - float(np.sum(first_moment / A))
+    return busy + float(np.sum(o)) - float(np.sum(first_moment.astype(float) / A.astype(float)))

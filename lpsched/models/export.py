@@ -75,22 +75,25 @@ def export_model(instance: Instance, path: str | Path, *, model: str = "time-ind
     guard = _SizeGuard(instance, fmt, force, max_model_bytes, max_file_bytes, progress)
     lb_rest = combined_bound_without_each(instance)
     guard.check(*smallest_time_indexed_size(instance, lb_rest, combined_bound(instance)),
-                at_least=True)
+                at_least=True, horizon=int((instance.arrival + instance.decode).max()))
     if instance.n > 200:
         guard.say(f"computing the start windows of {instance.n} requests (serial schedules)")
     w = start_windows(instance, lb_rest=lb_rest)
     columns, nnz = time_indexed_size(instance, w)
-    guard.check(columns, nnz)
+    guard.check(columns, nnz, horizon=w.horizon)
     guard.tell(f"building the {model} model: {columns:,} columns, {nnz:,} memory non-zeros, "
                f"about {format_bytes(guard.memory)} of memory")
     m = build_time_indexed(instance, windows=w, relax=(model == "lp-relaxation"),
                            warm_start=False, progress=guard.rows if guard.large else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     guard.tell(f"writing {path} (about {format_bytes(guard.file)})")
-    if fmt == "mps":
-        m.problem.writeMPS(str(path))
-    else:
-        m.problem.writeLP(str(path))
+    from lpsched.paths import atomic_output
+
+    with atomic_output(path, what="model file") as tmp:  # a crash leaves no half file
+        if fmt == "mps":
+            m.problem.writeMPS(str(tmp))
+        else:
+            m.problem.writeLP(str(tmp))
     guard.tell(f"wrote {format_bytes(path.stat().st_size)}")
     return path
 
@@ -125,9 +128,9 @@ class _SizeGuard:
             self.decile = done * 10 // total
             self.tell(f"  {done:,} of {total:,} memory rows")
 
-    def check(self, columns: int, nnz: int, at_least: bool = False) -> None:
+    def check(self, columns: int, nnz: int, at_least: bool = False, horizon: int = 0) -> None:
         """Refuse (:class:`ModelTooLarge`) a model of this size above the caps, unless forced."""
-        self.memory = estimate_model_bytes(columns, nnz, "export")
+        self.memory = estimate_model_bytes(columns, nnz, "export", horizon)
         self.file = estimate_file_bytes(columns, nnz, self.fmt)
         over = self.memory > self.max_model_bytes or self.file > self.max_file_bytes
         if not over:

@@ -154,12 +154,19 @@ def smallest_time_indexed_size(instance: Instance, lb_rest: np.ndarray,
     return int(sizes.sum()), int((sizes * instance.decode).sum())
 
 
-def estimate_model_bytes(columns: int, nonzeros: int, engine: str = "highspy") -> float:
+#: Bytes per step of the horizon that the time-indexed build allocates whatever the number
+#: of columns (the per-step arrays of :func:`lpsched.models.arrays.memory_steps` and the
+#: step-to-row map): they dominate when arrivals are far apart (arrivals of 10^12 steps).
+HORIZON_BYTES = 56.0
+
+
+def estimate_model_bytes(columns: int, nonzeros: int, engine: str = "highspy",
+                         horizon: int = 0) -> float:
     """Estimated peak resident bytes of building and solving the time-indexed model with
     ``columns`` start variables and ``nonzeros`` memory non-zeros (engine ``highspy``,
-    ``pulp`` or ``export``)."""
+    ``pulp`` or ``export``) over ``horizon`` steps (:data:`HORIZON_BYTES` each)."""
     a, b, c = MILP_BYTES[engine]
-    return a * nonzeros + b * columns + c
+    return a * nonzeros + b * columns + c + HORIZON_BYTES * float(horizon)
 
 
 def estimate_file_bytes(columns: int, nonzeros: int, fmt: str = "mps") -> float:

@@ -36,8 +36,9 @@ from lpsched.options import OptionError
 from lpsched.schedule import sequential_starts
 from lpsched.stop import Deadline
 
-__all__ = ["WARM_STARTS", "best_serial_schedule", "improve_schedule",
-           "serial_incumbent", "serial_orders", "serial_schedule", "solver_incumbent",
+__all__ = ["MAX_SERIAL_BYTES", "WARM_STARTS", "best_serial_schedule", "improve_schedule",
+           "serial_bytes", "serial_incumbent", "serial_orders", "serial_schedule",
+           "solver_incumbent",
            "warm_start", "warm_start_budget"]
 
 WARM_STARTS = ("serial", "local-search")
@@ -140,6 +141,22 @@ def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadlin
     return deadline.share(0.1, at_most=10.0)
 
 
+MAX_SERIAL_BYTES = 2e9
+"""Largest estimated memory (bytes) of the serial schedules a warm start runs (the exact
+models' guard, :data:`lpsched.models.guard.DEFAULT_MAX_MODEL_BYTES`); above it the warm
+start is the sequential schedule (``O(n)``)."""
+
+
+def serial_bytes(instance: Instance) -> float:
+    """Peak bytes of the serial schedules (and local search's decoder) on ``instance``: a
+    dense ``int64`` memory profile over the makespan, grown by doubling (24 bytes per
+    step), and the ramp of the longest decode. The makespan of a serial schedule is at most
+    ``max_i a_i + sum_i o_i`` (each request starts by the end of the previous one in its
+    order, or at its arrival)."""
+    horizon = float(instance.arrival.max()) + float(instance.decode.astype(float).sum())
+    return 24.0 * (horizon + 2.0) + 16.0 * float(instance.decode.max()) + 200.0 * instance.n
+
+
 #: Share of the warm-start budget given to the serial schedules when the method is
 #: local search (which gets the rest).
 SERIAL_SHARE = 0.1
@@ -162,6 +179,14 @@ def warm_start(instance: Instance, method: str = "local-search", *,
         raise OptionError(f"unknown warm_start {method!r}; choose one of {', '.join(WARM_STARTS)}")
     budget = Deadline.coerce(budget)
     t0 = time.perf_counter()
+    if serial_bytes(instance) > MAX_SERIAL_BYTES:  # dense per-step profiles would not fit
+        best = sequential_starts(instance, np.lexsort((np.arange(instance.n), instance.arrival)))
+        return best, {"warm_start": method, "warm_start_from": "sequential",
+                      "warm_start_objective": int((best + instance.decode
+                                                   - instance.arrival).sum()),
+                      "warm_start_refused": f"serial schedules need about "
+                                            f"{serial_bytes(instance) / 1e9:.3g} GB",
+                      "warm_start_time": round(time.perf_counter() - t0, 4)}
     serial = budget if method == "serial" else budget.share(SERIAL_SHARE)
     best, best_obj, source = serial_incumbent(instance, serial)
     if method == "local-search" and budget.remaining() > 0:
@@ -176,8 +201,12 @@ def warm_start(instance: Instance, method: str = "local-search", *,
 def improve_schedule(instance: Instance, starts: np.ndarray | None, deadline: Deadline,
                      seed: int | None) -> tuple[np.ndarray, int] | None:
     """The registry's ``local-search`` until ``deadline``, from ``starts`` (None: from its
-    default initial heuristics): ``(starts, objective)`` checker-verified, or None."""
+    default initial heuristics): ``(starts, objective)`` checker-verified, or None (also
+    when its dense per-step profiles would exceed :data:`MAX_SERIAL_BYTES`)."""
     from lpsched import registry
+
+    if serial_bytes(instance) > MAX_SERIAL_BYTES:
+        return None
 
     opts = {} if starts is None else {"start": starts}
     res = registry.run("local-search", instance, deadline=deadline, seed=seed, **opts)

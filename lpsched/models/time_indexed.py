@@ -329,7 +329,8 @@ class _MilpSolve(ExactSolve):
             raise OptionError("milp: isolate=True needs engine='highspy'")
         self.bounds()
         columns, nnz = smallest_time_indexed_size(self.instance, self.lb_rest, int(self.comb))
-        refusal = memory_refusal(estimate_model_bytes(columns, nnz, self.engine),
+        shortest = int((self.instance.arrival + self.instance.decode).max())  # horizon >= it
+        refusal = memory_refusal(estimate_model_bytes(columns, nnz, self.engine, shortest),
                                  self.max_model_bytes)
         if refusal is not None:
             self.stats.update(columns=columns, memory_nonzeros=nnz, sized_by="smallest windows",
@@ -363,6 +364,7 @@ class _MilpSolve(ExactSolve):
         self.warm_vec = relabel_twins(self.instance, w.incumbent) \
             if self.symmetry_breaking else w.incumbent
         self.columns, self.nnz = time_indexed_size(self.instance, w)
+        self.horizon = int(w.horizon)
         if self.isolate is None:
             self.isolate = self.engine == "highspy" and self.nnz > ISOLATE_NONZEROS
         self.stats.update(columns=self.columns, memory_nonzeros=self.nnz,
@@ -371,7 +373,7 @@ class _MilpSolve(ExactSolve):
 
     def guard(self) -> Refusal | None:
         """The memory and build-time guards (:mod:`lpsched.models.guard`) on this model."""
-        est = estimate_model_bytes(self.columns, self.nnz, self.engine)
+        est = estimate_model_bytes(self.columns, self.nnz, self.engine, self.horizon)
         secs = estimate_build_seconds(self.engine, self.nnz)
         if self.isolate:  # the child's imports, unless they overlapped the warm start
             secs += self.child.startup_left() if self.child is not None else CHILD_START_SECONDS

@@ -20,7 +20,7 @@ from lpsched.check import check
 from lpsched.heuristics.fluid_wait import WaitPolicy
 from lpsched.instance import Instance
 from lpsched.simulate import simulate
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _typed_instance(draw, n_max=12):
@@ -34,7 +34,7 @@ def _typed_instance(draw, n_max=12):
     return Instance.from_arrays(M, [s for s, _ in picks], [o for _, o in picks], a)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80))
 @given(data=st.data(), threshold=st.integers(1, 4))
 def test_wait_admits_a_type_only_at_its_threshold_or_when_idle(data, threshold):
     inst = _typed_instance(data.draw)
@@ -53,7 +53,7 @@ def test_wait_admits_a_type_only_at_its_threshold_or_when_idle(data, threshold):
         assert waiting >= threshold, (k, t, waiting)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=30),
        threshold=st.integers(1, 3), first=st.integers(1, 8),
        buffer=st.sampled_from([0.0, 0.05, 0.2]))
@@ -65,7 +65,7 @@ def test_nested_wait_is_feasible(inst, threshold, first, buffer):
     assert np.array_equal(res.schedule.starts, sim.schedule.starts)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=12),
        buffer=st.sampled_from([0.05, 0.1, 0.3]))
 def test_nested_wait_keeps_its_safety_buffer(inst, buffer):
@@ -80,7 +80,7 @@ def test_nested_wait_keeps_its_safety_buffer(inst, buffer):
     assert res.stats["evictions"] == 0
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40))
 @given(inst=instances(max_n=8, max_memory=40, max_decode=12))
 def test_wait_with_exact_lengths_never_overflows(inst):
     res = solve(inst, "wait", threshold=2)
@@ -118,7 +118,7 @@ def test_every_request_starts_on_a_finite_instance(algo):
     assert check(inst, res.schedule).feasible and res.status.value == "feasible"
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(data=st.data(), threshold=st.integers(1, 3), nested=st.booleans(),
        noise=st.sampled_from([None, 0.5]))
 def test_skipping_idle_steps_is_exact(data, threshold, nested, noise):

@@ -28,10 +28,10 @@ from lpsched.heuristics.robust import AMinPolicy, IntervalParams, a_max_ratio_bo
 from lpsched.instance import Instance, Request
 from lpsched.predictions import interval_predictions
 from lpsched.simulate import simulate
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
-@settings(max_examples=50, deadline=None, derandomize=True)
+@settings(max_examples=examples(50))
 @given(inst=instances(max_n=8, max_memory=40, max_decode=12))
 def test_exact_intervals_make_both_rules_mc_sf(inst):
     ref = solve(inst, "mc-sf").schedule
@@ -41,7 +41,7 @@ def test_exact_intervals_make_both_rules_mc_sf(inst):
         assert res.stats["interval_accuracy"] == 1.0
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=30),
        alpha=st.floats(0.05, 1.0), seed=st.integers(0, 3))
 def test_a_max_never_overflows_with_correct_intervals(inst, alpha, seed):
@@ -50,7 +50,7 @@ def test_a_max_never_overflows_with_correct_intervals(inst, alpha, seed):
     assert res.stats["evictions"] == 0 and res.stats["outside_interval"] == 0
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=30),
        alpha=st.floats(0.05, 1.0), seed=st.integers(0, 3))
 def test_a_min_estimates_stay_lower_bounds_and_output_is_feasible(inst, alpha, seed):
@@ -76,7 +76,7 @@ def _paper_setting(draw):
     return Instance.from_arrays(M, [s] * n, o, name="paper"), lo, u
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=examples(150))
 @given(case=_paper_setting())
 def test_a_max_within_its_proven_ratio_against_h_sf(case):
     inst, lo, u = case

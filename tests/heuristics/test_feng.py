@@ -25,7 +25,7 @@ from lpsched.check import check
 from lpsched.heuristics.geometric import gba_classes, geometric_slices
 from lpsched.instance import Instance, Request
 from tests.oracle_bb import bb_optimum
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 GSA_RATIO, GSA_RATIO_LARGE = 61.92, 32.0
 GBA_RATIO, GBA_RATIO_LARGE = 10.67, 6.75
@@ -39,7 +39,7 @@ def _ratio(inst, algo, **kw):
     return res, res.objective / opt
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80))
 @given(inst=instances(max_n=4, max_memory=16, max_decode=6, arrivals=False))
 def test_gsa_and_gba_within_their_proven_ratios(inst):
     _res, r_gsa = _ratio(inst, "gsa")
@@ -48,7 +48,7 @@ def test_gsa_and_gba_within_their_proven_ratios(inst):
     assert r_gba <= GBA_RATIO
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=examples(40))
 @given(inst=instances(max_n=4, max_memory=12, max_decode=6, arrivals=False),
        scale=st.integers(4, 8))
 def test_large_memory_ratios(inst, scale):
@@ -65,7 +65,7 @@ def _attempts(sched, k):
     return list(sched.restarts.get(k, ())) + [(int(sched.starts[k]), o)]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=40, arrivals=False),
        base=st.sampled_from([2.0, 1.5, 3.0]), first=st.integers(1, 4))
 def test_gsa_attempts_are_the_geometric_slices_phase_by_phase(inst, base, first):
@@ -90,7 +90,7 @@ def test_gsa_attempts_are_the_geometric_slices_phase_by_phase(inst, base, first)
     assert res.stats["restarts"] == sum(len(v) for v in sched.restarts.values())
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60))
 @given(inst=instances(max_n=8, max_memory=60, max_decode=40, arrivals=False))
 def test_gba_runs_its_classes_in_increasing_order(inst):
     sched = solve(inst, "gba").schedule
@@ -135,7 +135,7 @@ def test_restart_trap_gives_gsa_ratio_towards_3(k):
     assert solve(inst, "gba").objective == opt  # the clairvoyant rule pays nothing
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=examples(30))
 @given(inst=instances(max_n=6, max_memory=30, max_decode=10, arrivals=True))
 def test_with_arrivals_outside_the_papers_setting_still_feasible(inst):
     for algo in ("gsa", "gba"):
@@ -144,7 +144,7 @@ def test_with_arrivals_outside_the_papers_setting_still_feasible(inst):
 
 
 @pytest.mark.slow
-@settings(max_examples=600, deadline=None, derandomize=True)
+@settings(max_examples=examples(600))
 @given(inst=instances(max_n=5, max_memory=20, max_decode=7, arrivals=False))
 def test_proven_ratios_big_budget(inst):
     assert _ratio(inst, "gsa")[1] <= GSA_RATIO

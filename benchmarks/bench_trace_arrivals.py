@@ -1,0 +1,99 @@
+"""Bounds against schedules on traces with arrivals (issue 22's trace target).
+
+``python benchmarks/bench_trace_arrivals.py CONV_CSV ARXIV_CSV [--sizes 1000 2000 5000]
+[--memory 16384 32768 65536] [--bound-time 20] [--ls-time 20]`` takes the first ``n``
+requests of the conversation trace with their arrival times, and of the arXiv
+summarisation trace with Poisson arrivals at the conversation trace's memory load
+(:func:`bench_trace_windows.arxiv_window`), and records
+
+* ``lower_bound(inst, "best", time_limit=--bound-time)`` with the component it comes
+  from, and ``bound_before``: the same without the release-date mean-busy-time bound
+  (what ``best`` returned before it; computed from the same call's components);
+* ``mc-sf``, ``sorted-f-cont``, ``smith-area`` and ``local-search`` (``--ls-time`` s),
+  all through :func:`lpsched.solve.solve` (checked); ``best_sched`` is the best of them;
+* ``gap_before`` / ``gap`` = 1 - bound / best_sched.
+
+Writes ``benchmarks/results/trace_arrivals.{md,csv}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_trace_bounds import command  # noqa: E402
+from bench_trace_windows import (  # noqa: E402
+    BEFORE,
+    _no_ramps,
+    arxiv_window,
+    conv_window,
+    run_heuristics,
+)
+from common import appending_rows, machine, write_results  # noqa: E402
+
+from lpsched.models.bounds import lower_bound  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "results" / "trace_arrivals"
+ALGOS = ["mc-sf", "sorted-f-cont", "smith-area", "local-search"]
+
+
+def one(inst, args) -> dict:
+    row: dict = {}
+    objs = run_heuristics(inst, ALGOS, args.ls_time, row)
+    best = min(objs.values())
+    b = lower_bound(inst, "best", time_limit=args.bound_time)
+    d = b.details
+    before = max(int(d[k]) for k in BEFORE if k in d)
+    row.update({"best_sched": best, "best_by": min(objs, key=lambda k: objs[k]),
+                "bound_before": before, "bound": b.value, "bound_src": d["source"],
+                "bound_s": round(b.runtime, 1), "gap_before": round(1 - before / best, 4),
+                "gap": round(1 - b.value / best, 4), "decode": d["decode"], "area": d["area"],
+                "release_busy": d.get("release_busy", ""), "rb_no_ramps": _no_ramps(inst)})
+    for algo in ALGOS:
+        row[algo + "_r"] = round(objs[algo] / best, 4)
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("conv")
+    ap.add_argument("arxiv")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000])
+    ap.add_argument("--memory", type=int, nargs="+", default=[16384, 32768, 65536])
+    ap.add_argument("--traces", nargs="+", default=["conv", "arxiv"])
+    ap.add_argument("--bound-time", type=float, default=20.0)
+    ap.add_argument("--ls-time", type=float, default=20.0)
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    started = machine("at start")
+    out = Path(args.out)
+    rows = []
+    for trace in args.traces:
+        for M in args.memory:
+            for n in args.sizes:
+                make = conv_window if trace == "conv" else arxiv_window
+                inst, dropped = make(args.conv if trace == "conv" else args.arxiv, 0, n, M)
+                rho = float(inst.area.sum()) / (M * max(1, int(inst.arrival.max())))
+                row = {"trace": trace, "n": inst.n, "M": M, "dropped": dropped,
+                       "rho": round(rho, 2), **one(inst, args),
+                       "load1": round(os.getloadavg()[0], 1)}
+                rows.append(row)
+                print({k: row[k] for k in ("trace", "n", "M", "gap_before", "gap",
+                                           "bound_src")}, flush=True)
+                with appending_rows(out.with_suffix(".partial.csv"), list(row)) as wr:
+                    wr.writerow(row)
+    write_results(out, rows, ["# Traces with arrivals: best bound against the best schedule",
+                              "", f"Machine: {started} (shared by 8 helpers; load1 per row).",
+                              "", f"Command: `{command()}`", ""])
+    out.with_suffix(".partial.csv").unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
