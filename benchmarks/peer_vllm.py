@@ -12,9 +12,12 @@ Two subcommands:
     ``TRACE`` is the Azure LLM inference conversation trace in Vidur's layout
     (``arrived_at,num_prefill_tokens,num_decode_tokens``); only its first 300 rows are read.
 
-``compare`` (run it in lpsched's environment) reads the recordings, runs lpsched's ``vllm``
-    policy on the same instances (:func:`lpsched_decisions`, the one adapter to lpsched) and
-    writes the per-workload agreement to ``benchmarks/results/peer_vllm.md`` and ``.csv``::
+``compare`` (run it in lpsched's environment) replays the recordings, slim or full layout,
+    through lpsched's engine (:func:`engine_setup` and :func:`lpsched_decisions`, the one
+    adapter: ``lpsched.engine.run_engine`` with the ``vllm`` policy, each recording's V1
+    limits, V1's KV accounting on the recorded prompt, the recorded sync or async
+    scheduler) and writes the per-recording agreement to
+    ``benchmarks/results/peer_vllm.md`` and ``.csv``::
 
         python benchmarks/peer_vllm.py compare benchmarks/results/peer_vllm
 
@@ -60,15 +63,19 @@ import json
 import math
 import random
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from peer_vllm_driver import FORMAT, Settings, Workload  # noqa: E402
+
+if TYPE_CHECKING:  # lpsched is imported where it is used: `record` runs in vLLM's venv
+    from lpsched.engine import EngineLimits
+    from lpsched.instance import Instance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RECORDINGS = RESULTS / "peer_vllm"
@@ -239,54 +246,101 @@ class Decisions:
 
 def recorded_decisions(rec: Mapping[str, Any]) -> Decisions:
     reqs = rec["requests"]
-    return Decisions({r["id"]: int(r["first_scheduled"]) for r in reqs},
-                     {r["id"]: tuple(int(t) for t in r["preempted"]) for r in reqs},
-                     {r["id"]: int(r["finished"]) for r in reqs})
+    return Decisions({str(r["id"]): int(r["first_scheduled"]) for r in reqs},
+                     {str(r["id"]): tuple(int(t) for t in r["preempted"]) for r in reqs},
+                     {str(r["id"]): int(r["finished"]) for r in reqs})
 
 
-def instance_of(rec: Mapping[str, Any]):
-    """The lpsched instance of a recording: lpsched's prefill (the vLLM prompt minus the
-    offset), decode, arrival, ``M = usable_blocks * block_size``, the same block size."""
+def instance_of(rec: Mapping[str, Any]) -> Instance:
+    """The lpsched instance of a recording (either layout): prefill = vLLM's prompt (the
+    recorded ``prompt``, which is lpsched's ``prefill`` plus the recording's offset), decode,
+    arrival step, ``M = usable_blocks * block_size``, the recording's block size."""
     from lpsched.instance import Instance
 
-    s, reqs = rec["settings"], rec["requests"]
-    return Instance.from_arrays(int(s["usable_blocks"]) * int(s["block_size"]),
-                                [r["prefill"] for r in reqs], [r["decode"] for r in reqs],
-                                [r["arrival"] for r in reqs], ids=[r["id"] for r in reqs],
-                                name=rec["workload"], block_size=int(s["block_size"]))
+    if rec.get("format") not in (FORMAT, SLIM_FORMAT):
+        raise ValueError(f"recording {rec.get('workload')!r}: format {rec.get('format')!r}, "
+                         f"expected {FORMAT!r} or {SLIM_FORMAT!r}")
+    rec = expand(rec)
+    st, reqs = rec["settings"], rec["requests"]
+    b = int(st["block_size"])
+    return Instance.from_arrays(
+        int(st["usable_blocks"]) * b, [int(r["prompt"]) for r in reqs],
+        [int(r["decode"]) for r in reqs], [int(r["arrival"]) for r in reqs],
+        ids=[str(r["id"]) for r in reqs], name=rec["workload"], block_size=b)
 
 
-def v1_options(rec: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``vllm`` policy's options set to the recording's V1 settings."""
-    s = rec["settings"]
-    return {"watermark": float(s["watermark"]), "max_num_seqs": int(s["max_num_seqs"]),
-            "max_num_batched_tokens": int(s["max_num_batched_tokens"])}
+def engine_setup(rec: Mapping[str, Any]) -> tuple[Instance, EngineLimits]:
+    """The instance (:func:`instance_of`) and engine limits of a recording (either layout).
 
-
-def lpsched_decisions(instance, options: Mapping[str, Any]) -> Decisions:
-    """THE adapter to lpsched: run its ``vllm`` policy on ``instance`` and express the
-    schedule in engine steps (start ``p`` -> first admission ``p + 1``; a segment
-    ``(p, d)`` followed by another -> preemption at ``p + d + 1``; completion ``p + o``).
-
-    Today: ``lpsched.simulate.simulate(instance, "vllm", options=...)``; after the engine
-    rewrite only this function changes.
+    Limits: the recording's block size, ``max_num_seqs``, ``max_num_batched_tokens``,
+    chunked prefill and watermark (counted V1's way, on ``num_blocks`` with the null
+    block), V1's KV accounting (the engine counts the ``s + j - 1`` computed tokens of a
+    prompt of ``s``), the synchronous or asynchronous scheduler as recorded. Settings
+    outside the engine's model (a long-prefill threshold, ``scheduler_reserve_full_isl``
+    off, prefix caching, a policy other than FCFS) are refused with ``ValueError``.
     """
-    from lpsched.simulate import simulate
+    from lpsched.engine import EngineLimits
 
-    sched = simulate(instance, "vllm", options=dict(options)).schedule
+    inst = instance_of(rec)
+    st = rec["settings"]
+    if (int(st.get("long_prefill_token_threshold", 0)) or not st.get(
+            "scheduler_reserve_full_isl", True) or st.get("enable_prefix_caching")
+            or st.get("policy", "fcfs") != "fcfs"):
+        raise ValueError(f"recording {rec['workload']!r}: settings outside the engine's model "
+                         "(long_prefill_token_threshold 0, scheduler_reserve_full_isl on, no "
+                         f"prefix caching, fcfs): {dict(st)}")
+    lim = EngineLimits(block_size=inst.block_size, max_num_seqs=int(st["max_num_seqs"]),
+                       max_num_batched_tokens=int(st["max_num_batched_tokens"]),
+                       chunked_prefill=bool(st["enable_chunked_prefill"]),
+                       watermark=float(st["watermark"]), watermark_rule="v1",
+                       kv_accounting="v1", async_scheduling=bool(st.get("async_scheduling")))
+    return inst, lim
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """lpsched's decisions on one instance, and the engine's wall time in seconds."""
+
+    decisions: Decisions
+    seconds: float
+
+
+def lpsched_decisions(instance: Instance, limits: EngineLimits) -> EngineRun:
+    """THE adapter to lpsched: :func:`lpsched.engine.run_engine` with the ``vllm`` policy
+    under ``limits``, its schedule verified by :func:`lpsched.check.check` on the engine's
+    memory instance, expressed in engine steps.
+
+    Mapping: vLLM step ``t`` follows lpsched's decision time ``t - 1``; so first admission
+    ``a`` -> first schedule ``a + 1``, a preemption at decision time ``t`` -> ``t + 1``,
+    completion ``c`` -> ``c`` (the step that sampled the last token). Raises
+    ``RuntimeError`` if the checker rejects the schedule.
+    """
+    from lpsched.check import check
+    from lpsched.engine import run_engine
+    from lpsched.heuristics.vllm import VLLMPolicy
+
+    res = run_engine(instance, VLLMPolicy(), limits=limits)
+    report = check(res.schedule.instance, res.schedule)
+    if not report.feasible:
+        raise RuntimeError(f"{instance.name}: the engine's schedule fails the checker: "
+                           f"{report.reason()}")
+    if res.preemption_events is None or res.first_admit is None:  # the engine records both
+        raise RuntimeError(f"{instance.name}: the engine recorded no decision times")
     ids = instance.ids
-    starts, done = sched.starts.tolist(), sched.completions.tolist()
-    runs = sched.runs
-    pre = {rid: tuple(p + d + 1 for p, d in runs[k][:-1]) if k in runs else ()
-           for k, rid in enumerate(ids)}
-    return Decisions({rid: int(starts[k]) + 1 for k, rid in enumerate(ids)}, pre,
-                     {rid: int(done[k]) for k, rid in enumerate(ids)})
+    pre: dict[str, list[int]] = {rid: [] for rid in ids}
+    for pos, t in res.preemption_events.tolist():
+        pre[ids[pos]].append(int(t) + 1)
+    first, done = res.first_admit.tolist(), res.schedule.completions.tolist()
+    return EngineRun(Decisions({rid: int(first[k]) + 1 for k, rid in enumerate(ids)},
+                               {rid: tuple(pre[rid]) for rid in ids},
+                               {rid: int(done[k]) for k, rid in enumerate(ids)}),
+                     float(res.runtime))
 
 
 def agreement(peer: Decisions, ours: Decisions, arrival: Mapping[str, int]) -> dict[str, Any]:
     """Share of requests whose first admission, preemption steps (hence victims) and
-    completion step agree; mean |completion difference|; preemption counts; objectives
-    ``sum (completion - arrival)``."""
+    completion step agree; mean and largest |completion difference|; preemption counts;
+    objectives ``sum (completion - arrival)``."""
     ids = list(peer.finished)
     if set(ids) != set(ours.finished):
         raise ValueError("the two decision sets name different requests")
@@ -295,93 +349,109 @@ def agreement(peer: Decisions, ours: Decisions, arrival: Mapping[str, int]) -> d
     def share(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
         return round(100.0 * sum(a[r] == b[r] for r in ids) / n, 1)
 
+    diff = [abs(peer.finished[r] - ours.finished[r]) for r in ids]
     obj_peer = sum(peer.finished[r] - arrival[r] for r in ids)
     obj_ours = sum(ours.finished[r] - arrival[r] for r in ids)
     return {"n": n, "first_admission_pct": share(peer.first, ours.first),
             "preemptions_pct": share(peer.preempted, ours.preempted),
             "completion_pct": share(peer.finished, ours.finished),
-            "mean_abs_completion_diff": round(sum(abs(peer.finished[r] - ours.finished[r])
-                                                  for r in ids) / n, 2),
+            "mean_abs_completion_diff": round(sum(diff) / n, 2),
+            "max_abs_completion_diff": max(diff),
             "vllm_preemptions": sum(len(peer.preempted[r]) for r in ids),
             "lpsched_preemptions": sum(len(ours.preempted[r]) for r in ids),
             "vllm_objective": obj_peer, "lpsched_objective": obj_ours,
             "objective_diff_pct": round(100.0 * (obj_ours - obj_peer) / obj_peer, 3)}
 
 
-def _seqs_256(rec: Mapping[str, Any]) -> dict[str, Any] | None:
-    """V1's settings with 256 sequences; None where vLLM would refuse it (its
-    ``SchedulerConfig`` needs ``max_num_batched_tokens >= max_num_seqs``)."""
-    opts = v1_options(rec)
-    return opts | {"max_num_seqs": 256} if opts["max_num_batched_tokens"] >= 256 else None
+def compare_one(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One row: a recording (either layout) against lpsched's engine (:func:`engine_setup`,
+    :func:`lpsched_decisions`)."""
+    from lpsched.engine import EngineLimits
 
-
-def _without_budget(rec: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in v1_options(rec).items() if k != "max_num_batched_tokens"}
-
-
-#: lpsched option sets: today's defaults, the recording's V1 settings, and the V1 settings
-#: with one of today's defaults put back (on the ``s+1`` recordings, to isolate each cause).
-CONFIGS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] = {
-    "defaults": lambda rec: {},
-    "v1-settings": v1_options,
-    "v1 but watermark 0.01": lambda rec: v1_options(rec) | {"watermark": 0.01},
-    "v1 but max_num_seqs 256": _seqs_256,
-    "v1 but default budget": _without_budget}
-ISOLATING = ("v1 but watermark 0.01", "v1 but max_num_seqs 256", "v1 but default budget")
-
-
-def compare_one(rec: Mapping[str, Any], config: str) -> dict[str, Any]:
-    """One row: a recording against lpsched's ``vllm`` policy with ``config``'s options."""
-    if rec.get("format") != FORMAT:
-        raise ValueError(f"recording {rec.get('workload')!r}: format {rec.get('format')!r}, "
-                         f"expected {FORMAT!r}")
-    inst = instance_of(rec)
-    opts = CONFIGS[config](rec)
-    if opts is None:
-        raise ValueError(f"recording {rec['workload']!r}: option set {config!r} does not apply")
-    arrival = {r["id"]: int(r["arrival"]) for r in rec["requests"]}
+    inst, lim = engine_setup(rec)
+    rec = expand(rec)
     s = rec["settings"]
-    offset = rec["prompt_offset"]
-    row = {"workload": rec["workload"],
-           "vllm_scheduler": "async" if s.get("async_scheduling") else "sync",
-           "vllm_prompt": f"s+{offset}" if offset else "s", "lpsched_options": config,
-           "budget": s["max_num_batched_tokens"], "blocks": s["usable_blocks"],
-           "block_size": s["block_size"]}
-    row.update(agreement(recorded_decisions(rec), lpsched_decisions(inst, opts), arrival))
+    offset = int(rec["prompt_offset"])
+    run = lpsched_decisions(inst, lim)
+    row = {"workload": rec["workload"], "vllm_scheduler": "async" if lim.async_scheduling
+           else "sync", "vllm_prompt": f"s+{offset}" if offset else "s",
+           "budget": lim.max_num_batched_tokens, "max_num_seqs": lim.max_num_seqs,
+           "blocks": int(s["usable_blocks"]), "block_size": lim.block_size,
+           "replay_defaults": "yes" if lim == EngineLimits.vllm_v1() else "no"}
+    arrival = {str(r["id"]): int(r["arrival"]) for r in rec["requests"]}
+    row.update(agreement(recorded_decisions(rec), run.decisions, arrival))
+    row["vllm_seconds"] = round(float(rec.get("wall_seconds", float("nan"))), 1)
+    row["lpsched_seconds"] = round(run.seconds, 3)
     return row
 
 
-def load_recordings(folder: Path) -> list[dict[str, Any]]:
-    paths = sorted(folder.glob("*.json"))
+def load_recordings(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(file name, recording)`` for every ``*.json`` in ``folder``, as stored (slim or
+    full layout); a missing folder, no recordings or unreadable JSON is a one-line error."""
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not paths:
         _fail(f"{folder}: no recordings (*.json); run `record` first")
-    return [expand(json.loads(p.read_text())) for p in paths]
+    out = []
+    for p in paths:
+        try:
+            out.append((p.name, json.loads(p.read_text())))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"{p}: not a readable JSON recording: {exc}")
+    return out
+
+
+WORKLOAD_ORDER = ("backlog", "conv_arrivals", "conv_backlog", "preemption", "budget2048",
+                  "conv_budget2048", "backlog_serve", "conv_serve", "tiny")
+
+
+def _order(row: Mapping[str, Any]) -> tuple:
+    w = row["workload"]
+    return (WORKLOAD_ORDER.index(w) if w in WORKLOAD_ORDER else len(WORKLOAD_ORDER), w,
+            row["vllm_scheduler"] != "sync", row["vllm_prompt"])
 
 
 def compare(folder: Path, out: Path) -> list[dict[str, Any]]:
+    """Compare every recording in ``folder`` and write ``out.md`` and ``out.csv``."""
     from common import machine, write_results
 
-    recs = load_recordings(folder)
-    rows = [compare_one(rec, cfg) for rec in recs for cfg in CONFIGS
-            if CONFIGS[cfg](rec) is not None and (
-                cfg not in ISOLATING
-                or (rec["prompt_offset"] == 1 and not rec["settings"]["async_scheduling"]))]
-    versions = sorted({rec["vllm_version"] for rec in recs})
+    rows = []
+    versions = set()
+    for name, rec in load_recordings(folder):
+        try:
+            rows.append(compare_one(rec))
+        except (KeyError, TypeError, ValueError) as exc:
+            _fail(f"{folder / name}: {exc!s}" if not isinstance(exc, KeyError)
+                  else f"{folder / name}: missing field {exc}")
+        versions.add(str(rec.get("vllm_version", "?")))
+    rows.sort(key=_order)
+    every = all(r["first_admission_pct"] == r["preemptions_pct"] == r["completion_pct"] == 100.0
+                for r in rows)
     preamble = [
-        "# lpsched `vllm` policy against the real vLLM V1 scheduler",
+        "# lpsched's engine against the real vLLM V1 scheduler",
         "",
-        f"Recordings of vLLM {', '.join(versions)} (`benchmarks/peer_vllm.py record`; V1 "
-        "`Scheduler` (sync) and `AsyncScheduler` (async), CPU, fabricated model outputs; "
-        "format in `benchmarks/results/peer_vllm/`, slim copies) compared with today's "
-        "`lpsched.simulate.simulate(instance, \"vllm\", options=...)` by "
-        "`benchmarks/peer_vllm.py compare`.",
+        f"**vLLM {', '.join(sorted(versions))}.** Recordings of its V1 `Scheduler` (sync) and "
+        "`AsyncScheduler` (async, the default of `vllm serve`), driven step by step on the CPU "
+        "with fabricated model outputs (`benchmarks/peer_vllm.py record`; workloads, settings "
+        "and format in `benchmarks/results/peer_vllm/README.md`), compared by "
+        "`python benchmarks/peer_vllm.py compare benchmarks/results/peer_vllm` with "
+        "`lpsched.engine.run_engine`: the `vllm` policy, each recording's V1 settings (block "
+        "size, blocks, `max_num_seqs`, `max_num_batched_tokens`, chunked prefill, watermark "
+        "0 counted V1's way), V1's KV accounting on the recorded prompt, the recorded "
+        "scheduler. Every engine schedule passed `lpsched.check`.",
         f"Machine: {machine()}.",
         "",
-        "Columns: `vllm_prompt` is the vLLM prompt length for lpsched prefill `s`; "
-        "`lpsched_options` `defaults` = the policy's defaults (watermark 0.01, "
-        "`max_num_seqs` 256, budget `max(2048, max s+o)`), `v1-settings` = the recording's "
-        "watermark, `max_num_seqs` and `max_num_batched_tokens`; `*_pct` = share of requests "
-        "whose first admission step / list of preemption steps / completion step agree.",
+        ("**Every first admission, preemption and completion agrees on every recording**"
+         if every else "**Not every decision agrees: see the table**")
+        + f" ({len(rows)} recordings).",
+        "",
+        "Columns: `vllm_prompt` `s` = vLLM's prompt is the workload's prefill, `s+1` = one "
+        "token longer (the papers' accounting, kept as a second set of workloads); "
+        "`replay_defaults` = the recording's settings are exactly "
+        "`EngineLimits.vllm_v1()` (`lpsched replay`'s engine: `vllm serve` on an H100/H200); "
+        "`*_pct` = share of requests whose first admission step / list of preemption steps "
+        "(hence victims) / completion step agree; objectives are `sum (completion - "
+        "arrival)` in steps; `vllm_seconds` = the real scheduler's step loop when recorded, "
+        "`lpsched_seconds` = the engine here.",
     ]
     write_results(out, rows, preamble)
     return rows
@@ -398,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="vLLM's Scheduler (sync, default) and/or AsyncScheduler (async)")
     r.add_argument("--slim-out", type=Path, help="also write slim copies (per-step tokens only) "
                    "here, e.g. benchmarks/results/peer_vllm")
-    c = sub.add_parser("compare", help="compare recordings with lpsched's vllm policy")
+    c = sub.add_parser("compare", help="replay recordings through lpsched's engine and compare")
     c.add_argument("recordings", type=Path, nargs="?", default=RECORDINGS)
     c.add_argument("--out", type=Path, default=RESULTS / "peer_vllm")
     args = ap.parse_args(argv)

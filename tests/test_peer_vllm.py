@@ -1,15 +1,18 @@
-"""The compare side of ``benchmarks/peer_vllm.py`` (lpsched's ``vllm`` policy against recordings
-of the real vLLM V1 scheduler), without vLLM: hand-made decisions, a hand-computed schedule,
-and the committed recordings (skipped with the reason when they are absent)."""
+"""The compare side of ``benchmarks/peer_vllm.py`` (lpsched's engine with the ``vllm`` policy
+against recordings of the real vLLM V1 scheduler), without vLLM: hand-made decisions, a
+hand-computed schedule, recordings fabricated by the naive V1 model, and the committed
+recordings (skipped with the reason when they are absent)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from lpsched.instance import Instance, Request, read_trace
+from lpsched.engine import EngineLimits
+from lpsched.instance import Instance, read_trace
 from tests.bench_scripts import BENCHMARKS, load_script
 from tests.oracle_vllm_v1 import V1Limits, V1Oracle
 from tests.strategies import examples, paged_instances
@@ -31,6 +34,7 @@ def test_agreement_counts_each_kind_of_decision():
     assert row["preemptions_pct"] == pytest.approx(66.7)
     assert row["completion_pct"] == pytest.approx(33.3)
     assert row["mean_abs_completion_diff"] == pytest.approx(2 / 3, abs=0.005)
+    assert row["max_abs_completion_diff"] == 1
     assert (row["vllm_preemptions"], row["lpsched_preemptions"]) == (1, 1)
     assert (row["vllm_objective"], row["lpsched_objective"]) == (19, 21)
 
@@ -43,15 +47,21 @@ def test_agreement_refuses_different_request_sets():
 
 
 def test_adapter_expresses_a_preemption_in_engine_steps():
-    # M = 5 tokens, blocks of 1: both start at 0 (steps 1..), memory 2 + 2 in step 1, 3 + 3 > 5
-    # in step 2: r1 (latest) is preempted before step 2; no admission in that step, r1's
-    # resume (2 + 1 tokens) does not fit beside r0 (4) in step 3; it resumes at 3, runs 4..5.
-    # V1 with prompts of 2 tokens does the same (recompute preemption of running[-1]).
-    inst = Instance(5, [Request("r0", 1, 3), Request("r1", 1, 3)])
-    got = pv.lpsched_decisions(inst, {"watermark": 0.0})
+    # M = 5 tokens, blocks of 1, prompts of 2 under V1's accounting (s + j - 1 tokens in the
+    # j-th step): both start in step 1 (2 + 2 tokens), need 3 + 3 > 5 in step 2: r1 (the
+    # latest) is preempted in step 2, nothing is admitted in that step; r1's resume (2 + 1
+    # computed tokens) does not fit beside r0 (4) in step 3; it runs again from step 4 and
+    # samples its second and third tokens in steps 4 and 5.
+    inst = Instance.from_arrays(5, [2, 2], [3, 3], ids=["r0", "r1"])
+    lim = EngineLimits(block_size=1, max_num_seqs=5, max_num_batched_tokens=5,
+                       chunked_prefill=True, kv_accounting="v1")
+    got = pv.lpsched_decisions(inst, lim).decisions
     assert dict(got.first) == {"r0": 1, "r1": 1}
     assert dict(got.preempted) == {"r0": (), "r1": (2,)}
     assert dict(got.finished) == {"r0": 3, "r1": 5}
+    ref = V1Oracle([2, 2], [3, 3], [0, 0], V1Limits(1, 5, 5, 5)).run()
+    assert (ref.first, ref.preempted, ref.finished) == ({0: 1, 1: 1}, {0: [], 1: [2]},
+                                                         {0: 3, 1: 5})
 
 
 def test_trace_rows_map_arrivals_as_read_trace(tmp_path):
@@ -96,19 +106,67 @@ def test_compare_without_recordings_is_a_one_line_error(tmp_path, capsys):
 
 def test_compare_refuses_an_unknown_format():
     with pytest.raises(ValueError, match="format"):
-        pv.compare_one({"format": "something-else", "workload": "w"}, "defaults")
+        pv.compare_one({"format": "something-else", "workload": "w"})
 
 
-@pytest.mark.skipif(not (RECORDINGS / "tiny_plus1.json").is_file(), reason=NO_RECORDINGS)
-def test_tiny_recording_with_prompt_plus_one_agrees_decision_for_decision():
-    """With vLLM prompts one token longer than lpsched's prefill, V1 holds s + j tokens in the
-    j-th step as lpsched does; with V1's settings every decision agrees (no binding budget)."""
-    rec = pv.expand(json.loads((RECORDINGS / "tiny_plus1.json").read_text()))
-    assert rec["prompt_offset"] == 1 and sum(len(r["preempted"]) for r in rec["requests"]) > 0
-    row = pv.compare_one(rec, "v1-settings")
-    assert (row["first_admission_pct"], row["preemptions_pct"], row["completion_pct"]) \
-        == (100.0, 100.0, 100.0)
-    assert row["vllm_objective"] == row["lpsched_objective"]
+def _fabricated(prompts, decodes, arrivals, lim: EngineLimits, blocks: int) -> dict:
+    """A recording in the full layout whose decisions are the naive V1 model's."""
+    assert lim.max_num_seqs is not None and lim.max_num_batched_tokens is not None
+    ref = V1Oracle(prompts, decodes, arrivals, V1Limits(
+        lim.block_size, blocks, lim.max_num_seqs, lim.max_num_batched_tokens,
+        lim.watermark_blocks(blocks * lim.block_size),
+        asynchronous=lim.async_scheduling)).run(100_000)
+    reqs = [{"id": f"r{k}", "prefill": p, "decode": o, "arrival": a, "prompt": p,
+             "first_scheduled": ref.first[k], "preempted": list(ref.preempted[k]),
+             "chunks": [], "finished": ref.finished[k]}
+            for k, (p, o, a) in enumerate(zip(prompts, decodes, arrivals))]
+    st_ = {"block_size": lim.block_size, "usable_blocks": blocks,
+           "max_num_seqs": lim.max_num_seqs,
+           "max_num_batched_tokens": lim.max_num_batched_tokens, "watermark": lim.watermark,
+           "long_prefill_token_threshold": 0, "enable_chunked_prefill": True,
+           "scheduler_reserve_full_isl": True, "enable_prefix_caching": False,
+           "policy": "fcfs", "async_scheduling": lim.async_scheduling}
+    return {"format": pv.FORMAT, "workload": "fabricated", "vllm_version": "oracle",
+            "prompt_offset": 0, "settings": st_, "wall_seconds": 0.0,
+            "num_steps": len(ref.step_tokens), "requests": reqs,
+            "steps": {"scheduled_tokens": ref.step_tokens}}
+
+
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.too_slow])
+@given(inst=paged_instances(max_block=8, max_n=8, max_memory=64, max_decode=12),
+       budget=st.integers(1, 40), seqs=st.integers(1, 8), wm=st.sampled_from([0.0, 0.1]),
+       asy=st.booleans())
+def test_compare_path_agrees_with_recordings_of_the_v1_model(inst, budget, seqs, wm, asy):
+    """``compare_one`` (recording -> instance and limits -> engine -> decisions -> agreement),
+    in both layouts, on recordings fabricated by the naive V1 model of
+    ``tests/oracle_vllm_v1.py`` (chunked prefill at small budgets, watermarks, both
+    schedulers): every decision agrees."""
+    assume(int(inst.prefill.min()) >= 1)  # V1 needs a prompt token
+    b = inst.block_size
+    lim = EngineLimits(block_size=b, max_num_seqs=min(seqs, budget),
+                       max_num_batched_tokens=budget, chunked_prefill=True, watermark=wm,
+                       kv_accounting="v1", async_scheduling=asy)
+    rec = _fabricated(inst.prefill.tolist(), inst.decode.tolist(),
+                      inst.arrival.tolist(), lim, inst.memory // b)
+    for layout in (rec, json.loads(json.dumps(pv.slim(rec)))):
+        row = pv.compare_one(layout)
+        assert (row["first_admission_pct"], row["preemptions_pct"], row["completion_pct"]) \
+            == (100.0, 100.0, 100.0), layout["format"]
+        assert row["vllm_objective"] == row["lpsched_objective"]
+
+
+def test_compare_refuses_settings_outside_the_engine(tmp_path, capsys):
+    """A recording with prefix caching on: a one-line error naming the file, exit status 2."""
+    lim = EngineLimits(block_size=1, max_num_seqs=5, max_num_batched_tokens=5,
+                       chunked_prefill=True, kv_accounting="v1")
+    rec = _fabricated([2, 2], [3, 3], [0, 0], lim, 5)
+    rec["settings"]["enable_prefix_caching"] = True
+    (tmp_path / "w.json").write_text(json.dumps(rec))
+    with pytest.raises(SystemExit) as exc:
+        pv.main(["compare", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "w.json" in err and "prefix caching" in err
 
 
 @pytest.mark.skipif(not RECORDINGS.is_dir() or not any(RECORDINGS.glob("*.json")),
@@ -128,7 +186,19 @@ def test_every_committed_recording_is_consistent():
             assert all(t > r["first_scheduled"] for t in r["preempted"]), (path.name, r["id"])
             assert r["finished"] >= r["first_scheduled"] + r["decode"] - 1, (path.name, r["id"])
         assert len(rec["steps"]["scheduled_tokens"]) == rec["num_steps"], path.name
-        assert pv.compare_one(rec, "v1-settings")["n"] == len(reqs)
+
+
+@pytest.mark.skipif(not RECORDINGS.is_dir() or not any(RECORDINGS.glob("*.json")),
+                    reason=NO_RECORDINGS)
+def test_every_committed_recording_agrees_decision_for_decision():
+    """The result of benchmarks/results/peer_vllm.md: on every committed recording of
+    vLLM's V1 schedulers (sync and async, binding budgets, heavy preemption, vllm serve's
+    defaults) the engine takes every decision vLLM took."""
+    for path in sorted(RECORDINGS.glob("*.json")):
+        row = pv.compare_one(json.loads(path.read_text()))
+        assert (row["first_admission_pct"], row["preemptions_pct"], row["completion_pct"]) \
+            == (100.0, 100.0, 100.0), path.name
+        assert row["vllm_objective"] == row["lpsched_objective"], path.name
 
 
 def _oracle_matches(path) -> None:
@@ -166,23 +236,3 @@ def test_v1_oracle_reproduces_recordings(name):
 def test_v1_oracle_reproduces_every_recording():
     for path in sorted(RECORDINGS.glob("*.json")):
         _oracle_matches(path)
-
-
-@settings(max_examples=examples(300))
-@given(paged_instances(max_block=8, max_n=8, max_memory=64, max_decode=16))
-def test_vllm_policy_decides_as_the_v1_oracle_with_prompts_one_longer(inst):
-    """Today's ``vllm`` policy with V1's settings (watermark 0, a budget that cannot bind)
-    and V1 with prompts ``s + 1`` (which hold ``s + j`` tokens in their ``j``-th step, as
-    lpsched's model does) take the same decisions on random paged instances."""
-    b = inst.block_size
-    blocks = inst.memory // b
-    budget = blocks * b  # a step computes at most one token per KV slot
-    seqs = budget  # every running request holds a block: neither limit binds (vLLM needs
-    #                max_num_seqs <= max_num_batched_tokens)
-    ours = pv.lpsched_decisions(inst, {"watermark": 0.0, "max_num_seqs": seqs,
-                                       "max_num_batched_tokens": budget})
-    v1 = V1Oracle((inst.prefill + 1).tolist(), inst.decode.tolist(), inst.arrival.tolist(),
-                  V1Limits(b, blocks, seqs, budget)).run()
-    for k, rid in enumerate(inst.ids):
-        assert (ours.first[rid], list(ours.preempted[rid]), ours.finished[rid]) \
-            == (v1.first[k], v1.preempted[k], v1.finished[k]), rid
