@@ -28,7 +28,8 @@ from lpsched.stop import check_time_limit
 __all__ = ["CliError", "StreamingTable", "format_table", "load_instance_arg", "main"]
 
 #: Modules that add subcommands (each has ``register(subparsers)``).
-_PLUGINS = ("lpsched.models.cli", "lpsched.afd.cli", "lpsched.bench_cli", "lpsched.serving.cli")
+_PLUGINS = ("lpsched.models.cli", "lpsched.afd.cli", "lpsched.bench_cli", "lpsched.serving.cli",
+            "lpsched.serving.steptime_cli")
 
 
 class CliError(Exception):
