@@ -111,7 +111,7 @@ def git_commit() -> str:
 class Sweep:
     """The workloads, their predictors and saturation estimates, and the replays."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace):
         self.args = args
         self.paths = {w: getattr(args, w) for w in WORKLOADS if getattr(args, w)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         wr.writerows(rows)
 
 
-def markdown(args, summary: list[dict], notes: list[str], start: str, wall: float,
+def markdown(args: argparse.Namespace, summary: list[dict], notes: list[str], start: str, wall: float,
              commit: str) -> str:
     """The results page: provenance, the engine, the notes, the reading kept from the last
     page (between the hand-written markers of ``common.py``) and the summary table."""
@@ -284,7 +284,7 @@ def markdown(args, summary: list[dict], notes: list[str], start: str, wall: floa
     return "\n".join(lines) + "\n"
 
 
-def parse(argv):
+def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--conv", help="Azure conversation trace CSV (azure_conv_2023.csv)")
     ap.add_argument("--arxiv", help="arXiv summarization trace CSV")
@@ -314,7 +314,7 @@ def parse(argv):
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     start, commit = machine("at start"), git_commit()
     t0 = time.time()
