@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import hand_written_block, load_average, machine  # noqa: E402
 
+from lpsched.errors import InstanceError  # noqa: E402
 from lpsched.serving.replay import (  # noqa: E402
     Workload,
     engine_limits,
@@ -120,23 +121,32 @@ class Sweep:
         self.notes: list[str] = []
         self.runs: list[dict] = []
 
+    def _rows(self, wl: str, start: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prefill and decode of rows ``start + 1 .. start + limit`` (fewer at the end)."""
+        try:
+            c = read_trace_columns(self.paths[wl], start=start, limit=limit, times=False)
+        except InstanceError as exc:
+            if "no request rows" not in str(exc):
+                raise
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.asarray(c.prefill), np.asarray(c.decode)
+
     def window(self, wl: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Prefill and decode of seed ``seed``'s window of workload ``wl``."""
         n = self.args.num_prompts
-        c = read_trace_columns(self.paths[wl], start=seed * n, limit=n, times=False)
-        if c.n < n:
-            raise SystemExit(f"{self.paths[wl]}: {c.n} rows from row {seed * n + 1}, "
+        s, o = self._rows(wl, seed * n, n)
+        if s.size < n:
+            raise SystemExit(f"{self.paths[wl]}: {s.size} rows from row {seed * n + 1}, "
                              f"seed {seed} needs {n}: lower --num-prompts or the seeds")
-        return np.asarray(c.prefill), np.asarray(c.decode)
+        return s, o
 
     def predictor(self, wl: str) -> BucketMean:
         start = (max(self.args.seeds) + 1) * self.args.num_prompts
-        c = read_trace_columns(self.paths[wl], start=start, limit=self.args.fit_rows,
-                               times=False)
-        if c.n < self.args.fit_buckets:
-            raise SystemExit(f"{self.paths[wl]}: only {c.n} rows after row {start} to fit "
+        s, o = self._rows(wl, start, self.args.fit_rows)
+        if s.size < self.args.fit_buckets:
+            raise SystemExit(f"{self.paths[wl]}: only {s.size} rows after row {start} to fit "
                              "the predictor: lower --num-prompts, the seeds or --fit-buckets")
-        return BucketMean(np.asarray(c.prefill), np.asarray(c.decode), self.args.fit_buckets)
+        return BucketMean(s, o, self.args.fit_buckets)
 
     def replay(self, dep: str, w: Workload, algo: str, pred: str, predictor: BucketMean,
                seed: int) -> dict:
@@ -274,13 +284,15 @@ def markdown(args: argparse.Namespace, summary: list[dict], notes: list[str], st
              f"means over the seeds, ratios to vllm are taken per seed (paired) and shown "
              f"as mean (min-max). `fitted`: prompt-length bucket means ({args.fit_buckets} "
              f"buckets) fitted on {args.fit_rows} rows after the last window. Per-replay "
-             "rows: the `_runs.csv` beside this file.", "", *notes, "",
+             "rows: the `_runs.csv` beside this file; every point: the `.csv`; the table "
+             f"below: predictions {', '.join(args.md_predictions)}.", "", *notes, "",
              f"Machine: {start}; {load_average('at end')}; wall {wall:.0f} s.", "",
              *kept, *([""] if kept else []),
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join([str(r[c]) for c in cols]
                                 + [rng(r, "mean_e2el_s"), rng(r, "p99_e2el_s"),
-                                   rng(r, "mean_ttft_s")]) + " |" for r in summary]
+                                   rng(r, "mean_ttft_s")]) + " |" for r in summary
+              if r["prediction"] in args.md_predictions]
     return "\n".join(lines) + "\n"
 
 
@@ -295,6 +307,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--predictions", nargs="+", default=["0", "0.5", "fitted"])
     ap.add_argument("--rate-factors", type=float, nargs="+", default=[0.5, 0.8, 1.0, 1.25])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--md-predictions", nargs="+", default=["0", "0.5", "fitted"],
+                    help="prediction settings shown in the Markdown table (all are in the CSV)")
     ap.add_argument("--num-prompts", type=int, default=1000)
     ap.add_argument("--fit-rows", type=int, default=5000)
     ap.add_argument("--fit-buckets", type=int, default=10)
