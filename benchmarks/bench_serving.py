@@ -1,47 +1,49 @@
-"""Benchmark (issue 13 section 5): latency in seconds against the Poisson request rate.
+"""Benchmark (issue 20 item 6): serving latency in seconds, every policy under one engine.
 
-Workloads (third-party traces are not in the repo: their paths are arguments):
+Every policy runs in the one engine of ``lpsched replay`` (:func:`lpsched.serving.replay.
+replay`) under the same limits: vLLM V1's ``vllm serve`` defaults on an H100/H200 (blocks of
+16 tokens, 8,192 tokens a step with chunked prefill, 1,024 sequences, watermark 0, V1's
+KV accounting, asynchronous scheduling; :func:`lpsched.serving.replay.engine_limits`).
+A policy decides only the order and admission inside them.
 
-* ``conv``: the first ``--num-prompts`` rows of the Azure conversation trace;
-* ``arxiv``: the first ``--num-prompts`` rows of the arXiv-summarization trace;
-* ``mix``: the first ``--num-prompts // 2`` rows of each, shuffled together (seed).
+Grid: deployments (``--deployments GPU:MODEL``, tensor parallel = the fewest GPUs that hold
+the model and the largest request, M = the KV tokens left) x workloads x seeds x rate
+factors x prediction settings x policies.
 
-Arrivals are Poisson at each rate (:func:`lpsched.serving.replay.poisson_arrivals`, the
-trace's own times are dropped). The rates are fractions (``--rate-factors``) of a
-saturation estimate per workload: the request throughput of ``vllm`` on a backlog (all
-requests at once, rate 10^4 req/s), so the sweep goes from light load to past saturation
-whatever the GPU and model.
+* Workloads (third-party traces are not in the repository: their paths are arguments):
+  ``conv`` (``--conv``, the Azure conversation trace 2023), ``arxiv`` (``--arxiv``, the
+  arXiv-summarization trace), ``code`` (``--code``, the Azure code trace 2023 as processed
+  by Vidur: ``data/processed_traces/splitwise_code.csv`` of github.com/microsoft/vidur).
+* Seed ``k``: requests ``k N + 1 .. (k + 1) N`` of the trace (``N = --num-prompts``),
+  Poisson arrivals drawn with seed ``k`` (the trace's own times are dropped), prediction
+  noise drawn with seed ``k``. So a seed changes the requests, their arrivals and the
+  noise; ratios to ``vllm`` are taken within a seed (paired) and their spread over the
+  seeds is reported.
+* Rates: ``--rate-factors`` x a saturation estimate of each (deployment, workload, seed):
+  the request throughput of ``vllm`` on that backlog (all requests at once).
+* Predictions (``--predictions``): a number ``sigma`` gives log-normal predictions
+  ``o_hat = max(1, round(o exp(sigma Z)))`` (0 = exact lengths); ``fitted`` the mean decode
+  length of the request's prompt-length bucket (:class:`BucketMean`), fitted on the rows
+  after the last seed's window (``--fit-rows`` of them), disjoint from every replayed row.
+  ``vllm`` reads no predictions: it is replayed once per (seed, rate) and its row repeated
+  under each prediction setting.
 
-Every policy of ``--algos`` is replayed (:func:`lpsched.serving.replay.replay`: one
-simulator, checker-verified schedule, step-time model of ``lpsched/serving/steptime.py``)
-with paged KV memory (``--block-size``, default 16 as vLLM) for each prediction setting of
-``--predictions``:
-
-* a number ``sigma``: log-normal predictions ``o_hat = max(1, round(o exp(sigma Z)))``
-  (:func:`lpsched.simulate.noisy_predictions`; 0 = exact lengths);
-* ``fitted``: a simple predictor fitted on *other* rows of the same trace(s): the rows
-  ``num_prompts .. num_prompts + fit_rows - 1`` (disjoint from the replayed ones) are
-  split into ``--fit-buckets`` prompt-length buckets at their quantiles, and a request is
-  predicted the mean decode length of its prompt-length bucket (:class:`BucketMean`).
-
-The policies of ``--lp-algos`` (the LP-guided online policies) run with a time limit per
-simulation run (``--lp-time-limit``: :func:`replay` ``time_limit``; when it expires the run
-is drained and the row says ``status = drained``), and only at the prediction settings of
-``--lp-predictions`` (they cost 10-30x a fast policy). One row per (workload, prediction,
-rate, policy), written to ``OUT.csv`` / ``OUT.md`` (and appended to ``OUT.partial.csv`` as
-the sweep goes). Ratios ``*_vs_vllm`` are the policy's figure over ``vllm``'s at the same
-workload, prediction and rate. ``benchmarks/plot_serving.py`` draws the figure.
+Outputs (``--out``, default ``benchmarks/results/serving``): ``OUT_runs.csv`` (one row per
+replay), ``OUT.csv`` and ``OUT.md`` (one row per point, the mean over seeds of each figure
+and, for every ratio to ``vllm``, its mean, min and max over the seeds), and
+``OUT.partial.csv`` as the sweep goes. ``benchmarks/plot_serving.py`` draws the figures.
 
 Usage (from the repository root)::
 
     python benchmarks/bench_serving.py --conv PATH/azure_conv_2023.csv \\
-        --arxiv PATH/arxiv_summarization.csv --out benchmarks/results/serving
+        --arxiv PATH/arxiv_summarization.csv --code PATH/splitwise_code.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,15 +52,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import load_average, machine, write_results  # noqa: E402
+from common import hand_written_block, load_average, machine  # noqa: E402
 
-from lpsched.serving.replay import Workload, poisson_arrivals, replay  # noqa: E402
+from lpsched.errors import InstanceError  # noqa: E402
+from lpsched.serving.replay import (  # noqa: E402
+    Workload,
+    engine_limits,
+    poisson_arrivals,
+    replay,
+)
 from lpsched.traces import read_trace_columns  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_ALGOS = "vllm,fcfs,mc-benchmark,alpha-protection,mc-sf,sorted-f-online"
-LP_ALGOS = "sorted-lp-online,lp-swap-online"
+DEFAULT_DEPLOYMENTS = ["h100:llama3-70b", "h200:llama3-70b", "h100:llama3-8b", "h200:llama3-8b"]
+WORKLOADS = ("conv", "arxiv", "code")
 BACKLOG_RATE = 1e4
+#: Per-run figures (seconds, ms, counts) averaged over the seeds of a point.
+FIGURES = ("req_per_s", "mean_e2el_s", "p99_e2el_s", "mean_ttft_s", "p99_ttft_s",
+           "mean_tpot_ms", "preemptions")
+#: Figures whose ratio to vllm's (same deployment, workload, seed, rate) is summarised.
+RATIOS = ("mean_e2el_s", "p99_e2el_s", "mean_ttft_s", "p99_ttft_s", "mean_tpot_ms")
 
 
 class BucketMean:
@@ -82,69 +96,78 @@ class BucketMean:
         return np.maximum(1, np.rint(self.means[b])).astype(np.int64)
 
 
+def git_commit() -> str:
+    """The repository's HEAD commit (short), with ``+dirty`` when files are modified."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 class Sweep:
-    """The workloads, their saturation estimates and predictors, and the replays."""
+    """The workloads, their predictors and saturation estimates, and the replays."""
 
-    def __init__(self, args):
+    def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.paths = {"conv": args.conv, "arxiv": args.arxiv}
-        self.partial = args.out.with_suffix(".partial.csv")
+        self.paths = {w: getattr(args, w) for w in WORKLOADS if getattr(args, w)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = args.out.with_name(args.out.name + ".partial.csv")
         self.partial.unlink(missing_ok=True)
+        self.notes: list[str] = []
+        self.runs: list[dict] = []
 
-    def _rows(self, name: str, n: int, start: int = 0):
-        c = read_trace_columns(self.paths[name], start=start, limit=n, times=False)
+    def _rows(self, wl: str, start: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prefill and decode of rows ``start + 1 .. start + limit`` (fewer at the end)."""
+        try:
+            c = read_trace_columns(self.paths[wl], start=start, limit=limit, times=False)
+        except InstanceError as exc:
+            if "no request rows" not in str(exc):
+                raise
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.asarray(c.prefill), np.asarray(c.decode)
 
-    def lengths(self, wl: str):
-        """Prefill and decode of the replayed requests, and the predictor's fit rows."""
-        n, f = self.args.num_prompts, self.args.fit_rows
-        parts = [wl] if wl != "mix" else ["conv", "arxiv"]
-        k = n if wl != "mix" else n // 2
-        s = np.concatenate([self._rows(p, k)[0] for p in parts])
-        o = np.concatenate([self._rows(p, k)[1] for p in parts])
-        fit = [self._rows(p, f, start=k) for p in parts]
-        if wl == "mix":
-            perm = np.random.default_rng(self.args.seed).permutation(s.size)
-            s, o = s[perm], o[perm]
-        predictor = BucketMean(np.concatenate([a for a, _ in fit]),
-                               np.concatenate([b for _, b in fit]), self.args.fit_buckets)
-        return s, o, predictor
+    def window(self, wl: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prefill and decode of seed ``seed``'s window of workload ``wl``."""
+        n = self.args.num_prompts
+        s, o = self._rows(wl, seed * n, n)
+        if s.size < n:
+            raise SystemExit(f"{self.paths[wl]}: {s.size} rows from row {seed * n + 1}, "
+                             f"seed {seed} needs {n}: lower --num-prompts or the seeds")
+        return s, o
 
-    def workload(self, wl: str, s, o, rate: float) -> Workload:
-        return Workload(wl, [str(i + 1) for i in range(s.size)], s, o,
-                        poisson_arrivals(s.size, rate, self.args.seed), f"poisson rate={rate:g}")
+    def predictor(self, wl: str) -> BucketMean:
+        start = (max(self.args.seeds) + 1) * self.args.num_prompts
+        s, o = self._rows(wl, start, self.args.fit_rows)
+        if s.size < self.args.fit_buckets:
+            raise SystemExit(f"{self.paths[wl]}: only {s.size} rows after row {start} to fit "
+                             "the predictor: lower --num-prompts, the seeds or --fit-buckets")
+        return BucketMean(s, o, self.args.fit_buckets)
 
-    def run(self, w: Workload, algo: str, pred: str, predictor, extra: dict) -> dict:
-        a = self.args
-        kw = {}
+    def replay(self, dep: str, w: Workload, algo: str, pred: str, predictor: BucketMean,
+               seed: int) -> dict:
+        gpu, model = dep.split(":")
+        kw: dict = {}
         if pred == "fitted":
             kw["predictions"] = predictor.predict(w.prefill)
         elif float(pred) > 0:
             kw["prediction_noise"] = float(pred)
-        if algo in a.lp_list:
-            kw["time_limit"] = a.lp_time_limit
         t0 = time.process_time()
-        m = replay(w, algo, gpu=a.gpu, model=a.model, block_size=a.block_size,
-                   seed=a.seed, **kw).metrics
-        row = {**extra, "algo": algo, "completed": m["completed"],
-               "req_per_s": round(m["request_throughput"], 3),
-               "out_tok_per_s": round(m["output_throughput"], 1),
-               "mean_e2el_s": round(m["mean_e2el_ms"] / 1e3, 3),
-               "p99_e2el_s": round(m["p99_e2el_ms"] / 1e3, 3),
-               "mean_ttft_s": round(m["mean_ttft_ms"] / 1e3, 3),
-               "p99_ttft_s": round(m["p99_ttft_ms"] / 1e3, 3),
-               "mean_tpot_ms": round(m["mean_tpot_ms"], 2), "preemptions": m["preemptions"],
-               "recomputed_tokens": m["recomputed_tokens"], "status": m["status"],
-               "drained": m["drained"], "arrival_error_ms": round(m["arrival_error_ms"], 1),
-               "tp": m["tensor_parallel"], "memory": m["memory"],
-               "cpu_s": round(time.process_time() - t0, 2)}
-        return row
-
-    def saturation(self, wl: str, s, o) -> float:
-        w = self.workload(wl, s, o, BACKLOG_RATE)
-        m = replay(w, "vllm", gpu=self.args.gpu, model=self.args.model,
-                   block_size=self.args.block_size, seed=self.args.seed).metrics
-        return float(m["request_throughput"])
+        m = replay(w, algo, gpu=gpu, model=model, seed=seed, **kw).metrics
+        return {"completed": m["completed"], "req_per_s": round(m["request_throughput"], 4),
+                "out_tok_per_s": round(m["output_throughput"], 1),
+                "mean_e2el_s": round(m["mean_e2el_ms"] / 1e3, 4),
+                "p99_e2el_s": round(m["p99_e2el_ms"] / 1e3, 4),
+                "mean_ttft_s": round(m["mean_ttft_ms"] / 1e3, 4),
+                "p99_ttft_s": round(m["p99_ttft_ms"] / 1e3, 4),
+                "mean_tpot_ms": round(m["mean_tpot_ms"], 3), "preemptions": m["preemptions"],
+                "recomputed_tokens": m["recomputed_tokens"], "status": m["status"],
+                "tp": m["tensor_parallel"], "memory": m["memory"],
+                "cpu_s": round(time.process_time() - t0, 3)}
 
     def _append(self, row: dict) -> None:
         new = not self.partial.exists()
@@ -154,92 +177,170 @@ class Sweep:
                 wr.writeheader()
             wr.writerow(row)
 
-    def cells(self, wl: str) -> list[dict]:
+    def seed_cells(self, dep: str, wl: str, seed: int, predictor: BucketMean) -> None:
+        """Every rate, prediction and policy of one (deployment, workload, seed)."""
         a = self.args
-        s, o, predictor = self.lengths(wl)
-        sat = self.saturation(wl, s, o)
-        fit_err = np.log(predictor.predict(s) / o)
-        print(f"{wl}: saturation {sat:.3f} req/s; fitted predictor: std of log(o_hat/o) "
-              f"{fit_err.std():.2f}, median |log| {np.median(np.abs(fit_err)):.2f}", flush=True)
-        self.notes.append(f"- `{wl}`: {s.size} requests, saturation estimate {sat:.3f} req/s "
-                          f"(vllm on a backlog); fitted predictor ({a.fit_rows} other rows, "
-                          f"{predictor.edges.size + 1} buckets): std of log(o_hat/o) = "
-                          f"{fit_err.std():.2f}, median |log(o_hat/o)| = "
-                          f"{np.median(np.abs(fit_err)):.2f}")
-        rows = []
-        for pred in a.predictions:
-            for f in a.rate_factors:
-                rate = float(f"{f * sat:.3g}")
-                w = self.workload(wl, s, o, rate)
-                algos = a.algo_list + (a.lp_list if pred in a.lp_predictions else [])
-                extra = {"workload": wl, "prediction": pred, "rate_factor": f, "rate": rate}
-                cell = [self.run(w, algo, pred, predictor, extra) for algo in algos]
-                ref = next((c for c in cell if c["algo"] == "vllm"), None)
-                for c in cell:
-                    for k in ("mean_e2el_s", "p99_e2el_s", "mean_ttft_s"):
-                        c[f"{k[:-2]}_vs_vllm"] = (round(c[k] / ref[k], 3)
-                                                  if ref and ref[k] else None)
-                    print(c, flush=True)
-                    self._append(c)
-                rows += cell
-        return rows
+        s, o = self.window(wl, seed)
+        ids = [str(seed * s.size + i + 1) for i in range(s.size)]
+        backlog = Workload(wl, ids, s, o, poisson_arrivals(s.size, BACKLOG_RATE, seed), "")
+        sat = self.replay(dep, backlog, "vllm", "0", predictor, seed)["req_per_s"]
+        self.notes.append(f"- `{dep}` `{wl}` seed {seed}: saturation {sat:.3f} req/s")
+        for f in a.rate_factors:
+            rate = float(f"{f * sat:.4g}")
+            w = Workload(wl, ids, s, o, poisson_arrivals(s.size, rate, seed),
+                         f"poisson rate={rate:g}")
+            key = {"deployment": dep, "workload": wl, "seed": seed, "rate_factor": f,
+                   "rate": rate}
+            ref = self.replay(dep, w, "vllm", "0", predictor, seed) \
+                if "vllm" in a.algo_list else None
+            for pred in a.predictions:
+                for algo in a.algo_list:
+                    m = ref if algo == "vllm" else self.replay(dep, w, algo, pred, predictor,
+                                                               seed)
+                    assert m is not None
+                    row = {**key, "prediction": pred, "algo": algo, **m}
+                    for k in RATIOS:
+                        row[f"{k}_vs_vllm"] = round(m[k] / ref[k], 4) \
+                            if ref is not None and ref[k] else None
+                    self._append(row)
+                    self.runs.append(row)
+            print(f"{dep} {wl} seed {seed} rate x{f}: done ({len(self.runs)} rows)", flush=True)
 
-    def main(self) -> list[dict]:
-        self.notes: list[str] = []
-        rows = []
-        for wl in self.args.workloads:
-            rows += self.cells(wl)
-        return rows
+    def main(self) -> None:
+        a = self.args
+        for dep in a.deployments:
+            for wl in self.paths:
+                predictor = self.predictor(wl)
+                for seed in a.seeds:
+                    s, o = self.window(wl, seed)
+                    err = np.log(predictor.predict(s) / o)
+                    if dep == a.deployments[0]:
+                        self.notes.append(
+                            f"- `{wl}` seed {seed} (rows {seed * s.size + 1}-"
+                            f"{(seed + 1) * s.size}): mean prefill {s.mean():.0f}, mean "
+                            f"decode {o.mean():.0f}; fitted predictor: std of "
+                            f"log(o_hat/o) {err.std():.2f}")
+                    self.seed_cells(dep, wl, seed, predictor)
 
 
-def parse(argv):
+def summarise(runs: list[dict]) -> list[dict]:
+    """One row per point (deployment, workload, rate factor, prediction, policy): the mean
+    of each figure over the seeds, and the mean, min and max of each ratio to vllm."""
+    point = ("deployment", "workload", "rate_factor", "prediction", "algo")
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault(tuple(r[k] for k in point), []).append(r)
+    out = []
+    for key, rows in groups.items():
+        row = dict(zip(point, key))
+        row.update({"seeds": len(rows), "tp": rows[0]["tp"], "memory": rows[0]["memory"],
+                    "rate_mean": round(float(np.mean([r["rate"] for r in rows])), 4)})
+        for k in FIGURES:
+            row[k] = round(float(np.mean([r[k] for r in rows])), 4)
+        for k in RATIOS:
+            v = [r[f"{k}_vs_vllm"] for r in rows if r[f"{k}_vs_vllm"] is not None]
+            if v:
+                row[f"{k}_vs_vllm"] = round(float(np.mean(v)), 3)
+                row[f"{k}_vs_vllm_min"] = round(float(np.min(v)), 3)
+                row[f"{k}_vs_vllm_max"] = round(float(np.max(v)), 3)
+        row["status"] = ",".join(sorted({r["status"] for r in rows}))
+        out.append(row)
+    return out
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=cols)
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+def markdown(args: argparse.Namespace, summary: list[dict], notes: list[str], start: str, wall: float,
+             commit: str) -> str:
+    """The results page: provenance, the engine, the notes, the reading kept from the last
+    page (between the hand-written markers of ``common.py``) and the summary table."""
+    kept = hand_written_block(args.out.with_suffix(".md"))
+    lim = ", ".join(f"{k} {v}" for k, v in engine_limits().describe().items())
+    cmd = " ".join(a if not a.endswith(".csv") else Path(a).name for a in sys.argv[1:])
+    cols = ["deployment", "workload", "rate_factor", "prediction", "algo", "rate_mean",
+            "mean_e2el_s", "p99_e2el_s", "mean_ttft_s", "mean_tpot_ms", "preemptions"]
+    head = cols + ["mean E2EL / vllm (min-max)", "p99 E2EL / vllm (min-max)",
+                   "mean TTFT / vllm (min-max)"]
+
+    def rng(r: dict, k: str) -> str:
+        if f"{k}_vs_vllm" not in r:
+            return "-"
+        return f"{r[k + '_vs_vllm']:.3f} ({r[k + '_vs_vllm_min']:.3f}-{r[k + '_vs_vllm_max']:.3f})"
+
+    lines = [f"# Serving replay under one engine: {', '.join(args.deployments)}", "",
+             f"`python benchmarks/bench_serving.py {cmd}` (trace paths shortened to file "
+             f"names), commit {commit}.", "",
+             f"Engine (the same for every policy, `lpsched replay`'s default): {lim}.",
+             f"{args.num_prompts} requests per replay, seeds {args.seeds} (seed k: requests "
+             f"kN+1..(k+1)N of the trace, Poisson arrivals and prediction noise drawn with "
+             f"seed k), rates = rate_factor x the saturation estimate of each deployment, "
+             f"workload and seed (vllm's request throughput on the backlog); figures are "
+             f"means over the seeds, ratios to vllm are taken per seed (paired) and shown "
+             f"as mean (min-max). `fitted`: prompt-length bucket means ({args.fit_buckets} "
+             f"buckets) fitted on {args.fit_rows} rows after the last window. Per-replay "
+             "rows: the `_runs.csv` beside this file; every point: the `.csv`; the table "
+             f"below: predictions {', '.join(args.md_predictions)}.", "", *notes, "",
+             f"Machine: {start}; {load_average('at end')}; wall {wall:.0f} s.", "",
+             *kept, *([""] if kept else []),
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join([str(r[c]) for c in cols]
+                                + [rng(r, "mean_e2el_s"), rng(r, "p99_e2el_s"),
+                                   rng(r, "mean_ttft_s")]) + " |" for r in summary
+              if r["prediction"] in args.md_predictions]
+    return "\n".join(lines) + "\n"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--conv", required=True, help="Azure conversation trace CSV")
-    ap.add_argument("--arxiv", required=True, help="arXiv summarization trace CSV")
-    ap.add_argument("--workloads", nargs="+", default=["conv", "arxiv", "mix"],
-                    choices=["conv", "arxiv", "mix"])
+    ap.add_argument("--conv", help="Azure conversation trace CSV (azure_conv_2023.csv)")
+    ap.add_argument("--arxiv", help="arXiv summarization trace CSV")
+    ap.add_argument("--code", help="Azure code trace CSV (Vidur's splitwise_code.csv)")
+    ap.add_argument("--deployments", nargs="+", default=DEFAULT_DEPLOYMENTS,
+                    help="GPU:MODEL pairs (default: %(default)s)")
     ap.add_argument("--algos", default=DEFAULT_ALGOS)
-    ap.add_argument("--lp-algos", default=LP_ALGOS)
-    ap.add_argument("--lp-time-limit", type=float, default=10.0,
-                    help="seconds per simulation run of an LP-guided policy")
-    ap.add_argument("--predictions", nargs="+", default=["0", "0.2", "0.5", "0.8", "fitted"])
-    ap.add_argument("--lp-predictions", nargs="+", default=["0", "0.5"])
-    ap.add_argument("--rate-factors", type=float, nargs="+",
-                    default=[0.25, 0.5, 0.75, 1.0, 1.25])
+    ap.add_argument("--predictions", nargs="+", default=["0", "0.5", "fitted"])
+    ap.add_argument("--rate-factors", type=float, nargs="+", default=[0.5, 0.8, 1.0, 1.25])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--md-predictions", nargs="+", default=["0", "0.5", "fitted"],
+                    help="prediction settings shown in the Markdown table (all are in the CSV)")
     ap.add_argument("--num-prompts", type=int, default=1000)
     ap.add_argument("--fit-rows", type=int, default=5000)
     ap.add_argument("--fit-buckets", type=int, default=10)
-    ap.add_argument("--block-size", type=int, default=16)
-    ap.add_argument("--gpu", default="h100")
-    ap.add_argument("--model", default="llama3-70b")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "serving")
     args = ap.parse_args(argv)
+    if not any(getattr(args, w) for w in WORKLOADS):
+        ap.error("give at least one trace: --conv, --arxiv or --code")
     args.algo_list = [a.strip() for a in args.algos.split(",") if a.strip()]
-    args.lp_list = [a.strip() for a in args.lp_algos.split(",") if a.strip()]
     for p in args.predictions:
         if p != "fitted":
             float(p)
+    for d in args.deployments:
+        if d.count(":") != 1:
+            ap.error(f"--deployments: {d!r} is not GPU:MODEL")
+    if min(args.seeds) < 0:
+        ap.error("--seeds must be >= 0")
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    start = machine("at start")
+    start, commit = machine("at start"), git_commit()
     t0 = time.time()
     sweep = Sweep(args)
-    rows = sweep.main()
-    cmd = " ".join(a if not a.endswith(".csv") else Path(a).name for a in sys.argv[1:])
-    write_results(args.out, rows, [
-        f"# Serving replay: {args.model} on {args.gpu}, block size {args.block_size}", "",
-        f"`python benchmarks/bench_serving.py {cmd}` (trace paths shortened to file names)",
-        "",
-        f"{args.num_prompts} requests per replay, Poisson arrivals (seed {args.seed}) at "
-        "`rate_factor` x the saturation estimate; steps to seconds by "
-        "lpsched/serving/steptime.py (docs/serving.md). LP-guided policies "
-        f"({', '.join(args.lp_list)}): time limit {args.lp_time_limit:g} s per simulation "
-        f"run, predictions {', '.join(args.lp_predictions)} only.", "", *sweep.notes, "",
-        f"Machine: {start}; {load_average('at end')}; wall {time.time() - t0:.0f} s."])
+    sweep.main()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(args.out.with_name(args.out.name + "_runs.csv"), sweep.runs)
+    summary = summarise(sweep.runs)
+    write_csv(args.out.with_suffix(".csv"), summary)
+    args.out.with_suffix(".md").write_text(
+        markdown(args, summary, sweep.notes, start, time.time() - t0, commit))
+    print(f"wrote {args.out}.md, .csv, _runs.csv")
     return 0
 
 

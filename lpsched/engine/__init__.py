@@ -100,7 +100,8 @@ def run_engine(instance: Instance, policy: Policy | str, *,
     run_inst = padded_instance(mem, pol.name) if padded else mem
     res = Engine(run_inst, pol, predictions=predictions, limits=limits,
                  skip_idle=skip_idle, deadline=deadline, compute_prefill=instance.prefill,
-                 clock=clock, arrival_s=arrival_s).run()
+                 clock=clock, arrival_s=arrival_s,
+                 kv_pad=mem.block_size - 1 if padded else 0).run()
     if not padded:  # a timed run's instance already has the arrival steps
         return res
     if clock is not None and clock.timed:

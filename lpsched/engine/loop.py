@@ -93,6 +93,10 @@ class Engine:
     arrival_s
         Arrival times for a :class:`StepTimeClock` (non-decreasing in position order is
         not required; ties keep position order).
+    kv_pad
+        Tokens each running request holds in ``instance`` beyond what it computed (the
+        ``b - 1`` of the padded instance, :mod:`lpsched.paging`): a timed run's decode
+        steps read ``kv_pad`` fewer KV tokens per request than the memory count.
     """
 
     def __init__(self, instance: Instance, policy: Policy, *,
@@ -100,7 +104,7 @@ class Engine:
                  limits: EngineLimits = PAPERS, skip_idle: bool = True,
                  deadline: Deadline | None = None, compute_prefill: np.ndarray | None = None,
                  clock: UnitClock | StepTimeClock | None = None,
-                 arrival_s: np.ndarray | None = None):
+                 arrival_s: np.ndarray | None = None, kv_pad: int = 0):
         self.t0 = time.perf_counter()
         self.instance = instance
         self.policy = policy
@@ -173,6 +177,10 @@ class Engine:
         # work of the step after the current decision time (timed runs)
         self.fill: list[float] = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, starts
         self.fill_kv = 0
+        # tokens a running request holds in ``instance`` but does not compute: the
+        # padding of a policy that plans on the padded instance (b - 1); not read by
+        # decode attention, so not costed
+        self.kv_pad = int(kv_pad)
 
     # -- memory --------------------------------------------------------------------------------
     def _blocks(self, tokens: int) -> int:
@@ -516,9 +524,11 @@ class Engine:
             return self.clock.advance(t, nxt, arrival)
         fill = self.fill
         n_run = state._n_run
+        pad = self.kv_pad
         lin = state._wsum + (t + 1) * n_run
-        first = (n_run - fill[3] + fill[0], lin - self.fill_kv, fill[1], n_run - fill[3] + fill[2])
-        return self.clock.advance(t, nxt, arrival, first, n_run, state._wsum)
+        first = (n_run - fill[3] + fill[0], lin - self.fill_kv - pad * (n_run - fill[3]),
+                 fill[1], n_run - fill[3] + fill[2])
+        return self.clock.advance(t, nxt, arrival, first, n_run, state._wsum - pad * n_run)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> SimulationResult:
