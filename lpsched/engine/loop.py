@@ -167,6 +167,12 @@ class Engine:
         self.p_done = 0
         self.p_chunk = 0
         self.force_next = False
+        # asynchronous scheduling: requests that finished at the current decision time and
+        # still hold their blocks in the next step, {position: (run id, tokens held)}
+        self.async_sched = limits.async_scheduling
+        self.no_admit_after_preempt = not limits.admit_after_preemption
+        self.zombies: dict[int, tuple[int, int]] = {}
+        self.preempted_now = False
         # work of the step after the current decision time (timed runs)
         self.fill: list[float] = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, starts
         self.fill_kv = 0
@@ -239,10 +245,20 @@ class Engine:
             _c, pos, rid = heapq.heappop(completions)
             if not self._live(pos, rid):
                 continue  # stale: that run was preempted
-            self.state._remove(pos)
+            start = self.state._remove(pos)
             finished.append(pos)
+            if self.async_sched and _c == t:  # its last token is in flight in step t+1
+                held = self._blocks(self.s[pos] + t - start)
+                self.zombies[pos] = (rid, held)
+                self.state._held += held
         if finished:
             self.policy.on_finish(self.state, finished)
+
+    def _expire_zombies(self) -> None:
+        """Asynchronous scheduling: the blocks of the requests that finished one decision
+        time ago are free now."""
+        self.zombies.clear()
+        self.state._held = 0
 
     def reveal(self, t: int) -> None:
         """2. Reveal the requests that arrived by now; tell the policy."""
@@ -308,12 +324,17 @@ class Engine:
                     state._n_run > 1 and state.memory_in(t + 1) > target):
                 pos, rid = self.lifo.pop()
                 if not self._live(pos, rid):
+                    if self.zombies.get(pos, (-1, 0))[0] == rid:  # finished, last token
+                        state._held -= self.zombies.pop(pos)[1]  # in flight: vLLM's victim
+                        self.preempt_events.append((pos, t))
+                        self.preempted_now = True
                     continue
                 self._unfill(pos, t)
                 self.preempt(pos, t)
                 self.preempt_events.append((pos, t))
                 victims.append(pos)
         if victims:
+            self.preempted_now = True
             state.waiting.update(victims)
             self.policy.on_evict(state, victims)
 
@@ -345,7 +366,10 @@ class Engine:
         state = self.state
         if not state.waiting or self.partial >= 0:
             return
-        seqs_left = _BIG if self.max_seqs is None else self.max_seqs - state._n_run
+        if self.preempted_now and self.no_admit_after_preempt:
+            return  # vLLM V1: no admission in a step that preempted
+        seqs_left = _BIG if self.max_seqs is None else (
+            self.max_seqs - state._n_run - len(self.zombies))
         if self.budget is None:
             tokens_left = _BIG
         else:
@@ -364,7 +388,8 @@ class Engine:
             self.refused += len(refused)
             self.deferred += sum(1 for p in refused if self.prog[p])
             policy.on_refuse(state, refused)
-        if not admitted and not state.running and self.partial < 0 and self.ptr >= self.n:
+        if (not admitted and not state.running and self.partial < 0 and self.ptr >= self.n
+                and not self.zombies):
             raise SimulationError(
                 f"policy {policy.name!r} stalled at step {t}: {len(state.waiting)} requests "
                 "wait, nothing runs and nothing will arrive")
@@ -464,7 +489,8 @@ class Engine:
         busy = state._n_run > 0 or self.partial >= 0
         if not busy and not waiting and not more:
             return None
-        nxt: int | None = t + 1 if (self.partial >= 0 or self.force_next) else None
+        nxt: int | None = t + 1 if (self.partial >= 0 or self.force_next
+                                    or self.zombies) else None
         if state._n_run:
             guard = self._guard_step()
             nxt = guard if nxt is None else min(nxt, guard)
@@ -472,7 +498,7 @@ class Engine:
             want = self.policy.next_decision(state) if self.skip_idle else t + 1
             want = max(int(want), t + 1)
             nxt = want if nxt is None else min(nxt, want)
-        if completions and (waiting or not more or self.timed):
+        if completions and (waiting or not more or self.timed or self.async_sched):
             nxt = completions[0][0] if nxt is None else min(nxt, completions[0][0])
         arrival = self.arr_times[self.ptr] if more else None
         if nxt is None:
@@ -506,6 +532,9 @@ class Engine:
                 self.fill = [0, 0.0, 0, 0]
                 self.fill_kv = 0
             self.force_next = False
+            self.preempted_now = False
+            if self.zombies:
+                self._expire_zombies()
             if self.completions and self.completions[0][0] <= t:
                 self.retire(t)
             if self.ptr < self.n and self.arr_times[self.ptr] <= self.clock.now:
