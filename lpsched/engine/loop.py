@@ -367,6 +367,7 @@ class Engine:
         if not state.waiting or self.partial >= 0:
             return
         if self.preempted_now and self.no_admit_after_preempt:
+            self.force_next = True  # the policy may not have heard of it (a finished victim)
             return  # vLLM V1: no admission in a step that preempted
         seqs_left = _BIG if self.max_seqs is None else (
             self.max_seqs - state._n_run - len(self.zombies))
@@ -404,7 +405,7 @@ class Engine:
         state = self.state
         waiting = state.waiting
         room = self.M - state.memory_in(t + 1)
-        nothing_runs = state._n_run == 0
+        nothing_runs = state._n_run == 0 and not self.zombies  # vLLM: bool(self.running)
         s_comp, prog, delta, b, chunked = self.s_comp, self.prog, self.delta, self.b, self.chunked
         admitted = 0
         resumed: list[int] = []

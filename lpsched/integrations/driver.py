@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.engine import EngineLimits, SimState, memory_instance
+from lpsched.engine import EngineLimits, SimState
 from lpsched.engine.padded import PaddedView
 from lpsched.instance import Instance
 from lpsched.registry import make_policy
@@ -169,7 +169,8 @@ class PolicyDriver:
         chunk); ``preempted`` lists the requests preempted in the step, latest at the
         front of the waiting queue last."""
         state, policy, pos, t = self._state, self._policy, self._pos, self.t
-        assert state is not None
+        if state is None:  # nothing live: nothing was offered, admitted or preempted
+            return
         victims = [r for r in preempted if r in self._admitted]
         if victims:
             for r in victims:
@@ -216,13 +217,15 @@ class PolicyDriver:
         if not live:
             self._policy, self._state = policy, None
             return
-        prompts = np.array([self._reqs[r].prompt for r in live], dtype=np.int64)
+        # the memory instance (prefill P - 1 under V1's accounting) with the predictions,
+        # capped so that each request fits alone (padded too): the policy clips them so
+        prefill = np.array([self._reqs[r].prompt for r in live], dtype=np.int64) - acc
         pred = np.array([self._reqs[r].predicted for r in live], dtype=np.int64)
-        cap = self.memory - (prompts - acc) - pad
-        inst = Instance.from_arrays(self.memory, prompts, np.maximum(np.minimum(pred, cap), 1),
+        cap = self.memory - prefill - pad
+        inst = Instance.from_arrays(self.memory, prefill, np.maximum(np.minimum(pred, cap), 1),
                                     np.arange(len(live)), ids=live, name="live",
                                     block_size=b)
-        state = SimState(memory_instance(inst, self.limits), pred, self.limits)
+        state = SimState(inst, pred, self.limits)
         state.t = self.t
         if pad:
             policy = PaddedView(policy)
