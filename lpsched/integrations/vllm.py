@@ -196,6 +196,12 @@ class LpschedScheduler(AsyncScheduler):
         if self.scheduler_config.policy != "fcfs":
             raise ValueError("lpsched: the scheduler's --scheduling-policy must be 'fcfs' "
                              "(the lpsched policy decides the order)")
+        if self.vllm_config.speculative_config is not None:
+            raise ValueError("lpsched: speculative decoding is not supported (a step's output "
+                             "placeholders then count draft tokens; docs/vllm.md)")
+        if self.parallel_config.pipeline_parallel_size != 1:
+            raise ValueError("lpsched: pipeline parallelism is not supported (more batches in "
+                             "flight than the asynchronous model assumes; docs/vllm.md)")
         if len(self.kv_cache_config.kv_cache_groups) != 1:
             raise ValueError("lpsched: only models with one KV cache group (full attention) "
                              "are supported")
