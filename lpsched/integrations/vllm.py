@@ -210,7 +210,7 @@ class LpschedScheduler(AsyncScheduler):
         self._lpsched = PolicyDriver(name, cfg.get("options") or {},
                                      blocks=self.kv_cache_config.num_blocks - 1,
                                      block_size=self.block_size)
-        self.waiting = _OfferQueue(self.waiting, self)
+        self.waiting = _OfferQueue(self.waiting, self)  # type: ignore[has-type]
 
     # -- requests --------------------------------------------------------------------------
     def predicted_output_len(self, request: Any) -> int:

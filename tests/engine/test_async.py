@@ -95,18 +95,18 @@ def test_async_vllm_equals_the_async_v1_oracle_on_random_instances(data):
     M = b * blocks
     n = data.draw(st.integers(1, 10))
     P = [data.draw(st.integers(1, M - 1)) for _ in range(n)]
-    O = [data.draw(st.integers(1, min(12, M - p))) for p in P]
+    outs = [data.draw(st.integers(1, min(12, M - p))) for p in P]
     A = [data.draw(st.integers(0, 10)) for _ in range(n)]
     budget = data.draw(st.integers(1, 40))
     seqs = data.draw(st.integers(1, min(8, budget)))
     wm = data.draw(st.sampled_from([0.0, 0.1, 0.3]))
     try:
-        inst = Instance.from_arrays(M, P, O, A, block_size=b)
+        inst = Instance.from_arrays(M, P, outs, A, block_size=b)
     except InstanceError:
         return  # a request that does not fit in blocks
     lim = EngineLimits.vllm_v1_exact(block_size=b, max_num_seqs=seqs,
                                      max_num_batched_tokens=budget, watermark=wm)
-    ref = V1Oracle(P, O, A, V1Limits(b, blocks, seqs, budget, lim.watermark_blocks(M),
+    ref = V1Oracle(P, outs, A, V1Limits(b, blocks, seqs, budget, lim.watermark_blocks(M),
                                      asynchronous=True)).run(100_000)
     want = [(ref.first[k], ref.preempted[k], ref.finished[k]) for k in range(n)]
     for skip in (True, False):
