@@ -65,13 +65,14 @@ def _async_recordings() -> list[str]:
     return sorted(p.stem for p in RECORDINGS.glob("*_async.json") if "_plus" not in p.stem)
 
 
-@pytest.mark.parametrize("name", ["tiny_async", "budget2048_async"])
+@pytest.mark.skipif(not _async_recordings(),
+                    reason="no committed recordings in benchmarks/results/peer_vllm")
+@pytest.mark.parametrize("name", _async_recordings())
 def test_engine_reproduces_the_real_async_scheduler(name):
-    """Recordings of vLLM 0.33.0's ``AsyncScheduler`` (prompt = lpsched prefill): every first
-    admission, preemption and completion step (all nine: ``benchmarks/peer_vllm_plugin.py``)."""
+    """Every recording of vLLM 0.33.0's ``AsyncScheduler`` with prompt = lpsched prefill (nine
+    workloads: backlogs, arrivals, heavy preemption, binding budgets, ``vllm serve``'s
+    defaults): every first admission, preemption and completion step."""
     path = RECORDINGS / f"{name}.json"
-    if not path.is_file():
-        pytest.skip("no committed recordings in benchmarks/results/peer_vllm")
     pv = load_script("peer_vllm")
     rec = pv.expand(json.loads(path.read_text()))
     inst, s = pv.instance_of(rec), rec["settings"]
