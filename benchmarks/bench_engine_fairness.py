@@ -5,7 +5,7 @@ so ``mc-sf`` prefilled every arrived request in one step and looked 1.6x slower 
 ``vllm`` on the Azure code trace, an artefact of the engine rather than of the policy.
 Here every policy runs under the same default engine (vLLM V1's ``vllm serve`` limits on
 an H100: blocks of 16, a budget of 8192 tokens a step with chunked prefill, 1024
-sequences, watermark 0, V1's KV accounting) with Llama-3-8B on one H100 (467,291 KV
+sequences, watermark 0, V1's KV accounting, async scheduling) with Llama-3-8B on one H100 (467,291 KV
 tokens: memory does not bind). Usage (traces are third-party data, not in the repository)::
 
     python benchmarks/bench_engine_fairness.py TRACE [TRACE ...] [--num-prompts 3085]
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{a.num_prompts} requests of each trace with their own arrival times, every policy "
         "under the default engine of `lpsched replay` (vLLM V1's `vllm serve` limits: "
         "blocks of 16, 8192 tokens a step with chunked prefill, 1024 sequences, watermark "
-        "0, V1's KV accounting).\n\n"
+        "0, V1's KV accounting, asynchronous scheduling).\n\n"
         + "".join(f"* `{tr}`: mean E2EL spread (max / min - 1) **{sp:.1f}%**\n"
                   for tr, sp in sorted(spread.items()))
         + f"\nLoad average (1, 5, 15 min) at the start: {tuple(round(x, 2) for x in load)}.\n"

@@ -3,7 +3,8 @@
 Both sides run the one engine (:mod:`lpsched.engine`) with the ``vllm`` policy under the
 same limits (vLLM V1's ``vllm serve`` defaults on an H100: blocks of 16 tokens, a budget
 of 8192 tokens a step with chunked prefill, 1024 sequences, watermark 0, V1's KV
-accounting) on the whole trace, with ``M`` = the KV tokens of Llama-3-70B on 2 x H100:
+accounting, asynchronous scheduling) on the whole trace, with ``M`` = the KV tokens of
+Llama-3-70B on 2 x H100:
 
 * **steps**: :func:`lpsched.engine.run_engine` with the unit clock and the checker on its
   schedule (what ``solve`` does) on the trace read by :func:`lpsched.instance.read_trace`
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "# `replay` in seconds against the step simulation of the same rule\n\n"
         f"Trace: `{a.trace.name}` ({inst.n} requests), `vllm` policy, vLLM V1 limits "
         f"(block 16, budget 8192 with chunked prefill, 1024 sequences, watermark 0, V1 KV "
-        f"accounting), {model} on {tp} x {gpu.upper()} (M = {memory} KV tokens). "
+        f"accounting, asynchronous scheduling), {model} on {tp} x {gpu.upper()} "
+        f"(M = {memory} KV tokens). "
         f"{a.repeats} alternating repeats.\n\n"
         f"**Ratio (fastest replay / fastest step simulation): {ratio:.2f}** "
         f"(engine loops only: {eng:.2f}). Step-time model built once before the runs "

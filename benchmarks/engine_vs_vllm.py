@@ -10,10 +10,11 @@ request, the step of its first schedule, the steps whose ``schedule()`` preempte
 step that sampled its last token; steps numbered from 1). Each workload is run through
 :func:`lpsched.engine.run_engine` with the ``vllm`` policy under the recording's settings
 (block size, usable blocks x block size = ``M``, ``max_num_seqs``,
-``max_num_batched_tokens``, chunked prefill, watermark counted V1's way) and V1's KV
-accounting on the recorded prompt. Mapping: vLLM step ``t`` is the step after lpsched's
-decision time ``t - 1``; so first schedule ``t`` = first admission ``t - 1``, a preemption
-in step ``t`` = a preemption at decision time ``t - 1``, finished ``t`` = completion ``t``.
+``max_num_batched_tokens``, chunked prefill, watermark counted V1's way, synchronous or
+asynchronous scheduler) and V1's KV accounting on the recorded prompt. Mapping: vLLM step
+``t`` is the step after lpsched's decision time ``t - 1``; so first schedule ``t`` = first
+admission ``t - 1``, a preemption in step ``t`` = a preemption at decision time ``t - 1``,
+finished ``t`` = completion ``t``.
 """
 
 from __future__ import annotations
@@ -45,10 +46,7 @@ def load_recording(rec: dict, path: str = "recording") -> tuple[Instance, Engine
                        max_num_batched_tokens=int(st["max_num_batched_tokens"]),
                        chunked_prefill=bool(st["enable_chunked_prefill"]),
                        watermark=float(st["watermark"]), watermark_rule="v1",
-                       kv_accounting="v1")
-    if st.get("async_scheduling"):
-        raise ValueError(f"{path}: recorded with vLLM's AsyncScheduler, which the engine does "
-                         "not model (it schedules step t+1 before step t's output is known)")
+                       kv_accounting="v1", async_scheduling=bool(st.get("async_scheduling")))
     if int(st.get("long_prefill_token_threshold", 0)) or not st.get(
             "scheduler_reserve_full_isl", True) or st.get("enable_prefix_caching"):
         raise ValueError(f"{path}: settings outside the engine's model: {st}")
@@ -76,6 +74,7 @@ def compare(rec: dict, name: str = "recording") -> dict:
         diff_done.append(abs(int(comp[k]) - int(r["finished"])))
     st = rec["settings"]
     return {"workload": rec["workload"], "file": name,
+            "scheduler": "async" if lim.async_scheduling else "sync",
             "prompt_offset": int(rec.get("prompt_offset", 0)), "requests": n,
             "blocks": int(st["usable_blocks"]), "block_size": int(st["block_size"]),
             "budget": int(st["max_num_batched_tokens"]), "max_num_seqs": int(st["max_num_seqs"]),
@@ -102,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.folder}: no recordings", file=sys.stderr)
         return 2
     recs = [(p.name, json.loads(p.read_text())) for p in files]
-    sync = [(n, r) for n, r in recs if not r["settings"].get("async_scheduling")]
-    skipped = [n for n, r in recs if r["settings"].get("async_scheduling")]
-    rows = [compare(r, n) for n, r in sync]
-    cols = ["file", "requests", "blocks", "budget", "vllm_preemptions", "engine_preemptions",
+    rows = [compare(r, n) for n, r in recs]
+    cols = ["file", "scheduler", "requests", "blocks", "budget", "vllm_preemptions", "engine_preemptions",
             "first_admission_pct", "preemptions_pct", "completion_pct",
             "max_abs_completion_diff", "checker", "vllm_seconds", "engine_seconds"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -114,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
                                        for c in cols) + " |")
     table = "\n".join(lines)
     print(table)
-    if skipped:
-        print(f"not compared (AsyncScheduler, not modelled): {', '.join(skipped)}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out.with_suffix(".csv"), "w", newline="") as fh:
@@ -126,20 +121,17 @@ def main(argv: list[str] | None = None) -> int:
                  for r in rows)
         args.out.with_suffix(".md").write_text(
             "# lpsched's engine against vLLM V1's real scheduler\n\n"
-            f"vLLM {rows[0]['vllm_version']} (synchronous V1 `Scheduler`, driven step by step "
-            "with fabricated model outputs; recordings by `benchmarks/peer_vllm.py record`). "
+            f"vLLM {rows[0]['vllm_version']} (V1 `Scheduler` and, `_async`, `AsyncScheduler`, "
+            "the default of `vllm serve`; driven step by step with fabricated model outputs; "
+            "recordings by `benchmarks/peer_vllm.py record`). "
             "lpsched: `run_engine` with the `vllm` policy, V1's KV accounting on the recorded "
             "prompt, the recording's limits. Percent of requests whose first admission, "
             "list of preemption steps, and completion step match exactly. "
             f"{'Every decision matches on every workload.' if ok else ''}\n\n"
             "Workloads (the recordings' own descriptions): "
-            + "; ".join(f"`{n}`: {r.get('description', '')}" for n, r in sync
-                        if not n.endswith("_plus1.json"))
+            + "; ".join(f"`{n}`: {r.get('description', '')}" for n, r in recs
+                        if not n.endswith(("_plus1.json", "_async.json")))
             + ". `_plus1`: every vLLM prompt one token longer (the papers' accounting).\n\n"
-            + (f"Not compared: {len(skipped)} recordings of vLLM's `AsyncScheduler` (the "
-               "default of `vllm serve`), which schedules step t+1 before the output of step "
-               "t is known; the engine models the synchronous `Scheduler` "
-               "(docs/serving.md, 'Not modelled').\n\n" if skipped else "")
             + f"Command: `python benchmarks/engine_vs_vllm.py FOLDER --out {args.out}`\n\n"
             + table + "\n")
     return 0

@@ -12,7 +12,7 @@ class of :mod:`lpsched.integrations.vllm`, this script
    predictions (``predictor: "max_tokens"``; each request has ``max_tokens`` = its decode
    length and ``ignore_eos``);
 2. runs the same policy in lpsched's engine (:func:`lpsched.engine.run_engine`) on the same
-   instance with :meth:`lpsched.engine.EngineLimits.vllm_v1_exact` (vLLM V1's accounting,
+   instance with :meth:`lpsched.engine.EngineLimits.vllm_v1` (vLLM V1's accounting,
    asynchronous scheduling, no admission in a step that preempted) and the workload's
    limits, a token-planning policy through :class:`lpsched.engine.padded.PaddedView`;
 3. compares, per request, the first admission step, the list of preemption steps and the
@@ -54,7 +54,7 @@ def engine_decisions(rec: dict[str, Any], policy_name: str) -> pv.Decisions:
     from lpsched.registry import make_policy
 
     inst, s = pv.instance_of(rec), rec["settings"]
-    limits = EngineLimits.vllm_v1_exact(
+    limits = EngineLimits.vllm_v1(
         block_size=int(s["block_size"]), max_num_seqs=int(s["max_num_seqs"]),
         max_num_batched_tokens=int(s["max_num_batched_tokens"]), watermark=float(s["watermark"]))
     policy = make_policy(policy_name)
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "(subclasses of vLLM's `AsyncScheduler`) driven step by step on the CPU with "
         "fabricated model outputs (`benchmarks/peer_vllm_driver.py`, async mode as `vllm "
         "serve` runs it), exact length predictions (`predictor: max_tokens`), against "
-        "`lpsched.engine.run_engine` with `EngineLimits.vllm_v1_exact` and the same policy "
+        "`lpsched.engine.run_engine` with `EngineLimits.vllm_v1` and the same policy "
         "(`benchmarks/peer_vllm_plugin.py`). Workloads and settings: "
         "`benchmarks/peer_vllm.py` (vLLM prompt = lpsched prefill).",
         f"Machine: {start}; `vllm_wall_s` is the vLLM loop's time on it (shared, 2 cores).",

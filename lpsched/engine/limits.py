@@ -25,21 +25,12 @@ fit (vLLM's ``break``: no overtaking inside a step).
   holds the ``s + j - 1`` tokens computed so far in its ``j``-th step, i.e. the papers'
   model with a memory prefill of ``s - 1``; the prefill computed is still ``s`` tokens;
   needs ``s >= 1``).
-* ``async_scheduling``: vLLM V1's ``AsyncScheduler`` (the default of ``vllm serve``,
-  ``vllm/v1/core/sched/async_scheduler.py``; the engine core schedules step ``t + 1``
-  before it applies the outputs of step ``t``, ``vllm/v1/engine/core.py``
-  ``step_with_batch_queue``): a request whose last token is sampled in step ``c`` is
-  skipped in step ``c + 1`` but keeps its blocks (its last memory, not growing) and its
-  place among the running requests (``max_num_seqs``, and it may be the preemption victim:
-  then it is recorded as preempted and still completes at ``c``); its blocks are free from
-  step ``c + 2``. The policy hears of the completion at ``c`` (vLLM knows that the last
-  token is in flight when it is the ``max_tokens``-th). A preempted request's in-flight
-  output is delivered right after the step that preempted it, before it could resume, so
-  it needs no rule here.
-* ``admit_after_preemption``: False is vLLM V1's rule (``Scheduler.schedule``: waiting
-  requests are scheduled only ``if not preempted_reqs``): in a step in which a request was
-  preempted the policy is not asked and nothing is admitted. True (the default, the
-  papers' engine) admits after a preemption. The ``vllm`` policy applies the rule itself.
+* ``async_scheduling``: vLLM V1's ``AsyncScheduler`` (the default of ``vllm serve``): the
+  schedule of step ``t+1`` is made before the output of step ``t`` is known, so a request
+  whose last token is computed in step ``c`` still holds its blocks (and its seat) in step
+  ``c+1`` without computing; it may even be the one preempted then (it still finishes).
+  No admission in a step that preempted (V1's ``if not preempted_reqs``) is then the
+  engine's rule. Off by default (the synchronous ``Scheduler``).
 
 :data:`PAPERS` (no limit besides ``M``, token-exact, the papers' accounting) is the
 default of ``simulate``/``solve``; :meth:`EngineLimits.vllm_v1` gives vLLM V1's online
@@ -59,10 +50,12 @@ __all__ = ["EngineLimits", "PAPERS", "V1_SERVER_DEFAULTS"]
 #: (``vllm serve``, ``UsageContext.OPENAI_API_SERVER``) gets ``max_num_batched_tokens``
 #: 8192 and ``max_num_seqs`` 1024; chunked prefill is always on in V1
 #: (``vllm/config/scheduler.py``: ``enable_chunked_prefill = True``); the block size of
-#: the CUDA attention backends is 16; no watermark in V1 (0).
+#: the CUDA attention backends is 16; no watermark in V1 (0); ``vllm serve`` runs the
+#: ``AsyncScheduler`` (``vllm/config/vllm.py``: async scheduling on when the executor
+#: supports it).
 V1_SERVER_DEFAULTS: dict[str, int | float | bool] = {
     "block_size": 16, "max_num_batched_tokens": 8192, "max_num_seqs": 1024,
-    "chunked_prefill": True, "watermark": 0.0}
+    "chunked_prefill": True, "watermark": 0.0, "async_scheduling": True}
 
 
 def _positive(name: str, value: object, *, none_ok: bool) -> None:
@@ -85,16 +78,17 @@ class EngineLimits:
     watermark_rule: Literal["v1", "v0"] = "v1"
     kv_accounting: Literal["papers", "v1"] = "papers"
     async_scheduling: bool = False
-    admit_after_preemption: bool = True
 
     def __post_init__(self) -> None:
         _positive("block_size", self.block_size, none_ok=False)
         _positive("max_num_seqs", self.max_num_seqs, none_ok=True)
         _positive("max_num_batched_tokens", self.max_num_batched_tokens, none_ok=True)
-        for flag in ("chunked_prefill", "async_scheduling", "admit_after_preemption"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"engine limits: {flag} must be true or false, got "
-                                 f"{getattr(self, flag)!r}")
+        if not isinstance(self.async_scheduling, bool):
+            raise ValueError(f"engine limits: async_scheduling must be true or false, got "
+                             f"{self.async_scheduling!r}")
+        if not isinstance(self.chunked_prefill, bool):
+            raise ValueError(f"engine limits: chunked_prefill must be true or false, got "
+                             f"{self.chunked_prefill!r}")
         w = self.watermark
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < 1:
             raise ValueError(f"engine limits: watermark must be a fraction in [0, 1), got {w!r}")
@@ -123,16 +117,9 @@ class EngineLimits:
         base = cls(block_size=int(d["block_size"]), max_num_seqs=int(d["max_num_seqs"]),
                    max_num_batched_tokens=int(d["max_num_batched_tokens"]),
                    chunked_prefill=bool(d["chunked_prefill"]), watermark=float(d["watermark"]),
-                   watermark_rule="v1", kv_accounting="v1")
+                   watermark_rule="v1", kv_accounting="v1",
+                   async_scheduling=bool(d["async_scheduling"]))
         return replace(base, **overrides) if overrides else base
-
-    @classmethod
-    def vllm_v1_exact(cls, **overrides) -> EngineLimits:
-        """:meth:`vllm_v1` with the two rules that make any policy's run equal to vLLM V1's
-        ``AsyncScheduler`` driving it (:mod:`lpsched.integrations.vllm`): asynchronous
-        scheduling and no admission in a step that preempted."""
-        return cls.vllm_v1(**({"async_scheduling": True, "admit_after_preemption": False}
-                              | overrides))
 
     @classmethod
     def vllm_v0(cls, longest_request: int, **overrides) -> EngineLimits:
@@ -156,8 +143,7 @@ class EngineLimits:
                 "max_num_batched_tokens": self.max_num_batched_tokens,
                 "chunked_prefill": self.chunked_prefill, "watermark": self.watermark,
                 "watermark_rule": self.watermark_rule, "kv_accounting": self.kv_accounting,
-                "async_scheduling": self.async_scheduling,
-                "admit_after_preemption": self.admit_after_preemption}
+                "async_scheduling": self.async_scheduling}
 
 
 #: The papers' engine: only the memory limit ``M``, token-exact, no budget.

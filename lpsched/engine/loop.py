@@ -167,11 +167,8 @@ class Engine:
         self.p_done = 0
         self.p_chunk = 0
         self.force_next = False
-        # asynchronous scheduling: requests that finished at the current decision time and
-        # still hold their blocks in the next step, {position: (run id, tokens held)}
-        self.async_sched = limits.async_scheduling
-        self.no_admit_after_preempt = not limits.admit_after_preemption
-        self.zombies: dict[int, tuple[int, int]] = {}
+        self.async_ = limits.async_scheduling
+        self.zombies: dict[int, tuple[int, int]] = {}  # async: finished, blocks not released
         self.preempted_now = False
         # work of the step after the current decision time (timed runs)
         self.fill: list[float] = [0, 0.0, 0, 0]  # rows, prefill_sq, emitting fills, starts
@@ -238,27 +235,28 @@ class Engine:
 
     # -- the phases --------------------------------------------------------------------------
     def retire(self, t: int) -> None:
-        """1. Retire the requests that truly completed by ``t``; tell the policy."""
+        """1. Retire the requests that truly completed by ``t``; tell the policy. With
+        asynchronous scheduling one completing at ``t`` keeps its blocks for step ``t+1``
+        (it is released at the next decision time)."""
         completions = self.completions
-        finished = []
+        state = self.state
+        finished = list(self.zombies)
+        if finished:
+            self.zombies.clear()
+            state._zmem = 0
         while completions and completions[0][0] <= t:
-            _c, pos, rid = heapq.heappop(completions)
+            c, pos, rid = heapq.heappop(completions)
             if not self._live(pos, rid):
                 continue  # stale: that run was preempted
-            start = self.state._remove(pos)
-            finished.append(pos)
-            if self.async_sched and _c == t:  # its last token is in flight in step t+1
-                held = self._blocks(self.s[pos] + t - start)
-                self.zombies[pos] = (rid, held)
-                self.state._held += held
+            start = state._remove(pos)
+            if self.async_ and c == t:
+                mem = self._blocks(self.s[pos] + c - start)  # its size in its last step
+                self.zombies[pos] = (rid, mem)
+                state._zmem += mem
+            else:
+                finished.append(pos)
         if finished:
-            self.policy.on_finish(self.state, finished)
-
-    def _expire_zombies(self) -> None:
-        """Asynchronous scheduling: the blocks of the requests that finished one decision
-        time ago are free now."""
-        self.zombies.clear()
-        self.state._held = 0
+            self.policy.on_finish(state, finished)
 
     def reveal(self, t: int) -> None:
         """2. Reveal the requests that arrived by now; tell the policy."""
@@ -323,20 +321,28 @@ class Engine:
             while state.memory_in(t + 1) > self.M or (
                     state._n_run > 1 and state.memory_in(t + 1) > target):
                 pos, rid = self.lifo.pop()
+                if pos in self.zombies and self.zombies[pos][0] == rid:
+                    self._drop_zombie(pos, t)
+                    continue
                 if not self._live(pos, rid):
-                    if self.zombies.get(pos, (-1, 0))[0] == rid:  # finished, last token
-                        state._held -= self.zombies.pop(pos)[1]  # in flight: vLLM's victim
-                        self.preempt_events.append((pos, t))
-                        self.preempted_now = True
                     continue
                 self._unfill(pos, t)
                 self.preempt(pos, t)
                 self.preempt_events.append((pos, t))
                 victims.append(pos)
         if victims:
-            self.preempted_now = True
             state.waiting.update(victims)
             self.policy.on_evict(state, victims)
+            self.preempted_now = True
+
+    def _drop_zombie(self, pos: int, t: int) -> None:
+        """Async: the preemption victim is a request whose last token is in flight; it
+        releases its blocks and still finishes (vLLM delivers the in-flight token)."""
+        _rid, mem = self.zombies.pop(pos)
+        self.state._zmem -= mem
+        self.preempt_events.append((pos, t))
+        self.preempted_now = self.force_next = True  # its blocks are free next step
+        self.policy.on_finish(self.state, [pos])
 
     def _fill(self, pos: int, c: int, u: int, last: bool) -> None:
         """Record a prefill chunk of ``c`` tokens after ``u`` computed, in step ``t+1``."""
@@ -364,11 +370,8 @@ class Engine:
         """5. If some request waits and the limits leave room, admit the policy's choices
         in order while they fit (module docstring)."""
         state = self.state
-        if not state.waiting or self.partial >= 0:
+        if not state.waiting or self.partial >= 0 or (self.async_ and self.preempted_now):
             return
-        if self.preempted_now and self.no_admit_after_preempt:
-            self.force_next = True  # the policy may not have heard of it (a finished victim)
-            return  # vLLM V1: no admission in a step that preempted
         seqs_left = _BIG if self.max_seqs is None else (
             self.max_seqs - state._n_run - len(self.zombies))
         if self.budget is None:
@@ -389,8 +392,11 @@ class Engine:
             self.refused += len(refused)
             self.deferred += sum(1 for p in refused if self.prog[p])
             policy.on_refuse(state, refused)
-        if (not admitted and not state.running and self.partial < 0 and self.ptr >= self.n
-                and not self.zombies):
+        if admitted and state.memory_in(t + 1) > self.M:  # pragma: no cover - the engine's
+            raise SimulationError(  # own check of step t+1 (prefill chunks included)
+                f"engine: memory of step {t + 1} is {state.memory_in(t + 1)} > M = {self.M}")
+        if (not admitted and not state.running and self.partial < 0 and not self.zombies
+                and self.ptr >= self.n):
             raise SimulationError(
                 f"policy {policy.name!r} stalled at step {t}: {len(state.waiting)} requests "
                 "wait, nothing runs and nothing will arrive")
@@ -405,7 +411,7 @@ class Engine:
         state = self.state
         waiting = state.waiting
         room = self.M - state.memory_in(t + 1)
-        nothing_runs = state._n_run == 0 and not self.zombies  # vLLM: bool(self.running)
+        nothing_runs = state._n_run == 0 and not self.zombies  # V1: bool(self.running)
         s_comp, prog, delta, b, chunked = self.s_comp, self.prog, self.delta, self.b, self.chunked
         admitted = 0
         resumed: list[int] = []
@@ -491,7 +497,7 @@ class Engine:
         if not busy and not waiting and not more:
             return None
         nxt: int | None = t + 1 if (self.partial >= 0 or self.force_next
-                                    or self.zombies) else None
+                                    or (self.zombies and waiting)) else None
         if state._n_run:
             guard = self._guard_step()
             nxt = guard if nxt is None else min(nxt, guard)
@@ -499,7 +505,7 @@ class Engine:
             want = self.policy.next_decision(state) if self.skip_idle else t + 1
             want = max(int(want), t + 1)
             nxt = want if nxt is None else min(nxt, want)
-        if completions and (waiting or not more or self.timed or self.async_sched):
+        if completions and (waiting or not more or self.timed):
             nxt = completions[0][0] if nxt is None else min(nxt, completions[0][0])
         arrival = self.arr_times[self.ptr] if more else None
         if nxt is None:
@@ -532,11 +538,8 @@ class Engine:
             if self.fill_kv or self.fill[0]:
                 self.fill = [0, 0.0, 0, 0]
                 self.fill_kv = 0
-            self.force_next = False
-            self.preempted_now = False
-            if self.zombies:
-                self._expire_zombies()
-            if self.completions and self.completions[0][0] <= t:
+            self.force_next = self.preempted_now = False
+            if self.zombies or (self.completions and self.completions[0][0] <= t):
                 self.retire(t)
             if self.ptr < self.n and self.arr_times[self.ptr] <= self.clock.now:
                 self.reveal(t)
@@ -550,7 +553,9 @@ class Engine:
 
     def result(self) -> SimulationResult:
         """Retire the last completions (tell the policy) and build the result."""
-        finished = []
+        finished = list(self.zombies)
+        self.zombies.clear()
+        self.state._zmem = 0
         while self.completions:
             _c, pos, rid = heapq.heappop(self.completions)
             if self._live(pos, rid):

@@ -69,7 +69,7 @@ class SimState:
 
     __slots__ = ("t", "_clock", "memory", "block_size", "limits", "prefill", "arrival",
                  "predicted", "running", "waiting", "done", "prefilling", "_wsum", "_n_run",
-                 "_res", "_extra", "_held", "instance", "_shifts", "_rkey", "_rval")
+                 "_res", "_extra", "_zmem", "instance", "_shifts", "_rkey", "_rval")
 
     def __init__(self, instance: Instance, predicted: np.ndarray,
                  limits: EngineLimits = PAPERS, arrival: np.ndarray | None = None):
@@ -90,7 +90,7 @@ class SimState:
         self._n_run = 0
         self._res = [0] * self.block_size  # running requests by (p - s) mod b (b > 1)
         self._extra = 0  # tokens (block-rounded) the prefill in progress holds next step
-        self._held = 0  # tokens (block-rounded) finished requests still hold in step t+1 (async)
+        self._zmem = 0  # tokens (block-rounded) of finished requests not yet released (async)
         b = self.block_size
         self._shifts = [[(r - k) % b for r in range(b)] for k in range(b)] if b > 1 else []
         self._rkey = -1  # (u mod b) of the cached rounding term, -1: stale
@@ -124,12 +124,8 @@ class SimState:
     def memory_in(self, u: int) -> int:
         """KV memory of the admitted requests in step ``u >= t+1`` if none of them
         finished: ``sum (s + u - start)`` over the running ones, each rounded up to
-        blocks (``O(b)``), plus what the prefill in progress holds in step ``t+1`` and, under
-        asynchronous scheduling, what the requests that finished in step ``t`` still hold
-        in step ``t+1``."""
-        lin = self._wsum + u * self._n_run + self._extra
-        if self._held and u == self.t + 1:
-            lin += self._held
+        blocks (``O(b)``), plus what the prefill in progress holds in step ``t+1``."""
+        lin = self._wsum + u * self._n_run + self._extra + self._zmem
         b = self.block_size
         if b == 1:
             return lin

@@ -33,7 +33,9 @@ What vLLM's scheduler does, and who does it here:
 
 Defaults (:meth:`VLLMPolicy.engine_limits`, the engine's limits when the caller gives
 none): ``variant="v1"``: vLLM 0.33.0's ``vllm serve`` defaults on an H100/H200
-(``max_num_batched_tokens`` 8192, ``max_num_seqs`` 1024, chunked prefill, watermark 0);
+(``max_num_batched_tokens`` 8192, ``max_num_seqs`` 1024, chunked prefill, watermark 0)
+with the synchronous scheduler (``lpsched replay`` adds ``vllm serve``'s asynchronous
+scheduling, :mod:`lpsched.engine.limits`);
 ``variant="v0"``: the V0 rule (watermark 0.01 of ``M // b``, 256 sequences, a budget of
 ``max(2048, longest request)`` prefill tokens, no chunking, a prompt longer than the
 budget admitted alone). The block size is the instance's. The rule uses no predicted
@@ -67,7 +69,8 @@ def vllm_limits(instance: Instance, variant: str = "v1", *, watermark: float | N
     if variant not in ("v1", "v0"):
         raise ValueError(f"vllm: variant must be 'v1' or 'v0', got {variant!r}")
     if variant == "v1":
-        lim = EngineLimits.vllm_v1(block_size=instance.block_size, kv_accounting="papers")
+        lim = EngineLimits.vllm_v1(block_size=instance.block_size, kv_accounting="papers",
+                                   async_scheduling=False)
     else:
         lim = EngineLimits.vllm_v0(int(instance.peak.max()), block_size=instance.block_size)
     over: dict[str, Any] = {k: v for k, v in (

@@ -77,7 +77,7 @@ class PolicyDriver:
         Usable KV blocks (vLLM's ``num_blocks`` less its null block) and tokens per block.
     limits
         The engine limits the scheduler applies (for the policy's view and the memory
-        prefill); default :meth:`EngineLimits.vllm_v1_exact` with ``block_size``.
+        prefill); default :meth:`EngineLimits.vllm_v1` (asynchronous) with ``block_size``.
     """
 
     def __init__(self, name: str, options: Mapping[str, Any] | None = None, *, blocks: int,
@@ -90,7 +90,7 @@ class PolicyDriver:
         make_policy(name, self.options)  # validate the options now
         self.block_size = int(block_size)
         self.memory = int(blocks) * self.block_size
-        self.limits = limits or EngineLimits.vllm_v1_exact(block_size=self.block_size)
+        self.limits = limits or EngineLimits.vllm_v1(block_size=self.block_size)
         self.t = -1
         self._seq = 0
         self._reqs: dict[str, _Req] = {}
@@ -104,6 +104,7 @@ class PolicyDriver:
         self._policy: Any = None
         self._state: SimState | None = None
         self._running: dict[str, int] = {}
+        self._finishing: set[str] = set()
         self.rebuilds = 0
 
     # -- events from the scheduler -----------------------------------------------------------
@@ -118,16 +119,21 @@ class PolicyDriver:
         self._seq += 1
         self._new.append(rid)
 
-    def begin(self, running: Mapping[str, int | None], waiting: Sequence[str]) -> None:
-        """Before a step: ``running`` maps each running request that has not finished to
-        its output tokens so far (None while its prompt is being prefilled in chunks);
-        ``waiting`` lists the waiting requests in queue order. A request that the policy
-        had admitted and that is in neither has finished (or its last token is in
-        flight); a waiting one that vanished was withdrawn."""
+    def begin(self, running: Mapping[str, int | None], waiting: Sequence[str],
+              finishing: Iterable[str] = ()) -> None:
+        """Before a step: ``running`` maps each running request to its output tokens so far
+        (None while its prompt is being prefilled in chunks); ``waiting`` lists the waiting
+        requests in queue order; ``finishing`` are the running requests whose last token
+        is in flight (asynchronous scheduling: they still hold their blocks in this step;
+        the policy hears of their completion at the next step, as in lpsched's engine). A
+        request that the policy had admitted and that is in none of them has finished; a
+        waiting one that vanished was withdrawn."""
         self.t += 1
         t = self.t
         waiting_set = set(waiting)
-        finished = [r for r in self._admitted if r not in running and r not in waiting_set]
+        self._finishing = set(finishing)
+        finished = [r for r in self._admitted if r not in running and r not in waiting_set
+                    and r not in self._finishing]
         withdrawn = [r for r in self._waiting if r not in waiting_set and r not in running]
         for r in finished + withdrawn:
             self._admitted.pop(r, None)
@@ -167,10 +173,17 @@ class PolicyDriver:
         """After the step: ``admitted`` maps each request admitted from the waiting queue
         to (its output tokens, True if its whole prompt was scheduled, False for a first
         chunk); ``preempted`` lists the requests preempted in the step, latest at the
-        front of the waiting queue last."""
+        front of the waiting queue last (a finishing request among them is reported
+        finished)."""
         state, policy, pos, t = self._state, self._policy, self._pos, self.t
         if state is None:  # nothing live: nothing was offered, admitted or preempted
             return
+        preempted = list(preempted)
+        done = [r for r in preempted if r in self._finishing and r in self._admitted]
+        if done:  # a victim whose last token was in flight: it finishes all the same
+            for r in done:
+                del self._admitted[r]
+            policy.on_finish(state, [pos[r] for r in done])
         victims = [r for r in preempted if r in self._admitted]
         if victims:
             for r in victims:

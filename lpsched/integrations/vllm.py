@@ -18,7 +18,7 @@ one implementation of each rule for both drivers. The hook is the waiting queue 
 during one ``schedule()`` call the queue shows vLLM's waiting loop only the policy's
 offer; the policy is asked lazily, when that loop first looks at the queue, which is
 exactly when lpsched's engine would ask it (nothing preempted, budget and sequence slots
-left). ``lpsched.engine.run_engine`` with :meth:`lpsched.engine.EngineLimits.vllm_v1_exact`
+left). ``lpsched.engine.run_engine`` with :meth:`lpsched.engine.EngineLimits.vllm_v1`
 makes the same decisions step for step (``benchmarks/results/peer_vllm_plugin.md``).
 
 Options (``--additional-config '{"lpsched": {...}}'``, every key checked):
@@ -232,16 +232,20 @@ class LpschedScheduler(AsyncScheduler):
                                  self.predicted_output_len(request))
 
     # -- one step --------------------------------------------------------------------------
-    def _lpsched_view(self) -> tuple[dict[str, int | None], list[str]]:
-        """Running requests that have not finished (their last token not in flight) with
-        their output tokens (None while prefilling in chunks); the waiting queue."""
+    def _lpsched_view(self) -> tuple[dict[str, int | None], list[str], list[str]]:
+        """Running requests with their output tokens (None while prefilling in chunks), the
+        waiting queue, and the running requests whose last token is in flight."""
         running: dict[str, int | None] = {}
+        finishing = []
         for req in self.running:
             done = req.num_output_tokens + req.num_output_placeholders
-            if req.is_finished() or done >= req.max_tokens:
+            if req.is_finished():
                 continue
-            running[req.request_id] = None if (req.is_prefill_chunk or done == 0) else done
-        return running, [req.request_id for req in self.waiting]
+            if done >= req.max_tokens:
+                finishing.append(req.request_id)
+            else:
+                running[req.request_id] = None if (req.is_prefill_chunk or done == 0) else done
+        return running, [req.request_id for req in self.waiting], finishing
 
     def schedule(self, *args: Any, **kwargs: Any) -> Any:
         drv = self._lpsched

@@ -22,7 +22,7 @@ in the engine, in seconds: each step lasts what the calibrated step-time model s
 requests are revealed at their own arrival times (docs/serving.md). Every policy runs
 under the same engine limits, vLLM V1's `vllm serve` defaults on an H100/H200 (vLLM
 0.33.0): blocks of 16 tokens, a budget of 8192 tokens a step with chunked prefill, 1024
-sequences, watermark 0, V1's KV accounting; each is a flag. --json prints vLLM
+sequences, watermark 0, V1's KV accounting, asynchronous scheduling; each is a flag. --json prints vLLM
 benchmark_serving key names (mean_ttft_ms, median_tpot_ms, p99_e2el_ms,
 request_throughput, output_throughput, ...)."""
 
@@ -82,6 +82,8 @@ def register(subparsers) -> None:
                    help="whole prefills only (the budget then counts prefill tokens, V0)")
     p.add_argument("--watermark", type=float, default=None,
                    help="fraction of the KV blocks kept free at admission (default 0)")
+    p.add_argument("--sync-scheduling", action="store_true",
+                   help="vLLM's synchronous Scheduler instead of vllm serve's AsyncScheduler")
     p.add_argument("--kv-accounting", choices=("v1", "papers"), default=None,
                    help="v1 (default: s + j - 1 tokens in a request's j-th step) or papers "
                         "(s + j)")
@@ -118,7 +120,8 @@ def _cmd_replay(args) -> int:
         limits = engine_limits(block_size=args.block_size, max_num_seqs=args.max_num_seqs,
                                max_num_batched_tokens=budget,
                                chunked_prefill=False if args.no_chunked_prefill else None,
-                               watermark=args.watermark, kv_accounting=args.kv_accounting)
+                               watermark=args.watermark, kv_accounting=args.kv_accounting,
+                               async_scheduling=False if args.sync_scheduling else None)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     w = load_workload(args.trace, num_prompts=args.num_prompts, rate=args.rate, seed=args.seed)
@@ -136,7 +139,8 @@ def _cmd_replay(args) -> int:
           f"{m['block_size']}, max_num_seqs {m['max_num_seqs']}, max_num_batched_tokens "
           f"{m['max_num_batched_tokens']}"
           f"{' (chunked prefill)' if m['chunked_prefill'] else ''}, watermark "
-          f"{m['watermark']}, KV accounting {m['kv_accounting']}")
+          f"{m['watermark']}, KV accounting {m['kv_accounting']}"
+          f"{', async scheduling' if m['async_scheduling'] else ''}")
     print(format_summary(m))
     if args.per_request is not None:
         print(f"wrote {args.per_request}")

@@ -20,7 +20,8 @@ the one checker; the figures are vLLM's serving-benchmark ones
 Engine limits: vLLM V1's for ``vllm serve`` on an H100/H200 by default
 (:meth:`lpsched.engine.limits.EngineLimits.vllm_v1`: blocks of 16 tokens, a budget of
 8192 tokens a step with chunked prefill, 1024 sequences, watermark 0, V1's KV
-accounting), the same for every policy; each is a keyword (and a CLI flag).
+accounting, asynchronous scheduling), the same for every policy; each is a keyword (and a
+CLI flag).
 """
 
 from __future__ import annotations
@@ -155,14 +156,15 @@ def write_per_request(res: ReplayResult, path: str | Path) -> None:
 
 def engine_limits(*, block_size: int | None = None, max_num_seqs: int | None = None,
                   max_num_batched_tokens: int | None = None, chunked_prefill: bool | None = None,
-                  watermark: float | None = None, kv_accounting: str | None = None
-                  ) -> EngineLimits:
+                  watermark: float | None = None, kv_accounting: str | None = None,
+                  async_scheduling: bool | None = None) -> EngineLimits:
     """vLLM V1's ``vllm serve`` limits on an H100/H200 with the given ones replaced (a
     budget below the default ``max_num_seqs`` lowers it to the budget, as vLLM requires)."""
     over: dict[str, Any] = {k: v for k, v in (
         ("block_size", block_size), ("max_num_seqs", max_num_seqs),
         ("max_num_batched_tokens", max_num_batched_tokens), ("chunked_prefill", chunked_prefill),
-        ("watermark", watermark), ("kv_accounting", kv_accounting)) if v is not None}
+        ("watermark", watermark), ("kv_accounting", kv_accounting),
+        ("async_scheduling", async_scheduling)) if v is not None}
     base = EngineLimits.vllm_v1()
     if "max_num_batched_tokens" in over and "max_num_seqs" not in over:
         over["max_num_seqs"] = min(int(base.max_num_seqs or 1), over["max_num_batched_tokens"])

@@ -37,7 +37,8 @@ def test_v1_defaults_and_watermark_counts():
     with the null block (M // b + 1), V0 on M // b."""
     v1 = EngineLimits.vllm_v1()
     assert (v1.block_size, v1.max_num_batched_tokens, v1.max_num_seqs, v1.chunked_prefill,
-            v1.watermark, v1.kv_accounting) == (16, 8192, 1024, True, 0.0, "v1")
+            v1.watermark, v1.kv_accounting, v1.async_scheduling) == (
+        16, 8192, 1024, True, 0.0, "v1", True)
     lim = EngineLimits(block_size=16, watermark=0.01, watermark_rule="v1")
     assert lim.watermark_blocks(16 * 999) == 10  # int(0.01 * 1000)
     assert EngineLimits(block_size=16, watermark=0.01, watermark_rule="v0") \
@@ -57,9 +58,10 @@ RECORDINGS = json.loads((DATA / "vllm_v1_recordings.json").read_text())
 
 @pytest.mark.parametrize("name", sorted(RECORDINGS))
 def test_vllm_matches_recordings_of_the_real_v1_scheduler(name):
-    """Recordings of vLLM 0.33.0's V1 scheduler (synthetic workloads; a chunked budget in
-    ``budget2048``, heavy preemption in ``preemption``): every first admission, every
-    preemption step and every completion step agree."""
+    """Recordings of vLLM 0.33.0's V1 scheduler, synchronous and (``_async``) vllm serve's
+    AsyncScheduler (synthetic workloads; a chunked budget in ``budget2048``, heavy
+    preemption in ``preemption``): every first admission, every preemption step and every
+    completion step agree."""
     cmp = load_script("engine_vs_vllm")
     row = cmp.compare(RECORDINGS[name], name)
     assert row["checker"] == "feasible"
@@ -194,7 +196,7 @@ def test_clock_modes_give_the_same_times(model):
 @given(data=st.data())
 def test_vllm_equals_the_v1_oracle_on_random_instances(data):
     """The ``vllm`` policy with V1's accounting and limits against ``tests/oracle_vllm_v1``
-    (a from-scratch model of vLLM 0.33.0's synchronous V1 scheduler that reproduces the
+    (a from-scratch model of vLLM 0.33.0's V1 schedulers, sync and async, that reproduces the
     recordings; it comes with the peer harness and this test runs where it is present):
     every first admission, preemption step and completion on random paged instances with
     chunked prefill, watermarks and small budgets."""
@@ -204,19 +206,21 @@ def test_vllm_equals_the_v1_oracle_on_random_instances(data):
     M = b * blocks
     n = data.draw(st.integers(1, 10))
     P = [data.draw(st.integers(1, M - 1)) for _ in range(n)]
-    O = [data.draw(st.integers(1, min(12, M - p))) for p in P]
+    outs = [data.draw(st.integers(1, min(12, M - p))) for p in P]
     A = [data.draw(st.integers(0, 10)) for _ in range(n)]
     budget = data.draw(st.integers(1, 40))
     seqs = data.draw(st.integers(1, min(8, budget)))
     wm = data.draw(st.sampled_from([0.0, 0.1, 0.3]))
+    asy = data.draw(st.booleans())
     try:
-        inst = Instance.from_arrays(M, P, O, A, block_size=b)
+        inst = Instance.from_arrays(M, P, outs, A, block_size=b)
     except InstanceError:
         return  # a request that does not fit in blocks
     lim = EngineLimits(block_size=b, max_num_seqs=seqs, max_num_batched_tokens=budget,
-                       chunked_prefill=True, watermark=wm, kv_accounting="v1")
-    ref = orc.V1Oracle(P, O, A, orc.V1Limits(b, blocks, seqs, budget,
-                                             lim.watermark_blocks(M))).run(100_000)
+                       chunked_prefill=True, watermark=wm, kv_accounting="v1",
+                       async_scheduling=asy)
+    ref = orc.V1Oracle(P, outs, A, orc.V1Limits(b, blocks, seqs, budget, lim.watermark_blocks(M),
+                                                asynchronous=asy)).run(100_000)
     res = run_engine(inst, VLLMPolicy(), limits=lim)
     pre: dict[int, list[int]] = {k: [] for k in range(n)}
     for pos, t in res.preemption_events.tolist():
@@ -224,3 +228,29 @@ def test_vllm_equals_the_v1_oracle_on_random_instances(data):
     assert (res.first_admit + 1).tolist() == [ref.first[k] for k in range(n)]
     assert res.schedule.completions.tolist() == [ref.finished[k] for k in range(n)]
     assert pre == {k: list(ref.preempted[k]) for k in range(n)}
+
+
+def test_a_policy_may_preempt():
+    """``preempt(state)``: the engine gives up the named running requests before the
+    admissions (recompute, progress kept), tells ``on_evict`` and records the events."""
+    from lpsched.engine import BasePolicy
+
+    class Rotate(BasePolicy):
+        """Admit in position order; every third step give up the latest running one."""
+
+        name = "rotate"
+
+        def decide(self, state):
+            return sorted(state.waiting)
+
+        def preempt(self, state):
+            if state.t % 3 == 2 and len(state.running) > 1:
+                return [max(state.running, key=state.running.get)]
+            return []
+
+    inst = Instance.from_arrays(40, [3, 2, 4, 1], [6, 5, 4, 7], [0, 0, 1, 2])
+    res = run_engine(inst, Rotate())
+    assert res.evictions > 0 and res.resumes > 0
+    assert res.preemption_events.shape == (res.evictions, 2)
+    assert check(inst, res.schedule).feasible
+    assert np.all(res.schedule.completions >= inst.arrival + inst.decode)

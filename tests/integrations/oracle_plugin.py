@@ -29,12 +29,16 @@ class DrivenOracle(V1Oracle):
         for k in self.arrive.get(t, ()):
             self.driver.arrive(str(k), self.P[k], self.pred[k])
         running: dict[str, int | None] = {}
+        finishing = []
         for r in self.running:
             ph = self.ph[r]
-            if self.done[r] or (ph > 0 and self.c[r] + 2 - ph >= self.P[r] + self.O[r]):
-                continue  # finished, or its last token is in flight
-            running[str(r)] = None if self.chunking[r] else self.g[r] + ph
-        self.driver.begin(running, [str(r) for r in self.waiting])
+            if self.done[r]:
+                continue
+            if ph > 0 and self.c[r] + 2 - ph >= self.P[r] + self.O[r]:
+                finishing.append(str(r))  # its last token is in flight
+            else:
+                running[str(r)] = None if self.chunking[r] else self.g[r] + ph
+        self.driver.begin(running, [str(r) for r in self.waiting], finishing)
         self._victims, self._admitted = [], {}
         sched = super()._schedule(t)
         self.driver.end(self._admitted, [str(r) for r in self._victims])

@@ -2,7 +2,7 @@
 
 No vLLM needed: the scheduler is the naive V1 model of ``tests/oracle_vllm_v1.py`` with the
 plugin's hook (:class:`tests.integrations.oracle_plugin.DrivenOracle`), and the engine runs
-the same policy under :meth:`EngineLimits.vllm_v1_exact` (asynchronous V1, no admission
+the same policy under :meth:`EngineLimits.vllm_v1` (asynchronous V1, no admission
 in a step that preempted) with the padded view for token-planning policies. Every first
 admission, preemption and completion step must agree, on random paged instances with
 random limits and noisy predictions.
@@ -81,7 +81,7 @@ def test_driven_v1_model_decides_as_the_engine(name, case):
     blocks = inst.memory // b
     if not make_policy(name).block_aware:  # the padded model must fit every request
         assume(bool(np.all(inst.prefill - 1 + inst.decode + b - 1 <= inst.memory)))
-    limits = EngineLimits.vllm_v1_exact(block_size=b, max_num_seqs=seqs,
+    limits = EngineLimits.vllm_v1(block_size=b, max_num_seqs=seqs,
                                         max_num_batched_tokens=budget, watermark=wm)
     lim = V1Limits(b, blocks, seqs, budget, limits.watermark_blocks(inst.memory),
                    asynchronous=True)
