@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lpsched.integrations.driver import PolicyDriver
-from tests.oracle_vllm_v1 import V1Limits, V1Oracle, _cdiv
+from tests.oracle_vllm_v1 import V1Limits, V1Oracle
 
 
 class DrivenOracle(V1Oracle):
@@ -55,7 +55,7 @@ class DrivenOracle(V1Oracle):
         return sampled
 
     def _schedule_waiting(self, t: int, sched: dict[int, int], budget: int, thr: int) -> None:
-        b, offer = self.lim.block_size, None
+        offer = None
         while budget > 0 and self.waiting and len(self.running) < self.lim.max_num_seqs:
             if offer is None:
                 if not self.driver.waiting_known():
@@ -66,18 +66,9 @@ class DrivenOracle(V1Oracle):
                 break
             r = int(rid)
             assert r in self.waiting and not self.stale[r], "offered a request that cannot run"
-            tokens = self.P[r] + self.g[r]
-            new = min(thr if 0 < thr < tokens else tokens, budget)
-            wm = self.lim.watermark_blocks if self.running else 0
-            if self.lim.reserve_full_isl and _cdiv(tokens, b) + wm > self.free:
+            g = self.g[r]
+            new = self._admit(r, t, sched, budget, thr)
+            if new is None:
                 break
-            if _cdiv(new, b) + wm > self.free:
-                break
-            self.waiting.remove(r)
-            self.running.append(r)
-            self.out.first.setdefault(r, t)
-            self.held[r] = _cdiv(new, b)
-            self.free -= self.held[r]
-            sched[r] = new
             budget -= new
-            self._admitted[rid] = (self.g[r], new == tokens)
+            self._admitted[rid] = (g, new == self.P[r] + g)
