@@ -87,7 +87,8 @@ def run_all(trace: str, only: list[str] | None, policies: list[str]) -> list[dic
     for w in pv.workloads(trace):
         if only and w.name not in only:
             continue
-        own = pv.recorded_decisions(driver.run(w, asynchronous=True))
+        own_rec = driver.run(w, asynchronous=True)
+        own = pv.recorded_decisions(own_rec)
         for name in policies:
             cls = getattr(plugin, CLASSES[name])
             t0 = time.perf_counter()
@@ -107,6 +108,11 @@ def run_all(trace: str, only: list[str] | None, policies: list[str]) -> list[dic
             row["identity_with_AsyncScheduler_pct"] = _all_three(peer, own) \
                 if name == "vllm" else "-"
             row["vllm_wall_s"] = round(wall, 2)
+            row["steps"] = rec["num_steps"]
+            row["own_scheduler_wall_s"] = own_rec["wall_seconds"]
+            row["plugin_ms_per_step"] = round(1000 * (rec["wall_seconds"]
+                                                      - own_rec["wall_seconds"])
+                                              / rec["num_steps"], 3)
             rows.append(row)
             print(f"{w.name:16s} {name:16s} all decisions {row['all_decisions_pct']:5.1f}% "
                   f"objective {row['vllm_objective']} ({row['vs_vllm_fcfs_objective_pct']:+.2f}% "
@@ -146,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         "preemption steps / completion step agree, `all_decisions_pct` = all three at once; "
         "`vs_vllm_fcfs_objective_pct` = the plugin's total completion time (steps) against "
         "vLLM's own `AsyncScheduler` on the workload; `identity_with_AsyncScheduler_pct` "
-        "(`vllm` only) = the plugin's decisions against vLLM's own scheduler's.",
+        "(`vllm` only) = the plugin's decisions against vLLM's own scheduler's; "
+        "`own_scheduler_wall_s` = vLLM's own `AsyncScheduler` loop on the workload, "
+        "`plugin_ms_per_step` = (plugin loop - own loop) / steps: what the plugin adds to "
+        "a scheduling step (the two loops also differ in their decisions, hence in "
+        "batch sizes; shared machine, a rough figure).",
     ]
     write_results(args.out, rows, preamble)
     return 0

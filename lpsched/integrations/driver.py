@@ -139,9 +139,15 @@ class PolicyDriver:
             self._admitted.pop(r, None)
             self._waiting.discard(r)
             self._reqs.pop(r, None)
-        self._running = {r: t - d for r, d in running.items() if d is not None}
+        # requests the policy never saw (admitted past the waiting queue, e.g. vLLM's KV
+        # connector queue) are the scheduler's own business: left out of the view
+        self._running = {r: t - d for r, d in running.items()
+                         if d is not None and r in self._admitted}
         arrived = [r for r in self._new if r in waiting_set]
-        self._new = [r for r in self._new if r not in waiting_set and r not in running]
+        for r in self._new:
+            if r not in waiting_set:  # withdrawn before it was seen, or not in our queue
+                self._reqs.pop(r, None)
+        self._new = []
         if arrived or withdrawn or (self._state is None and self._admitted):
             self._waiting.update(arrived)
             self._rebuild(waiting)
@@ -196,6 +202,8 @@ class PolicyDriver:
             policy.on_refuse(state, [pos[r] for r in refused])
         resumed = []
         for r, (done, full) in admitted.items():
+            if r not in pos:
+                continue  # not the policy's (module docstring of begin)
             self._waiting.discard(r)
             self._admitted[r] = t - done if (full and done) else t
             if full:

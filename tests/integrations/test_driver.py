@@ -114,3 +114,17 @@ def test_a_withdrawn_waiting_request_is_never_offered():
     d.end({}, [])
     d.begin({"b": 2}, [])  # a withdrawn (aborted), c finished
     assert not d.waiting_known()
+
+
+def test_requests_the_policy_never_saw_are_left_to_the_scheduler():
+    """A request withdrawn before any step, and one the scheduler admitted past the waiting
+    queue (vLLM's KV-connector queue), are not in the policy's view and cause no error."""
+    d = PolicyDriver("sf", blocks=8, block_size=4)
+    d.arrive("gone", 4, 2)
+    d.arrive("a", 4, 2)
+    d.begin({}, ["a"])
+    assert list(d.offer()) == ["a"]
+    d.end({"a": (0, True), "other": (0, True)}, [])
+    d.begin({"a": 1, "other": 1}, [])
+    d.end({}, [])
+    assert not d.waiting_known()
