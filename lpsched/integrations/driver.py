@@ -185,11 +185,11 @@ class PolicyDriver:
         if state is None:  # nothing live: nothing was offered, admitted or preempted
             return
         preempted = list(preempted)
-        done = [r for r in preempted if r in self._finishing and r in self._admitted]
-        if done:  # a victim whose last token was in flight: it finishes all the same
-            for r in done:
+        ended = [r for r in preempted if r in self._finishing and r in self._admitted]
+        if ended:  # a victim whose last token was in flight: it finishes all the same
+            for r in ended:
                 del self._admitted[r]
-            policy.on_finish(state, [pos[r] for r in done])
+            policy.on_finish(state, [pos[r] for r in ended])
         victims = [r for r in preempted if r in self._admitted]
         if victims:
             for r in victims:
