@@ -108,9 +108,11 @@ def _model_dir(root: Path, max_len: int) -> str:
 
 
 def build_scheduler(settings: Settings, max_model_len: int, model_dir: str,
-                    asynchronous: bool = False, scheduler_cls: Any = None) -> Any:
+                    asynchronous: bool = False, scheduler_cls: Any = None,
+                    additional_config: dict[str, Any] | None = None) -> Any:
     """vLLM's synchronous V1 ``Scheduler`` (``AsyncScheduler`` with ``asynchronous``), built
-    on the CPU; ``scheduler_cls`` replaces the class (a plugin subclass of either)."""
+    on the CPU; ``scheduler_cls`` replaces the class (a plugin subclass of either);
+    ``additional_config`` is ``VllmConfig.additional_config`` (``--additional-config``)."""
     import torch
     from vllm.config import CacheConfig, DeviceConfig, ModelConfig, SchedulerConfig, VllmConfig
     from vllm.v1.core.sched.async_scheduler import AsyncScheduler
@@ -130,7 +132,8 @@ def build_scheduler(settings: Settings, max_model_len: int, model_dir: str,
                             seed=0, max_model_len=max_model_len)
     cache_cfg = CacheConfig(block_size=s.block_size, enable_prefix_caching=s.enable_prefix_caching)
     vllm_cfg = VllmConfig(scheduler_config=sched_cfg, model_config=model_cfg,
-                          cache_config=cache_cfg, device_config=DeviceConfig(device="cpu"))
+                          cache_config=cache_cfg, device_config=DeviceConfig(device="cpu"),
+                          additional_config=dict(additional_config or {}))
     kv_cfg = KVCacheConfig(num_blocks=s.num_blocks, kv_cache_tensors=[], kv_cache_groups=[
         KVCacheGroupSpec(["layer"], FullAttentionSpec(block_size=s.block_size, num_kv_heads=1,
                                                       head_size=1, dtype=torch.float32))])
@@ -207,14 +210,16 @@ class _Recorder:
 
 
 def run(workload: Workload, *, asynchronous: bool = False, max_steps: int = 10**6,
-        scheduler_cls: Any = None) -> dict[str, Any]:
+        scheduler_cls: Any = None, additional_config: dict[str, Any] | None = None
+        ) -> dict[str, Any]:
     """Step vLLM's scheduler through ``workload``; return the recording (format: README of
     the recordings).
 
     ``asynchronous``: vLLM's ``AsyncScheduler`` driven as ``EngineCore.step_with_batch_queue``
     drives it (``vllm/v1/engine/core.py``, batch queue of 2): the outputs of step ``t`` are
     given to the scheduler after the ``schedule()`` of step ``t + 1``. ``scheduler_cls``: a
-    subclass to drive instead (a scheduler plugin; pass ``asynchronous`` to match its base).
+    subclass to drive instead (a scheduler plugin; pass ``asynchronous`` to match its base),
+    ``additional_config`` its configuration (``VllmConfig.additional_config``).
     """
     w, s = workload, workload.settings
     n = len(w.ids)
@@ -228,7 +233,7 @@ def run(workload: Workload, *, asynchronous: bool = False, max_steps: int = 10**
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         sched = build_scheduler(s, max_model_len, _model_dir(Path(tmp), max_model_len),
-                                asynchronous, scheduler_cls)
+                                asynchronous, scheduler_cls, additional_config)
         t = 0
         while len(rec.finished) < n:
             t += 1

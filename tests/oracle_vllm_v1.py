@@ -144,27 +144,35 @@ class V1Oracle:
         self.out.preempted[r].append(t)
 
     def _schedule_waiting(self, t: int, sched: dict[int, int], budget: int, thr: int) -> None:
-        b, skipped = self.lim.block_size, []
+        skipped = []
         while budget > 0 and self.waiting and len(self.running) < self.lim.max_num_seqs:
             r = self.waiting[0]
             if self.stale[r] > 0:  # its output of before the preemption is in flight
                 skipped.append(self.waiting.popleft())
                 continue
-            tokens = self.P[r] + self.g[r]
-            new = min(thr if 0 < thr < tokens else tokens, budget)
-            wm = self.lim.watermark_blocks if self.running else 0
-            if self.lim.reserve_full_isl and _cdiv(tokens, b) + wm > self.free:
+            new = self._admit(r, t, sched, budget, thr)
+            if new is None:
                 break
-            if _cdiv(new, b) + wm > self.free:
-                break
-            self.waiting.popleft()
-            self.running.append(r)
-            self.out.first.setdefault(r, t)
-            self.held[r] = _cdiv(new, b)
-            self.free -= self.held[r]
-            sched[r] = new
             budget -= new
         self.waiting.extendleft(reversed(skipped))
+
+    def _admit(self, r: int, t: int, sched: dict[int, int], budget: int, thr: int) -> int | None:
+        """Admit waiting ``r`` if it fits (the tokens scheduled), else None (nothing changes)."""
+        b = self.lim.block_size
+        tokens = self.P[r] + self.g[r]
+        new = min(thr if 0 < thr < tokens else tokens, budget)
+        wm = self.lim.watermark_blocks if self.running else 0
+        if self.lim.reserve_full_isl and _cdiv(tokens, b) + wm > self.free:
+            return None
+        if _cdiv(new, b) + wm > self.free:
+            return None
+        self.waiting.remove(r)
+        self.running.append(r)
+        self.out.first.setdefault(r, t)
+        self.held[r] = _cdiv(new, b)
+        self.free -= self.held[r]
+        sched[r] = new
+        return new
 
     def _after_schedule(self, sched: dict[int, int]) -> set[int]:
         sampled = set()

@@ -8,7 +8,9 @@
 * :mod:`lpsched.engine.clock`: :class:`UnitClock` (every step lasts one unit: ``simulate``
   and ``solve``) and :class:`StepTimeClock` (seconds from a step-time model: ``replay``);
 * :mod:`lpsched.engine.records`: :class:`SimulationResult`, predictions, timed latencies;
-* :mod:`lpsched.engine.drain`: the fallback when the deadline expires.
+* :mod:`lpsched.engine.drain`: the fallback when the deadline expires;
+* :mod:`lpsched.engine.padded`: :class:`~lpsched.engine.padded.PaddedView`, a token-planning
+  policy on the paged engine (as vLLM runs it, :mod:`lpsched.integrations.vllm`).
 
 :func:`run_engine` puts them together; :func:`lpsched.simulate.simulate` is
 ``run_engine`` with the unit clock.
