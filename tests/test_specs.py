@@ -71,6 +71,14 @@ def test_options_are_one_frozen_dataclass_each(spec):
         assert SimulationParams in classes, spec.name
 
 
+def test_algorithms_name_says_where_the_options_are_declared(capsys):
+    from lpsched.cli import main
+
+    assert main(["algorithms", "smith-area"]) == 0
+    assert "options declared in: lpsched.heuristics.smith_area.SmithAreaParams" \
+        in capsys.readouterr().out
+
+
 def test_simulation_options_are_the_simulation_dataclass():
     assert registry.SIMULATION_OPTIONS == tuple(f.name for f in
                                                 dataclasses.fields(SimulationParams))
