@@ -66,6 +66,7 @@ __all__ = [
     "SimulationParams",
     "fcfs",
     "mc_sf",
+    "policy_spec",
     "predictions_for",
     "run_policy",
     "sf",
@@ -481,22 +482,26 @@ solve_size_first = _registry_entry(size_first, "size-first")
 solve_mc_sf = _registry_entry(mc_sf, "MC-SF")
 
 
-def _policy_spec(name: str, entry: Callable[..., Result], factory: Callable[[], LookaheadPolicy],
-                 summary: str, source: str = "") -> AlgorithmSpec:
-    return AlgorithmSpec(name, entry, "policy", summary, source, params=SimulationParams,
-                         policy=factory)
+def policy_spec(name: str, entry: Callable[..., Result], factory: Callable[..., BasePolicy],
+                summary: str, source: str = "", params: type | None = None) -> AlgorithmSpec:
+    """The registry declaration of a simulated policy: ``entry`` its solve function,
+    ``factory`` builds the policy from the fields of ``params`` (its own parameters
+    dataclass, if any); the simulation's options (:class:`SimulationParams`) follow."""
+    own = (params,) if params is not None else ()
+    return AlgorithmSpec(name, entry, "policy", summary, source,
+                         params=(*own, SimulationParams), policy=factory)
 
 
 #: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    _policy_spec("fcfs", solve_fcfs, fcfs, "First-come-first-served with look-ahead memory "
-                 "admission (head-of-line blocking)"),
-    _policy_spec("sf", solve_sf, sf, "Shortest decode length first with look-ahead admission "
-                 "(backfills)"),
-    _policy_spec("size-first", solve_size_first, size_first, "Smallest total size "
-                 "prefill+decode first with look-ahead admission"),
-    _policy_spec("mc-sf", solve_mc_sf, mc_sf, "Memory-constrained shortest-first: admit by "
-                 "ascending predicted decode while memory at every future completion step "
-                 "fits; stop at first misfit", "Jaillet et al., Online Scheduling for LLM "
-                 "Inference with KV Cache Constraints, 2025"),
+    policy_spec("fcfs", solve_fcfs, fcfs, "First-come-first-served with look-ahead memory "
+                "admission (head-of-line blocking)"),
+    policy_spec("sf", solve_sf, sf, "Shortest decode length first with look-ahead admission "
+                "(backfills)"),
+    policy_spec("size-first", solve_size_first, size_first, "Smallest total size "
+                "prefill+decode first with look-ahead admission"),
+    policy_spec("mc-sf", solve_mc_sf, mc_sf, "Memory-constrained shortest-first: admit by "
+                "ascending predicted decode while memory at every future completion step "
+                "fits; stop at first misfit", "Jaillet et al., Online Scheduling for LLM "
+                "Inference with KV Cache Constraints, 2025"),
 )

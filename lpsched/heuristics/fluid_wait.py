@@ -46,11 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import LookaheadPolicy, SimulationParams, run_policy
+from lpsched.heuristics.baselines import LookaheadPolicy, policy_spec, run_policy
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
 from lpsched.options import param
-from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result
 from lpsched.simulate import SimState
 from lpsched.stop import Deadline
@@ -222,15 +221,13 @@ _AO = "Ao, Luo, Simchi-Levi, Wang"
 
 #: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    AlgorithmSpec("wait", solve_wait, "policy",
-                  "WAIT: per-type (prefill, predicted decode) queues admitted with the "
-                  "look-ahead test once threshold requests of the type wait",
-                  f"{_AO}, Optimizing LLM Inference: Fluid-Guided Online Scheduling with "
-                  "Memory Constraints, arXiv:2504.11320, 2025",
-                  params=(WaitParams, SimulationParams), policy=wait),
-    AlgorithmSpec("nested-wait", solve_nested_wait, "policy",
-                  "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
-                  "segment boundary, threshold admission under M minus a safety buffer",
-                  f"{_AO} 2025 (arXiv:2504.11320)",
-                  params=(NestedWaitParams, SimulationParams), policy=nested_wait),
+    policy_spec("wait", solve_wait, wait,
+                "WAIT: per-type (prefill, predicted decode) queues admitted with the "
+                "look-ahead test once threshold requests of the type wait",
+                f"{_AO}, Optimizing LLM Inference: Fluid-Guided Online Scheduling with "
+                "Memory Constraints, arXiv:2504.11320, 2025", WaitParams),
+    policy_spec("nested-wait", solve_nested_wait, nested_wait,
+                "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
+                "segment boundary, threshold admission under M minus a safety buffer",
+                f"{_AO} 2025 (arXiv:2504.11320)", NestedWaitParams),
 )

@@ -82,12 +82,11 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import SimulationParams, run_policy
+from lpsched.heuristics.baselines import policy_spec, run_policy
 from lpsched.heuristics.batches import DEFAULT_THETAS, BatchQueue
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
 from lpsched.options import param
-from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, SolveStatus
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
@@ -366,16 +365,15 @@ _WYZ = "Wang, Ye, Zhou 2025; online adaptation ours"
 
 #: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    AlgorithmSpec("sorted-f-online", solve_sorted_f_online, "policy",
-                  "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
-                  "requests (predicted lengths), look-ahead admission, no overtaking", _WYZ,
-                  params=SimulationParams, policy=SortedFPolicy),
-    AlgorithmSpec("sorted-lp-online", solve_sorted_lp_online, "policy",
-                  "Online receding-horizon Sorted-LP policy: the first window of the online "
-                  "Sorted-F order re-ordered by the ordering LP at every arrival", _WYZ,
-                  params=(WindowParams, SimulationParams), policy=SortedLPPolicy),
-    AlgorithmSpec("lp-swap-online", solve_lp_swap_online, "policy",
-                  "Online LP-Swap policy: the online Sorted-LP window order improved by "
-                  "adjacent pairwise swaps (window decoded as a backlog) at every arrival", _WYZ,
-                  params=(LpSwapOnlineParams, SimulationParams), policy=LPSwapPolicy),
+    policy_spec("sorted-f-online", solve_sorted_f_online, SortedFPolicy,
+                "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
+                "requests (predicted lengths), look-ahead admission, no overtaking", _WYZ),
+    policy_spec("sorted-lp-online", solve_sorted_lp_online, SortedLPPolicy,
+                "Online receding-horizon Sorted-LP policy: the first window of the online "
+                "Sorted-F order re-ordered by the ordering LP at every arrival", _WYZ,
+                WindowParams),
+    policy_spec("lp-swap-online", solve_lp_swap_online, LPSwapPolicy,
+                "Online LP-Swap policy: the online Sorted-LP window order improved by "
+                "adjacent pairwise swaps (window decoded as a backlog) at every arrival", _WYZ,
+                LpSwapOnlineParams),
 )

@@ -56,10 +56,9 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import SimulationParams, _RankedSet, run_policy
+from lpsched.heuristics.baselines import _RankedSet, policy_spec, run_policy
 from lpsched.instance import Instance
 from lpsched.options import param
-from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
@@ -200,19 +199,17 @@ _JAILLET = "Jaillet et al. 2025 (arXiv:2502.07115), benchmark"
 
 #: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    AlgorithmSpec("mc-benchmark", solve_mc_benchmark, "policy",
-                  "MC-Benchmark: arrival order with MC-SF's future-memory check, stop at the "
-                  "first misfit (the same rule as fcfs, under the paper's name)",
-                  f"{_JAILLET} of the real-trace experiment; lpsched/heuristics/protection.py",
-                  params=SimulationParams, policy=mc_benchmark),
-    AlgorithmSpec("alpha-protection", solve_alpha_protection, "policy",
-                  "alpha-protection greedy: arrival order while the next step's memory stays "
-                  "<= (1-alpha) M (no predictions); overflow: evict most recent starts",
-                  f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py",
-                  params=(AlphaParams, SimulationParams), policy=alpha_protection),
-    AlgorithmSpec("alpha-beta-clearing", solve_alpha_beta_clearing, "policy",
-                  "alpha-protection with beta-clearing: alpha-protection admission; on an "
-                  "overflow evict most recent starts until memory <= (1-beta) M",
-                  f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py",
-                  params=(AlphaBetaParams, SimulationParams), policy=alpha_beta_clearing),
+    policy_spec("mc-benchmark", solve_mc_benchmark, mc_benchmark,
+                "MC-Benchmark: arrival order with MC-SF's future-memory check, stop at the "
+                "first misfit (the same rule as fcfs, under the paper's name)",
+                f"{_JAILLET} of the real-trace experiment; lpsched/heuristics/protection.py"),
+    policy_spec("alpha-protection", solve_alpha_protection, alpha_protection,
+                "alpha-protection greedy: arrival order while the next step's memory stays "
+                "<= (1-alpha) M (no predictions); overflow: evict most recent starts",
+                f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py", AlphaParams),
+    policy_spec("alpha-beta-clearing", solve_alpha_beta_clearing, alpha_beta_clearing,
+                "alpha-protection with beta-clearing: alpha-protection admission; on an "
+                "overflow evict most recent starts until memory <= (1-beta) M",
+                f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py",
+                AlphaBetaParams),
 )

@@ -53,11 +53,10 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import LookaheadPolicy, SimulationParams, run_policy
+from lpsched.heuristics.baselines import LookaheadPolicy, policy_spec, run_policy
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.predictions import IntervalPredictions, resolve_intervals
-from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
@@ -257,15 +256,13 @@ def a_min(**options: Any) -> AMinPolicy:
 
 #: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    AlgorithmSpec("a-max", solve_a_max, "policy",
-                  "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
-                  "(conservative: never overflows with correct intervals)",
-                  "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
-                  "Prediction Uncertainty, arXiv:2508.14544, 2025",
-                  params=(IntervalParams, SimulationParams), policy=a_max),
-    AlgorithmSpec("a-min", solve_a_min, "policy",
-                  "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
-                  "request outlives it; overflows evicted (log-scale competitive)",
-                  "Chen, Ye, Zhou 2025 (arXiv:2508.14544)",
-                  params=(IntervalParams, SimulationParams), policy=a_min),
+    policy_spec("a-max", solve_a_max, a_max,
+                "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
+                "(conservative: never overflows with correct intervals)",
+                "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
+                "Prediction Uncertainty, arXiv:2508.14544, 2025", IntervalParams),
+    policy_spec("a-min", solve_a_min, a_min,
+                "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
+                "request outlives it; overflows evicted (log-scale competitive)",
+                "Chen, Ye, Zhou 2025 (arXiv:2508.14544)", IntervalParams),
 )

@@ -50,10 +50,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lpsched.engine.limits import EngineLimits
-from lpsched.heuristics.baselines import SimulationParams, run_policy
+from lpsched.heuristics.baselines import policy_spec, run_policy
 from lpsched.instance import Instance
 from lpsched.options import param
-from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
@@ -188,13 +187,12 @@ def solve_vllm(instance: Instance, *, deadline: Deadline | None = None, seed: in
 
 #: The registry's declaration of this module's algorithm (:mod:`lpsched.registry`).
 ALGORITHMS = (
-    AlgorithmSpec("vllm", solve_vllm, "policy",
-                  "vLLM's scheduling rule: arrival-order admission under vLLM's engine limits "
-                  "(free KV blocks above a watermark, max_num_seqs, a token budget with "
-                  "chunked prefill); when a block is missing, preempt the most recently "
-                  "admitted request (front of the queue, recompute)",
-                  "vLLM 0.33.0, vllm/v1/core/sched/scheduler.py, vllm/v1/core/"
-                  "kv_cache_manager.py, vllm/engine/arg_utils.py (V1); vllm/core/scheduler.py "
-                  "(V0, commit 0054e1fa0f8a); lpsched/heuristics/vllm.py",
-                  params=(VLLMParams, SimulationParams), policy=VLLMPolicy),
+    policy_spec("vllm", solve_vllm, VLLMPolicy,
+                "vLLM's scheduling rule: arrival-order admission under vLLM's engine limits "
+                "(free KV blocks above a watermark, max_num_seqs, a token budget with "
+                "chunked prefill); when a block is missing, preempt the most recently "
+                "admitted request (front of the queue, recompute)",
+                "vLLM 0.33.0, vllm/v1/core/sched/scheduler.py, vllm/v1/core/"
+                "kv_cache_manager.py, vllm/engine/arg_utils.py (V1); vllm/core/scheduler.py "
+                "(V0, commit 0054e1fa0f8a); lpsched/heuristics/vllm.py", VLLMParams),
 )
