@@ -204,7 +204,10 @@ def _builtins() -> tuple[AlgorithmSpec, ...]:
         found: list[AlgorithmSpec] = []
         for name in MODULES:
             module = importlib.import_module(name)
-            found.extend(getattr(module, "ALGORITHMS", ()))
+            if not getattr(module, "ALGORITHMS", ()):
+                raise RuntimeError(f"{name} is listed in registry.MODULES but declares no "
+                                   "ALGORITHMS")
+            found.extend(module.ALGORITHMS)
         names = [s.name for s in found]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
