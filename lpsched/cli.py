@@ -290,8 +290,9 @@ def _cmd_algorithms(args: argparse.Namespace) -> int:
 def _describe_algorithm(spec: AlgorithmSpec, args: argparse.Namespace) -> int:
     opts = spec.declared_options()
     passthrough = spec.passthrough_spec()
+    declared_in = [f"{c.__module__}.{c.__qualname__}" for c in spec.params_classes()]
     if emit_json(args, {"name": spec.name, "kind": spec.kind, "summary": spec.summary,
-                        "source": spec.source,
+                        "source": spec.source, "params": declared_in,
                         "options": [{"name": o.name, "kind": o.kind, "type": o.describe(),
                                      "default": o.default if o.has_default else None,
                                      "help": o.help} for o in opts],
@@ -301,6 +302,8 @@ def _describe_algorithm(spec: AlgorithmSpec, args: argparse.Namespace) -> int:
     print(f"{spec.name} ({spec.kind}): {spec.summary}")
     if spec.source:
         print(f"source: {spec.source}")
+    if declared_in:
+        print(f"options declared in: {', '.join(declared_in)}")
     print("common: --time-limit S (whole call), --seed N")
     if opts:
         rows = [{"option": o.name, "type": o.describe(),

@@ -1,11 +1,14 @@
 """Declared algorithm options: name, type, default, one-line help, checked before a solve.
 
 Every registered algorithm (:mod:`lpsched.registry`) declares the options it
-takes as :class:`Option` objects. :func:`lpsched.solve` checks the options a
-caller gives against that declaration before any work starts: an unknown name is
-refused with the list of valid ones, a value of the wrong type or outside its
-range is refused naming the option. Nothing is silently ignored. Defaults are
-read from the algorithm function's own signature, so they are written once.
+takes. Built-in algorithms declare them beside their code as one frozen parameters
+dataclass whose fields are made with :func:`param` (kind, range, default, help:
+written once; :func:`dataclass_options` reads them as :class:`Option` objects); user
+registrations may pass :class:`Option` objects instead, whose defaults are read from
+the function's signature. :func:`lpsched.solve` checks the options a caller gives
+against that declaration before any work starts: an unknown name is refused with
+the list of valid ones, a value of the wrong type or outside its range is refused
+naming the option. Nothing is silently ignored.
 
 Exact solvers also pass solver parameters through (HiGHS options for ``milp``,
 ``CpSolverParameters`` fields for ``cpsat``); those names are checked against the
@@ -125,7 +128,8 @@ class Option:
     nullable
         Whether ``None`` is accepted (default: when the default is None).
     default
-        Filled in from the algorithm's signature by the registry.
+        The parameters dataclass field's default (:func:`dataclass_options`), or, for
+        user declarations, filled in from the algorithm's signature by the registry.
     """
 
     name: str

@@ -6,12 +6,21 @@ Every algorithm is a function
 
 where ``deadline`` is the :class:`lpsched.stop.Deadline` made by
 :func:`lpsched.solve` (the whole time budget of the call) and ``options`` are the
-ones declared in its :class:`AlgorithmSpec` (:class:`lpsched.options.Option`:
-name, kind, one-line help; the default is the function's own keyword default).
-Built-in algorithms are listed in ``_SPECS`` and imported on first use, so that
-``import lpsched`` stays light. Users add their own with :func:`register`; they
-then run through :func:`lpsched.solve`, ``lpsched bench``, the checker and Dask
-exactly as the built-ins do.
+ones declared in its :class:`AlgorithmSpec`.
+
+Each built-in algorithm is declared beside its code: its module holds an
+``ALGORITHMS`` tuple of :class:`AlgorithmSpec` (name, kind, summary, source) whose
+options are one frozen parameters dataclass per algorithm, each field made with
+:func:`lpsched.options.param` (kind, range, default and help text, written once;
+e.g. :class:`lpsched.heuristics.geometric.GsaParams`). This module only lists those
+modules (:data:`MODULES`) and imports them on the first look-up, so that ``import
+lpsched`` stays light; ``lpsched algorithms NAME``, option checking and the defaults
+all read the dataclass. Adding a built-in algorithm: write the module with its
+parameters dataclass and ``ALGORITHMS``, and add the module to :data:`MODULES`.
+
+Users add their own with :func:`register` (options as :class:`lpsched.options.Option`
+objects or a parameters dataclass); they then run through :func:`lpsched.solve`,
+``lpsched bench``, the checker and Dask exactly as the built-ins do.
 
 Example (a user's algorithm; it may return a ``Result``, a ``Schedule`` or start steps):
 
@@ -71,18 +80,24 @@ class UnknownAlgorithm(LpschedError, ValueError, KeyError):
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """One algorithm: its name, where it lives, what it is, its options, where it comes from.
+    """One algorithm: its name, its code, what it is, its options, where it comes from.
 
-    ``target`` is ``"package.module:function"`` (imported on first use) or the
-    function itself (user registrations). ``passthrough`` names a
-    :class:`~lpsched.options.Passthrough` (``"module:attribute"``) when the
-    algorithm also accepts a solver's own parameters by name. ``policy`` (kind
-    ``policy`` only) is the ``"module:factory"`` that builds a fresh
+    Each built-in algorithm module declares its own specs, beside its code, in a module
+    attribute ``ALGORITHMS`` (a tuple of these); :data:`MODULES` lists the modules.
+
+    ``target`` is the solve function (or, for a declaration kept apart from heavy code,
+    ``"package.module:function"``, imported on first use). ``params`` is the algorithm's
+    frozen parameters dataclass, or a tuple of them (e.g. the rule's own and the
+    simulation's, :class:`lpsched.heuristics.baselines.SimulationParams`), whose fields,
+    made with :func:`lpsched.options.param`, declare its options once: kind, range,
+    default and help text (``"module:Class"`` strings are imported on first use).
+    ``options`` are :class:`~lpsched.options.Option` declarations of user registrations
+    (:func:`register`; their defaults are read from the function's signature).
+    ``passthrough`` names a :class:`~lpsched.options.Passthrough` (``"module:attribute"``)
+    when the algorithm also accepts a solver's own parameters by name. ``policy`` (kind
+    ``policy`` only) is the factory (or ``"module:factory"``) that builds a fresh
     :class:`lpsched.simulate.Policy` from the declared options other than the
     simulation's own (:data:`SIMULATION_OPTIONS`); :func:`make_policy` calls it.
-    ``params`` names the algorithm's frozen parameters dataclass (``"module:Class"``,
-    fields made with :func:`lpsched.options.param`): its fields are declared options,
-    before ``options``, imported on first use like ``target``.
     """
 
     name: str
@@ -93,8 +108,8 @@ class AlgorithmSpec:
     options: tuple[Option, ...] = ()
     passthrough: str = ""
     builtin: bool = True
-    policy: str = ""
-    params: str = ""
+    policy: str | Callable[..., Any] = ""
+    params: str | type | tuple[str | type, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -113,36 +128,40 @@ class AlgorithmSpec:
         if callable(self.target):
             return self.target
         if "func" not in self._cache:
-            module, func = self.target.split(":")
-            self._cache["func"] = getattr(importlib.import_module(module), func)
+            self._cache["func"] = _resolve(self.target)
         return self._cache["func"]
 
+    def policy_factory(self) -> Callable[..., Any] | None:
+        """The policy factory (``None`` when the algorithm is not a simulated policy)."""
+        if not self.policy:
+            return None
+        return self.policy if callable(self.policy) else _resolve(self.policy)
+
+    def params_classes(self) -> tuple[type, ...]:
+        """The parameters dataclasses (none for user registrations)."""
+        items = self.params if isinstance(self.params, tuple) else (self.params,)
+        return tuple(_resolve(p) if isinstance(p, str) else p for p in items if p)
+
     def declared_options(self) -> tuple[Option, ...]:
-        """The options with their defaults (read from the function's signature)."""
+        """The options with their defaults: the ``params`` dataclasses' fields, then the
+        ``options`` (defaults read from the function's signature)."""
         if "options" not in self._cache:
-            params = inspect.signature(self.load()).parameters
-            out = []
-            for opt in self._params_options() + self.options:
-                p = params.get(opt.name)
-                out.append(opt.with_default(p.default) if p is not None
-                           and p.default is not inspect.Parameter.empty else opt)
+            from lpsched.options import dataclass_options
+
+            out = [o for cls in self.params_classes() for o in dataclass_options(cls)]
+            if self.options:
+                params = inspect.signature(self.load()).parameters
+                for opt in self.options:
+                    p = params.get(opt.name)
+                    out.append(opt.with_default(p.default) if p is not None
+                               and p.default is not inspect.Parameter.empty else opt)
             self._cache["options"] = tuple(out)
         return self._cache["options"]
-
-    def _params_options(self) -> tuple[Option, ...]:
-        """The options declared by the ``params`` dataclass (none without one)."""
-        if not self.params:
-            return ()
-        from lpsched.options import dataclass_options
-
-        module, cls = self.params.split(":")
-        return dataclass_options(getattr(importlib.import_module(module), cls))
 
     def passthrough_spec(self) -> Passthrough | None:
         if not self.passthrough:
             return None
-        module, attr = self.passthrough.split(":")
-        return getattr(importlib.import_module(module), attr)
+        return _resolve(self.passthrough)
 
     def validate(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` checked against the declaration (:class:`OptionError` if not)."""
@@ -150,277 +169,56 @@ class AlgorithmSpec:
                                 self.passthrough_spec())
 
 
-def _opt(name: str, kind: str, help: str, **kw: Any) -> Option:
-    return Option(name, kind, help, **kw)
+def _resolve(path: str) -> Any:
+    """``"package.module:attribute"`` imported."""
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
-# -- shared option groups ---------------------------------------------------------------------
-
-_PREDICTIONS = (
-    _opt("predictions", "ints", "predicted decode length of each request (by position), "
-         "integers >= 1; default: the true lengths", minimum=1),
-    _opt("prediction_noise", "float", "draw predictions o*exp(sigma Z), Z ~ N(0,1) seeded by "
-         "seed: sigma", minimum=0),
-    _opt("skip_idle", "bool", "jump over steps where the policy provably starts nothing "
-         "(False: call it every step; same schedule, slower)"),
-)
-_WARM = (
-    _opt("incumbent", "schedule", "a feasible schedule: horizon, MIP start/hint (default: "
-         "warm_start)"),
-    _opt("warm_start", "str", "how to get the starting schedule", choices=("local-search",
-                                                                            "serial")),
-    _opt("warm_start_time", "float", "seconds for the warm start (part of the time limit; "
-         "default 10% of it, at most 10 s)", minimum=0),
-    _opt("symmetry_breaking", "bool", "order identical requests (valid: relabelling)"),
-    _opt("threads", "int", "solver threads (1: deterministic)", minimum=1),
-    _opt("max_model_bytes", "float", "memory guard: a model estimated above this peak memory "
-         "(bytes, default 2e9) is not built; the warm start, improved by local search, is "
-         "returned with status time_limit", minimum=0),
-)
-_LP_ORDER = (
-    _opt("key", "str", "order by fractional completion or start", choices=("completion",
-                                                                            "start")),
-    _opt("max_columns", "int", "columns of the ordering LP (sets the bucket width)", minimum=1),
-    _opt("backfill", "bool", "let a later request start before an earlier one when it fits"),
-)
-_SORTED_F = (
-    _opt("thetas", "floats", "Lagrangian weights of the candidate orders o + theta s",
-         minimum=0, maximum=1),
-    _opt("exact_batches", "bool", "minimise F exactly by a knapsack DP (small instances)"),
-)
-_WINDOW = (
-    _opt("window", "int", "requests re-ordered by the LP at each re-solve", minimum=1),
-    _opt("max_columns", "int", "columns of each window LP", minimum=1),
-)
-
-
-_SPECS: tuple[AlgorithmSpec, ...] = (
-    AlgorithmSpec("fcfs", "lpsched.heuristics.baselines:solve_fcfs", "policy",
-                  "First-come-first-served with look-ahead memory admission (head-of-line blocking)",
-                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:fcfs"),
-    AlgorithmSpec("sf", "lpsched.heuristics.baselines:solve_sf", "policy",
-                  "Shortest decode length first with look-ahead admission (backfills)",
-                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:sf"),
-    AlgorithmSpec("size-first", "lpsched.heuristics.baselines:solve_size_first", "policy",
-                  "Smallest total size prefill+decode first with look-ahead admission",
-                  options=_PREDICTIONS, policy="lpsched.heuristics.baselines:size_first"),
-    AlgorithmSpec("mc-sf", "lpsched.heuristics.baselines:solve_mc_sf", "policy",
-                  "Memory-constrained shortest-first: admit by ascending predicted decode "
-                  "while memory at every future completion step fits; stop at first misfit",
-                  "Jaillet et al., Online Scheduling for LLM Inference with KV Cache "
-                  "Constraints, 2025", options=_PREDICTIONS,
-                  policy="lpsched.heuristics.baselines:mc_sf"),
-    AlgorithmSpec("mc-benchmark", "lpsched.heuristics.protection:solve_mc_benchmark", "policy",
-                  "MC-Benchmark: arrival order with MC-SF's future-memory check, stop at the "
-                  "first misfit (the same rule as fcfs, under the paper's name)",
-                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark of the real-trace "
-                  "experiment; lpsched/heuristics/protection.py", options=_PREDICTIONS,
-                  policy="lpsched.heuristics.protection:mc_benchmark"),
-    AlgorithmSpec("alpha-protection", "lpsched.heuristics.protection:solve_alpha_protection",
-                  "policy",
-                  "alpha-protection greedy: arrival order while the next step's memory stays "
-                  "<= (1-alpha) M (no predictions); overflow: evict most recent starts",
-                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark; rule as stated in "
-                  "lpsched/heuristics/protection.py",
-                  options=(_opt("alpha", "float", "protected fraction of M kept for growth",
-                                minimum=0, maximum=1),) + _PREDICTIONS,
-                  policy="lpsched.heuristics.protection:alpha_protection"),
-    AlgorithmSpec("alpha-beta-clearing",
-                  "lpsched.heuristics.protection:solve_alpha_beta_clearing", "policy",
-                  "alpha-protection with beta-clearing: alpha-protection admission; on an "
-                  "overflow evict most recent starts until memory <= (1-beta) M",
-                  "Jaillet et al. 2025 (arXiv:2502.07115), benchmark; rule as stated in "
-                  "lpsched/heuristics/protection.py",
-                  options=(_opt("alpha", "float", "protected fraction of M kept for growth",
-                                minimum=0, maximum=1),
-                           _opt("beta", "float", "after an overflow, clear memory down to "
-                                "(1-beta) M", minimum=0, maximum=1)) + _PREDICTIONS,
-                  policy="lpsched.heuristics.protection:alpha_beta_clearing"),
-    AlgorithmSpec("vllm", "lpsched.heuristics.vllm:solve_vllm", "policy",
-                  "vLLM's scheduling rule: arrival-order admission under vLLM's engine limits "
-                  "(free KV blocks above a watermark, max_num_seqs, a token budget with "
-                  "chunked prefill); when a block is missing, preempt the most recently "
-                  "admitted request (front of the queue, recompute)",
-                  "vLLM 0.33.0, vllm/v1/core/sched/scheduler.py, vllm/v1/core/"
-                  "kv_cache_manager.py, vllm/engine/arg_utils.py (V1); vllm/core/scheduler.py "
-                  "(V0, commit 0054e1fa0f8a); lpsched/heuristics/vllm.py", options=(
-                      _opt("variant", "str", "whose defaults: 'v1' (vllm serve on an H100/H200: "
-                           "budget 8192 tokens with chunked prefill, 1024 sequences, watermark "
-                           "0) or 'v0' (watermark 0.01, 256 sequences, budget max(2048, "
-                           "longest request) prefill tokens)", choices=("v1", "v0")),
-                      _opt("watermark", "float", "fraction of the KV blocks kept free at "
-                           "admission (default: the variant's)", minimum=0, maximum=1),
-                      _opt("max_num_seqs", "int", "most running requests (default: the "
-                           "variant's)", minimum=1),
-                      _opt("max_num_batched_tokens", "int", "token budget of a step (default: "
-                           "the variant's)", minimum=1),
-                  ) + _PREDICTIONS, policy="lpsched.heuristics.vllm:VLLMPolicy"),
-
-    # -- exact solvers (models/) ------------------------------------------------------------
-    AlgorithmSpec("milp", "lpsched.models.time_indexed:solve_milp", "exact",
-                  "Time-indexed MILP (PuLP model, HiGHS); bound and gap read from HiGHS",
-                  "Sousa & Wolsey 1992 time-indexed formulation; formulations/time-indexed.md",
-                  options=_WARM + (
-                      _opt("engine", "str", "load the model straight into highspy, or through "
-                           "PuLP", choices=("highspy", "pulp")),
-                      _opt("msg", "bool", "print the HiGHS log"),
-                      _opt("tail_families", "int", "disjoint-tail clique families added as "
-                           "valid inequalities", minimum=0),
-                      _opt("isolate", "bool", "solve in a child process killed at the hard "
-                           "deadline or on Ctrl-C (default: models above 50,000 non-zeros)"),
-                  ), passthrough="lpsched.models._highs:HIGHS_OPTIONS"),
-    AlgorithmSpec("cpsat", "lpsched.models.cpsat:solve_cpsat", "exact",
-                  "CP-SAT (OR-Tools): memory at completion steps + pairwise overlap disjunctions "
-                  "(formulation=cumulative: staircase intervals)",
-                  "formulations/cpsat.md",
-                  options=_WARM + (
-                      _opt("formulation", "str", "memory constraints", choices=("events",
-                                                                                "cumulative")),
-                      _opt("tail_families", "int", "redundant disjoint-tail NoOverlap families "
-                           "(default 8 for cumulative, 0 for events)", minimum=0),
-                      _opt("ramp_pieces", "int", "redundant cumulative of lower memory "
-                           "staircases, that many pieces per request (0: none)", minimum=0),
-                      _opt("log", "bool", "print the CP-SAT search log"),
-                  ), passthrough="lpsched.models.cpsat:CPSAT_PARAMETERS"),
-
-    # -- strong heuristics (heuristics/) -----------------------------------------------------
-    AlgorithmSpec("sorted-f", "lpsched.heuristics.sorted_f:solve_sorted_f", "heuristic",
-                  "Sorted-F: greedy min-F memory-feasible batches (F = sum o / |X|^2), run in "
-                  "ascending F, each batch after the previous one ends",
-                  "Wang, Ye, Zhou, LLM Serving Optimization with Variable Prefill and Decode "
-                  "Lengths, arXiv:2508.06133, 2025", options=_SORTED_F),
-    AlgorithmSpec("sorted-f-cont", "lpsched.heuristics.sorted_f:solve_sorted_f_cont", "heuristic",
-                  "Continuous Sorted-F: the Sorted-F order, each request started at the earliest "
-                  "step memory allows (no waiting for the batch to end)",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours",
-                  options=_SORTED_F + (
-                      _opt("backfill", "bool", "offline: a later request may start before an "
-                           "earlier one when it fits"),
-                      _opt("clairvoyant", "bool", "with arrivals: decode the offline order "
-                           "with known release dates instead of the online policy"),
-                  ) + _PREDICTIONS),
-    AlgorithmSpec("smith-area", "lpsched.heuristics.smith_area:solve_smith_area", "heuristic",
-                  "Smith's rule on memory areas (ascending s*o + o(o+1)/2, the order of the "
-                  "area bound), earliest-start decoding with a bounded look-back",
-                  "Smith 1956 (order); lpsched/heuristics/smith_area.py",
-                  options=(_opt("lookback", "int", "steps before the latest start so far at "
-                                "which a request may still start (0: queue order; offline "
-                                "only)", minimum=0),)),
-    AlgorithmSpec("dp", "lpsched.heuristics.dp:solve_dp", "exact",
-                  "Exact dynamic program over step states (unstarted set, running progress); "
-                  "tiny instances only (n <= 16)",
-                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours",
-                  options=(_opt("max_states", "int", "stop (with the fallback schedule) after "
-                                "this many memoised states", minimum=1),)),
-    AlgorithmSpec("local-search", "lpsched.heuristics.local_search:solve_local_search",
-                  "improvement",
-                  "Local search (swap/insert/batch merge/split) over the batch order, serial "
-                  "earliest-start decoding; never worse than its start (default: best of "
-                  "sorted-f-cont, smith-area, mc-sf, sf)",
-                  "Wang, Ye, Zhou 2025 (local-search variant)",
-                  options=(
-                      _opt("init", "str", "comma-separated algorithms whose best schedule is "
-                           "the start ('auto': sorted-f-cont, smith-area, mc-sf, sf); they share "
-                           "the first half of the time limit"),
-                      _opt("start", "schedule", "a feasible start schedule (instead of init)"),
-                      _opt("max_iters", "int", "stop after this many moves", minimum=0),
-                      _opt("backfill", "bool", "decode with backfilling (default: up to 300 "
-                           "requests)"),
-                      _opt("restarts", "int", "kicks of iterated local search after a local "
-                           "optimum", minimum=0),
-                      _opt("delays", "bool", "then search start delays too (order and "
-                           "release times, lpsched.heuristics.delays; default off)"),
-                  )),
-    AlgorithmSpec("sorted-lp", "lpsched.heuristics.lp_guided:solve_sorted_lp", "lp-guided",
-                  "Sorted-LP: order by fractional completion times of the (bucketed) time-indexed "
-                  "LP relaxation, earliest-start decoding",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133), LP-based scheduler",
-                  options=_LP_ORDER),
-    AlgorithmSpec("lp-swap", "lpsched.heuristics.lp_guided:solve_lp_swap", "lp-guided",
-                  "LP-Swap: the Sorted-LP order improved by adjacent pairwise swaps",
-                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133)",
-                  options=_LP_ORDER + (
-                      _opt("max_passes", "int", "passes of adjacent swaps", minimum=0),
-                      _opt("swap_time", "float", "seconds for the swaps without a time limit",
-                           minimum=0),
-                  )),
-    AlgorithmSpec("lp-horizon", "lpsched.heuristics.lp_guided:solve_lp_horizon", "lp-guided",
-                  "Receding horizon: re-solve the ordering LP over a window of the next requests "
-                  "(Sorted-F order), commit the first half, slide",
-                  "Wang, Ye, Zhou 2025 (receding-horizon variant); windowing ours",
-                  options=(
-                      _opt("window", "int", "requests per window LP", minimum=1),
-                      _opt("commit", "int", "requests committed per window (default "
-                           "window // 2)", minimum=1),
-                  ) + _LP_ORDER),
-    AlgorithmSpec("sorted-f-online", "lpsched.heuristics.online:solve_sorted_f_online", "policy",
-                  "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
-                  "requests (predicted lengths), look-ahead admission, no overtaking",
-                  "Wang, Ye, Zhou 2025; online adaptation ours", options=_PREDICTIONS,
-                  policy="lpsched.heuristics.online:SortedFPolicy"),
-    AlgorithmSpec("sorted-lp-online", "lpsched.heuristics.online:solve_sorted_lp_online", "policy",
-                  "Online receding-horizon Sorted-LP policy: the first window of the online "
-                  "Sorted-F order re-ordered by the ordering LP at every arrival",
-                  "Wang, Ye, Zhou 2025; online adaptation ours",
-                  options=_WINDOW + _PREDICTIONS,
-                  policy="lpsched.heuristics.online:SortedLPPolicy"),
-    AlgorithmSpec("lp-swap-online", "lpsched.heuristics.online:solve_lp_swap_online", "policy",
-                  "Online LP-Swap policy: the online Sorted-LP window order improved by adjacent "
-                  "pairwise swaps (window decoded as a backlog) at every arrival",
-                  "Wang, Ye, Zhou 2025; online adaptation ours",
-                  options=_WINDOW + (
-                      _opt("swap_passes", "int", "passes of adjacent swaps per re-solve",
-                           minimum=0),
-                  ) + _PREDICTIONS, policy="lpsched.heuristics.online:LPSwapPolicy"),
-
-    # -- the rules since the seeds (issue 21, docs/papers.md); options: each module's
-    # frozen parameters dataclass (``params``) --------------------------------------------
-    AlgorithmSpec("a-max", "lpsched.heuristics.robust:solve_a_max", "policy",
-                  "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
-                  "(conservative: never overflows with correct intervals)",
-                  "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
-                  "Prediction Uncertainty, arXiv:2508.14544, 2025", options=_PREDICTIONS,
-                  params="lpsched.heuristics.robust:IntervalParams",
-                  policy="lpsched.heuristics.robust:a_max"),
-    AlgorithmSpec("a-min", "lpsched.heuristics.robust:solve_a_min", "policy",
-                  "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
-                  "request outlives it; overflows evicted (log-scale competitive)",
-                  "Chen, Ye, Zhou 2025 (arXiv:2508.14544)", options=_PREDICTIONS,
-                  params="lpsched.heuristics.robust:IntervalParams",
-                  policy="lpsched.heuristics.robust:a_min"),
-    AlgorithmSpec("wait", "lpsched.heuristics.fluid_wait:solve_wait", "policy",
-                  "WAIT: per-type (prefill, predicted decode) queues admitted with the "
-                  "look-ahead test once threshold requests of the type wait",
-                  "Ao, Luo, Simchi-Levi, Wang, Optimizing LLM Inference: Fluid-Guided Online "
-                  "Scheduling with Memory Constraints, arXiv:2504.11320, 2025",
-                  options=_PREDICTIONS, params="lpsched.heuristics.fluid_wait:WaitParams",
-                  policy="lpsched.heuristics.fluid_wait:wait"),
-    AlgorithmSpec("nested-wait", "lpsched.heuristics.fluid_wait:solve_nested_wait", "policy",
-                  "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
-                  "segment boundary, threshold admission under M minus a safety buffer",
-                  "Ao, Luo, Simchi-Levi, Wang 2025 (arXiv:2504.11320)", options=_PREDICTIONS,
-                  params="lpsched.heuristics.fluid_wait:NestedWaitParams",
-                  policy="lpsched.heuristics.fluid_wait:nested_wait"),
-    AlgorithmSpec("gsa", "lpsched.heuristics.geometric:solve_gsa", "heuristic",
-                  "GSA (non-clairvoyant): geometric phases, each request one attempt of the "
-                  "phase's slice, killed and restarted (progress lost) if unfinished; "
-                  "staggered look-ahead pipeline (<= 61.92-competitive, offline batch)",
-                  "Feng, Yang, Zhang, Competitive Non-Clairvoyant KV-Cache Scheduling for LLM "
-                  "Inference, arXiv:2601.22996, 2026",
-                  params="lpsched.heuristics.geometric:GsaParams"),
-    AlgorithmSpec("gba", "lpsched.heuristics.geometric:solve_gba", "heuristic",
-                  "GBA (clairvoyant): geometric decode-length classes run in increasing order, "
-                  "each as a staggered look-ahead pipeline (<= 10.67-approximation)",
-                  "Feng, Yang, Zhang 2026 (arXiv:2601.22996)",
-                  params="lpsched.heuristics.geometric:GbaParams"),
+#: The modules that declare the built-in algorithms, in listing order: each holds an
+#: ``ALGORITHMS`` tuple of :class:`AlgorithmSpec` beside the code (imported on the first
+#: look-up, not by ``import lpsched``).
+MODULES = (
+    "lpsched.heuristics.baselines",     # fcfs, sf, size-first, mc-sf
+    "lpsched.heuristics.protection",    # mc-benchmark, alpha-protection, alpha-beta-clearing
+    "lpsched.heuristics.vllm",          # vllm
+    "lpsched.models.exact_specs",       # milp, cpsat (declared apart from PuLP/OR-Tools)
+    "lpsched.heuristics.sorted_f",      # sorted-f, sorted-f-cont
+    "lpsched.heuristics.smith_area",    # smith-area
+    "lpsched.heuristics.dp",            # dp
+    "lpsched.heuristics.local_search",  # local-search
+    "lpsched.heuristics.lp_guided",     # sorted-lp, lp-swap, lp-horizon
+    "lpsched.heuristics.online",        # sorted-f-online, sorted-lp-online, lp-swap-online
+    "lpsched.heuristics.robust",        # a-max, a-min
+    "lpsched.heuristics.fluid_wait",    # wait, nested-wait
+    "lpsched.heuristics.geometric",     # gsa, gba
 )
 
 _USER: dict[str, AlgorithmSpec] = {}
+_BUILTIN: list[AlgorithmSpec] = []
+
+
+def _builtins() -> tuple[AlgorithmSpec, ...]:
+    """The built-in specs, read from :data:`MODULES` on first use."""
+    if not _BUILTIN:
+        found: list[AlgorithmSpec] = []
+        for name in MODULES:
+            module = importlib.import_module(name)
+            if not getattr(module, "ALGORITHMS", ()):
+                raise RuntimeError(f"{name} is listed in registry.MODULES but declares no "
+                                   "ALGORITHMS")
+            found.extend(module.ALGORITHMS)
+        names = [s.name for s in found]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise RuntimeError(f"algorithm(s) declared twice: {', '.join(dup)}")
+        _BUILTIN.extend(found)
+    return tuple(_BUILTIN)
 
 
 def specs() -> tuple[AlgorithmSpec, ...]:
     """All registered algorithms (built-ins in listing order, then the user's)."""
-    return _SPECS + tuple(_USER.values())
+    return _builtins() + tuple(_USER.values())
 
 
 def algorithm_names() -> list[str]:
@@ -441,7 +239,7 @@ def get(name: str) -> AlgorithmSpec:
 
 def register(name: str, func: SolveFunction | None = None, *, kind: str = "user",
              summary: str = "", source: str = "", options: Iterable[Option] = (),
-             replace: bool = False):
+             params: type | tuple[type, ...] = (), replace: bool = False):
     """Register a user algorithm under ``name``; usable as a decorator.
 
     ``func(instance, *, deadline, seed, **options)`` returns a
@@ -451,7 +249,10 @@ def register(name: str, func: SolveFunction | None = None, *, kind: str = "user"
     the :class:`lpsched.stop.Deadline` of the call: look at ``deadline.expired()``
     in loops and return the best schedule so far when it says so. ``options`` are
     the :class:`~lpsched.options.Option` declarations of its keyword options
-    (their defaults are the function's own). ``replace=True`` overwrites an
+    (their defaults are the function's own); ``params``, instead or besides, a frozen
+    parameters dataclass (or a tuple of them) whose fields, made with
+    :func:`lpsched.options.param`, declare options with their defaults, as the
+    built-ins do. ``replace=True`` overwrites an
     earlier user registration of the same name (never a built-in).
 
     Returns the :class:`AlgorithmSpec` (or, as a decorator, ``func`` itself).
@@ -465,12 +266,12 @@ def register(name: str, func: SolveFunction | None = None, *, kind: str = "user"
     if func is None:
         def deco(f: SolveFunction) -> SolveFunction:
             register(key, f, kind=kind, summary=summary, source=source, options=options,
-                     replace=replace)
+                     params=params, replace=replace)
             return f
         return deco
     if not callable(func):
         raise TypeError(f"register({name!r}): func must be callable, got {func!r}")
-    if any(s.name == key for s in _SPECS):
+    if any(s.name == key for s in _builtins()):
         raise ValueError(f"{key!r} is a built-in algorithm; choose another name")
     if key in _USER and not replace:
         raise ValueError(f"{key!r} is already registered (pass replace=True to overwrite it)")
@@ -479,10 +280,10 @@ def register(name: str, func: SolveFunction | None = None, *, kind: str = "user"
         if not isinstance(o, Option):
             raise TypeError(f"register({name!r}): options must be lpsched.options.Option "
                             f"objects, got {o!r}")
-    _check_signature(key, func, opts)
     doc = inspect.getdoc(func) or ""
     spec = AlgorithmSpec(key, func, kind, summary or (doc.splitlines()[0] if doc else key),
-                         source, opts, builtin=False)
+                         source, opts, builtin=False, params=params)
+    _check_signature(key, func, spec.declared_options())
     _USER[key] = spec
     return spec
 
@@ -537,8 +338,9 @@ def make_policy(name: str, options: Mapping[str, Any] | None = None):
         raise OptionError(f"{spec.name}: {', '.join(map(repr, sim))}: simulation, not policy, "
                           "options: pass predictions=... / skip_idle=... to simulate() (noisy "
                           "predictions: lpsched.simulate.noisy_predictions)")
-    module, factory = spec.policy.split(":")
-    return getattr(importlib.import_module(module), factory)(**opts)
+    factory = spec.policy_factory()
+    assert factory is not None
+    return factory(**opts)
 
 
 def run(name: str, instance: Instance, *, deadline=None, seed: int | None = None,

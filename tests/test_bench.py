@@ -1,6 +1,6 @@
 """The benchmark harness: tables, files, gaps from bounds, Dask, errors, interrupts, CLI.
 
-Test-only algorithms are registered by monkeypatching ``lpsched.registry._SPECS``
+Test-only algorithms are registered by monkeypatching ``lpsched.registry._BUILTIN``
 so these tests do not depend on the heuristics or exact solvers of other modules.
 """
 
@@ -56,7 +56,7 @@ SPECS = (
 
 @pytest.fixture(autouse=True)
 def test_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_SPECS", SPECS)
+    monkeypatch.setattr(registry, "_BUILTIN", list(SPECS))
 
 
 def small_set():

@@ -67,8 +67,8 @@ def test_afd_plot_and_cli(tmp_path, capsys):
 def test_plot_cli_memory_and_gaps(tmp_path, monkeypatch):
     from lpsched import registry
 
-    monkeypatch.setattr(registry, "_SPECS", (registry.AlgorithmSpec(
-        "t-seq", f"{__name__}:solve_sequential", "policy", "test"),))
+    monkeypatch.setattr(registry, "_BUILTIN", [registry.AlgorithmSpec(
+        "t-seq", f"{__name__}:solve_sequential", "policy", "test")])
     assert main(["plot", "memory", "tiny-3", "--algo", "t-seq", "--out",
                  str(tmp_path / "m.png")]) == 0
     assert main(["bench", "tiny", "--algos", "t-seq", "--jobs", "1", "--quiet", "--out",

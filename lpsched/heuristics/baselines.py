@@ -40,14 +40,16 @@ status is ``time_limit``.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
-from lpsched.options import OptionError
+from lpsched.options import OptionError, param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, SolveStatus
 from lpsched.simulate import (
     BasePolicy,
@@ -59,9 +61,12 @@ from lpsched.simulate import (
 from lpsched.stop import Deadline
 
 __all__ = [
+    "ALGORITHMS",
     "LookaheadPolicy",
+    "SimulationParams",
     "fcfs",
     "mc_sf",
+    "policy_spec",
     "predictions_for",
     "run_policy",
     "sf",
@@ -378,6 +383,21 @@ class LookaheadPolicy(BasePolicy):
         return prof.earliest_fit_many(self._s[front], self._o[front], t)
 
 
+@dataclass(frozen=True)
+class SimulationParams:
+    """The simulation's options of every simulated policy (:func:`run_policy`): what the
+    policy is told about the decode lengths, and how the simulator steps."""
+
+    predictions: Sequence[int] | None = param(
+        None, "ints", "predicted decode length of each request (by position), integers >= 1; "
+        "default: the true lengths", minimum=1)
+    prediction_noise: float | None = param(
+        None, "float", "draw predictions o*exp(sigma Z), Z ~ N(0,1) seeded by seed: sigma",
+        minimum=0)
+    skip_idle: bool = param(True, "bool", "jump over steps where the policy provably starts "
+                            "nothing (False: call it every step; same schedule, slower)")
+
+
 def fcfs() -> LookaheadPolicy:
     """First-come-first-served, look-ahead admission, stops at the first misfit."""
     return LookaheadPolicy("arrival", backfill=False, name="fcfs")
@@ -412,8 +432,9 @@ def predictions_for(instance: Instance, predictions: Any, prediction_noise: floa
 
 
 def run_policy(instance: Instance, policy: BasePolicy, *, deadline: Deadline | None = None,
-               seed: int | None = None, predictions: Any = None,
-               prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+               seed: int | None = None, predictions: Any = SimulationParams.predictions,
+               prediction_noise: float | None = SimulationParams.prediction_noise,
+               skip_idle: bool = SimulationParams.skip_idle) -> Result:
     """Simulate ``policy`` on ``instance`` and wrap the outcome in a :class:`Result`.
 
     Status ``feasible``, or ``time_limit`` when ``deadline`` expired during the
@@ -442,8 +463,9 @@ def _registry_entry(make: Callable[[], LookaheadPolicy], label: str) -> Callable
     """The registry function ``solve_<policy>`` of a policy factory."""
 
     def entry(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-              predictions: Any = None, prediction_noise: float | None = None,
-              skip_idle: bool = True) -> Result:
+              predictions: Any = SimulationParams.predictions,
+              prediction_noise: float | None = SimulationParams.prediction_noise,
+              skip_idle: bool = SimulationParams.skip_idle) -> Result:
         return run_policy(instance, make(), deadline=deadline, seed=seed,
                           predictions=predictions, prediction_noise=prediction_noise,
                           skip_idle=skip_idle)
@@ -458,3 +480,28 @@ solve_fcfs = _registry_entry(fcfs, "FCFS")
 solve_sf = _registry_entry(sf, "SF")
 solve_size_first = _registry_entry(size_first, "size-first")
 solve_mc_sf = _registry_entry(mc_sf, "MC-SF")
+
+
+def policy_spec(name: str, entry: Callable[..., Result], factory: Callable[..., BasePolicy],
+                summary: str, source: str = "", params: type | None = None) -> AlgorithmSpec:
+    """The registry declaration of a simulated policy: ``entry`` its solve function,
+    ``factory`` builds the policy from the fields of ``params`` (its own parameters
+    dataclass, if any); the simulation's options (:class:`SimulationParams`) follow."""
+    own = (params,) if params is not None else ()
+    return AlgorithmSpec(name, entry, "policy", summary, source,
+                         params=(*own, SimulationParams), policy=factory)
+
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("fcfs", solve_fcfs, fcfs, "First-come-first-served with look-ahead memory "
+                "admission (head-of-line blocking)"),
+    policy_spec("sf", solve_sf, sf, "Shortest decode length first with look-ahead admission "
+                "(backfills)"),
+    policy_spec("size-first", solve_size_first, size_first, "Smallest total size "
+                "prefill+decode first with look-ahead admission"),
+    policy_spec("mc-sf", solve_mc_sf, mc_sf, "Memory-constrained shortest-first: admit by "
+                "ascending predicted decode while memory at every future completion step "
+                "fits; stop at first misfit", "Jaillet et al., Online Scheduling for LLM "
+                "Inference with KV Cache Constraints, 2025"),
+)

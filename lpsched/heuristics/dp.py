@@ -43,15 +43,25 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from lpsched.instance import Instance
-from lpsched.options import UnsupportedInstance
+from lpsched.options import UnsupportedInstance, param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["MAX_N", "dp_optimum", "solve_dp"]
+__all__ = ["ALGORITHMS", "MAX_N", "DpParams", "dp_optimum", "solve_dp"]
+
+
+@dataclass(frozen=True)
+class DpParams:
+    """The option of :func:`solve_dp`."""
+
+    max_states: int = param(2_000_000, "int", "stop (with the fallback schedule) after this "
+                            "many memoised states", minimum=1)
 
 
 class _Abort(Exception):
@@ -63,7 +73,7 @@ LEAF_CHECK_EVERY = 1024
 
 
 def dp_optimum(instance: Instance, *, deadline: Deadline | None = None,
-               max_states: int = 2_000_000) -> tuple[int, np.ndarray, int]:
+               max_states: int = DpParams.max_states) -> tuple[int, np.ndarray, int]:
     """``(optimum, starts, states)`` by the dynamic program (raises ``_Abort`` on limits)."""
     n = instance.n
     s = instance.prefill.tolist()
@@ -191,7 +201,7 @@ def recursion_depth(instance: Instance) -> int:
 
 
 def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-             max_states: int = 2_000_000) -> Result:
+             max_states: int = DpParams.max_states) -> Result:
     """Exact step-state dynamic program (tiny instances); status ``optimal`` when it finishes.
 
     Refuses instances with more than :data:`MAX_N` requests at once
@@ -223,3 +233,12 @@ def solve_dp(instance: Instance, *, deadline: Deadline | None = None, seed: int 
     return Result(algorithm="dp", status=SolveStatus.OPTIMAL, objective=opt, lower_bound=opt,
                   runtime=time.perf_counter() - t0, schedule=Schedule(instance, starts),
                   stats={"states": states})
+
+
+#: The registry's declaration of this module's algorithm (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("dp", solve_dp, "exact",
+                  "Exact dynamic program over step states (unstarted set, running progress); "
+                  "tiny instances only (n <= 16)",
+                  "Wang, Ye, Zhou 2025 (exact DP variant); state space ours", params=DpParams),
+)

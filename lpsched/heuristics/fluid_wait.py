@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import LookaheadPolicy, run_policy
+from lpsched.heuristics.baselines import LookaheadPolicy, policy_spec, run_policy
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
 from lpsched.options import param
@@ -56,7 +56,7 @@ from lpsched.stop import Deadline
 
 _NEVER = 1 << 62
 
-__all__ = ["NestedWaitParams", "WaitParams", "WaitPolicy", "nested_wait", "solve_nested_wait",
+__all__ = ["ALGORITHMS", "NestedWaitParams", "WaitParams", "WaitPolicy", "nested_wait", "solve_nested_wait",
            "solve_wait", "wait"]
 
 
@@ -194,10 +194,9 @@ def nested_wait(threshold: int = NestedWaitParams.threshold,
 
 def solve_wait(instance: Instance, *, deadline: Deadline | None = None,
                seed: int | None = None, threshold: int = WaitParams.threshold,
-               predictions: Any = None, prediction_noise: float | None = None,
-               skip_idle: bool = True) -> Result:
+               **sim: Any) -> Result:
     """Registry entry: simulate WAIT; options: :class:`WaitParams` fields and the
-    simulation's ``predictions`` / ``prediction_noise`` / ``skip_idle``.
+    simulation's (:class:`~lpsched.heuristics.baselines.SimulationParams`).
 
     >>> from lpsched.instance import Instance, Request
     >>> inst = Instance(20, [Request("a", 2, 3), Request("b", 2, 3, arrival=1),
@@ -205,19 +204,30 @@ def solve_wait(instance: Instance, *, deadline: Deadline | None = None,
     >>> solve_wait(inst, threshold=2).schedule.starts.tolist()
     [0, 3, 6]
     """
-    sim = {"predictions": predictions, "prediction_noise": prediction_noise,
-           "skip_idle": skip_idle}
     return run_policy(instance, wait(threshold), deadline=deadline, seed=seed, **sim)
 
 
 def solve_nested_wait(instance: Instance, *, deadline: Deadline | None = None,
                       seed: int | None = None, threshold: int = NestedWaitParams.threshold,
                       first_segment: int = NestedWaitParams.first_segment,
-                      buffer: float = NestedWaitParams.buffer, predictions: Any = None,
-                      prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+                      buffer: float = NestedWaitParams.buffer, **sim: Any) -> Result:
     """Registry entry: simulate Nested WAIT (options: :class:`NestedWaitParams` fields and
     the simulation's; the rule reads no predicted lengths)."""
-    sim = {"predictions": predictions, "prediction_noise": prediction_noise,
-           "skip_idle": skip_idle}
     return run_policy(instance, nested_wait(threshold, first_segment, buffer), deadline=deadline,
                       seed=seed, **sim)
+
+
+_AO = "Ao, Luo, Simchi-Levi, Wang"
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("wait", solve_wait, wait,
+                "WAIT: per-type (prefill, predicted decode) queues admitted with the "
+                "look-ahead test once threshold requests of the type wait",
+                f"{_AO}, Optimizing LLM Inference: Fluid-Guided Online Scheduling with "
+                "Memory Constraints, arXiv:2504.11320, 2025", WaitParams),
+    policy_spec("nested-wait", solve_nested_wait, nested_wait,
+                "Nested WAIT: lengths unknown; requests assumed to end at a doubling "
+                "segment boundary, threshold admission under M minus a safety buffer",
+                f"{_AO} 2025 (arXiv:2504.11320)", NestedWaitParams),
+)

@@ -61,10 +61,11 @@ import numpy as np
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
 from lpsched.options import param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus, one_at_a_time
 from lpsched.stop import Deadline
 
-__all__ = ["GbaParams", "GsaParams", "gba_classes", "geometric_slices", "solve_gba",
+__all__ = ["ALGORITHMS", "GbaParams", "GsaParams", "gba_classes", "geometric_slices", "solve_gba",
            "solve_gsa"]
 
 
@@ -280,3 +281,18 @@ def solve_gba(instance: Instance, *, deadline: Deadline | None = None,
             starts[pos] = p
             left.discard(pos)
     return _result("gba", inst, starts, {}, phases, False)
+
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("gsa", solve_gsa, "heuristic",
+                  "GSA (non-clairvoyant): geometric phases, each request one attempt of the "
+                  "phase's slice, killed and restarted (progress lost) if unfinished; "
+                  "staggered look-ahead pipeline (<= 61.92-competitive, offline batch)",
+                  "Feng, Yang, Zhang, Competitive Non-Clairvoyant KV-Cache Scheduling for LLM "
+                  "Inference, arXiv:2601.22996, 2026", params=GsaParams),
+    AlgorithmSpec("gba", solve_gba, "heuristic",
+                  "GBA (clairvoyant): geometric decode-length classes run in increasing order, "
+                  "each as a staggered look-ahead pipeline (<= 10.67-approximation)",
+                  "Feng, Yang, Zhang 2026 (arXiv:2601.22996)", params=GbaParams),
+)

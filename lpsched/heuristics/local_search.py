@@ -62,13 +62,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from lpsched.check import check
 from lpsched.heuristics.serial import CHECK_EVERY, IncrementalDecoder, group_fits_alone
 from lpsched.instance import Instance
-from lpsched.options import OptionError
+from lpsched.options import OptionError, param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
@@ -417,11 +419,32 @@ def adjacent_swaps(instance: Instance, order: np.ndarray, *, backfill: bool,
                          "decoded": True}
 
 
+@dataclass(frozen=True)
+class LocalSearchParams:
+    """The options of :func:`solve_local_search`."""
+
+    init: str = param("auto", "str", "comma-separated algorithms whose best schedule is the "
+                      "start ('auto': sorted-f-cont, smith-area, mc-sf, sf); they share the "
+                      "first half of the time limit")
+    start: Sequence[int] | np.ndarray | Schedule | None = param(
+        None, "schedule", "a feasible start schedule (instead of init)")
+    max_iters: int | None = param(None, "int", "stop after this many moves", minimum=0)
+    backfill: bool | None = param(None, "bool", "decode with backfilling (default: up to 300 "
+                                  "requests)")
+    restarts: int = param(20, "int", "kicks of iterated local search after a local optimum",
+                          minimum=0)
+    delays: bool = param(False, "bool", "then search start delays too (order and release "
+                         "times, lpsched.heuristics.delays; default off)")
+
+
 def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
-                       seed: int | None = None, init: str = "auto",
-                       start: Sequence[int] | np.ndarray | Schedule | None = None,
-                       max_iters: int | None = None, backfill: bool | None = None,
-                       restarts: int = 20, delays: bool = False) -> Result:
+                       seed: int | None = None, init: str = LocalSearchParams.init,
+                       start: Sequence[int] | np.ndarray | Schedule | None
+                       = LocalSearchParams.start,
+                       max_iters: int | None = LocalSearchParams.max_iters,
+                       backfill: bool | None = LocalSearchParams.backfill,
+                       restarts: int = LocalSearchParams.restarts,
+                       delays: bool = LocalSearchParams.delays) -> Result:
     """Local search from ``start`` (a feasible schedule) or from the best schedule of the
     registered algorithms named in ``init`` (comma-separated; default ``"auto"``:
     sorted-f-cont, smith-area, mc-sf and, up to 2,000 requests, sf).
@@ -539,3 +562,13 @@ def _best_initial(instance: Instance, init: str, deadline: Deadline, seed: int |
     if errors:
         stats["init_errors"] = errors
     return best[0], best[2], best[3] or bool(skipped), stats
+
+
+#: The registry's declaration of this module's algorithm (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("local-search", solve_local_search, "improvement",
+                  "Local search (swap/insert/batch merge/split) over the batch order, serial "
+                  "earliest-start decoding; never worse than its start (default: best of "
+                  "sorted-f-cont, smith-area, mc-sf, sf)",
+                  "Wang, Ye, Zhou 2025 (local-search variant)", params=LocalSearchParams),
+)

@@ -53,11 +53,52 @@ from lpsched.heuristics.ordering_lp import DEFAULT_MAX_COLUMNS, lp_order, orderi
 from lpsched.heuristics.serial import SerialDecoder, decode_order_within, objective_of
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
-from lpsched.options import OptionError
+from lpsched.options import OptionError, param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["solve_lp_horizon", "solve_lp_swap", "solve_sorted_lp"]
+__all__ = ["ALGORITHMS", "LpHorizonParams", "LpOrderParams", "LpSwapParams", "solve_lp_horizon",
+           "solve_lp_swap", "solve_sorted_lp"]
+
+_COLUMNS = ("int", "columns of the ordering LP (sets the bucket width)")
+
+
+@dataclass(frozen=True)
+class LpOrderParams:
+    """The options of the LP order (Sorted-LP, :func:`solve_sorted_lp`)."""
+
+    key: str = param("completion", "str", "order by fractional completion or start",
+                     choices=("completion", "start"))
+    max_columns: int = param(DEFAULT_MAX_COLUMNS, *_COLUMNS, minimum=1)
+    backfill: bool = param(False, "bool", "let a later request start before an earlier one "
+                           "when it fits")
+
+
+@dataclass(frozen=True)
+class LpSwapParams(LpOrderParams):
+    """The options of LP-Swap (:func:`solve_lp_swap`)."""
+
+    max_passes: int = param(50, "int", "passes of adjacent swaps", minimum=0)
+    swap_time: float = param(2.0, "float", "seconds for the swaps without a time limit",
+                             minimum=0)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The window of the receding horizon (first in its options)."""
+
+    window: int = param(40, "int", "requests per window LP", minimum=1)
+    commit: int | None = param(None, "int", "requests committed per window (default "
+                               "window // 2)", minimum=1)
+
+
+@dataclass(frozen=True)
+class LpHorizonParams(LpOrderParams, _Window):
+    """The options of the receding horizon (:func:`solve_lp_horizon`): the window, then
+    the LP order's (smaller LPs: 4,000 columns)."""
+
+    max_columns: int = param(4_000, *_COLUMNS, minimum=1)
 
 #: room kept for decoding the LP's order: this times what the fallback decode took
 DECODE_ROOM = 1.5
@@ -118,8 +159,9 @@ def _decode_or_fallback(instance: Instance, order: np.ndarray, fb: _Fallback,
 
 
 def solve_sorted_lp(instance: Instance, *, deadline: Deadline | None = None,
-                    seed: int | None = None, key: str = "completion",
-                    max_columns: int = DEFAULT_MAX_COLUMNS, backfill: bool = False) -> Result:
+                    seed: int | None = None, key: str = LpOrderParams.key,
+                    max_columns: int = LpOrderParams.max_columns,
+                    backfill: bool = LpOrderParams.backfill) -> Result:
     """Sorted-LP: order by the ordering LP's fractional completion, decode earliest-start.
 
     With a time limit the LP gets 80% of what is left after the fallback decode
@@ -144,9 +186,11 @@ def solve_sorted_lp(instance: Instance, *, deadline: Deadline | None = None,
 
 
 def solve_lp_swap(instance: Instance, *, deadline: Deadline | None = None,
-                  seed: int | None = None, key: str = "completion",
-                  max_columns: int = DEFAULT_MAX_COLUMNS, backfill: bool = False,
-                  max_passes: int = 50, swap_time: float = 2.0) -> Result:
+                  seed: int | None = None, key: str = LpSwapParams.key,
+                  max_columns: int = LpSwapParams.max_columns,
+                  backfill: bool = LpSwapParams.backfill,
+                  max_passes: int = LpSwapParams.max_passes,
+                  swap_time: float = LpSwapParams.swap_time) -> Result:
     """LP-Swap: the Sorted-LP order, then adjacent pairwise swaps kept when they improve.
 
     The deadline bounds the whole run (the LP gets at most 60% of what is left
@@ -247,9 +291,11 @@ class _Horizon:
 
 
 def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
-                     seed: int | None = None, window: int = 40, commit: int | None = None,
-                     key: str = "completion", max_columns: int = 4_000,
-                     backfill: bool = False) -> Result:
+                     seed: int | None = None, window: int = LpHorizonParams.window,
+                     commit: int | None = LpHorizonParams.commit,
+                     key: str = LpHorizonParams.key,
+                     max_columns: int = LpHorizonParams.max_columns,
+                     backfill: bool = LpHorizonParams.backfill) -> Result:
     """Receding-horizon LP scheduler (module docstring); ``commit`` defaults to ``window // 2``.
 
     When the deadline is near (less left than the estimated time to decode the
@@ -283,3 +329,21 @@ def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
                          "lp_fallbacks": walk.fallbacks, "lp_cut": walk.lp_cut, "key": key,
                          "backfill": backfill,
                          "lp_skipped_requests": skipped, "packed_requests": packed})
+
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("sorted-lp", solve_sorted_lp, "lp-guided",
+                  "Sorted-LP: order by fractional completion times of the (bucketed) "
+                  "time-indexed LP relaxation, earliest-start decoding",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133), LP-based scheduler",
+                  params=LpOrderParams),
+    AlgorithmSpec("lp-swap", solve_lp_swap, "lp-guided",
+                  "LP-Swap: the Sorted-LP order improved by adjacent pairwise swaps",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133)", params=LpSwapParams),
+    AlgorithmSpec("lp-horizon", solve_lp_horizon, "lp-guided",
+                  "Receding horizon: re-solve the ordering LP over a window of the next "
+                  "requests (Sorted-F order), commit the first half, slide",
+                  "Wang, Ye, Zhou 2025 (receding-horizon variant); windowing ours",
+                  params=LpHorizonParams),
+)

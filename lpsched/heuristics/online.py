@@ -77,20 +77,38 @@ import dataclasses
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import run_policy
+from lpsched.heuristics.baselines import policy_spec, run_policy
 from lpsched.heuristics.batches import DEFAULT_THETAS, BatchQueue
 from lpsched.heuristics.lookahead import LookaheadProfile
 from lpsched.instance import Instance
+from lpsched.options import param
 from lpsched.schedule import Result, SolveStatus
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["LPSwapPolicy", "SortedFPolicy", "SortedLPPolicy", "run_order_policy",
-           "solve_lp_swap_online", "solve_sorted_f_online", "solve_sorted_lp_online"]
+__all__ = ["ALGORITHMS", "LPSwapPolicy", "LpSwapOnlineParams", "SortedFPolicy", "SortedLPPolicy",
+           "WindowParams", "run_order_policy", "solve_lp_swap_online", "solve_sorted_f_online",
+           "solve_sorted_lp_online"]
+
+
+@dataclass(frozen=True)
+class WindowParams:
+    """The options of the online Sorted-LP policy (:class:`SortedLPPolicy`)."""
+
+    window: int = param(20, "int", "requests re-ordered by the LP at each re-solve", minimum=1)
+    max_columns: int = param(5_000, "int", "columns of each window LP", minimum=1)
+
+
+@dataclass(frozen=True)
+class LpSwapOnlineParams(WindowParams):
+    """The options of the online LP-Swap policy (:class:`LPSwapPolicy`)."""
+
+    swap_passes: int = param(5, "int", "passes of adjacent swaps per re-solve", minimum=0)
 
 
 class SortedFPolicy(BasePolicy):
@@ -179,7 +197,8 @@ class SortedLPPolicy(SortedFPolicy):
     name = "sorted-lp-online"
     CACHE = 64  # window orders remembered
 
-    def __init__(self, window: int = 20, max_columns: int = 5_000):
+    def __init__(self, window: int = WindowParams.window,
+                 max_columns: int = WindowParams.max_columns):
         super().__init__()
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
@@ -267,7 +286,9 @@ class LPSwapPolicy(SortedLPPolicy):
 
     name = "lp-swap-online"
 
-    def __init__(self, window: int = 20, max_columns: int = 5_000, swap_passes: int = 5):
+    def __init__(self, window: int = LpSwapOnlineParams.window,
+                 max_columns: int = LpSwapOnlineParams.max_columns,
+                 swap_passes: int = LpSwapOnlineParams.swap_passes):
         super().__init__(window, max_columns)
         if swap_passes < 0:
             raise ValueError(f"swap_passes must be >= 0, got {swap_passes}")
@@ -314,31 +335,45 @@ def run_order_policy(instance: Instance, policy: SortedFPolicy, deadline: Deadli
 
 
 def solve_sorted_f_online(instance: Instance, *, deadline: Deadline | None = None,
-                          seed: int | None = None, predictions: Any = None,
-                          prediction_noise: float | None = None,
-                          skip_idle: bool = True) -> Result:
-    """Simulate the online Sorted-F policy (options: ``predictions``, ``prediction_noise``)."""
-    return run_order_policy(instance, SortedFPolicy(), deadline, seed,
-                            {"predictions": predictions, "prediction_noise": prediction_noise,
-                             "skip_idle": skip_idle})
+                          seed: int | None = None, **simulation: Any) -> Result:
+    """Simulate the online Sorted-F policy (options: the simulation's,
+    :class:`~lpsched.heuristics.baselines.SimulationParams`)."""
+    return run_order_policy(instance, SortedFPolicy(), deadline, seed, simulation)
 
 
 def solve_sorted_lp_online(instance: Instance, *, deadline: Deadline | None = None,
-                           seed: int | None = None, window: int = 20, max_columns: int = 5_000,
-                           predictions: Any = None, prediction_noise: float | None = None,
-                           skip_idle: bool = True) -> Result:
+                           seed: int | None = None, window: int = WindowParams.window,
+                           max_columns: int = WindowParams.max_columns,
+                           **simulation: Any) -> Result:
     """Simulate the online receding-horizon Sorted-LP policy (``window`` requests per LP)."""
     return run_order_policy(instance, SortedLPPolicy(window, max_columns), deadline, seed,
-                            {"predictions": predictions, "prediction_noise": prediction_noise,
-                             "skip_idle": skip_idle})
+                            simulation)
 
 
 def solve_lp_swap_online(instance: Instance, *, deadline: Deadline | None = None,
-                         seed: int | None = None, window: int = 20, max_columns: int = 5_000,
-                         swap_passes: int = 5, predictions: Any = None,
-                         prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+                         seed: int | None = None, window: int = LpSwapOnlineParams.window,
+                         max_columns: int = LpSwapOnlineParams.max_columns,
+                         swap_passes: int = LpSwapOnlineParams.swap_passes,
+                         **simulation: Any) -> Result:
     """Simulate the online LP-Swap policy: ``window`` requests per LP, then at most
     ``swap_passes`` passes of adjacent swaps over the window's LP order."""
     return run_order_policy(instance, LPSwapPolicy(window, max_columns, swap_passes), deadline,
-                            seed, {"predictions": predictions,
-                                   "prediction_noise": prediction_noise, "skip_idle": skip_idle})
+                            seed, simulation)
+
+
+_WYZ = "Wang, Ye, Zhou 2025; online adaptation ours"
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("sorted-f-online", solve_sorted_f_online, SortedFPolicy,
+                "Online Sorted-F policy in the event simulator: Sorted-F order of the waiting "
+                "requests (predicted lengths), look-ahead admission, no overtaking", _WYZ),
+    policy_spec("sorted-lp-online", solve_sorted_lp_online, SortedLPPolicy,
+                "Online receding-horizon Sorted-LP policy: the first window of the online "
+                "Sorted-F order re-ordered by the ordering LP at every arrival", _WYZ,
+                WindowParams),
+    policy_spec("lp-swap-online", solve_lp_swap_online, LPSwapPolicy,
+                "Online LP-Swap policy: the online Sorted-LP window order improved by "
+                "adjacent pairwise swaps (window decoded as a backlog) at every arrival", _WYZ,
+                LpSwapOnlineParams),
+)

@@ -51,17 +51,20 @@ arrival, completion or eviction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import _RankedSet, run_policy
+from lpsched.heuristics.baselines import _RankedSet, policy_spec, run_policy
 from lpsched.instance import Instance
+from lpsched.options import param
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["AlphaProtectionPolicy", "alpha_beta_clearing", "alpha_protection",
+__all__ = ["ALGORITHMS", "AlphaBetaParams", "AlphaParams", "AlphaProtectionPolicy",
+           "alpha_beta_clearing", "alpha_protection",
            "solve_alpha_beta_clearing", "solve_alpha_protection", "solve_mc_benchmark"]
 
 _NEVER = 1 << 62
@@ -88,7 +91,8 @@ class AlphaProtectionPolicy(BasePolicy):
         Display name.
     """
 
-    def __init__(self, alpha: float = 0.1, beta: float = 0.0, name: str | None = None):
+    def __init__(self, alpha: float = 0.1, beta: float = 0.0,  # AlphaBetaParams.alpha
+                 name: str | None = None):
         self.alpha = _fraction(alpha, "alpha")
         self.beta = _fraction(beta, "beta")
         self.name = name or ("alpha-protection" if self.beta == 0 else "alpha-beta-clearing")
@@ -131,37 +135,51 @@ class AlphaProtectionPolicy(BasePolicy):
         return self._clear
 
 
-def alpha_protection(alpha: float = 0.1) -> AlphaProtectionPolicy:
+@dataclass(frozen=True)
+class AlphaParams:
+    """The option of alpha-protection greedy (module docstring)."""
+
+    alpha: float = param(0.1, "float", "protected fraction of M kept for growth",
+                         minimum=0, maximum=1)
+
+
+@dataclass(frozen=True)
+class AlphaBetaParams(AlphaParams):
+    """The options of alpha-protection with beta-clearing (module docstring)."""
+
+    beta: float = param(0.1, "float", "after an overflow, clear memory down to (1-beta) M",
+                        minimum=0, maximum=1)
+
+
+def alpha_protection(alpha: float = AlphaParams.alpha) -> AlphaProtectionPolicy:
     """alpha-protection greedy (module docstring): clearing just back under ``M``."""
     return AlphaProtectionPolicy(alpha, 0.0, name="alpha-protection")
 
 
-def alpha_beta_clearing(alpha: float = 0.1, beta: float = 0.1) -> AlphaProtectionPolicy:
+def alpha_beta_clearing(alpha: float = AlphaBetaParams.alpha,
+                        beta: float = AlphaBetaParams.beta) -> AlphaProtectionPolicy:
     """alpha-protection with beta-clearing (module docstring)."""
     return AlphaProtectionPolicy(alpha, beta, name="alpha-beta-clearing")
 
 
 def solve_alpha_protection(instance: Instance, *, deadline: Deadline | None = None,
-                           seed: int | None = None, alpha: float = 0.1,
-                           predictions: Any = None, prediction_noise: float | None = None,
-                           skip_idle: bool = True) -> Result:
+                           seed: int | None = None, alpha: float = AlphaParams.alpha,
+                           **simulation: Any) -> Result:
     """Registry entry: simulate alpha-protection greedy. The rule reads no predictions;
-    ``predictions`` / ``prediction_noise`` are accepted (and recorded in the stats) so
+    the :class:`~lpsched.heuristics.baselines.SimulationParams` (``predictions`` /
+    ``prediction_noise``, ``skip_idle``) are accepted (and recorded in the stats) so
     that a benchmark can pass the same options to every policy."""
     return run_policy(instance, alpha_protection(alpha), deadline=deadline, seed=seed,
-                      predictions=predictions, prediction_noise=prediction_noise,
-                      skip_idle=skip_idle)
+                      **simulation)
 
 
 def solve_alpha_beta_clearing(instance: Instance, *, deadline: Deadline | None = None,
-                              seed: int | None = None, alpha: float = 0.1, beta: float = 0.1,
-                              predictions: Any = None, prediction_noise: float | None = None,
-                              skip_idle: bool = True) -> Result:
+                              seed: int | None = None, alpha: float = AlphaBetaParams.alpha,
+                              beta: float = AlphaBetaParams.beta, **simulation: Any) -> Result:
     """Registry entry: simulate alpha-protection with beta-clearing (predictions unused,
     as for :func:`solve_alpha_protection`)."""
     return run_policy(instance, alpha_beta_clearing(alpha, beta), deadline=deadline,
-                      seed=seed, predictions=predictions, prediction_noise=prediction_noise,
-                      skip_idle=skip_idle)
+                      seed=seed, **simulation)
 
 
 def mc_benchmark():
@@ -172,9 +190,26 @@ def mc_benchmark():
 
 
 def solve_mc_benchmark(instance: Instance, *, deadline: Deadline | None = None,
-                       seed: int | None = None, predictions: Any = None,
-                       prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+                       seed: int | None = None, **simulation: Any) -> Result:
     """Registry entry: simulate MC-Benchmark (the ``fcfs`` rule under the paper's name)."""
-    return run_policy(instance, mc_benchmark(), deadline=deadline, seed=seed,
-                      predictions=predictions, prediction_noise=prediction_noise,
-                      skip_idle=skip_idle)
+    return run_policy(instance, mc_benchmark(), deadline=deadline, seed=seed, **simulation)
+
+
+_JAILLET = "Jaillet et al. 2025 (arXiv:2502.07115), benchmark"
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("mc-benchmark", solve_mc_benchmark, mc_benchmark,
+                "MC-Benchmark: arrival order with MC-SF's future-memory check, stop at the "
+                "first misfit (the same rule as fcfs, under the paper's name)",
+                f"{_JAILLET} of the real-trace experiment; lpsched/heuristics/protection.py"),
+    policy_spec("alpha-protection", solve_alpha_protection, alpha_protection,
+                "alpha-protection greedy: arrival order while the next step's memory stays "
+                "<= (1-alpha) M (no predictions); overflow: evict most recent starts",
+                f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py", AlphaParams),
+    policy_spec("alpha-beta-clearing", solve_alpha_beta_clearing, alpha_beta_clearing,
+                "alpha-protection with beta-clearing: alpha-protection admission; on an "
+                "overflow evict most recent starts until memory <= (1-beta) M",
+                f"{_JAILLET}; rule as stated in lpsched/heuristics/protection.py",
+                AlphaBetaParams),
+)

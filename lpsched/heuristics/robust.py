@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.baselines import LookaheadPolicy, run_policy
+from lpsched.heuristics.baselines import LookaheadPolicy, policy_spec, run_policy
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.predictions import IntervalPredictions, resolve_intervals
@@ -61,7 +61,7 @@ from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["AMaxPolicy", "AMinPolicy", "IntervalParams", "a_max_ratio_bound",
+__all__ = ["ALGORITHMS", "AMaxPolicy", "AMinPolicy", "IntervalParams", "a_max_ratio_bound",
            "solve_a_max", "solve_a_min"]
 
 
@@ -229,17 +229,14 @@ def _registry_entry(make: type[AMaxPolicy] | type[AMinPolicy], label: str):
               upper: Sequence[int] | None = IntervalParams.upper,
               interval_accuracy: float | None = IntervalParams.interval_accuracy,
               interval_seed: int | None = IntervalParams.interval_seed,
-              predictions: Any = None, prediction_noise: float | None = None,
-              skip_idle: bool = True) -> Result:
-        sim = {"predictions": predictions, "prediction_noise": prediction_noise,
-               "skip_idle": skip_idle}
+              **sim: Any) -> Result:
         prm = IntervalParams(lower, upper, interval_accuracy, interval_seed)
         return _run(instance, make(prm, seed), deadline, seed, sim)
 
     entry.__name__ = entry.__qualname__ = f"solve_{label.lower()}"
     entry.__doc__ = (f"Registry entry: simulate {label}; options: the fields of "
-                     ":class:`IntervalParams` and the simulation's ``predictions`` / "
-                     "``prediction_noise`` / ``skip_idle``.")
+                     ":class:`IntervalParams` and the simulation's "
+                     "(:class:`~lpsched.heuristics.baselines.SimulationParams`).")
     return entry
 
 
@@ -255,3 +252,17 @@ def a_max(**options: Any) -> AMaxPolicy:
 def a_min(**options: Any) -> AMinPolicy:
     """Policy factory for the registry (``replay``, ``simulate(name)``)."""
     return AMinPolicy(IntervalParams(**options))
+
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("a-max", solve_a_max, a_max,
+                "A_max: MC-SF on the upper ends u of interval predictions [l, u] "
+                "(conservative: never overflows with correct intervals)",
+                "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
+                "Prediction Uncertainty, arXiv:2508.14544, 2025", IntervalParams),
+    policy_spec("a-min", solve_a_min, a_min,
+                "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
+                "request outlives it; overflows evicted (log-scale competitive)",
+                "Chen, Ye, Zhou 2025 (arXiv:2508.14544)", IntervalParams),
+)

@@ -24,17 +24,29 @@ work for ``lookback = 0`` and about ``lookback / mean(o)`` times more otherwise.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from lpsched.heuristics.serial import decode_order_within
 from lpsched.instance import Instance
+from lpsched.options import param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["area_order", "solve_smith_area"]
+__all__ = ["ALGORITHMS", "SmithAreaParams", "area_order", "solve_smith_area"]
 
 DEFAULT_LOOKBACK = 256
+
+
+@dataclass(frozen=True)
+class SmithAreaParams:
+    """The option of :func:`solve_smith_area`."""
+
+    lookback: int = param(DEFAULT_LOOKBACK, "int", "steps before the latest start so far at "
+                          "which a request may still start (0: queue order; offline only)",
+                          minimum=0)
 
 
 def area_order(instance: Instance) -> np.ndarray:
@@ -43,7 +55,8 @@ def area_order(instance: Instance) -> np.ndarray:
 
 
 def solve_smith_area(instance: Instance, *, deadline: Deadline | None = None,
-                     seed: int | None = None, lookback: int = DEFAULT_LOOKBACK) -> Result:
+                     seed: int | None = None,
+                     lookback: int = SmithAreaParams.lookback) -> Result:
     """Ascending memory area, earliest-start decoding with ``lookback`` steps of backfill."""
     t0 = time.perf_counter()
     order = area_order(instance)
@@ -58,3 +71,13 @@ def solve_smith_area(instance: Instance, *, deadline: Deadline | None = None,
                   runtime=time.perf_counter() - t0, schedule=Schedule(instance, starts),
                   stats={"lookback": lookback if offline else 0, "decoded": decoded,
                          "release_aware": not offline})
+
+
+#: The registry's declaration of this module's algorithm (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("smith-area", solve_smith_area, "heuristic",
+                  "Smith's rule on memory areas (ascending s*o + o(o+1)/2, the order of the "
+                  "area bound), earliest-start decoding with a bounded look-back",
+                  "Smith 1956 (order); lpsched/heuristics/smith_area.py",
+                  params=SmithAreaParams),
+)

@@ -34,10 +34,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lpsched.heuristics.baselines import SimulationParams
 from lpsched.heuristics.batches import (
     DEFAULT_THETAS,
     batch_order,
@@ -47,11 +49,34 @@ from lpsched.heuristics.batches import (
 from lpsched.heuristics.online import SortedFPolicy, run_order_policy
 from lpsched.heuristics.serial import decode_order_within
 from lpsched.instance import Instance
-from lpsched.options import OptionError
+from lpsched.options import OptionError, param
+from lpsched.registry import AlgorithmSpec
 from lpsched.schedule import Result, Schedule, SolveStatus
 from lpsched.stop import Deadline
 
-__all__ = ["solve_sorted_f", "solve_sorted_f_cont"]
+__all__ = ["ALGORITHMS", "SortedFContParams", "SortedFParams", "solve_sorted_f",
+           "solve_sorted_f_cont"]
+
+
+@dataclass(frozen=True)
+class SortedFParams:
+    """The options of Sorted-F (:func:`solve_sorted_f`)."""
+
+    thetas: Sequence[float] = param(DEFAULT_THETAS, "floats", "Lagrangian weights of the "
+                                    "candidate orders o + theta s", minimum=0, maximum=1)
+    exact_batches: bool = param(False, "bool", "minimise F exactly by a knapsack DP (small "
+                                "instances)")
+
+
+@dataclass(frozen=True)
+class SortedFContParams(SortedFParams):
+    """The options of continuous Sorted-F (:func:`solve_sorted_f_cont`), besides the
+    simulation's (:class:`~lpsched.heuristics.baselines.SimulationParams`, with arrivals)."""
+
+    backfill: bool = param(False, "bool", "offline: a later request may start before an "
+                           "earlier one when it fits")
+    clairvoyant: bool = param(False, "bool", "with arrivals: decode the offline order with "
+                              "known release dates instead of the online policy")
 
 
 def _batch_sync_starts(instance: Instance, batches: Sequence[np.ndarray]) -> np.ndarray:
@@ -75,8 +100,8 @@ def _result(name: str, instance: Instance, starts: np.ndarray, t0: float, stats:
 
 
 def solve_sorted_f(instance: Instance, *, deadline: Deadline | None = None,
-                   seed: int | None = None, thetas: Sequence[float] = DEFAULT_THETAS,
-                   exact_batches: bool = False) -> Result:
+                   seed: int | None = None, thetas: Sequence[float] = SortedFParams.thetas,
+                   exact_batches: bool = SortedFParams.exact_batches) -> Result:
     """Sorted-F, batch-synchronous: batches in ascending ``F``, each after the previous ends."""
     t0 = time.perf_counter()
     if instance.offline:
@@ -94,10 +119,14 @@ def solve_sorted_f(instance: Instance, *, deadline: Deadline | None = None,
 
 
 def solve_sorted_f_cont(instance: Instance, *, deadline: Deadline | None = None,
-                        seed: int | None = None, thetas: Sequence[float] = DEFAULT_THETAS,
-                        exact_batches: bool = False, backfill: bool = False,
-                        clairvoyant: bool = False, predictions: Any = None,
-                        prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+                        seed: int | None = None,
+                        thetas: Sequence[float] = SortedFContParams.thetas,
+                        exact_batches: bool = SortedFContParams.exact_batches,
+                        backfill: bool = SortedFContParams.backfill,
+                        clairvoyant: bool = SortedFContParams.clairvoyant,
+                        predictions: Any = SimulationParams.predictions,
+                        prediction_noise: float | None = SimulationParams.prediction_noise,
+                        skip_idle: bool = SimulationParams.skip_idle) -> Result:
     """Sorted-F, continuous: the Sorted-F order, each request started as early as memory allows.
 
     ``backfill=False`` (default) keeps starts non-decreasing along the order;
@@ -136,3 +165,18 @@ def solve_sorted_f_cont(instance: Instance, *, deadline: Deadline | None = None,
     if decoded < order.size:  # cut by the deadline: the rest was packed in batches
         res = dataclasses.replace(res, status=SolveStatus.TIME_LIMIT)
     return res
+
+
+#: The registry's declarations of this module's algorithms (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    AlgorithmSpec("sorted-f", solve_sorted_f, "heuristic",
+                  "Sorted-F: greedy min-F memory-feasible batches (F = sum o / |X|^2), run in "
+                  "ascending F, each batch after the previous one ends",
+                  "Wang, Ye, Zhou, LLM Serving Optimization with Variable Prefill and Decode "
+                  "Lengths, arXiv:2508.06133, 2025", params=SortedFParams),
+    AlgorithmSpec("sorted-f-cont", solve_sorted_f_cont, "heuristic",
+                  "Continuous Sorted-F: the Sorted-F order, each request started at the earliest "
+                  "step memory allows (no waiting for the batch to end)",
+                  "Wang, Ye, Zhou 2025 (arXiv:2508.06133); continuous decoding ours",
+                  params=(SortedFContParams, SimulationParams)),
+)

@@ -46,17 +46,34 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lpsched.engine.limits import EngineLimits
-from lpsched.heuristics.baselines import run_policy
+from lpsched.heuristics.baselines import policy_spec, run_policy
 from lpsched.instance import Instance
+from lpsched.options import param
 from lpsched.schedule import Result
 from lpsched.simulate import BasePolicy, SimState
 from lpsched.stop import Deadline
 
-__all__ = ["VLLMPolicy", "solve_vllm", "vllm_limits"]
+__all__ = ["ALGORITHMS", "VLLMParams", "VLLMPolicy", "solve_vllm", "vllm_limits"]
+
+
+@dataclass(frozen=True)
+class VLLMParams:
+    """The options of the ``vllm`` policy: vLLM's engine limits (module docstring)."""
+
+    variant: str = param("v1", "str", "whose defaults: 'v1' (vllm serve on an H100/H200: "
+                         "budget 8192 tokens with chunked prefill, 1024 sequences, watermark "
+                         "0) or 'v0' (watermark 0.01, 256 sequences, budget max(2048, "
+                         "longest request) prefill tokens)", choices=("v1", "v0"))
+    watermark: float | None = param(None, "float", "fraction of the KV blocks kept free at "
+                                    "admission (default: the variant's)", minimum=0, maximum=1)
+    max_num_seqs: int | None = param(None, "int", "most running requests (default: the "
+                                     "variant's)", minimum=1)
+    max_num_batched_tokens: int | None = param(None, "int", "token budget of a step (default: "
+                                               "the variant's)", minimum=1)
 
 _FAR = 1 << 62
 
@@ -98,9 +115,10 @@ class VLLMPolicy(BasePolicy):
     name = "vllm"
     block_aware = True
 
-    def __init__(self, watermark: float | None = None, max_num_seqs: int | None = None,
-                 max_num_batched_tokens: int | None = None, variant: str = "v1",
-                 kv_accounting: str | None = None):
+    def __init__(self, watermark: float | None = VLLMParams.watermark,
+                 max_num_seqs: int | None = VLLMParams.max_num_seqs,
+                 max_num_batched_tokens: int | None = VLLMParams.max_num_batched_tokens,
+                 variant: str = VLLMParams.variant, kv_accounting: str | None = None):
         if variant not in ("v1", "v0"):
             raise ValueError(f"vllm: variant must be 'v1' or 'v0', got {variant!r}")
         self.variant = variant
@@ -153,15 +171,28 @@ class VLLMPolicy(BasePolicy):
 
 
 def solve_vllm(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-               watermark: float | None = None, max_num_seqs: int | None = None,
-               max_num_batched_tokens: int | None = None, variant: str = "v1",
-               predictions: Any = None,
-               prediction_noise: float | None = None, skip_idle: bool = True) -> Result:
+               watermark: float | None = VLLMParams.watermark,
+               max_num_seqs: int | None = VLLMParams.max_num_seqs,
+               max_num_batched_tokens: int | None = VLLMParams.max_num_batched_tokens,
+               variant: str = VLLMParams.variant, **simulation: Any) -> Result:
     """Registry entry: run :class:`VLLMPolicy` in the engine under vLLM's limits for
     ``variant`` (block size from the instance); status ``feasible`` (``time_limit`` when
     drained), no lower bound. The papers' KV accounting (the schedule is checked on
     ``instance``); vLLM V1's is an engine option (:func:`lpsched.engine.run_engine`,
-    ``EngineLimits(kv_accounting="v1")``), whose schedule is on the memory instance."""
+    ``EngineLimits(kv_accounting="v1")``), whose schedule is on the memory instance.
+    ``simulation``: :class:`~lpsched.heuristics.baselines.SimulationParams`."""
     policy = VLLMPolicy(watermark, max_num_seqs, max_num_batched_tokens, variant)
-    return run_policy(instance, policy, deadline=deadline, seed=seed, predictions=predictions,
-                      prediction_noise=prediction_noise, skip_idle=skip_idle)
+    return run_policy(instance, policy, deadline=deadline, seed=seed, **simulation)
+
+
+#: The registry's declaration of this module's algorithm (:mod:`lpsched.registry`).
+ALGORITHMS = (
+    policy_spec("vllm", solve_vllm, VLLMPolicy,
+                "vLLM's scheduling rule: arrival-order admission under vLLM's engine limits "
+                "(free KV blocks above a watermark, max_num_seqs, a token budget with "
+                "chunked prefill); when a block is missing, preempt the most recently "
+                "admitted request (front of the queue, recompute)",
+                "vLLM 0.33.0, vllm/v1/core/sched/scheduler.py, vllm/v1/core/"
+                "kv_cache_manager.py, vllm/engine/arg_utils.py (V1); vllm/core/scheduler.py "
+                "(V0, commit 0054e1fa0f8a); lpsched/heuristics/vllm.py", VLLMParams),
+)

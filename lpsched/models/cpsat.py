@@ -51,11 +51,11 @@ from ortools.sat.python import cp_model
 
 from lpsched.check import check
 from lpsched.instance import Instance
+from lpsched.models.exact_specs import CpsatParams
 from lpsched.models.guard import (
     CPSAT_BUILD_SECONDS,
     CPSAT_BYTES,
     CPSAT_STOP_SECONDS,
-    DEFAULT_MAX_MODEL_BYTES,
     BuildStopped,
     cpsat_ramp_size,
     cpsat_size,
@@ -314,68 +314,57 @@ def _solve_stoppable(solver: cp_model.CpSolver, model: cp_model.CpModel,
     return box["status"]
 
 
-def solve_cpsat(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-                threads: int = 1, incumbent: Any = None, symmetry_breaking: bool = True,
-                tail_families: int | None = None, formulation: str = "events",
-                ramp_pieces: int = 0, log: bool = False, warm_start: str = "local-search",
-                warm_start_time: float | None = None,
-                max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES, **params: Any) -> Result:
+def solve_cpsat(instance: Instance, params: CpsatParams | None = None, *,
+                deadline: Deadline | None = None, seed: int | None = None,
+                **options: Any) -> Result:
     """Solve with CP-SAT; registry entry ``cpsat``.
 
-    Options: ``threads`` (CP-SAT ``num_workers``, default 1 for determinism),
-    ``seed`` (``random_seed``, default 0), ``incumbent`` (a feasible start vector
-    used for the horizon and as hint), ``warm_start`` and ``warm_start_time`` (how
-    to get one when no ``incumbent`` is given, as for
-    :func:`lpsched.models.time_indexed.solve_milp`: local search for 10% of the
-    time limit by default), ``symmetry_breaking``, ``formulation``
-    (``"events"``, default, or ``"cumulative"``), ``tail_families`` (redundant
-    disjoint-tail ``NoOverlap`` families; default 8 for ``cumulative``, 0 for
-    ``events``), ``ramp_pieces`` (a redundant cumulative of lower memory staircases
-    with that many pieces per request; 0, the default, adds none), ``log``,
-    ``max_model_bytes`` (the memory guard: a model estimated
-    larger, :func:`lpsched.models.guard.estimate_cpsat_bytes`, is not built and the
-    warm start is returned), and any other ``CpSolverParameters`` field by name
-    (e.g. ``linearization_level=2``).
-    The stages are those of :mod:`lpsched.models.stages`; the memory estimate
-    depends on the instance only, so a model above ``max_model_bytes`` is refused
-    before the warm start (which then gets the whole time). A model whose estimated
+    The options are the fields of ``params``
+    (:class:`~lpsched.models.exact_specs.CpsatParams`, default its defaults), each of which
+    may also be given by keyword (the registry's way; a keyword overrides ``params``); any
+    other keyword is a ``CpSolverParameters`` field. Options: ``threads`` (CP-SAT
+    ``num_workers``, default 1 for determinism), ``seed`` (``random_seed``, default 0),
+    ``incumbent`` (a feasible start vector used for the horizon and as hint), ``warm_start``
+    and ``warm_start_time`` (how to get one when no ``incumbent`` is given, as for
+    :func:`lpsched.models.time_indexed.solve_milp`: local search for 10% of the time limit
+    by default), ``symmetry_breaking``, ``formulation`` (``"events"``, default, or
+    ``"cumulative"``), ``tail_families`` (redundant disjoint-tail ``NoOverlap`` families;
+    default 8 for ``cumulative``, 0 for ``events``), ``ramp_pieces`` (a redundant cumulative
+    of lower memory staircases with that many pieces per request; 0, the default, adds
+    none), ``log``, ``max_model_bytes`` (the memory guard: a model estimated larger,
+    :func:`lpsched.models.guard.estimate_cpsat_bytes`, is not built and the warm start is
+    returned), and any other ``CpSolverParameters`` field by name (e.g.
+    ``linearization_level=2``). The stages are those of :mod:`lpsched.models.stages`; the
+    memory estimate depends on the instance only, so a model above ``max_model_bytes`` is
+    refused before the warm start (which then gets the whole time). A model whose estimated
     build time plus the time CP-SAT takes to return once stopped
-    (:data:`lpsched.models.guard.CPSAT_STOP_SECONDS`, up to 3 s for large models)
-    exceeds half the time left is not built either; the build itself stops at the
-    deadline; the search runs in a worker thread stopped by ``StopSearch`` that much
-    before the deadline, or when the deadline is cancelled (Ctrl-C).
-    The lower bound is the larger of CP-SAT's ``BestObjectiveBound`` and the
-    combinatorial bound; status ``optimal`` only when CP-SAT proves it.
+    (:data:`lpsched.models.guard.CPSAT_STOP_SECONDS`, up to 3 s for large models) exceeds
+    half the time left is not built either; the build itself stops at the deadline; the
+    search runs in a worker thread stopped by ``StopSearch`` that much before the deadline,
+    or when the deadline is cancelled (Ctrl-C). The lower bound is the larger of CP-SAT's
+    ``BestObjectiveBound`` and the combinatorial bound; status ``optimal`` only when CP-SAT
+    proves it.
     """
+    prm, solver_params = CpsatParams.split(options, params)
+    ramp_pieces, formulation = prm.ramp_pieces, prm.formulation
     if int(ramp_pieces) != ramp_pieces or ramp_pieces < 0:
         raise OptionError(f"cpsat: ramp_pieces must be an integer >= 0, got {ramp_pieces!r}")
     if formulation not in FORMULATIONS:
         raise OptionError(f"cpsat: formulation must be one of {', '.join(FORMULATIONS)}, "
                           f"got {formulation!r}")
-    return _CpsatSolve(instance, deadline, seed, threads=threads, incumbent=incumbent,
-                       symmetry_breaking=symmetry_breaking, tail_families=tail_families,
-                       formulation=formulation, ramp_pieces=ramp_pieces, log=log,
-                       warm_start=warm_start,
-                       warm_start_time=warm_start_time, max_model_bytes=max_model_bytes,
-                       params=params).run()
+    return _CpsatSolve(instance, deadline, seed, prm, solver_params).run()
 
 
 class _CpsatSolve(ExactSolve):
     """One run of :func:`solve_cpsat`; :meth:`run` calls the stages in order."""
 
-    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None, *,
-                 threads: int, incumbent: Any, symmetry_breaking: bool,
-                 tail_families: int | None, formulation: str, ramp_pieces: int, log: bool,
-                 warm_start: str,
-                 warm_start_time: float | None, max_model_bytes: float,
-                 params: dict[str, Any]):
-        super().__init__("cpsat", instance, deadline, seed, incumbent=incumbent,
-                         warm_start=warm_start, warm_start_time=warm_start_time,
-                         max_model_bytes=max_model_bytes)
-        self.threads, self.symmetry_breaking = threads, symmetry_breaking
-        self.tail_families, self.formulation, self.log = tail_families, formulation, log
-        self.params, self.ramp_pieces = params, ramp_pieces
-        self.stats["formulation"] = formulation
+    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None,
+                 params: CpsatParams, solver_params: dict[str, Any]):
+        super().__init__("cpsat", instance, deadline, seed, params)
+        self.tail_families, self.formulation = params.tail_families, params.formulation
+        self.log, self.ramp_pieces = params.log, params.ramp_pieces
+        self.params = solver_params
+        self.stats["formulation"] = params.formulation
 
     def run(self) -> Result:
         self.bounds()

@@ -28,6 +28,7 @@ import numpy as np
 
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound, combined_bound_without_each
+from lpsched.models.exact_specs import WarmStartParams
 from lpsched.models.guard import Refusal, guarded_result
 from lpsched.models.incumbent import improve_schedule, solver_incumbent
 from lpsched.models.windows import Windows, start_windows, windows_from_bound
@@ -41,14 +42,14 @@ class ExactSolve:
     """One run of an exact solver named ``name`` (see the module docstring)."""
 
     def __init__(self, name: str, instance: Instance, deadline: Deadline | None,
-                 seed: int | None, *, incumbent: Any, warm_start: str,
-                 warm_start_time: float | None, max_model_bytes: float):
+                 seed: int | None, params: WarmStartParams):
         self.t0 = time.perf_counter()
         self.name, self.instance, self.seed = name, instance, seed
         self.deadline = Deadline.coerce(deadline)
         self.search = self.deadline.for_search()
-        self.given, self.method, self.warm_start_time = incumbent, warm_start, warm_start_time
-        self.max_model_bytes = max_model_bytes
+        self.given, self.method = params.incumbent, params.warm_start
+        self.warm_start_time, self.max_model_bytes = params.warm_start_time, params.max_model_bytes
+        self.threads, self.symmetry_breaking = params.threads, params.symmetry_breaking
         self.stats: dict[str, Any] = {}
         self.w: Windows | None = None
 

@@ -41,8 +41,8 @@ import pulp
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs, status_name
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
+from lpsched.models.exact_specs import MilpParams
 from lpsched.models.guard import (
-    DEFAULT_MAX_MODEL_BYTES,
     BuildStopped,
     Refusal,
     estimate_build_seconds,
@@ -248,39 +248,37 @@ STALL_FOR_TESTS = 0.0
 """Seconds the MILP child process sleeps before solving (tests of the hard deadline only)."""
 
 
-def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
-               threads: int = 1, incumbent: Any = None, symmetry_breaking: bool = True,
-               engine: str = "highspy", msg: bool = False, tail_families: int = 0,
-               warm_start: str = "local-search", warm_start_time: float | None = None,
-               isolate: bool | None = None, max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES,
-               **highs_options: Any) -> Result:
+def solve_milp(instance: Instance, params: MilpParams | None = None, *,
+               deadline: Deadline | None = None, seed: int | None = None,
+               **options: Any) -> Result:
     """Solve the time-indexed MILP with HiGHS; registry entry ``milp``.
 
-    Options: ``threads`` (HiGHS threads, default 1 for reproducibility),
-    ``seed`` (HiGHS ``random_seed``, default 0), ``incumbent`` (a feasible start
-    vector: horizon and MIP start), ``warm_start`` (how to get one when no
+    The options are the fields of ``params``
+    (:class:`~lpsched.models.exact_specs.MilpParams`, default its defaults), each of which
+    may also be given by keyword (the registry's way; a keyword overrides ``params``); any
+    other keyword is a HiGHS option. Options: ``threads`` (HiGHS threads, default 1 for
+    reproducibility), ``seed`` (HiGHS ``random_seed``, default 0), ``incumbent`` (a feasible
+    start vector: horizon and MIP start), ``warm_start`` (how to get one when no
     ``incumbent`` is given: ``"local-search"``, default, or ``"serial"``; see
-    :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds,
-    part of the time limit; default 10% of it, at most 10 s), ``isolate`` (solve in
-    a child process that is killed at the hard deadline, or at once on Ctrl-C,
+    :func:`lpsched.models.incumbent.warm_start`), ``warm_start_time`` (its seconds, part of
+    the time limit; default 10% of it, at most 10 s), ``isolate`` (solve in a child process
+    that is killed at the hard deadline, or at once on Ctrl-C,
     :mod:`lpsched.models.highs_process`; default: when the model has more than
     :data:`ISOLATE_NONZEROS` memory non-zeros, where HiGHS in this process answers the
-    deadline too late; with ``isolate=False`` or ``engine="pulp"`` and a time limit, a
-    model that could overrun is not solved,
-    :func:`lpsched.models.guard.stop_latency_refusal`), ``symmetry_breaking``, ``engine``
-    (``"highspy"``: load the sparse model straight into highspy, fast;
-    ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve it
-    through PuLP's HiGHS interface - the same model, slower to load),
-    ``msg`` (solver log), ``tail_families`` (engine highspy: add the disjoint-tail
-    clique rows of :mod:`lpsched.models.tails` for that many families; valid
-    inequalities, default 0), ``max_model_bytes`` (the memory guard: a model
-    estimated larger is not built, :func:`lpsched.models.guard.estimate_model_bytes`),
-    and any HiGHS option by name. HiGHS ``presolve`` is ``"off"`` by default: on this model it
-    removes nothing, and it runs without an interrupt callback, so with it on a 60 s
-    limit ran 94-205 s on the n = 40-60 synthetic family (pass ``presolve="on"`` to
-    restore it). The feasibility-jump heuristic is off too
-    (``mip_heuristic_run_feasibility_jump=False``): the warm start is already a MIP
-    start, and the heuristic runs before the root LP without calling back, 1.5 s on a
+    deadline too late; with ``isolate=False`` or ``engine="pulp"`` and a time limit, a model
+    that could overrun is not solved, :func:`lpsched.models.guard.stop_latency_refusal`),
+    ``symmetry_breaking``, ``engine`` (``"highspy"``: load the sparse model straight into
+    highspy, fast; ``"pulp"``: build the :func:`build_time_indexed` PuLP problem and solve
+    it through PuLP's HiGHS interface - the same model, slower to load), ``msg`` (solver
+    log), ``tail_families`` (engine highspy: add the disjoint-tail clique rows of
+    :mod:`lpsched.models.tails` for that many families; valid inequalities, default 0),
+    ``max_model_bytes`` (the memory guard: a model estimated larger is not built,
+    :func:`lpsched.models.guard.estimate_model_bytes`), and any HiGHS option by name. HiGHS
+    ``presolve`` is ``"off"`` by default: on this model it removes nothing, and it runs
+    without an interrupt callback, so with it on a 60 s limit ran 94-205 s on the n = 40-60
+    synthetic family (pass ``presolve="on"`` to restore it). The feasibility-jump heuristic
+    is off too (``mip_heuristic_run_feasibility_jump=False``): the warm start is already a
+    MIP start, and the heuristic runs before the root LP without calling back, 1.5 s on a
     520,000 non-zero model, so it alone overran short limits.
 
     Stages, each within its share of the one ``deadline``
@@ -300,29 +298,21 @@ def solve_milp(instance: Instance, *, deadline: Deadline | None = None, seed: in
     """
     opts = {"mip_rel_gap": 0.0, "random_seed": 0 if seed is None else int(seed),
             "presolve": "off", "mip_heuristic_run_feasibility_jump": False}
+    prm, highs_options = MilpParams.split(options, params)
     opts.update(highs_options)
-    return _MilpSolve(instance, deadline, seed, threads=threads,
-                      incumbent=incumbent, symmetry_breaking=symmetry_breaking, engine=engine,
-                      msg=msg, tail_families=tail_families, warm_start=warm_start,
-                      warm_start_time=warm_start_time, isolate=isolate,
-                      max_model_bytes=max_model_bytes, highs_options=opts).run()
+    return _MilpSolve(instance, deadline, seed, prm, opts).run()
 
 
 class _MilpSolve(ExactSolve):
     """One run of :func:`solve_milp`; :meth:`run` calls the stages in order."""
 
-    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None, *,
-                 threads: int, incumbent: Any, symmetry_breaking: bool, engine: str, msg: bool,
-                 tail_families: int, warm_start: str, warm_start_time: float | None,
-                 isolate: bool | None, max_model_bytes: float, highs_options: dict[str, Any]):
-        super().__init__("milp", instance, deadline, seed, incumbent=incumbent,
-                         warm_start=warm_start, warm_start_time=warm_start_time,
-                         max_model_bytes=max_model_bytes)
-        self.threads, self.symmetry_breaking = threads, symmetry_breaking
-        self.engine, self.msg, self.tail_families = engine, msg, tail_families
-        self.isolate, self.highs_options = isolate, highs_options
+    def __init__(self, instance: Instance, deadline: Deadline | None, seed: int | None,
+                 params: MilpParams, highs_options: dict[str, Any]):
+        super().__init__("milp", instance, deadline, seed, params)
+        self.engine, self.msg, self.tail_families = params.engine, params.msg, params.tail_families
+        self.isolate, self.highs_options = params.isolate, highs_options
         self.child: MipChild | None = None
-        self.stats["engine"] = engine
+        self.stats["engine"] = params.engine
 
     def run(self) -> Result:
         if self.isolate and self.engine != "highspy":
