@@ -81,3 +81,27 @@ def test_replay_example(block, tmp_path, monkeypatch, capsys):
         printed = capsys.readouterr().out.splitlines()
         for want in (x for x in shown if x != "..."):
             assert want in printed, f"{cmd}: {want!r} not printed"
+
+
+def python_after_per_request() -> str:
+    """The Python block of the page that reads the ``times.csv`` of the replay example."""
+    text = DOC.read_text()
+    start = text.index("```python", text.index("--per-request times.csv"))
+    body = text[text.index("\n", start) + 1:]
+    return body[:body.index("```")]
+
+
+def test_the_plot_snippet_runs_on_the_per_request_file(tmp_path, monkeypatch, capsys):
+    """The page's matplotlib snippet on the file its replay example writes (the docs-test
+    of that block is skipped: it needs this file)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in blocks() if any("--per-request" in line for line in b))
+    cmd = next(c for c, _ in commands(block) if "--per-request" in c)
+    assert main(shlex.split(cmd)[1:]) == 0
+    capsys.readouterr()
+    exec(compile(python_after_per_request(), str(DOC), "exec"), {})  # noqa: S102
+    assert (tmp_path / "latency.png").stat().st_size > 0
