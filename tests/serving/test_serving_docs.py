@@ -3,9 +3,11 @@
 Every fenced block holding a ``$ lpsched replay`` line is run in-process in a temporary
 folder; each line the block shows after a command must be printed (``...`` skips lines),
 and a ``$ head -N FILE`` line must show the first ``N`` lines of the file the replay
-wrote. Times are printed with 6 decimals; they come from sums of step durations whose
-order of summation numpy does not promise, so numbers are compared to 1e-5 s (an order
-above the last printed digit's rounding), everything else exactly.
+wrote. Times are printed with 6 decimals. They pass through the calibrated step-time
+model, whose fits (least squares and a fitted knee exponent) come out of LAPACK and a
+numeric optimiser: across OpenBLAS kernels (SkylakeX vs Haswell) the fitted step times
+differ by about 1e-4 relative, which moved the first token of this example by 3e-5 s.
+Numbers are therefore compared to 5e-4 s (ten times that), everything else exactly.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def same_line(got: str, want: str) -> bool:
         if a == b:
             continue
         try:
-            if abs(float(a) - float(b)) > 1e-5:
+            if abs(float(a) - float(b)) > 5e-4:
                 return False
         except ValueError:
             return False
