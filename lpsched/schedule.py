@@ -147,13 +147,8 @@ class Schedule:
                 raise ScheduleError("no start step in the schedule", source=source, request=rid)
             arr[k] = cap_int(starts[rid], "start", source=source, request=rid,
                              error=ScheduleError)
-        by_pos = {}
-        for rid, segs in (runs or {}).items():
-            if rid not in instance._index:  # noqa: SLF001
-                raise ScheduleError(f"runs entry for a request not in instance {instance.name!r}",
-                                    source=source, request=str(rid))
-            by_pos[instance._index[rid]] = segs  # noqa: SLF001
-        killed = _by_position(instance, restarts, source)
+        by_pos = _by_position(instance, runs, source, "runs")
+        killed = _by_position(instance, restarts, source, "restarts")
         try:
             return cls(instance, arr, by_pos, killed)
         except ScheduleError as exc:
@@ -486,15 +481,16 @@ def read_schedule(path: str | os.PathLike[str], instance: Instance) -> Schedule:
 
 
 def _by_position(instance: Instance, entries: Mapping[str, Any] | None,
-                 source: str | None) -> dict[int, Any]:
-    """``{request id: value}`` re-keyed by request position (unknown ids refused)."""
+                 source: str | None, field: str) -> dict[int, Any]:
+    """The file's ``field`` (``runs`` or ``restarts``), ``{request id: value}``, re-keyed by
+    request position (unknown ids refused)."""
     if entries is not None and not isinstance(entries, Mapping):
-        raise ScheduleError("restarts must be an object {request id: [[start, steps], ...]}, "
+        raise ScheduleError(f"{field} must be an object {{request id: [[start, steps], ...]}}, "
                             f"got {type(entries).__name__}", source=source)
     out = {}
     for rid, value in (entries or {}).items():
         if rid not in instance._index:  # noqa: SLF001
-            raise ScheduleError(f"restarts entry for a request not in instance {instance.name!r}",
+            raise ScheduleError(f"{field} entry for a request not in instance {instance.name!r}",
                                 source=source, request=str(rid))
         out[instance._index[rid]] = value  # noqa: SLF001
     return out
