@@ -102,3 +102,14 @@ def start_cases(count: int, seed: int):
     for k in range(count):
         inst = random_instance(4, 12, k, max_decode=6, max_arrival=3 * (k % 2))
         yield k, inst, inst.arrival + rng.integers(0, 8, size=inst.n)
+
+
+def seed_coefficients() -> st.SearchStrategy:
+    """AFD seed-model coefficients (:class:`lpsched.afd.ratio.SeedCoefficients`) over the
+    ranges the calibrated GPUs span: attention, communication and FFN slopes/intercepts."""
+    from lpsched.afd.ratio import SeedCoefficients
+
+    return st.builds(
+        SeedCoefficients,
+        a_A=st.floats(1e-8, 2e-6), b_A=st.floats(0.0, 1.0), a_C=st.floats(0.0, 1e-3),
+        b_C=st.floats(0.0, 0.5), a_F=st.floats(1e-4, 1e-2), b_F=st.floats(0.0, 1.0))

@@ -35,7 +35,7 @@ from lpsched.afd.workload import (
     read_trace_lengths,
     trace_workload,
 )
-from tests.strategies import examples
+from tests.strategies import examples, seed_coefficients
 from tests.trace_files import trace_file
 
 DATA = Path(cal.__file__).parent / "data"
@@ -221,10 +221,7 @@ def test_step_time_callable_standalone():
 # ------------------------------------------------------------------ closed form
 
 
-coef_st = st.builds(
-    SeedCoefficients,
-    a_A=st.floats(1e-8, 2e-6), b_A=st.floats(0.0, 1.0), a_C=st.floats(0.0, 1e-3),
-    b_C=st.floats(0.0, 0.5), a_F=st.floats(1e-4, 1e-2), b_F=st.floats(0.0, 1.0))
+coef_st = seed_coefficients()
 
 
 @settings(max_examples=examples(300))

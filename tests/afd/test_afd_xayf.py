@@ -22,13 +22,13 @@ from lpsched.afd.pair import (
     size_pair,
     tp_linear_shard_optimum,
 )
-from lpsched.afd.ratio import SeedCoefficients, closed_form, size_bundle
+from lpsched.afd.ratio import closed_form, size_bundle
 from lpsched.afd.simulator import simulate
 from lpsched.afd.sizing_ip import DeviceType, SizingProblem, configurations, solve_sizing
 from lpsched.afd.timing import build_step_model
 from lpsched.afd.topology import build_bundle_model, shard_kernel
 from lpsched.afd.workload import geometric_workload
-from tests.strategies import examples
+from tests.strategies import examples, seed_coefficients
 
 GPUS = ("h100", "h200")
 FFNS = ("llama3-70b", "dsv3-moe-e8")
@@ -198,10 +198,7 @@ def test_bundle_model_bad_inputs():
 # --------------------------------------------------------------- closed form
 
 
-seed_st = st.builds(
-    SeedCoefficients,
-    a_A=st.floats(1e-8, 2e-6), b_A=st.floats(0.0, 1.0), a_C=st.floats(0.0, 1e-3),
-    b_C=st.floats(0.0, 0.5), a_F=st.floats(1e-4, 1e-2), b_F=st.floats(0.0, 1.0))
+seed_st = seed_coefficients()
 
 
 @settings(max_examples=examples(200))
