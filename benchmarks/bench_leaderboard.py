@@ -765,7 +765,8 @@ def _plot_regimes(plt: Any, rows: list[dict], path: Path) -> None:
                         color=cmap(k % 20), label=a, capsize=2)
         ax.set_yscale("log")
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=7, ncol=2)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
