@@ -506,6 +506,11 @@ def _num(x: Any) -> float | None:
         return None
 
 
+def _exact(x: float | None) -> Any:
+    """``x`` as an int when it is one (objectives and bounds are integers)."""
+    return int(x) if x is not None and float(x).is_integer() else x
+
+
 def _no_evictions(r: dict) -> bool:
     return str(r.get("evictions") or "0") in ("0", "0.0")
 
@@ -526,11 +531,11 @@ def _reference(name: str, sec: str, rs: list[dict]) -> tuple[Any, str, Any]:
         if md.get("optimum") is not None:
             return md["optimum"], "optimum", md.get("lower_bound")
         if best_run is not None and best_run < md["best_known"]:
-            return best_run, "best in run (beats library)", md.get("lower_bound")
+            return _exact(best_run), "best in run (beats library)", md.get("lower_bound")
         return md["best_known"], "best known", md.get("lower_bound")
     if sec == "trace":
         b = [_num(r["objective"]) for r in rs if r["algorithm"] == "lower_bound(best)"]
-        return (b[0] if b else None), "bound", (b[0] if b else None)
+        return (_exact(b[0]) if b else None), "bound", (_exact(b[0]) if b else None)
     M = int(rs[0]["memory"])
     if name.startswith("restart-trap"):
         return M, "optimum", None
@@ -539,9 +544,9 @@ def _reference(name: str, sec: str, rs: list[dict]) -> tuple[Any, str, Any]:
     proven = [v for r in rs if r["status"] == "optimal" and _no_evictions(r)
               and (v := _num(r["objective"])) is not None]
     if proven:  # an exact solver proved it in this run
-        return min(proven), "optimum (proven in run)", None
+        return _exact(min(proven)), "optimum (proven in run)", None
     ub = (sf_trap_upper_bound if name.startswith("sf") else size_trap_upper_bound)(M)
-    return min(ub, best_run or ub), "best known (explicit UB or run)", None
+    return _exact(min(ub, best_run or ub)), "best known (explicit UB or run)", None
 
 
 def _add_refs(rows: list[dict]) -> None:
@@ -798,11 +803,11 @@ def _runs(rows: list[dict], out: Path) -> list[str]:
         if rec is None:
             lines.append(f"- run `{run or 'unrecorded'}`: {counts[run]} rows (no record)")
             continue
+        cmd = " ".join(["python benchmarks/bench_leaderboard.py TRACES...", rec["command"]])
         lines.append(f"- run `{run}`: {counts[run]} rows in the table ({rec['rows_run']} "
-                     f"run, {rec['seconds']} s, {rec['jobs']} workers); `python "
-                     f"benchmarks/bench_leaderboard.py {rec['command']}`; machine: "
-                     f"{rec['machine']}; {rec['load_end']} (2 cores shared with other work: "
-                     "times and time-limited rows are indicative)")
+                     f"run, {rec['seconds']} s, {rec['jobs']} workers); `{cmd.strip()}`; "
+                     f"machine: {rec['machine']}; {rec['load_end']} (2 cores shared with "
+                     "other work: times and time-limited rows are indicative)")
     return lines
 
 
