@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from lpsched.heuristics.serial import MAX_SERIAL_BYTES, decode_order_within, serial_bytes
+from lpsched.heuristics.serial import decode_order_within, profile_fits
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
@@ -134,7 +134,7 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     o, a = instance.decode, instance.arrival
     n, M = instance.n, instance.memory
     if horizon is None:
-        if serial_bytes(instance) > MAX_SERIAL_BYTES:  # its decode would not fit in memory
+        if not profile_fits(instance):  # its decode would not fit in memory
             return _stopped(instance, "memory", 1, 0, 0, t0)
         horizon = sorted_f_horizon(instance, deadline)
     latest = np.maximum(horizon - o, a)
