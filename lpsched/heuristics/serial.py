@@ -156,7 +156,6 @@ def refuse_large_profile(algorithm: str, instance: Instance) -> None:
         "need no such profile")
 
 
-
 class DenseProfile:
     """Memory ``m(u)`` of the placed requests in every step ``u`` (growable dense array).
 
