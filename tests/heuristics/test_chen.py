@@ -8,8 +8,9 @@
   defines its ratio; in our discrete model it holds when ``M >= 6 (s + u)`` and fails by
   up to 9% for smaller ``M`` (measured in ``docs/papers.md``): the test states the regime;
 * A_min's refined estimates stay valid lower bounds of the true lengths (the invariant
-  its analysis rests on); its O(log 1/alpha) ratio has no constant we could read, so it is
-  not asserted;
+  its analysis rests on); on an overflow it cancels (progress lost, the paper's model), so
+  it never beats the non-preemptive optimum; its O(log 1/alpha) ratio has no constant we
+  could read, so no upper bound is asserted;
 * ``interval_trap``: A_max is ``(1/alpha + 1) / 2`` times the optimum, A_min optimal.
 """
 
@@ -28,6 +29,7 @@ from lpsched.heuristics.robust import AMinPolicy, IntervalParams, a_max_ratio_bo
 from lpsched.instance import Instance, Request
 from lpsched.predictions import interval_predictions
 from lpsched.simulate import simulate
+from tests.oracle_bb import bb_optimum
 from tests.strategies import examples, instances
 
 
@@ -115,12 +117,58 @@ def test_worked_example_a_min_refines_and_beats_a_max():
     assert res.objective == 10 and res.stats["evictions"] == 0
 
 
-def test_a_min_overflow_is_evicted_and_resumed():
-    """Lower ends far below the truth: A_min over-admits, the guard preempts the most
-    recent starts (they keep their progress, docs/papers.md), the result is feasible."""
+def test_worked_example_a_min_cancels_on_overflow():
+    """Hand-computed, M = 8: a, b with s = 1, o = 4, intervals [1, 4]. A_min starts both
+    at 0 (estimates 1); at t = 3 both have run 3 steps (estimates 4) and step 4 would
+    hold 2 x 5 = 10 > 8: the smallest estimate is cancelled (a tie: least progress, then
+    position: a), its 3 steps are lost. Re-planned with estimate 4 it restarts at 3
+    (b 5 + a 2 = 7 tokens in step 4): a completes at 7, b at 4, objective 11. H-SF
+    (and A_max, planning at 4 = the truth) start b at 2: objective 4 + 6 = 10."""
+    inst = Instance.from_arrays(8, [1, 1], [4, 4])
+    res = solve(inst, "a-min", lower=[1, 1], upper=[4, 4])
+    assert res.schedule.starts.tolist() == [3, 0]
+    assert res.schedule.restarts == {0: ((0, 3),)}
+    assert (res.objective, res.stats["cancellations"], res.stats["evictions"]) == (11, 1, 0)
+    assert check(inst, res.schedule).feasible
+    assert solve(inst, "mc-sf").objective == 10
+    assert solve(inst, "a-max", lower=[1, 1], upper=[4, 4]).objective == 10
+
+
+def test_a_min_overflow_cancels_and_restarts_from_scratch():
+    """Lower ends far below the truth: A_min over-admits and cancels on every overflow;
+    the engine's guard never acts (A_min keeps step t+1 within M itself)."""
     inst = Instance.from_arrays(20, [2] * 6, [8] * 6)
     res = solve(inst, "a-min", lower=[1] * 6, upper=[8] * 6)
-    assert check(inst, res.schedule).feasible and res.stats["evictions"] > 0
+    assert check(inst, res.schedule).feasible
+    assert res.stats["evictions"] == 0 and res.stats["cancellations"] > 0
+    assert res.stats["cancelled_steps"] == sum(
+        e for tries in res.schedule.restarts.values() for _q, e in tries)
+
+
+@settings(max_examples=examples(60))
+@given(inst=instances(max_n=5, max_memory=24, max_decode=6, max_arrival=4),
+       alpha=st.floats(0.05, 1.0), seed=st.integers(0, 3))
+def test_a_min_never_beats_the_non_preemptive_optimum(inst, alpha, seed):
+    """Cancelled progress is lost, so A_min's final runs are a non-preemptive schedule:
+    its objective is at least the optimum (proven by branch and bound). (With the
+    progress kept, as before the engine could cancel, it came out below: 0.94.)"""
+    res = solve(inst, "a-min", interval_accuracy=alpha, interval_seed=seed)
+    assert check(inst, res.schedule).feasible
+    opt, _ = bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                        inst.arrival.tolist())
+    assert res.objective >= opt
+    assert res.stats["evictions"] == 0  # the guard never acts in the papers' engine
+
+
+@settings(max_examples=examples(40))
+@given(inst=instances(max_n=8, max_memory=40, max_decode=12),
+       alpha=st.floats(0.05, 1.0), seed=st.integers(0, 3))
+def test_a_min_skipping_idle_steps_is_exact(inst, alpha, seed):
+    prm = IntervalParams(interval_accuracy=alpha, interval_seed=seed)
+    fast = simulate(inst, AMinPolicy(prm)).schedule
+    slow = simulate(inst, AMinPolicy(prm), skip_idle=False).schedule
+    assert np.array_equal(fast.starts, slow.starts)
+    assert fast.restarts == slow.restarts
 
 
 def test_interval_options_are_checked():
