@@ -29,6 +29,7 @@ from lpsched.heuristics.robust import AMinPolicy, IntervalParams, a_max_ratio_bo
 from lpsched.instance import Instance, Request
 from lpsched.predictions import interval_predictions
 from lpsched.simulate import simulate
+from tests.bench_scripts import load_script
 from tests.oracle_bb import bb_optimum
 from tests.strategies import examples, instances
 
@@ -182,3 +183,24 @@ def test_interval_options_are_checked():
     iv = interval_predictions(inst, 0.5, seed=3)
     res = solve(inst, "a-max", lower=iv.lower.tolist(), upper=iv.upper.tolist())
     assert res.objective == solve(inst, "a-max", interval_accuracy=0.5, interval_seed=3).objective
+
+
+def test_paper_benchmark_regimes_and_a_tiny_run(tmp_path):
+    """benchmarks/bench_paper_chen.py: every regime's intervals hold the truth; a run on a
+    small trace writes one checked row per (mode, regime, rule) and H-SF's ratio is 1."""
+    bench = load_script("bench_paper_chen")
+    rng = np.random.default_rng(5)
+    trace = tmp_path / "t.csv"
+    rows = [f"{0.3 * k:.2f},{int(rng.integers(5, 60))},{int(rng.integers(1, 40))}"
+            for k in range(40)]
+    trace.write_text("arrived_at,num_prefill_tokens,num_decode_tokens\n" + "\n".join(rows))
+    inst = Instance.from_arrays(400, [10] * 6, [1, 2, 3, 7, 16, 33])
+    for label, lo, up in bench.regimes(inst, [0.5], seed=1):
+        lo, up = np.asarray(lo), np.asarray(up)
+        assert np.all((lo <= inst.decode) & (inst.decode <= up) & (lo >= 1)), label
+    out = tmp_path / "res"
+    assert bench.main([str(trace), "--n", "30", "--memory", "300", "--alphas", "0.5",
+                       "--out", str(out)]) == 0
+    text = out.with_suffix(".csv").read_text().splitlines()
+    assert len(text) == 1 + 2 * (1 + 2 * 4)  # header; per mode H-SF + 4 regimes x 2 rules
+    assert all(",feasible" in line for line in text[1:])
