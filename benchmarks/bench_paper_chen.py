@@ -11,7 +11,11 @@ Settings (each run checked by :func:`lpsched.check.check`):
 
 * ``offline``: ``n`` requests drawn uniformly from the trace (seeded), all present at
   step 0: the batch setting of the paper's analysis (heterogeneous prompts here);
-* ``online``: ``n`` consecutive requests with their trace arrivals (0.025 s steps).
+* ``online``: ``n`` consecutive requests with their trace arrivals (0.025 s steps);
+* ``theory``: the setting of the paper's analysis, synthetic: ``n`` requests at step 0
+  with one prompt size ``s`` (the trace's median) and true lengths drawn uniformly from
+  one common interval ``[alpha u, u]`` (``u`` = the trace's largest output), which is
+  also every request's prediction; one instance per ``alpha`` (regime ``common``).
 
 Prediction regimes (intervals that always contain the truth):
 
@@ -32,7 +36,7 @@ heterogeneous requests), cancellations and the decode steps they discarded (A_mi
 Usage (from the repository root; about 2 minutes with the defaults)::
 
     python benchmarks/bench_paper_chen.py /path/to/traces/azure_conv_2023.csv
-    python benchmarks/bench_paper_chen.py TRACE --n 2000 --memory 16384 --modes offline online
+    python benchmarks/bench_paper_chen.py TRACE --n 2000 --memory 16384 --modes offline theory
 
 Writes ``benchmarks/results/paper_chen.md`` and ``benchmarks/results/paper_chen.csv``.
 """
@@ -93,6 +97,31 @@ def run_one(inst: Instance, rule: str, opts: dict, h_sf: int | None) -> dict:
             "guard_evictions": st["evictions"], "time_s": round(wall, 2), "checker": "feasible"}
 
 
+def theory_instance(args, alpha: float) -> tuple[Instance, int, int]:
+    """The analysis' setting at accuracy ``alpha`` (module docstring): instance, l, u."""
+    ref = read_trace(args.trace, args.memory, offline=True)
+    s = int(np.median(ref.prefill))
+    u = int(min(ref.decode.max(), args.memory - s))
+    lo = max(1, int(round(alpha * u)))
+    o = np.random.default_rng(args.seed).integers(lo, u + 1, args.n)
+    return Instance.from_arrays(args.memory, [s] * args.n, o, name=f"theory-a{alpha}"), lo, u
+
+
+def theory_rows(args) -> list[dict]:
+    rows = []
+    for a in [1.0, *args.alphas, *args.theory_alphas]:
+        inst, lo, u = theory_instance(args, a)
+        h_sf = run_one(inst, "mc-sf", {}, None)["objective"]
+        for rule in ("a-max", "a-min"):
+            row = run_one(inst, rule, {"lower": [lo] * inst.n, "upper": [u] * inst.n}, h_sf)
+            rows.append({"mode": "theory", "n": inst.n, "M": inst.memory,
+                         "regime": f"common [{lo}, {u}], s = {int(inst.prefill[0])}",
+                         "alpha": round(lo / u, 4), "rule": rule,
+                         "a_max_bound": round(a_max_ratio_bound(lo / u), 2), **row})
+            print(rows[-1], flush=True)
+    return rows
+
+
 def instances(args) -> list[tuple[str, Instance]]:
     out = []
     if "offline" in args.modes:
@@ -112,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alphas", type=float, nargs="+", default=list(ALPHAS))
     ap.add_argument("--seed", type=int, default=0, help="sample and interval seed")
     ap.add_argument("--step-seconds", type=float, default=0.025)
-    ap.add_argument("--modes", nargs="+", choices=["offline", "online"],
-                    default=["offline", "online"])
+    ap.add_argument("--theory-alphas", type=float, nargs="*", default=[0.05, 0.02, 0.01],
+                    help="extra accuracies for the theory mode (besides 1 and --alphas)")
+    ap.add_argument("--modes", nargs="+", choices=["offline", "online", "theory"],
+                    default=["offline", "online", "theory"])
     ap.add_argument("--out", default=str(RESULTS / "paper_chen"))
     args = ap.parse_args(argv)
     start = machine()
@@ -132,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                              "alpha": round(alpha, 4), "rule": rule,
                              "a_max_bound": round(a_max_ratio_bound(alpha), 2), **row})
                 print(rows[-1], flush=True)
+    if "theory" in args.modes:
+        rows += theory_rows(args)
     lines = [
         "# Chen, Ye, Zhou (arXiv 2508.14544): A_max and A_min against H-SF on a chat trace",
         "",

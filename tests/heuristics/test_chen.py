@@ -200,7 +200,8 @@ def test_paper_benchmark_regimes_and_a_tiny_run(tmp_path):
         assert np.all((lo <= inst.decode) & (inst.decode <= up) & (lo >= 1)), label
     out = tmp_path / "res"
     assert bench.main([str(trace), "--n", "30", "--memory", "300", "--alphas", "0.5",
-                       "--out", str(out)]) == 0
+                       "--theory-alphas", "--out", str(out)]) == 0
     text = out.with_suffix(".csv").read_text().splitlines()
-    assert len(text) == 1 + 2 * (1 + 2 * 4)  # header; per mode H-SF + 4 regimes x 2 rules
+    # header; offline and online: H-SF + 4 regimes x 2 rules; theory: alpha 1, 0.5 x 2 rules
+    assert len(text) == 1 + 2 * (1 + 2 * 4) + 2 * 2
     assert all(",feasible" in line for line in text[1:])
