@@ -205,3 +205,38 @@ def test_paper_benchmark_regimes_and_a_tiny_run(tmp_path):
     # header; offline and online: H-SF + 4 regimes x 2 rules; theory: alpha 1, 0.5 x 2 rules
     assert len(text) == 1 + 2 * (1 + 2 * 4) + 2 * 2
     assert all(",feasible" in line for line in text[1:])
+
+
+class _RecordingAMin(AMinPolicy):
+    """A_min that records, at every cancellation, what it saw and what it chose."""
+
+    def reset(self, state):
+        super().reset(state)
+        self.log = []
+
+    def cancel(self, state):
+        victims = super().cancel(state)
+        if victims:
+            hold = {pos: int(state.prefill[pos]) + state.t + 1 - p
+                    for pos, p in state.running.items()}  # tokens in step t+1
+            self.log.append((state.memory_next, state.memory, dict(hold),
+                             {pos: self._est[pos] for pos in state.running}, victims))
+        return victims
+
+
+@settings(max_examples=examples(60))
+@given(inst=instances(max_n=8, max_memory=40, max_decode=12),
+       alpha=st.floats(0.05, 1.0), seed=st.integers(0, 3))
+def test_a_min_cancels_only_on_overflow_smallest_estimates_first_and_no_more(inst, alpha, seed):
+    """The rule itself: a cancellation happens only when step t+1 would exceed M; the
+    victims are a prefix of the running requests by ascending estimate; dropping the
+    last victim would leave step t+1 over M (no request is cancelled in vain)."""
+    pol = _RecordingAMin(IntervalParams(interval_accuracy=alpha, interval_seed=seed))
+    sim = simulate(inst, pol)
+    assert check(inst, sim.schedule).feasible
+    for need, M, hold, est, victims in pol.log:
+        assert need > M
+        kept = [pos for pos in hold if pos not in victims]
+        assert max(est[v] for v in victims) <= min((est[k] for k in kept), default=1 << 60)
+        assert need - sum(hold[v] for v in victims) <= M
+        assert need - sum(hold[v] for v in victims[:-1]) > M
