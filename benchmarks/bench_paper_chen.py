@@ -24,7 +24,8 @@ Prediction regimes (intervals that always contain the truth):
   (:func:`lpsched.predictions.interval_predictions`: the truth at a log-uniform place of
   an interval of ratio ``alpha``);
 * ``bins``: a classifier's bins ``[2^k, 2^(k+1) - 1]`` holding the truth (``alpha`` about
-  1/2): the "interval classification (min-max range)" of the abstract, with bins of ours;
+  1/2, :func:`lpsched.predictions.binned_intervals`): the "interval classification
+  (min-max range)" of the abstract, with bins of ours;
 * ``common``: one interval ``[1, max o]`` for every request (no information beyond the
   cap; the single common interval of the paper's analysis).
 
@@ -57,7 +58,7 @@ from common import machine, write_results  # noqa: E402
 from lpsched.check import check  # noqa: E402
 from lpsched.heuristics.robust import a_max_ratio_bound  # noqa: E402
 from lpsched.instance import Instance, read_trace  # noqa: E402
-from lpsched.predictions import interval_predictions  # noqa: E402
+from lpsched.predictions import binned_intervals, interval_predictions  # noqa: E402
 from lpsched.solve import solve  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -71,9 +72,9 @@ def regimes(inst: Instance, alphas: list[float], seed: int) -> list[tuple[str, l
     for a in alphas:
         iv = interval_predictions(inst, a, seed)
         out.append((f"acc {a}", iv.lower.tolist(), iv.upper.tolist()))
-    k = np.floor(np.log2(o)).astype(np.int64)
+    bins = binned_intervals(inst, 2.0)
+    out.append(("bins", bins.lower.tolist(), bins.upper.tolist()))
     cap = inst.memory - inst.prefill
-    out.append(("bins", (2 ** k).tolist(), np.minimum(2 ** (k + 1) - 1, cap).tolist()))
     top = int(o.max())
     out.append(("common", [1] * inst.n, np.minimum(top, cap).tolist()))
     return out

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -27,7 +29,7 @@ from lpsched.check import check
 from lpsched.errors import InstanceError
 from lpsched.heuristics.robust import AMinPolicy, IntervalParams, a_max_ratio_bound
 from lpsched.instance import Instance, Request
-from lpsched.predictions import interval_predictions
+from lpsched.predictions import binned_intervals, interval_predictions
 from lpsched.simulate import simulate
 from tests.bench_scripts import load_script
 from tests.oracle_bb import bb_optimum
@@ -240,3 +242,19 @@ def test_a_min_cancels_only_on_overflow_smallest_estimates_first_and_no_more(ins
         assert max(est[v] for v in victims) <= min((est[k] for k in kept), default=1 << 60)
         assert need - sum(hold[v] for v in victims) <= M
         assert need - sum(hold[v] for v in victims[:-1]) > M
+
+
+@settings(max_examples=examples(60))
+@given(inst=instances(max_n=8, max_memory=400, max_decode=300),
+       base=st.sampled_from([1.5, 2.0, 3.0, 10.0]))
+def test_binned_intervals_are_the_classifier_bins_holding_the_truth(inst, base):
+    iv = binned_intervals(inst, base)
+    for lo, hi, o, cap in zip(iv.lower.tolist(), iv.upper.tolist(), inst.decode.tolist(),
+                              (inst.memory - inst.prefill).tolist()):
+        k = 0
+        while base ** (k + 1) <= o:  # the bin b^k <= o < b^(k+1), by integer search
+            k += 1
+        assert lo == math.ceil(base ** k) <= o <= hi
+        assert hi == max(min(math.ceil(base ** (k + 1)) - 1, cap), o)
+    with pytest.raises(ValueError, match="bin base must be a number > 1"):
+        binned_intervals(inst, 1.0)
