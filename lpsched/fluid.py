@@ -1,11 +1,20 @@
 """The fluid benchmark of Ao, Luo, Simchi-Levi, Wang (arXiv 2504.11320) in our model.
 
+What the paper states [paper: abstract and first page; its body could not be read here,
+see ``docs/papers.md``]: a fluid model of the system under stochastic arrivals of several
+request types "characterizes equilibrium batch composition, memory requirement, and
+stability region", with iteration times linear in the batch; WAIT and Nested WAIT
+approximate the fluid benchmark asymptotically. The equations below are ours, written for
+our step model, and agree with the authors' public code (``Luoxiaogan/vidur_or``:
+thresholds proportional to ``lambda_j`` in every stage, ``calculate_total_limit.py``).
+
 Fluid model. Requests of type ``j`` (prefill ``s_j``, decode ``o_j``) arrive at rate
-``lambda_j`` per unit of time; each one passes through the decode stages ``k = 1 .. o_j``,
-one per iteration, holding ``s_j + k`` KV tokens in stage ``k``. In equilibrium every
-stage of type ``j`` holds the same mass ``n_j = lambda_j tau`` of requests, ``tau`` the
-duration of an iteration, so the running batch holds ``B = tau sum_j lambda_j o_j``
-requests and
+``lambda_j`` per unit of time; each passes through the decode stages ``k = 1 .. o_j``, one
+per iteration, holding ``s_j + k`` KV tokens in stage ``k`` (our step model: the prefill
+is computed in the first step, so a request has ``o_j`` stages; Vidur, where the authors
+ran, counts ``o_j + 1``). In equilibrium every stage of type ``j`` holds the same mass
+``n_j = lambda_j tau`` of requests, ``tau`` the duration of an iteration, so the running
+batch holds ``B = tau sum_j lambda_j o_j`` requests and
 
     K = tau sum_j lambda_j A_j,     A_j = s_j o_j + o_j (o_j + 1) / 2,
 
@@ -15,10 +24,12 @@ our step model is ``d_0 = 1, d_1 = d_2 = 0``: one step per iteration) the equili
 
     tau = d_0 / (1 - d_1 sum_j lambda_j o_j - d_2 sum_j lambda_j A_j),
 
-and it exists, with memory ``K <= M``, iff the denominator is positive and
-``K <= M``. The *fluid benchmark*: the largest throughput a mix can sustain, found by
-scaling the rates until memory or time binds; in steps, ``lambda* = M / E[A]``
-requests per step.
+and it exists, with memory ``K <= M``, iff the denominator is positive and ``K <= M``:
+iff every rate may be multiplied by ``theta* = M / (d_0 sum lambda A + M (d_1 sum lambda o
++ d_2 sum lambda A)) >= 1`` (:func:`fluid_equilibrium`). The *fluid benchmark* is the
+largest throughput a mix sustains, ``theta* sum_j lambda_j`` completions per unit of time;
+for one total rate ``lambda`` and shares ``p_j``: ``lambda* = M / E[A]`` requests per step in
+the step model (:func:`fluid_benchmark`).
 
 What it bounds, precisely: the long-run **throughput** (completions per unit of time)
 of any policy under a stationary arrival process with that mix; above ``lambda*`` the
@@ -30,9 +41,10 @@ feasible schedule: the requests completed by step ``T`` satisfy
 ``M``); ``lpsched.models.combinatorial``'s area bound is the latency bound built on it.
 
 For an instance, :func:`fluid_benchmark` takes the empirical rate ``n / (a_max - a_min + 1)``
-(arrivals per step over the arrival span) and the instance's mix, and reports the load
-``rho = lambda E[A] / M``; ``rho > 1`` means the instance is overloaded in the fluid sense
-(its backlog grows over the arrival span under any policy).
+(arrivals per step over the arrival span) and the instance's mix
+(:func:`instance_mix`), and reports the load ``rho = lambda E[A] / M``; ``rho > 1`` means
+the instance is overloaded in the fluid sense (its backlog grows over the arrival span
+under any policy).
 """
 
 from __future__ import annotations
