@@ -20,8 +20,10 @@ equilibrium batch at which memory binds, ``L = M sum lambda o / sum lambda A``, 
 ``sum_j n_j A_j <= M``; the authors' scripts pass ``L`` by hand (their ``total_limit``).
 
 **WAIT** (lengths known; types ``(s, o_hat)``). At each step (one iteration) type ``j``
-admits at most ``cap_j = min(n_j, floor(L_j) - r_j)`` of its waiting requests, oldest
-first (``r_j``: its running requests). ``launch="any"`` [code ``modified_booking_limit``]:
+admits at most ``cap_j = min(n_j, max(floor(L_j), n_j) - r_j)`` of its waiting requests,
+oldest first (``r_j``: its running requests; the ``max`` is ours: the authors' code would
+never admit a type whose budget ``L_j`` is below one request, which every type is when
+the types are an instance's distinct pairs). ``launch="any"`` [code ``modified_booking_limit``]:
 admissions happen at a step when some type has ``cap_j >= 1`` waiting requests (at least
 ``cap_j``), and then every type admits ``min(cap_j, waiting_j)``; ``launch="all"``
 [code ``booking_limit``, the strict rule]: only when every type of the mix has ``n_j``
@@ -271,14 +273,16 @@ class WaitPolicy(LookaheadPolicy):
         return occ
 
     def _caps(self, state: SimState) -> dict[int, int]:
-        """``cap_j = min(n_j, floor(L_j) - r_j)`` of the types that may admit at this step
+        """``cap_j = min(n_j, max(floor(L_j), n_j) - r_j)`` of the types that may admit now
         (empty: no launch now)."""
         occ = self._occupied(state)
         caps: dict[int, int] = {}
         for ty in self._queues:
-            room = self.budget[ty]
-            free = int(self.n[ty]) if not np.isfinite(room) else int(room) - occ.get(ty, 0)
-            caps[ty] = min(int(self.n[ty]), free)
+            room, n = self.budget[ty], int(self.n[ty])
+            # [ours] a budget below n_j (a rare type: L_j < 1 with the finest classes)
+            # would never admit the type; it may hold n_j requests, as n_j >= 1 rounds up
+            free = n if not np.isfinite(room) else max(int(room), n) - occ.get(ty, 0)
+            caps[ty] = min(n, free)
         if not self.nested and self.launch == "all":
             ready = all(len(self._queues.get(j, ())) >= int(self.n[j]) for j in range(len(self.n)))
             return {ty: int(self.n[ty]) for ty in caps} if ready else {}
