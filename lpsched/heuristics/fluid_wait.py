@@ -37,9 +37,10 @@ cut into segments at the distinct decode lengths ``d_1 < ... < d_m`` of the mix:
 arrive at ``Lambda_i = sum_{o_j > d_{i-1}} lambda_j``. Segment ``i`` gets
 ``L_i = L c_i Lambda_i / sum_k c_k Lambda_k`` (``c_i = d_i - d_{i-1}`` stages) and each
 of its stages ``n^(i) = ceil(L_i / c_i)``. A new request is admitted into segment 1 when
-``cap = min(n^(1), floor(L_1) - r_1)`` (``r_1``: running requests past stage 0 and still
-in segment 1) new requests wait; ``cap`` of them are admitted, oldest first. ``L``
-defaults to the memory-binding batch of the budget ``M - buffer``.
+``cap = min(n^(1), max(floor(L_1), 1) - r_1)`` (``r_1``: running requests past stage 0
+and still in segment 1; the ``max`` is ours, for ``L_1 < 1``) new requests wait; ``cap``
+of them are admitted, oldest first. ``L`` defaults to the memory-binding batch of the
+budget ``M - buffer``.
 
 **Engine differences** [ours]. The authors' schedulers hold the *whole* batch (no
 iteration runs) until the thresholds are met, and Nested WAIT holds a request at a
@@ -281,7 +282,9 @@ class WaitPolicy(LookaheadPolicy):
             room, n = self.budget[ty], int(self.n[ty])
             # [ours] a budget below n_j (a rare type: L_j < 1 with the finest classes)
             # would never admit the type; it may hold n_j requests, as n_j >= 1 rounds up
-            free = n if not np.isfinite(room) else max(int(room), n) - occ.get(ty, 0)
+            # (Nested WAIT: at least one, else the authors' floor(L_1) as it stands)
+            least = 1 if self.nested else n
+            free = n if not np.isfinite(room) else max(int(room), least) - occ.get(ty, 0)
             caps[ty] = min(n, free)
         if not self.nested and self.launch == "all":
             ready = all(len(self._queues.get(j, ())) >= int(self.n[j]) for j in range(len(self.n)))
