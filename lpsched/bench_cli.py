@@ -16,7 +16,7 @@ from lpsched.cli import (
     format_table,
     load_instance_arg,
 )
-from lpsched.paths import OutputPathError, add_output_argument, atomic_output, prepare_output
+from lpsched.paths import OutputPathError, add_output_argument, prepare_output
 
 __all__ = ["register"]
 
@@ -173,8 +173,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             sched = res.schedule
         else:
             raise CliError("plot memory needs a SCHEDULE file or --algo NAME")
-        with atomic_output(args.out, what="plot") as tmp:
-            plots.plot_memory(inst, sched, tmp, title=args.title)
+        plots.plot_memory(inst, sched, args.out, title=args.title)  # atomic (lpsched.paths)
     elif args.kind == "gaps":
         from lpsched.bench import read_rows
 
@@ -183,8 +182,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if not Path(f).exists():
                 raise CliError(f"{f}: no such file")
             rows.extend(read_rows(f))
-        with atomic_output(args.out, what="plot") as tmp:
-            plots.plot_gaps(rows, tmp, metric=args.metric, title=args.title)
+        plots.plot_gaps(rows, args.out, metric=args.metric, title=args.title)
     else:  # afd
         if len(args.inputs) != 1:
             raise CliError("plot afd takes one sweep JSON file")
@@ -200,8 +198,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             raise CliError(f"{f}: expected a list of sweep points or an object with 'results'")
         r_best = data.get("r_best") if isinstance(data, dict) else None
         try:
-            with atomic_output(args.out, what="plot") as tmp:
-                plots.plot_afd_sweep(points, tmp, r_best=r_best, title=args.title)
+            plots.plot_afd_sweep(points, args.out, r_best=r_best, title=args.title)
         except OutputPathError:
             raise
         except ValueError as exc:
@@ -253,8 +250,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                                      name=args.name)
     info = inst.summary()
     if args.out:
-        with atomic_output(args.out, what="instance file") as tmp:
-            write_json(inst, tmp)
+        write_json(inst, args.out)  # atomic (lpsched.paths)
     if args.json:
         print(json.dumps(inst.to_dict(), indent=1))
         if args.out:

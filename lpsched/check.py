@@ -46,6 +46,20 @@ Restarts (:attr:`Schedule.restarts`): a killed attempt ``(q, e)`` of a restarted
 request (progress discarded) is a piece ``(s, e, q)``: it held ``s + (t - q)`` in steps
 ``q+1 .. q+e``, so its memory is checked like any run's, and its start like a start
 (not before the arrival).
+
+Not seen: partial-prefill (chunked prefill) steps. With chunked prefill the engine
+(:mod:`lpsched.engine`) admits a request at ``q`` and computes its prompt in chunks in
+steps ``q+1 .. p``, holding the tokens computed so far, before its start ``p`` in the
+model's sense (a prefill dropped by a preemption holds them and is then lost). The
+schedule format (:class:`~lpsched.schedule.Schedule`: ``starts``, ``runs``,
+``restarts``; docs/design.md section 5) has no field for those chunks: neither ``q``
+nor the chunk sizes (they depend on the engine's token budget) are in it. So this
+checker verifies the memory from each start (and of every segment and attempt) on, and
+counts nothing for a request in the steps before its start; the memory of the chunk
+steps is kept within ``M`` by the engine itself (its guard counts the blocks of the
+prefill in progress in every step). Those steps hold fewer tokens than the request
+holds from ``p`` on, but they add to the memory of the steps ``q+1 .. p``, which this
+checker does not count.
 """
 
 from __future__ import annotations
@@ -287,7 +301,10 @@ def check(instance: Instance, schedule: ScheduleLike) -> CheckReport:
     CheckReport
         ``feasible`` is True iff every request starts at or after its arrival
         and ``m(t) <= M`` in every step. ``violation`` is the *first* step with
-        ``m(t) > M`` (with the memory there and the excess), if any.
+        ``m(t) > M`` (with the memory there and the excess), if any. ``m(t)``
+        counts the runs, segments and attempts of the schedule; the partial-prefill
+        chunks of chunked prefill before a start are not part of a schedule and are
+        not counted (module docstring: the engine verifies them).
 
     Examples
     --------

@@ -143,7 +143,6 @@ def _options_arg(text: str | None) -> dict[str, Any]:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from lpsched import registry
-    from lpsched.paths import atomic_output
     from lpsched.solve import solve
     from lpsched.stop import check_time_limit
 
@@ -156,8 +155,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if interrupted:  # a second signal from here on is only noted: the file gets written
         interrupts.shutting_down()
     if args.out:
-        with atomic_output(args.out, what="schedule file") as tmp:
-            res.write(tmp, instance_name=inst.name)
+        res.write(args.out, instance_name=inst.name)  # atomic (lpsched.paths)
     if args.json:
         data = res.to_dict()
         data["instance"] = data["instance"] or inst.name

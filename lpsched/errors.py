@@ -17,6 +17,8 @@ Hierarchy (every class also derives from the builtin it replaced, so an existing
     ├── TimeLimitError (ValueError)        a time limit that is not finite seconds > 0
     │                                      (lpsched.stop)
     ├── UnknownAlgorithm (ValueError, KeyError)   (lpsched.registry)
+    ├── OutputPathError (ValueError)       an output path that cannot be written
+    │                                      (lpsched.paths)
     └── UnknownInstance (KeyError)         a name that is neither a file nor bundled
                                            (lpsched.library)
 

@@ -541,8 +541,13 @@ def read_json(path: str | os.PathLike[str]) -> Instance:
 
 
 def write_json(instance: Instance, path: str | os.PathLike[str]) -> None:
-    """Write an instance in the JSON format of docs/design.md section 5."""
-    Path(path).write_text(json.dumps(instance.to_dict(), indent=1) + "\n", encoding="utf-8")
+    """Write an instance in the JSON format of docs/design.md section 5, atomically
+    (:func:`lpsched.paths.write_text_atomic`: a failed write leaves ``path`` as it was and
+    raises :class:`~lpsched.paths.OutputPathError` naming it)."""
+    from lpsched.paths import write_text_atomic
+
+    write_text_atomic(path, json.dumps(instance.to_dict(), indent=1) + "\n",
+                      what="instance file")
 
 
 def read_trace(

@@ -219,10 +219,13 @@ def build_index(base: Path | None = None) -> dict[str, Any]:
 
 
 def write_index(base: Path | None = None) -> Path:
-    """(Re)write ``index.json`` from the files (used by ``benchmarks/build_library.py``)."""
+    """(Re)write ``index.json`` from the files (used by ``benchmarks/build_library.py``),
+    atomically (:func:`lpsched.paths.write_text_atomic`)."""
+    from lpsched.paths import write_text_atomic
+
     base = root() if base is None else base
     out = base / "index.json"
-    out.write_text(json.dumps(build_index(base), indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(out, json.dumps(build_index(base), indent=1) + "\n", what="library index")
     return out
 
 

@@ -33,12 +33,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from lpsched.errors import LpschedError
+
 __all__ = ["OutputPathError", "add_output_argument", "atomic_open", "atomic_output",
            "prepare_output", "prepare_outputs", "write_text_atomic"]
 
 
-class OutputPathError(ValueError):
-    """An output path that cannot be written."""
+class OutputPathError(LpschedError, ValueError):
+    """An output path that cannot be written (a :class:`~lpsched.errors.LpschedError`)."""
 
 
 def prepare_output(path: str | os.PathLike[str], *, suffixes: Sequence[str] = (),

@@ -2,7 +2,8 @@
 
 ``matplotlib`` is an optional extra (``pip install 'lpsched[plot]'``); it is
 imported only when a figure is drawn, with the non-interactive ``Agg`` backend.
-Every function writes a PNG or SVG file (chosen by the suffix of ``path``) and
+Every function writes a PNG or SVG file (chosen by the suffix of ``path``) atomically
+(:func:`lpsched.paths.atomic_output`: a failed write leaves ``path`` as it was) and
 returns the path.
 """
 
@@ -43,11 +44,16 @@ def _out(path: str | os.PathLike[str]) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    from lpsched.paths import atomic_output
+
+    try:
+        fig.tight_layout()
+        with atomic_output(path, what="plot") as tmp:  # the suffix is kept: same format
+            fig.savefig(tmp, dpi=130)
+    finally:
+        plt.close(fig)
     return path
 
 

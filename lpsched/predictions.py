@@ -9,7 +9,8 @@ an interval ``[l_i, u_i]`` that contains its true decode length ``o_i``; the
 checks them against an instance (``1 <= l_i <= u_i``, integers, one per request) and
 refuses bad data with one line naming the request and the rule;
 :func:`interval_predictions` draws intervals of a given accuracy around the true
-lengths.
+lengths; :func:`binned_intervals` gives a perfect length classifier's bins (the
+"interval classification (min-max range)" of the paper's abstract, with bins of ours).
 
 A point predictor is the special case ``l = u``. The true length may lie outside a
 given interval (a wrong predictor); the policies then see their memory guard act
@@ -27,7 +28,8 @@ import numpy as np
 from lpsched.errors import InstanceError
 from lpsched.instance import Instance, integer_column
 
-__all__ = ["IntervalPredictions", "interval_predictions", "resolve_intervals", "validate_intervals"]
+__all__ = ["IntervalPredictions", "binned_intervals", "interval_predictions", "resolve_intervals",
+           "validate_intervals"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,36 @@ def interval_predictions(instance: Instance, accuracy: float, seed: int | None =
     hi = np.minimum(hi, instance.memory - instance.prefill)
     lo = np.minimum(lo, instance.decode)  # floating-point guard: l <= o <= u exactly
     hi = np.maximum(hi, instance.decode)
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return IntervalPredictions(lo, hi)
+
+
+def binned_intervals(instance: Instance, base: float = 2.0) -> IntervalPredictions:
+    """The bin of a perfect length classifier: ``[ceil(b^k), ceil(b^(k+1)) - 1]`` with
+    ``b^k <= o_i < b^(k+1)`` (``b = base > 1``), the upper end capped at ``M - s_i``.
+
+    Chen, Ye, Zhou assume an "interval classification (min-max range)" predictor; which
+    bins their experiment used we could not read, so the geometric bins are ours (their
+    accuracy ``l / u`` is about ``1 / b``). The truth is always inside.
+
+    >>> from lpsched.instance import Instance, Request
+    >>> inst = Instance(100, [Request("a", 2, 40), Request("b", 1, 1), Request("c", 1, 64)])
+    >>> iv = binned_intervals(inst)
+    >>> iv.lower.tolist(), iv.upper.tolist()
+    ([32, 1, 64], [63, 1, 99])
+    """
+    b = float(base)
+    if not b > 1.0:
+        raise ValueError(f"bin base must be a number > 1, got {base!r}")
+    o = instance.decode
+    k = np.floor(np.log(o) / np.log(b))
+    k += b ** (k + 1.0) <= o  # floating-point guard: b^k <= o < b^(k+1) exactly
+    k -= b ** k > o
+    lo = np.ceil(b ** k).astype(np.int64)
+    hi = np.ceil(b ** (k + 1.0)).astype(np.int64) - 1
+    lo = np.maximum(lo, 1)
+    hi = np.maximum(np.minimum(hi, instance.memory - instance.prefill), o)
     lo.setflags(write=False)
     hi.setflags(write=False)
     return IntervalPredictions(lo, hi)

@@ -13,10 +13,13 @@ Each built-in algorithm is declared beside its code: its module holds an
 options are one frozen parameters dataclass per algorithm, each field made with
 :func:`lpsched.options.param` (kind, range, default and help text, written once;
 e.g. :class:`lpsched.heuristics.geometric.GsaParams`). This module only lists those
-modules (:data:`MODULES`) and imports them on the first look-up, so that ``import
-lpsched`` stays light; ``lpsched algorithms NAME``, option checking and the defaults
-all read the dataclass. Adding a built-in algorithm: write the module with its
-parameters dataclass and ``ALGORITHMS``, and add the module to :data:`MODULES`.
+modules with the names they declare (:data:`DECLARED`, an index that a test keeps equal
+to the declarations) and imports them when needed, so that ``import lpsched`` stays
+light: a look-up by name (:func:`get`, ``solve(alg=...)``, ``lpsched algorithms NAME``)
+imports the one declaring module, a listing (:func:`specs`) all of them. Option checking
+and the defaults read the dataclass. Adding a built-in algorithm: write the module with
+its parameters dataclass and ``ALGORITHMS``, and add the module and its names to
+:data:`DECLARED`.
 
 Users add their own with :func:`register` (options as :class:`lpsched.options.Option`
 objects or a parameters dataclass); they then run through :func:`lpsched.solve`,
@@ -175,24 +178,34 @@ def _resolve(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-#: The modules that declare the built-in algorithms, in listing order: each holds an
-#: ``ALGORITHMS`` tuple of :class:`AlgorithmSpec` beside the code (imported on the first
-#: look-up, not by ``import lpsched``).
-MODULES = (
-    "lpsched.heuristics.baselines",     # fcfs, sf, size-first, mc-sf
-    "lpsched.heuristics.protection",    # mc-benchmark, alpha-protection, alpha-beta-clearing
-    "lpsched.heuristics.vllm",          # vllm
-    "lpsched.models.exact_specs",       # milp, cpsat (declared apart from PuLP/OR-Tools)
-    "lpsched.heuristics.sorted_f",      # sorted-f, sorted-f-cont
-    "lpsched.heuristics.smith_area",    # smith-area
-    "lpsched.heuristics.dp",            # dp
-    "lpsched.heuristics.local_search",  # local-search
-    "lpsched.heuristics.lp_guided",     # sorted-lp, lp-swap, lp-horizon
-    "lpsched.heuristics.online",        # sorted-f-online, sorted-lp-online, lp-swap-online
-    "lpsched.heuristics.robust",        # a-max, a-min
-    "lpsched.heuristics.fluid_wait",    # wait, nested-wait
-    "lpsched.heuristics.geometric",     # gsa, gba
-)
+#: The modules that declare the built-in algorithms, in listing order, each with the names
+#: its ``ALGORITHMS`` tuple of :class:`AlgorithmSpec` declares beside the code (in order).
+#: The names are an index only (``tests/test_specs.py`` imports every module and compares):
+#: :func:`get` of a name listed here imports that one module while nothing else is loaded;
+#: the declarations themselves are read from the modules.
+DECLARED = {
+    "lpsched.heuristics.baselines": ("fcfs", "sf", "size-first", "mc-sf"),
+    "lpsched.heuristics.protection": ("mc-benchmark", "alpha-protection",
+                                      "alpha-beta-clearing"),
+    "lpsched.heuristics.vllm": ("vllm",),
+    # milp, cpsat: declared apart from PuLP / OR-Tools
+    "lpsched.models.exact_specs": ("milp", "cpsat"),
+    "lpsched.heuristics.sorted_f": ("sorted-f", "sorted-f-cont"),
+    "lpsched.heuristics.smith_area": ("smith-area",),
+    "lpsched.heuristics.dp": ("dp",),
+    "lpsched.heuristics.local_search": ("local-search",),
+    "lpsched.heuristics.lp_guided": ("sorted-lp", "lp-swap", "lp-horizon"),
+    "lpsched.heuristics.online": ("sorted-f-online", "sorted-lp-online", "lp-swap-online"),
+    "lpsched.heuristics.robust": ("a-max", "a-min"),
+    "lpsched.heuristics.fluid_wait": ("wait", "nested-wait"),
+    "lpsched.heuristics.geometric": ("gsa", "gba"),
+}
+
+#: The modules that declare the built-in algorithms, in listing order (imported on the first
+#: listing, not by ``import lpsched``).
+MODULES = tuple(DECLARED)
+
+_MODULE_OF = {name: module for module, names in DECLARED.items() for name in names}
 
 _USER: dict[str, AlgorithmSpec] = {}
 _BUILTIN: list[AlgorithmSpec] = []
@@ -226,8 +239,15 @@ def algorithm_names() -> list[str]:
 
 
 def get(name: str) -> AlgorithmSpec:
-    """The spec of an algorithm by its (case-insensitive) name."""
+    """The spec of an algorithm by its (case-insensitive) name.
+
+    Before anything is listed, a built-in name imports only the module that declares it
+    (:data:`DECLARED`); any other name loads them all (and raises if none matches)."""
     key = str(name).strip().lower()
+    if not _BUILTIN and key in _MODULE_OF:
+        for s in getattr(importlib.import_module(_MODULE_OF[key]), "ALGORITHMS", ()):
+            if s.name == key:
+                return s
     for s in specs():
         if s.name == key:
             return s

@@ -40,7 +40,6 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -341,10 +340,15 @@ class Result:
         return out
 
     def write(self, path: str | os.PathLike[str], instance_name: str | None = None) -> None:
+        """Write the schedule file (docs/design.md section 5) atomically
+        (:func:`lpsched.paths.write_text_atomic`: a failed write leaves ``path`` as it was
+        and raises :class:`~lpsched.paths.OutputPathError` naming it)."""
+        from lpsched.paths import write_text_atomic
+
         data = self.to_dict()
         if data["instance"] is None:
             data["instance"] = instance_name
-        Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(path, json.dumps(data, indent=1) + "\n", what="schedule file")
 
 
 def as_schedule(instance: Instance, schedule: Any) -> Schedule:

@@ -103,3 +103,23 @@ def test_fast_checker_agrees_with_naive_scan(data):
     assert rep.mean_utilisation == pytest.approx(sum(naive.values()) / (inst.memory * max(naive)))
     steps, mem = memory_profile(inst, starts)
     assert dict(zip(steps.tolist(), mem.tolist())) == naive
+
+
+def test_chunk_steps_before_a_start_are_not_in_the_schedule():
+    """The documented limit of check() (module docstring): with chunked prefill the engine
+    holds a partial prompt in steps ``q+1 .. p`` before the start ``p``; the schedule
+    format has no field for them, so the checker counts nothing for a request before its
+    start. Request ``a`` (prompt 40, budget 16 tokens a step) is admitted at 0 and starts
+    at 2: its 16 and 32 computed tokens of steps 1-2 are absent from ``m``."""
+    from lpsched.engine import EngineLimits
+    from lpsched.simulate import simulate
+
+    inst = Instance(100, [Request("a", 40, 3), Request("b", 5, 6)])
+    res = simulate(inst, "fcfs", limits=EngineLimits(max_num_seqs=4, max_num_batched_tokens=16,
+                                                     chunked_prefill=True))
+    sched = res.schedule
+    assert res.first_admit.tolist() == [0, 2] and sched.starts.tolist() == [2, 2]
+    assert sched.runs == {} and sched.restarts == {}
+    steps, mem = memory_profile(sched.instance, sched)
+    assert mem[:2].tolist() == [0, 0]  # steps 1-2: only a's chunks, which a schedule cannot hold
+    assert mem[2] == (40 + 1) + (5 + 1) and check(sched.instance, sched).feasible

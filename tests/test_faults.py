@@ -270,6 +270,69 @@ def test_atomic_output_leaves_the_old_file_on_failure(tmp_path):
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
 
 
+#: A child that fails every library writer mid-write: a file-size limit (RLIMIT_FSIZE,
+#: SIGXFSZ ignored) lets the first LIMIT (argv[2]) bytes reach the disk, then the next write
+#: fails with EFBIG. Prints, per writer, the error and what the target then holds.
+WRITERS_CHILD = """
+import json, resource, signal, sys
+from pathlib import Path
+from lpsched import library, plots, solve
+from lpsched.generators import random_instance
+from lpsched.instance import write_json
+from lpsched.serving.replay import load_workload, replay, write_per_request
+
+d, limit = Path(sys.argv[1]), int(sys.argv[2])
+inst = random_instance(60, 200, 0)
+res = solve(inst, "mc-sf")
+rep = replay(load_workload("azure_conv_2023", num_prompts=60, rate=3.0, seed=1), "fcfs")
+lib = d / "lib"
+lib.mkdir()
+for k in range(30):
+    write_json(random_instance(4, 40, k, name=f"x{k}"), lib / f"x{k}.json")
+plots.plot_memory(inst, res.schedule, d / "warm.png")  # font caches etc. written now
+writers = {"result.json": lambda p: res.write(p),
+           "instance.json": lambda p: write_json(inst, p),
+           "memory.png": lambda p: plots.plot_memory(inst, res.schedule, p),
+           "index.json": lambda p: library.write_index(lib),
+           "requests.csv": lambda p: write_per_request(rep, p)}
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+out = {}
+for name, write in writers.items():
+    path = lib / name if name == "index.json" else d / name
+    path.write_bytes(b"old")
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        write(path)
+        err = None
+    except Exception as exc:
+        err = type(exc).__name__ + ": " + str(exc)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    out[name] = [err, path.read_bytes() == b"old"]
+out["left"] = sorted(p.name for p in list(d.iterdir()) + list(lib.iterdir())
+                     if p.name.startswith("."))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="needs RLIMIT_FSIZE")
+def test_library_writers_fail_mid_write_without_a_partial_file(tmp_path):
+    """Result.write, instance.write_json, plots.*, library.write_index and
+    serving.replay.write_per_request, called from Python, are atomic: a write cut off
+    after 512 bytes (file-size limit) raises OutputPathError naming the file and leaves the
+    old file whole, with no temporary file behind."""
+    run = subprocess.run([sys.executable, "-c", WRITERS_CHILD, str(tmp_path), "512"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out.pop("left") == []
+    for name, (err, old_kept) in out.items():
+        assert err is not None and err.startswith("OutputPathError: "), (name, err)
+        assert name in err and "File too large" in err, err
+        assert old_kept, name
+
+
 def test_atomic_output_keeps_the_suffix_mode_and_symlink(tmp_path):
     real = tmp_path / "real.csv"
     real.write_text("x")

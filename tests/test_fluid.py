@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lpsched import solve
 from lpsched.check import check
 from lpsched.cli import main
-from lpsched.fluid import fluid_benchmark
+from lpsched.fluid import areas, fluid_benchmark, fluid_equilibrium, instance_mix
 from lpsched.instance import Instance
 from tests.strategies import examples, instances
 
@@ -85,6 +85,46 @@ def test_policies_meet_the_fluid_rate(algo):
     assert fluid_benchmark(under).load < 0.6
     lat = solve(under, algo).schedule.completions - under.arrival
     assert lat[150:].max() <= lat[:150].max() + o  # stable: latency does not grow
+
+
+def test_multi_type_equilibrium_worked_numbers():
+    """Types (s, o) = (2, 4), (3, 1) at rates 0.2, 0.1 per step, M = 100: A = 18, 4. In the
+    step model tau = 1, so n_j = lambda_j = (0.2, 0.1) per stage, the batch holds
+    0.2 * 4 + 0.1 * 1 = 0.9 requests and 0.2 * 18 + 0.1 * 4 = 4 tokens; every rate can
+    grow by M / 4 = 25 before memory binds. With d = (1, 0.1, 0.01): tau =
+    1 / (1 - 0.1 * 0.9 - 0.01 * 4) = 1 / 0.87, theta* = 100 / (4 + 100 * 0.13) = 100 / 17.
+    Tolerance rel 1e-12: a few float operations."""
+    eq = fluid_equilibrium([2, 3], [4, 1], [0.2, 0.1], 100)
+    assert eq.stage_mass.tolist() == pytest.approx([0.2, 0.1], rel=1e-12)
+    assert (eq.batch, eq.memory) == (pytest.approx(0.9, rel=1e-12), pytest.approx(4.0, rel=1e-12))
+    assert eq.max_scale == pytest.approx(25.0, rel=1e-12) and eq.stable
+    assert eq.throughput == pytest.approx(0.3, rel=1e-12)
+    lin = fluid_equilibrium([2, 3], [4, 1], [0.2, 0.1], 100, (1.0, 0.1, 0.01))
+    assert lin.iteration == pytest.approx(1 / 0.87, rel=1e-12)
+    assert lin.max_scale == pytest.approx(100 / 17, rel=1e-12)
+    over = fluid_equilibrium([2, 3], [4, 1], [6.0, 3.0], 100)  # 30x the rates: theta* = 5/6
+    assert not over.stable and over.throughput == pytest.approx(9.0 * 100 / 120, rel=1e-12)
+
+
+@settings(max_examples=examples(50))
+@given(inst=instances(max_n=10, max_memory=80, max_decode=20, arrivals=True),
+       d=st.tuples(st.floats(0.01, 2), st.floats(0, 0.1), st.floats(0, 0.01)),
+       lam=st.floats(0.001, 5))
+def test_mix_benchmark_is_the_multi_type_equilibrium(inst, d, lam):
+    """fluid_benchmark's single mix is the multi-type equilibrium at rates lambda p_j:
+    the same tau, batch, memory, and lambda* = lambda theta*; and at the rates scaled by
+    theta* the equilibrium memory is M (memory binds). rel 1e-9: float sums in another
+    order."""
+    fb = fluid_benchmark(inst, lam, d)
+    s, o, p = instance_mix(inst)
+    eq = fluid_equilibrium(s, o, lam * p, inst.memory, d)
+    assert eq.max_scale * lam == pytest.approx(fb.max_rate, rel=1e-9)
+    assert float(p @ areas(s, o)) == pytest.approx(fb.mean_area, rel=1e-12)
+    if fb.stable:
+        assert eq.memory == pytest.approx(fb.equilibrium_memory, rel=1e-9)
+        assert eq.batch == pytest.approx(fb.equilibrium_batch, rel=1e-9)
+    top = fluid_equilibrium(s, o, lam * eq.max_scale * p, inst.memory, d)
+    assert top.memory == pytest.approx(inst.memory, rel=1e-9)
 
 
 def test_bound_cli_reports_the_fluid_view_for_online_instances(capsys):

@@ -53,6 +53,45 @@ def test_every_module_declares_its_algorithms():
     assert len(set(seen)) == len(seen)
 
 
+def test_declared_index_matches_the_modules():
+    """registry.DECLARED (the name -> module index behind a one-module look-up) lists,
+    for every declaring module, exactly the names of its ALGORITHMS, in order."""
+    assert registry.MODULES == tuple(registry.DECLARED)
+    for name, names in registry.DECLARED.items():
+        module = importlib.import_module(name)
+        assert names == tuple(s.name for s in module.ALGORITHMS), name
+
+
+@pytest.mark.parametrize("how", ["get", "solve", "cli"])
+def test_a_look_up_by_name_imports_one_declaring_module(how):
+    """In a fresh process, get(), solve(alg=...) and `lpsched algorithms NAME` import only
+    the module that declares the algorithm (smith-area imports no other declaring module;
+    the command's parser, built first, imports the exact models' declarations for its
+    own subcommands), and return the spec a full listing gives."""
+    run = {"get": "spec = registry.get('Smith-Area')",
+           "solve": "solve(Instance(10, [Request('a', 2, 3)]), 'smith-area')",
+           "cli": "main(['algorithms', 'smith-area'])"}[how]
+    code = ("import sys\nfrom lpsched import Instance, Request, registry, solve\n"
+            "from lpsched.cli import build_parser, main\n"
+            "build_parser()\n"
+            "before = {m for m in registry.MODULES if m in sys.modules}\n"
+            f"{run}\n"
+            "loaded = [m for m in registry.MODULES if m in sys.modules and m not in before]\n"
+            "one = registry.get('smith-area')\n"
+            "print(loaded, one is [s for s in registry.specs() if s.name == 'smith-area'][0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.splitlines()[-1] == "['lpsched.heuristics.smith_area'] True", out.stderr
+
+
+def test_unknown_name_still_lists_every_algorithm():
+    code = ("from lpsched import registry\ntry:\n    registry.get('smith-aera')\n"
+            "except registry.UnknownAlgorithm as exc:\n    print(exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert "did you mean 'smith-area'" in out.stdout and "gba" in out.stdout
+
+
 @pytest.mark.parametrize("spec", BUILTINS, ids=lambda s: s.name)
 def test_options_are_one_frozen_dataclass_each(spec):
     """A built-in's options are the fields of its parameters dataclasses (its own, and the

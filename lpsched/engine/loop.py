@@ -19,7 +19,10 @@ At a decision time ``t`` the engine, in this order,
    or before the end of step ``t``) and tells the policy (``on_arrival``);
 3. continues the prefill in progress (its next chunk: the budget left after one token per
    running decode);
-4. lets a preempting policy give up running requests (``preempt``), then runs the *memory
+4. lets a cancelling policy kill running requests (``cancel``: their progress and memory
+   are discarded, they wait again and restart from scratch; each killed run is recorded
+   as an attempt in :attr:`Schedule.restarts <lpsched.schedule.Schedule.restarts>`),
+   lets a preempting policy give up running requests (``preempt``), then runs the *memory
    guard*: while the true memory of step ``t+1`` exceeds ``M`` (then the policy's
    ``clear_to`` target, if any, keeping one request) it preempts the most recently admitted
    request (the prefill in progress first). A preempted request keeps its decode progress
@@ -35,8 +38,9 @@ At a decision time ``t`` the engine, in this order,
    steps in between. With nothing to run it jumps to the next arrival.
 
 Skipping is exact under the protocol: a policy may only return a later ``next_decision``
-when it can prove it would admit nothing before it as long as no arrival, completion or
-preemption happens (``skip_idle=False`` calls it at every step; the tests compare).
+when it can prove it would admit (and cancel) nothing before it as long as no arrival,
+completion or preemption happens; a policy that cancels is asked while requests run even
+when none waits (``skip_idle=False`` calls it at every step; the tests compare).
 In the step model completions are reported at the next decision time when nothing waits
 (the policy could not act on them); a timed run stops at every completion (the batch
 changes). The oldest running request is never preempted by the guard (alone it holds at
@@ -156,12 +160,15 @@ class Engine:
         self.lifo: list[tuple[int, int]] = []  # (pos, run id) in start order
         self.evicted_runs: list[tuple[int, int, int]] = []
         self.preempt_events: list[tuple[int, int]] = []
+        self.restarts: dict[int, list[tuple[int, int]]] = {}  # killed attempts (q, e)
+        self.cancel_events: list[tuple[int, int]] = []
         self.recomputed = self.resumes = self.deferred = self.refused = 0
         self.calls = self.visits = 0
         self.drained = 0
         self.drain_step: int | None = None
         self.clear_to = getattr(policy, "clear_to", None)
         self.policy_preempt = getattr(policy, "preempt", None)
+        self.policy_cancel = getattr(policy, "cancel", None)
         self.budget = limits.max_num_batched_tokens
         self.chunked = limits.chunked_prefill
         self.max_seqs = limits.max_num_seqs
@@ -222,6 +229,22 @@ class Engine:
         self.evicted_runs.append((pos, p, d))
         self.prog[pos] += d
         self.state.done[pos] = self.prog[pos]
+
+    def cancel(self, pos: int, t: int) -> None:
+        """Kill the run of ``pos`` at ``t``: its progress and memory are discarded and it
+        waits again; the next start is a fresh run (prefill ``s``, decode from zero). A run
+        of ``e >= 1`` steps is recorded as the attempt ``(q, e)``, ``q`` its start."""
+        if self.prog[pos]:
+            raise SimulationError(f"policy {self.policy.name!r} cancelled request position "
+                                  f"{pos} at step {t}, but it resumed with kept progress "
+                                  "(a preempted run cannot be discarded)")
+        self.state._remove(pos)
+        self.run_id[pos] += 1  # its completion entry becomes stale
+        q = self.seg_start[pos]
+        if t > q:
+            self.restarts.setdefault(pos, []).append((q, t - q))
+        self.starts[pos] = -1  # the start of the final run is set when it restarts
+        self.cancel_events.append((pos, t))
 
     def _drop_partial(self, t: int) -> int:
         """Preempt the prefill in progress (its chunks are lost; progress kept)."""
@@ -304,11 +327,20 @@ class Engine:
             self.state._extra = self._blocks(u + c + self.delta[pos])
 
     def guard(self, t: int) -> None:
-        """4. The policy's own preemptions, then while the true memory of step ``t+1``
-        exceeds ``M`` (then the policy's ``clear_to`` target, keeping one request),
-        preempt the most recent admission (the prefill in progress first)."""
+        """4. The policy's own cancellations and preemptions, then while the true memory
+        of step ``t+1`` exceeds ``M`` (then the policy's ``clear_to`` target, keeping one
+        request), preempt the most recent admission (the prefill in progress first)."""
         state = self.state
         victims: list[int] = []
+        if self.policy_cancel is not None and state.running:
+            for pos in self.policy_cancel(state):
+                pos = int(pos)
+                if pos not in state.running:
+                    raise SimulationError(f"policy {self.policy.name!r} cancelled request "
+                                          f"position {pos} at step {t}, but it is not running")
+                self._unfill(pos, t)
+                self.cancel(pos, t)
+                victims.append(pos)
         if self.policy_preempt is not None and (state.running or self.partial >= 0):
             for pos in self.policy_preempt(state):
                 pos = int(pos)
@@ -509,7 +541,7 @@ class Engine:
         if state._n_run:
             guard = self._guard_step()
             nxt = guard if nxt is None else min(nxt, guard)
-        if waiting:
+        if waiting or (self.policy_cancel is not None and state._n_run):
             want = self.policy.next_decision(state) if self.skip_idle else t + 1
             want = max(int(want), t + 1)
             nxt = want if nxt is None else min(nxt, want)
@@ -582,7 +614,8 @@ class Engine:
             inst = Instance.from_arrays(inst.memory, inst.prefill, inst.decode, arr_steps,
                                         ids=inst.ids, name=inst.name, metadata=inst.metadata,
                                         block_size=inst.block_size)
-        sched = Schedule(inst, np.asarray(self.starts, dtype=np.int64), runs)
+        sched = Schedule(inst, np.asarray(self.starts, dtype=np.int64), runs,
+                         {pos: tuple(tries) for pos, tries in self.restarts.items()})
         steps = int(sched.completions.max())
         clock = step_s = None
         if self.tclock is not None:
@@ -603,4 +636,6 @@ class Engine:
             first_admit=np.asarray(self.first_admit, dtype=np.int64),
             arrival_steps=np.asarray(arr_steps, dtype=np.int64),
             preemption_events=np.asarray(self.preempt_events, dtype=np.int64).reshape(-1, 2),
+            cancellations=len(self.cancel_events),
+            cancelled_steps=sum(e for tries in self.restarts.values() for _q, e in tries),
             clock=clock, arrival_s=self.arrival_s, step_seconds=step_s, limits=self.limits)

@@ -173,11 +173,16 @@ class Policy(Protocol):
       it. Besides, the engine preempts the most recently admitted request whenever a
       running request needs a block that is not there (and down to ``clear_to(state)``
       tokens when the policy defines that method).
+    * ``cancel(state) -> running positions to kill`` before the preemptions: their
+      progress and memory are discarded, they go back to waiting (``on_evict``; no entry
+      in ``state.done``) and their next start is a fresh run; each killed run is an
+      attempt of :attr:`lpsched.schedule.Schedule.restarts`. Only called on a policy
+      that defines it; a request that resumed with kept progress cannot be cancelled.
     * ``next_decision(state) -> step``: the engine may skip the decision times before it
       (it still stops at every arrival, completion and preemption; see
       :mod:`lpsched.engine.loop`).
     * Notifications with lists of positions: ``on_arrival``, ``on_finish``, ``on_evict``
-      (preempted: back to waiting), ``on_resume`` (a preempted request started again),
+      (preempted or cancelled: back to waiting), ``on_resume`` (a preempted request started again),
       ``on_refuse`` (admissions the engine did not make: back to waiting).
     * ``reset(state)`` once before the run; ``bind_deadline(deadline)`` (optional) with
       the run's :class:`~lpsched.stop.Deadline`.

@@ -41,7 +41,10 @@ class SimulationResult:
     ``steps`` the makespan. ``clock`` (timed runs): the time at every decision time
     ``0..steps`` (seconds; after an idle jump the next step starts later than the clock
     of its decision time), ``step_seconds`` the duration of each step ``1..steps``,
-    ``arrival_s`` the true arrival times.
+    ``arrival_s`` the true arrival times. ``cancellations`` counts the runs a policy
+    killed (``cancel``: progress discarded; the attempts are in
+    :attr:`Schedule.restarts <lpsched.schedule.Schedule.restarts>`), ``cancelled_steps``
+    the decode steps they had run (wasted).
     """
 
     schedule: Schedule
@@ -65,6 +68,8 @@ class SimulationResult:
     arrival_s: np.ndarray | None = field(default=None, repr=False)
     step_seconds: np.ndarray | None = field(default=None, repr=False)
     limits: Any = None
+    cancellations: int = 0
+    cancelled_steps: int = 0
 
     def stats(self) -> dict[str, Any]:
         """Figures for :attr:`lpsched.schedule.Result.stats`."""
@@ -80,7 +85,9 @@ class SimulationResult:
                                  "order (packed batches with exact lengths, else one at a "
                                  "time)"}
                     if self.drain_step is not None else {}),
-                **({"block_model": "padded"} if self.padded else {})}
+                **({"block_model": "padded"} if self.padded else {}),
+                **({"cancellations": self.cancellations,
+                    "cancelled_steps": self.cancelled_steps} if self.cancellations else {})}
 
 
 def validate_predictions(instance: Instance, predictions: Iterable[int] | np.ndarray) -> np.ndarray:

@@ -1,50 +1,61 @@
 """GSA and GBA: geometric phases with restarts (non-clairvoyant) and geometric batches.
 
 Feng, Yang, Zhang, *Competitive Non-Clairvoyant KV-Cache Scheduling for LLM Inference*
-(arXiv 2601.22996, 2026), offline batch setting (every request at step 0), total
-completion time, memory growing one token per decode step (our model exactly).
+(arXiv 2601.22996, 2026). Each rule below is marked **[paper]** where the paper's
+abstract states it and **[ours]** where we chose: only the abstract (and the opening
+of the HTML version) could be read from this environment, in two sessions; the
+algorithm boxes, theorems with their conditions and the experiment section could not
+(``docs/papers.md`` lists what was searched). No author code was found.
 
-**GSA** (Geometric Slicing Algorithm, non-clairvoyant: it learns a decode length
-only when the request completes). Phases ``k = 0, 1, 2, ...`` with the *slice*
-``L_k = ceil(L_0 * base^k)``. In phase ``k`` every unfinished request gets one
-*attempt* of at most ``c_i = min(L_k, M - s_i)`` decode steps (no request runs
-longer than ``M - s_i``: it would not fit). An attempt that has not completed after
-``c_i`` steps is *killed*: its progress and its memory are discarded, and the request
-waits for the next phase (a *restart*, recorded in
-:attr:`lpsched.schedule.Schedule.restarts` and verified by the checker). A request of
-length ``o`` thus completes in the first phase with ``c_i >= o``; an attempt never
-holds more than ``s_i + c_i``, which bounds the *memory exposure* of not knowing
-``o``. Within a phase the attempts form a *staggered pipeline*: the requests of
-the phase are scanned in a fixed order and each starts at the earliest step at which,
-with every running attempt assumed to run its full slice, the memory at every future
-step stays ``<= M`` (the look-ahead test of :mod:`lpsched.heuristics.lookahead` with
-the slice as the length); a request that does not fit stops the scan (no overtaking).
-Because equal slices started one after another end one after another, the running
-attempts are at different ages and their total memory is smoothed (a synchronous
-batch would peak at ``sum (s_i + L_k)``). Phase ``k+1`` starts when the last attempt of
-phase ``k`` has ended. The memory can never exceed ``M``: the true usage of an
-attempt is at most its assumed one.
+Setting [paper]: offline batch (every request at step 0), total completion time,
+memory growing one token per decoded token under a hard budget ``M`` (our model
+exactly); GSA is non-clairvoyant (a decode length is unknown until the request
+completes), GBA its clairvoyant counterpart.
 
-**GBA** (Geometric Batching Algorithm, clairvoyant counterpart): the requests are
-grouped in geometric classes of decode length, ``k = ceil(log_base(o / L_0))``
-(``o <= L_0``: class 0); the classes run one after another in increasing ``k``, each
-as a staggered pipeline of its requests with their *true* lengths (nothing is killed).
+**GSA** (Geometric Slicing Algorithm). [paper] "a geometric phase structure that
+periodically restarts jobs to bound memory exposure, combined with a staggered pipeline
+mechanism that enables high concurrency by smoothing aggregate memory consumption".
+[ours] Phases ``k = 0, 1, 2, ...`` with the *slice* ``L_k = ceil(L_0 * base^k)`` (strictly
+increasing; ``base = 2``, ``L_0 = 1`` by default). In phase ``k`` every unfinished request
+gets one *attempt* of at most ``c_i = min(L_k, M - s_i)`` decode steps (a slice with
+``s_i + L_k > M`` is capped: the request could not hold more, and the capped attempt
+surely completes). An attempt not complete after ``c_i`` steps is *killed*: its progress
+and its memory are discarded, and the request waits for the next phase (a *restart*,
+recorded in :attr:`lpsched.schedule.Schedule.restarts` and verified by the checker; the
+attempt held its memory while it ran). A request of length ``o`` thus completes in the
+first phase with ``c_i >= o``, and no attempt ever holds more than ``s_i + c_i``: the
+bounded *memory exposure*. Within a phase the attempts form a *staggered pipeline*:
+they are scanned in a fixed order (ascending prefill, then position; option ``order``:
+arrival) and each starts at the earliest step at which, with every running attempt
+assumed to run its full slice, the memory at every future step stays ``<= M`` (the
+look-ahead test of :mod:`lpsched.heuristics.lookahead` with the slice as the length);
+a request that does not fit stops the scan (no overtaking). Equal slices started one
+after another end one after another, so the running attempts are at different ages
+and their total memory is smoothed (a synchronous batch would peak at
+``sum (s_i + L_k)``). Phase ``k+1`` starts when the last attempt of phase ``k`` has ended
+(a barrier). Memory never exceeds ``M``: an attempt's true usage is at most its assumed
+one. The rule reads a decode length only when an attempt ends, to learn whether it
+completed (``tests/heuristics/test_feng.py`` checks that a length GSA cannot yet have
+observed changes nothing).
 
-Proven guarantees (the paper's abstract): GSA is at most 61.92-competitive (32 in the
-large-memory regime), GBA a 10.67-approximation (6.75 with large memory), against the
-optimal schedule, offline batch instances. ``tests/heuristics/test_feng.py`` checks the
-measured ratios against proven optima on random small instances.
+**GBA** (Geometric Batching Algorithm). [paper] the clairvoyant counterpart from the
+same framework. [ours] The requests are grouped in geometric classes of decode length,
+class ``k`` holding ``L_{k-1} < o <= L_k`` (``o <= L_0``: class 0); the classes run one
+after another in increasing ``k`` (a barrier between classes), each as a staggered
+pipeline of its requests with their *true* lengths, scanned by ascending decode, prefill,
+position (nothing is killed).
 
-Our reading. Only the abstract and first page of the paper could be read from this
-environment (no code was published that we could find), so the phase and pipeline
-rules above are our reconstruction of "a geometric phase structure that periodically
-restarts jobs to bound memory exposure, combined with a staggered pipeline mechanism
-that enables high concurrency by smoothing aggregate memory consumption"; every
-choice is listed in ``docs/papers.md`` (base 2 and first slice 1 by default; the scan
-order ascending prefill, then position, for GSA, ascending decode for GBA; stop at
-the first misfit; phases separated by a barrier). With arrivals (outside the paper's
-setting), a phase takes the arrived unfinished requests of the lowest pending level
-at its start; the others wait for the next phase.
+Guarantees [paper]: GSA at most 61.92-competitive (32 in the large-memory regime), GBA a
+10.67-approximation (6.75 with large memory), against the optimal schedule, offline
+batch. The large-memory condition could not be read; the tests use ``M >= 4 n
+max(s + o)`` [ours]. The guarantees are proven for the paper's rules; ours are measured
+against them (``tests/heuristics/test_feng.py`` on random instances with proven optima,
+``benchmarks/bench_paper_feng.py`` on real traces against proven lower bounds), not
+proven.
+
+With arrivals (outside the paper's setting) [ours], a phase takes the arrived unfinished
+requests of the lowest pending level at its start; the others wait for the next phase.
+Time limit [ours]: the unfinished requests run one at a time after the current step.
 
 Cost: ``O(n log n)`` per phase plus the look-ahead tests, ``O(log n)`` each;
 ``O(log_base(max o))`` phases.
@@ -71,7 +82,8 @@ __all__ = ["ALGORITHMS", "GbaParams", "GsaParams", "gba_classes", "geometric_sli
 
 @dataclass(frozen=True)
 class GsaParams:
-    """Parameters of GSA (Feng, Yang, Zhang 2026, arXiv 2601.22996)."""
+    """Parameters of GSA (Feng, Yang, Zhang 2026, arXiv 2601.22996); their names and
+    defaults are ours (the paper's could not be read; module docstring)."""
 
     base: float = param(2.0, "float", "growth factor of the slice from one phase to the next",
                         minimum=1.01)
@@ -83,7 +95,8 @@ class GsaParams:
 
 @dataclass(frozen=True)
 class GbaParams:
-    """Parameters of GBA (Feng, Yang, Zhang 2026, arXiv 2601.22996)."""
+    """Parameters of GBA (Feng, Yang, Zhang 2026, arXiv 2601.22996); names and defaults
+    ours, as for :class:`GsaParams`."""
 
     base: float = param(2.0, "float", "ratio of the decode-length classes", minimum=1.01)
     first_slice: int = param(1, "int", "upper end of class 0 (decode lengths <= it)",

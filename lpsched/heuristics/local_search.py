@@ -67,7 +67,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lpsched.check import check
-from lpsched.heuristics.serial import CHECK_EVERY, IncrementalDecoder, group_fits_alone
+from lpsched.heuristics.serial import (
+    CHECK_EVERY,
+    IncrementalDecoder,
+    group_fits_alone,
+    refuse_large_profile,
+)
 from lpsched.instance import Instance
 from lpsched.options import OptionError, param
 from lpsched.registry import AlgorithmSpec
@@ -467,6 +472,7 @@ def solve_local_search(instance: Instance, *, deadline: Deadline | None = None,
     (or, without one, the default 2 s) stopped the search or an initial heuristic.
     """
     t0 = time.perf_counter()
+    refuse_large_profile("local-search", instance)
     deadline = Deadline.coerce(deadline)
     init_stopped = False
     init_stats: dict = {}

@@ -50,7 +50,12 @@ import numpy as np
 
 from lpsched.heuristics.local_search import adjacent_swaps
 from lpsched.heuristics.ordering_lp import DEFAULT_MAX_COLUMNS, lp_order, ordering_lp
-from lpsched.heuristics.serial import SerialDecoder, decode_order_within, objective_of
+from lpsched.heuristics.serial import (
+    SerialDecoder,
+    decode_order_within,
+    objective_of,
+    refuse_large_profile,
+)
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.options import OptionError, param
@@ -170,6 +175,7 @@ def solve_sorted_lp(instance: Instance, *, deadline: Deadline | None = None,
     docstring).
     """
     t0 = time.perf_counter()
+    refuse_large_profile("sorted-lp", instance)
     deadline = Deadline.coerce(deadline)
     search = deadline.for_search()
     fb = _sorted_f_fallback(instance, search)
@@ -204,6 +210,7 @@ def solve_lp_swap(instance: Instance, *, deadline: Deadline | None = None,
     budget; ``converged`` means a whole swap pass found no improving swap.
     """
     t0 = time.perf_counter()
+    refuse_large_profile("lp-swap", instance)
     deadline = Deadline.coerce(deadline)
     search = deadline.for_search()
     fb = _sorted_f_fallback(instance, search)
@@ -306,6 +313,7 @@ def solve_lp_horizon(instance: Instance, *, deadline: Deadline | None = None,
     both give status ``time_limit`` too.
     """
     t0 = time.perf_counter()
+    refuse_large_profile("lp-horizon", instance)
     deadline = Deadline.coerce(deadline)
     search = deadline.for_search()
     commit = max(1, window // 2) if commit is None else int(commit)

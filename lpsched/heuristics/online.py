@@ -61,11 +61,13 @@ the rest of the run needs without LPs (time per revealed request so far,
 outside the LPs, times the requests not yet revealed, doubled) is less than
 twice the longest re-solve so far; each LP and its swaps get the time left
 beyond that projection. ``Result.stats`` counts
-``lp_solves``, ``lp_cached``, ``lp_skipped``, ``lp_failed`` and ``lp_seconds``
-and says when the fallback was used (``lp_fallback``); LP-Swap counts the windows
-whose swap passes the budget cut (``swaps_cut``). A run with skipped re-solves or
-cut passes reports status ``time_limit``. Without a time limit no re-solve is
-skipped.
+``lp_solves``, ``lp_cached``, ``lp_skipped``, ``lp_failed`` (the LP did not solve,
+also when its window's default horizon is above the serial decoder's memory guard,
+status ``memory`` of :func:`~lpsched.heuristics.ordering_lp.ordering_lp`: the window
+keeps the Sorted-F order) and ``lp_seconds`` and says when the fallback was used
+(``lp_fallback``); LP-Swap counts the windows whose swap passes the budget cut
+(``swaps_cut``). A run with skipped re-solves or cut passes reports status
+``time_limit``. Without a time limit no re-solve is skipped.
 
 Wake-ups between events use the look-ahead profile's ``earliest_fit`` for the
 head of the queue, exactly as the FCFS/MC-SF policies.

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from lpsched.heuristics.serial import decode_order_within
+from lpsched.heuristics.serial import decode_order_within, profile_fits
 from lpsched.heuristics.sorted_f import batch_order, form_batches
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
@@ -70,8 +70,9 @@ class OrderingLP:
     """Solution of the ordering LP: fractional mean start/completion per request.
 
     ``status`` is ``"optimal"``, ``"time_limit"`` (stopped by the deadline, in the
-    build or in HiGHS) or HiGHS's model status text; the times are NaN unless
-    optimal.
+    build or in HiGHS), ``"memory"`` (the default horizon's decode would need a profile
+    above :data:`~lpsched.heuristics.serial.MAX_SERIAL_BYTES`: nothing was built) or
+    HiGHS's model status text; the times are NaN unless optimal.
     """
 
     status: str
@@ -133,6 +134,8 @@ def ordering_lp(instance: Instance, *, horizon: int | None = None,
     o, a = instance.decode, instance.arrival
     n, M = instance.n, instance.memory
     if horizon is None:
+        if not profile_fits(instance):  # its decode would not fit in memory
+            return _stopped(instance, "memory", 1, 0, 0, t0)
         horizon = sorted_f_horizon(instance, deadline)
     latest = np.maximum(horizon - o, a)
     sizes = latest - a + 1

@@ -3,38 +3,30 @@
 Chen, Ye, Zhou, *Adaptively Robust LLM Inference Optimization under Prediction
 Uncertainty* (arXiv 2508.14544, 2025). Each request comes with an interval that
 contains its decode length; the accuracy is ``alpha = l / u``
-(:mod:`lpsched.predictions`). Both rules build on MC-SF (Jaillet et al. 2025): scan the
-waiting requests by ascending estimated length and admit each while the estimated
-memory at every future completion step fits ``M`` (the look-ahead test), stopping at
-the first misfit.
+(:mod:`lpsched.predictions`). The paper's model: one worker with KV budget ``M``,
+identical prompts ``s``, true lengths anywhere in ``[l, u]`` (adversarial), and jobs
+may be *cancelled* when memory overflows: a cancelled job loses its progress and its
+latency counts to the start of its final run plus ``o`` (``TEL = sum_t t |I_t| +
+sum_i o_i``, ``I_t`` the jobs whose final run starts at ``t``). Both rules build on
+MC-SF (Jaillet et al. 2025): scan the waiting requests by ascending estimated length
+and admit each while the estimated memory at every future completion step fits ``M``
+(the look-ahead test), stopping at the first misfit. ``docs/papers.md`` (section
+"Chen, Ye, Zhou") lists what each rule rests on and every choice we made.
 
 **A_max** (conservative): the estimate is the upper end ``u_i``. With correct intervals
 the true memory never exceeds the estimated one, so nothing is ever evicted. Proven
-(the paper's Theorem on A_max, identical prompts and one common interval ``[l, u]``,
-offline batch): its competitive ratio is at most ``alpha^-1 (1 + alpha^-1) / 2`` and
-at least ``alpha^-1 (1 + alpha^-1/2) / 2`` (reading of the paper's summaries: the
-upper bound tends to 1 as ``alpha -> 1`` and grows like ``alpha^-2``).
+(the paper's setting): competitive ratio against H-SF at most
+``alpha^-1 (1 + alpha^-1) / 2`` (and at least ``alpha^-1 (1 + alpha^-1/2) / 2``),
+:func:`a_max_ratio_bound`.
 
-**A_min** (adaptive): the estimate starts at the lower end ``l_i`` and is refined
-while the request runs: once it has run ``e >= l~_i`` steps without completing,
-``l~_i <- e`` (its length is at least that, and A_min assumes it ends at the next
-step). On a memory overflow some running requests are evicted and their estimate
-becomes the progress they had made. Proven: competitive ratio ``O(log(1/alpha))``
+**A_min** (adaptive): the estimate ``l~_i`` starts at the lower end ``l_i`` and is
+refined while the request runs: a request still running after ``e`` steps has length
+at least ``e + 1``, so ``l~_i <- max(l~_i, e + 1)``. When the memory of the next step
+would exceed ``M`` the running requests with the smallest ``l~`` are *cancelled*
+(progress and memory discarded, they restart from scratch with their refined ``l~``;
+:meth:`AMinPolicy.cancel`, the engine's cancel mode, :attr:`Schedule.restarts
+<lpsched.schedule.Schedule.restarts>`). Proven: competitive ratio ``O(log(1/alpha))``
 (the constant is not in the parts of the paper we could read).
-
-How this maps onto our simulator (:mod:`lpsched.simulate`), which we do not change:
-
-* A_max is :class:`lpsched.heuristics.baselines.LookaheadPolicy` (the MC-SF rule) fed
-  with the upper ends; a request that outlives a wrong upper end is re-predicted by
-  doubling (the simulator's rule), and an overflow goes to the memory guard.
-* A_min's overflow is handled by the simulator's memory guard: it preempts the most
-  recently (re)started requests until the next step fits. The paper *cancels* them
-  (progress lost; our schedule format can record that, :attr:`Schedule.restarts`, but
-  the simulator's guard resumes with the progress kept and the cache recomputed). The
-  most recent starts are the ones with the least progress, which for requests past
-  their estimate are the ones with the smallest refined ``l~``: the paper's eviction
-  order as we read it. Keeping the progress can only shorten a request's remaining
-  time; the difference is stated in ``docs/papers.md``.
 
 Predictions. Interval options: ``lower`` and ``upper`` (one integer per request), or
 ``interval_accuracy`` (draw intervals of that ``alpha`` around the true lengths,
@@ -121,17 +113,26 @@ class AMaxPolicy(LookaheadPolicy):
 
 
 class AMinPolicy(BasePolicy):
-    """A_min: MC-SF on lower ends refined as requests outlive them (module docstring).
+    """A_min: MC-SF on lower ends refined as requests outlive them; on an overflow the
+    requests with the smallest estimates are cancelled (module docstring).
 
     State: the estimate ``l~_i`` (starts at ``l_i``, capped at ``M - s_i``). At decision
-    time ``t`` every running request with ``t - p_j >= l~_j`` gets ``l~_j = t - p_j``
-    (``p_j`` its virtual start, so ``t - p_j`` its progress); its estimated completion is
-    ``p_j + max(l~_j, t - p_j + 1)``. Waiting requests are scanned by ascending ``l~``
-    (ties: arrival, position); a candidate with progress ``D`` (evicted earlier, it
-    resumes with its cache) is admitted if the estimated memory
-    ``sum (s_j + u - p_j)`` over the running, admitted and candidate requests still to
-    complete at ``u`` stays ``<= M`` at every estimated completion step ``u > t``;
-    stop at the first misfit. When nothing runs the first candidate always starts.
+    time ``t`` every running request ``j`` has run ``e = t - p_j`` steps and runs in step
+    ``t+1`` (it has not completed), so its length is at least ``e + 1``:
+    ``l~_j <- max(l~_j, e + 1)``; its estimated completion is ``p_j + l~_j``.
+
+    *Overflow* (:meth:`cancel`): when the true memory of step ``t+1`` (known at ``t``:
+    ``sum (s_j + t + 1 - p_j)`` over the running requests, no length needed) exceeds
+    ``M``, cancel running requests in ascending ``l~`` (ties: least progress, then
+    position) until it fits: their progress and memory are discarded, they wait again
+    with their refined ``l~`` and restart from scratch (:attr:`Schedule.restarts`).
+
+    *Admission* (:meth:`decide`): waiting requests are scanned by ascending ``l~``
+    (ties: arrival, position); a candidate (a fresh run: ``p = t``) is admitted if the
+    estimated memory ``sum (s_j + u - p_j)`` over the running, admitted and candidate
+    requests still to complete at ``u`` stays ``<= M`` at every estimated completion
+    step ``u > t``; stop at the first misfit. When nothing runs the first candidate always
+    starts.
 
     >>> from lpsched.instance import Instance, Request
     >>> inst = Instance(12, [Request("a", 1, 6), Request("b", 1, 2), Request("c", 1, 2)])
@@ -154,6 +155,8 @@ class AMinPolicy(BasePolicy):
         self._s = state.prefill.tolist()
         self._arr = state.arrival.tolist()
         self._waiting: list[tuple[int, int, int]] = []  # (l~, arrival, position), sorted
+        self._kept: set[int] = set()  # resumed by the engine's guard with kept progress
+        self._t_refined = -1
 
     def on_arrival(self, state: SimState, positions: list[int]) -> None:
         for pos in positions:
@@ -165,30 +168,56 @@ class AMinPolicy(BasePolicy):
     def on_evict(self, state: SimState, positions: list[int]) -> None:
         for pos in positions:
             pos = int(pos)
-            self._est[pos] = min(max(self._est[pos], state.done.get(pos, 0)), self._cap[pos])
+            if pos in state.done:  # preempted by the engine's guard (not by A_min)
+                self._kept.add(pos)
             bisect.insort(self._waiting, self._key(pos))  # its estimate only changes here
 
-    def _refine(self, state: SimState) -> tuple[list[int], list[int]]:
-        """Refine the running estimates at ``t``; their ``(s - p, estimated completion)``."""
-        t, est = state.t, self._est
-        w, c = [], []
+    def on_finish(self, state: SimState, positions: list[int]) -> None:
+        self._kept.difference_update(positions)
+
+    def _refine(self, state: SimState) -> None:
+        """``l~_j <- max(l~_j, t - p_j + 1)`` for every running ``j`` (once per ``t``)."""
+        t, est, cap = state.t, self._est, self._cap
+        if self._t_refined == t:
+            return
+        self._t_refined = t
         for pos, p in state.running.items():
-            ran = t - p
-            if ran >= est[pos]:
-                est[pos] = min(ran, self._cap[pos])
-            w.append(self._s[pos] - p)
-            c.append(p + max(est[pos], ran + 1))
-        return w, c
+            if t - p >= est[pos]:
+                est[pos] = min(t - p + 1, cap[pos])
+
+    def cancel(self, state: SimState) -> list[int]:
+        """The requests cancelled at ``t``: ascending ``l~`` until step ``t+1`` fits."""
+        over = state.memory_next - state.memory
+        if over <= 0:
+            return []
+        self._refine(state)
+        t, est = state.t, self._est
+        order = sorted((est[pos], t - p, pos) for pos, p in state.running.items()
+                       if pos not in self._kept)
+        victims: list[int] = []
+        for _e, ran, pos in order:
+            if over <= 0:
+                break
+            victims.append(pos)
+            over -= self._s[pos] + ran + 1  # what it would hold in step t+1
+        return victims
+
+    def next_decision(self, state: SimState) -> int:
+        """The next step when something waits (the estimates move every step); else
+        none: :meth:`cancel` acts only on an overflow, where the engine stops anyway."""
+        return state.t + 1 if state.waiting else _NEVER
 
     def decide(self, state: SimState) -> list[int]:
         t, M = state.t, state.memory
-        w, c = self._refine(state)
-        order = (pos for _e, _a, pos in self._waiting)
+        self._refine(state)
+        est = self._est
+        w = [self._s[pos] - p for pos, p in state.running.items()]
+        c = [p + max(est[pos], t - p + 1) for pos, p in state.running.items()]
         chosen: list[int] = []
-        for pos in order:
-            done = state.done.get(pos, 0)
+        for _e, _a, pos in self._waiting:
+            done = state.done.get(pos, 0)  # > 0 only after a guard preemption
             p = t - done
-            end = p + max(self._est[pos], done + 1)
+            end = p + max(est[pos], done + 1)
             if (state.running or chosen) and not _fits(w + [self._s[pos] - p], c + [end], t, M):
                 break
             w.append(self._s[pos] - p)
@@ -196,6 +225,9 @@ class AMinPolicy(BasePolicy):
             chosen.append(pos)
         del self._waiting[:len(chosen)]  # a prefix of the sorted waiting list
         return chosen
+
+
+_NEVER = 1 << 60
 
 
 def _fits(w: list[int], c: list[int], t: int, M: int) -> bool:
@@ -262,7 +294,8 @@ ALGORITHMS = (
                 "Chen, Ye, Zhou, Adaptively Robust LLM Inference Optimization under "
                 "Prediction Uncertainty, arXiv:2508.14544, 2025", IntervalParams),
     policy_spec("a-min", solve_a_min, a_min,
-                "A_min: MC-SF on the lower ends l, each refined to the steps run as a "
-                "request outlives it; overflows evicted (log-scale competitive)",
+                "A_min: MC-SF on the lower ends l, each refined as a request outlives "
+                "it; on an overflow the smallest estimates are cancelled (progress lost, "
+                "restart from scratch; log-scale competitive)",
                 "Chen, Ye, Zhou 2025 (arXiv:2508.14544)", IntervalParams),
 )

@@ -61,6 +61,19 @@ every request fits alone, so a decode at 10^5 requests never overruns a short
 time limit by more than a few requests' worth of work. (The incremental decoder
 instead abandons a cut evaluation: its caller keeps its incumbent.)
 
+Memory guard. The dense profile spans the makespan, which for a serial schedule is at
+most the horizon ``max_i a_i + sum_i o_i`` (each request starts by the end of the
+previous one in its order, or at its arrival): legal input (below the integer cap
+``2^40``) can make that terabytes. :func:`serial_bytes` estimates the peak before any
+profile is allocated, and the algorithms built on this decoder call
+:func:`refuse_large_profile` first: above :data:`MAX_SERIAL_BYTES` they refuse the
+instance (:class:`~lpsched.options.UnsupportedInstance`, naming the estimate) instead of
+failing with a ``MemoryError`` part-way. The estimate is an upper bound (the sequential
+makespan): a backlog whose requests run many at a time needs far less, e.g. trace
+backlogs (mean decode about 250 steps) are refused from about 300,000 requests on
+(0.6 GB estimated at 100,000). A caller that knows better may raise the module's
+:data:`MAX_SERIAL_BYTES`, read at every call (:func:`profile_fits`).
+
 Every schedule produced here is still verified by :func:`lpsched.check.check`
 (in :func:`lpsched.solve.solve` and in the tests).
 """
@@ -75,11 +88,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lpsched.instance import Instance
+from lpsched.options import UnsupportedInstance
 from lpsched.stop import Deadline
 
-__all__ = ["CHECK_EVERY", "DenseProfile", "IncrementalDecoder", "SerialDecoder", "decode_groups",
-           "decode_order", "decode_order_within", "group_fits_alone", "objective_of",
-           "pack_in_batches"]
+__all__ = ["CHECK_EVERY", "MAX_SERIAL_BYTES", "DenseProfile", "IncrementalDecoder",
+           "SerialDecoder", "decode_groups", "decode_order", "decode_order_within",
+           "group_fits_alone", "objective_of", "pack_in_batches", "profile_fits",
+           "refuse_large_profile", "serial_bytes"]
 
 CHECK_EVERY = 8
 """Groups decoded by :meth:`IncrementalDecoder.decode` between two deadline checks."""
@@ -89,6 +104,56 @@ ORDER_CHECK_EVERY = 32
 
 _BLOCK_WORK = 8192
 """Elements per block of :meth:`DenseProfile.earliest` (candidates x decode length)."""
+
+MAX_SERIAL_BYTES = 2e9
+"""Largest estimated memory (bytes, :func:`serial_bytes`) of the serial decoder's profiles:
+the exact models' guard (:data:`lpsched.models.guard.DEFAULT_MAX_MODEL_BYTES`). Above it the
+exact models' warm start is the sequential schedule (``O(n)``) and the heuristics built on
+this decoder refuse the instance (:func:`refuse_large_profile`)."""
+
+
+def serial_bytes(instance: Instance) -> float:
+    """Peak bytes of the serial schedules (and local search's decoder) on ``instance``: a
+    dense ``int64`` memory profile over the makespan, grown by doubling (24 bytes per
+    step), and the ramp of the longest decode. The makespan of a serial schedule is at most
+    ``max_i a_i + sum_i o_i`` (each request starts by the end of the previous one in its
+    order, or at its arrival)."""
+    horizon = float(instance.arrival.max()) + float(instance.decode.astype(float).sum())
+    return 24.0 * (horizon + 2.0) + 16.0 * float(instance.decode.max()) + 200.0 * instance.n
+
+
+def profile_fits(instance: Instance) -> bool:
+    """Whether :func:`serial_bytes` of ``instance`` is within :data:`MAX_SERIAL_BYTES` (read
+    at each call, so a caller may raise the module's cap)."""
+    return serial_bytes(instance) <= MAX_SERIAL_BYTES
+
+
+def refuse_large_profile(algorithm: str, instance: Instance) -> None:
+    """Raise :class:`~lpsched.options.UnsupportedInstance` when the dense profile of the
+    serial decoder on ``instance`` is estimated above :data:`MAX_SERIAL_BYTES`
+    (:func:`serial_bytes`); call it before any profile is allocated.
+
+    Examples
+    --------
+    >>> from lpsched import Instance
+    >>> inst = Instance.from_arrays(2 * 10**11, [1, 2], [10**11, 4])
+    >>> refuse_large_profile("smith-area", inst)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lpsched.options.UnsupportedInstance: smith-area: ... about 4.0 TB, above the 2.0 GB guard...
+    """
+    if profile_fits(instance):
+        return
+    from lpsched.models.guard import format_bytes  # only to word the refusal
+
+    need = serial_bytes(instance)
+    horizon = int(instance.arrival.max()) + int(instance.decode.sum())
+    raise UnsupportedInstance(
+        f"{algorithm}: its serial decoder keeps a dense per-step memory profile over up to "
+        f"the horizon (max arrival + sum of decode lengths = {horizon} steps): about "
+        f"{format_bytes(need)}, above the {format_bytes(MAX_SERIAL_BYTES)} guard "
+        "(lpsched.heuristics.serial.MAX_SERIAL_BYTES); the policies (mc-sf, sorted-f, ...) "
+        "need no such profile")
 
 
 class DenseProfile:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lpsched.heuristics.serial import decode_order_within
+from lpsched.heuristics.serial import decode_order_within, refuse_large_profile
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.registry import AlgorithmSpec
@@ -59,6 +59,7 @@ def solve_smith_area(instance: Instance, *, deadline: Deadline | None = None,
                      lookback: int = SmithAreaParams.lookback) -> Result:
     """Ascending memory area, earliest-start decoding with ``lookback`` steps of backfill."""
     t0 = time.perf_counter()
+    refuse_large_profile("smith-area", instance)
     order = area_order(instance)
     offline = instance.offline
     starts, decoded = decode_order_within(instance, order, deadline,

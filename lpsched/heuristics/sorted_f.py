@@ -47,7 +47,7 @@ from lpsched.heuristics.batches import (
     release_aware_batches,
 )
 from lpsched.heuristics.online import SortedFPolicy, run_order_policy
-from lpsched.heuristics.serial import decode_order_within
+from lpsched.heuristics.serial import decode_order_within, refuse_large_profile
 from lpsched.instance import Instance
 from lpsched.options import OptionError, param
 from lpsched.registry import AlgorithmSpec
@@ -155,6 +155,7 @@ def solve_sorted_f_cont(instance: Instance, *, deadline: Deadline | None = None,
     if predictions is not None or prediction_noise is not None:
         raise OptionError("sorted-f-cont: predictions apply to the online policy (instances "
                           "with arrivals, clairvoyant=False); this run decodes true lengths")
+    refuse_large_profile("sorted-f-cont", instance)
     batches = form_batches(instance, thetas=thetas, exact_batches=exact_batches)
     order = batch_order(batches)
     starts, decoded = decode_order_within(instance, order, deadline,

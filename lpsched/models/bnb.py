@@ -52,6 +52,7 @@ import numpy as np
 from lpsched.check import check
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import combined_bound
+from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES, guarded_result, memory_refusal
 from lpsched.models.incumbent import solver_incumbent
 from lpsched.options import OptionError
 from lpsched.schedule import Result, Schedule, SolveStatus, sequential_starts
@@ -64,6 +65,10 @@ CHECK_EVERY = 256
 
 DEFAULT_MAX_TABLE = 1_000_000
 """Default size cap of the transposition table (entries)."""
+
+SEARCH_BYTES_PER_STEP = 16.0
+"""Bytes per step of the search's per-step memory list and its companions (as
+:func:`lpsched.models.bound_sizes.root_bytes`), for the guard of :func:`solve_bnb`."""
 
 
 class _Abort(Exception):
@@ -419,7 +424,8 @@ def root_bound(instance: Instance) -> int:
 def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int | None = None,
               incumbent: Any = None, warm_start: str = "local-search",
               warm_start_time: float | None = None, max_table: int = DEFAULT_MAX_TABLE,
-              table: bool = True, semi_active: bool = True, tails: bool = True) -> Result:
+              table: bool = True, semi_active: bool = True, tails: bool = True,
+              max_model_bytes: float = DEFAULT_MAX_MODEL_BYTES) -> Result:
     """Exact branch-and-bound over chronological start decisions; registry entry ``bnb``.
 
     The warm start (``incumbent``, ``warm_start``, ``warm_start_time`` as for ``cpsat``)
@@ -429,6 +435,10 @@ def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int
     root bound and the combinatorial bound. ``max_table`` caps the transposition table
     (entries, about 250 bytes each); ``table`` and ``semi_active`` switch those dominance
     rules off, ``tails`` the disjoint-tail split bound (for measurements).
+    ``max_model_bytes``: the search keeps a list over every step below the incumbent
+    (``objective + max a + 2 max o + 3`` steps, :data:`SEARCH_BYTES_PER_STEP` each);
+    estimated above it, no search is made and the warm start is returned (status
+    ``time_limit``, the combinatorial bound, the estimate in the message).
     """
     t0 = time.perf_counter()
     if int(max_table) != max_table or max_table < 0:
@@ -437,6 +447,12 @@ def solve_bnb(instance: Instance, *, deadline: Deadline | None = None, seed: int
     search = deadline.for_search()
     starts, stats = solver_incumbent(instance, incumbent, warm_start, deadline,
                                      warm_start_time, seed)
+    steps = float((starts + instance.decode - instance.arrival).sum()) \
+        + float(instance.arrival.max()) + 2.0 * float(instance.decode.max()) + 3.0
+    refusal = memory_refusal(SEARCH_BYTES_PER_STEP * steps, max_model_bytes)
+    if refusal is not None:  # BranchAndBound's per-step list would not fit
+        return guarded_result("bnb", instance, starts, combined_bound(instance), refusal, t0,
+                              stats)
     bb = BranchAndBound(instance, starts, deadline=search, max_table=int(max_table),
                         table=table, semi_active=semi_active, tails=tails)
     t1 = time.perf_counter()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lpsched.check import check
+from lpsched.heuristics.serial import MAX_SERIAL_BYTES, serial_bytes
 from lpsched.instance import Instance
 from lpsched.options import OptionError
 from lpsched.schedule import sequential_starts
@@ -139,22 +140,6 @@ def warm_start_budget(deadline: Deadline, share: float | None = None) -> Deadlin
     if not deadline.limited:
         return deadline.share(at_most=2.0)
     return deadline.share(0.1, at_most=10.0)
-
-
-MAX_SERIAL_BYTES = 2e9
-"""Largest estimated memory (bytes) of the serial schedules a warm start runs (the exact
-models' guard, :data:`lpsched.models.guard.DEFAULT_MAX_MODEL_BYTES`); above it the warm
-start is the sequential schedule (``O(n)``)."""
-
-
-def serial_bytes(instance: Instance) -> float:
-    """Peak bytes of the serial schedules (and local search's decoder) on ``instance``: a
-    dense ``int64`` memory profile over the makespan, grown by doubling (24 bytes per
-    step), and the ramp of the longest decode. The makespan of a serial schedule is at most
-    ``max_i a_i + sum_i o_i`` (each request starts by the end of the previous one in its
-    order, or at its arrival)."""
-    horizon = float(instance.arrival.max()) + float(instance.decode.astype(float).sum())
-    return 24.0 * (horizon + 2.0) + 16.0 * float(instance.decode.max()) + 200.0 * instance.n
 
 
 #: Share of the warm-start budget given to the serial schedules when the method is

@@ -141,11 +141,14 @@ class ReplayResult:
 
 
 def write_per_request(res: ReplayResult, path: str | Path) -> None:
-    """Write :meth:`ReplayResult.per_request` as CSV (seconds with microsecond digits)."""
+    """Write :meth:`ReplayResult.per_request` as CSV (seconds with microsecond digits),
+    atomically (:func:`lpsched.paths.atomic_open`)."""
     import csv
 
+    from lpsched.paths import atomic_open
+
     cols = res.per_request()
-    with open(path, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="", what="per-request CSV") as fh:
         w = csv.writer(fh)
         w.writerow(list(cols))
         for k in range(res.instance.n):

@@ -100,3 +100,35 @@ def test_root_bound_dominates_combined_and_tail_offline(inst):
     rb = root_bound(inst)
     assert rb >= combined_bound(inst)
     assert rb >= tail_bound(inst)
+
+
+@pytest.mark.parametrize("decode,arrival", [(10**11, 0), (10**4, 10**12)])
+def test_bnb_refuses_a_search_list_too_long(decode, arrival):
+    """The search's per-step list spans the incumbent's objective (terabytes near the
+    integer cap): it is sized first, and the warm start comes back with the estimate,
+    status ``time_limit`` and a valid bound, instead of a ``MemoryError``."""
+    from lpsched import Instance
+
+    inst = Instance.from_arrays(4 * decode + 40, [10, 10, 10], [decode] * 3, [0, arrival, 0])
+    res = solve_bnb(inst, deadline=Deadline(5))
+    assert res.status is SolveStatus.TIME_LIMIT
+    assert "model not built: estimated" in res.message and "TB" in res.message
+    assert res.stats["refused"] == "memory" and res.stats["model_built"] is False
+    rep = check(inst, res.schedule.starts)
+    assert rep.feasible and rep.objective == res.objective
+    assert res.lower_bound <= res.objective
+
+
+def test_bnb_guard_cap_is_an_option():
+    """Just above the estimate the search runs (and proves the optimum); just below it
+    does not."""
+    inst = random_instance(4, 12, 0, max_decode=3)
+    starts = sequential_starts(inst, np.arange(inst.n))
+    steps = int((starts + inst.decode - inst.arrival).sum()) + int(inst.arrival.max()) \
+        + 2 * int(inst.decode.max()) + 3
+    res = solve_bnb(inst, deadline=Deadline.none(), incumbent=starts,
+                    max_model_bytes=16 * steps)
+    assert res.status is SolveStatus.OPTIMAL
+    res = solve_bnb(inst, deadline=Deadline.none(), incumbent=starts,
+                    max_model_bytes=16 * steps - 1)
+    assert res.status is SolveStatus.TIME_LIMIT and res.stats["refused"] == "memory"
