@@ -35,9 +35,9 @@ regimes :data:`REPLAY_REGIMES` (``--replay-seeds`` draws), with mean E2EL, mean 
 p99 E2EL.
 
 Search-based algorithms (:data:`SEARCH`) get ``--search-time`` seconds, every other run
-``--run-time`` seconds (a policy stopped by it is drained: its status says
-``time_limit``); their rows depend on the machine's load, which each row records
-(``load1``).
+``--run-time`` seconds, unless ``--limits`` names the algorithm (a policy stopped by its
+limit is drained: its status says ``time_limit``); their rows depend on the machine's
+load, which each row records (``load1``).
 
 Resumable: each row is keyed by (algorithm, instance, regime, seed, options) (:func:`key`;
 ``options`` holds the time limit and, for replays, the load). A run reuses the rows of
@@ -346,7 +346,7 @@ def _step_tasks(args: argparse.Namespace, algos: list[tuple[str, str]], run: str
                           "row": {**row, "algorithm": "lower_bound(best)", "regime": "-",
                                   "options": f"limit={args.bound_time:g}"}})
         for algo, kind in algos:
-            limit = args.search_time if algo in SEARCH else args.run_time
+            limit = args.limits.get(algo, args.search_time if algo in SEARCH else args.run_time)
             regimes = REGIMES if kind == "policy" and sec != "adversarial" else ("exact",)
             for reg in regimes:
                 if reg != "exact" and algo in BLIND:
@@ -462,6 +462,7 @@ def _execute(tasks: list[dict], jobs: int, part: Path) -> dict[tuple[str, ...], 
 
 def run(args: argparse.Namespace) -> list[dict]:
     """Run the grid's missing (or ``--only``) rows; return the grid's rows, merged."""
+    _names(",".join(args.limits))  # unknown names in --limits: exit 2
     run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     algos = _algorithms(args.algos)
     tasks = _step_tasks(args, algos, run_id) + _replay_tasks(args, algos, run_id)
@@ -875,6 +876,17 @@ def report(args: argparse.Namespace, rows: list[dict] | None = None) -> None:
     print(f"wrote {md}, {args.out.with_suffix('.csv')} and {', '.join(plots)}")
 
 
+def _limits(text: str) -> dict[str, float]:
+    """``{"wait": 60.0}`` from ``"wait=60"`` (comma-separated ``ALG=SECONDS`` pairs)."""
+    out = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        name, sep, secs = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--limits: {item!r} is not ALG=SECONDS")
+        out[name.strip()] = float(secs)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("traces", nargs="*", help="trace CSVs (Azure conversation, arXiv summaries)")
@@ -884,6 +896,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--search-time", type=float, default=3.0)
     ap.add_argument("--run-time", type=float, default=10.0)
     ap.add_argument("--bound-time", type=float, default=30.0)
+    ap.add_argument("--limits", type=_limits, default=_limits("wait=60"),
+                    help="per-algorithm time limits in steps, ALG=SECONDS[,...] (default: "
+                    "wait=60: WAIT with noisy lengths on the n = 1000 conversation backlog "
+                    "needs about 8 s alone, more than --run-time under load)")
     ap.add_argument("--seeds", type=int, default=3, help="draws of each log-normal regime")
     ap.add_argument("--interval-seeds", type=int, default=1, help="draws of each interval width")
     ap.add_argument("--replay-n", type=int, default=500)

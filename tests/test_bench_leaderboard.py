@@ -146,3 +146,18 @@ def test_adversarial_reference_prefers_a_proven_optimum():
             _row("c", ub - 1)]
     lb._add_refs(rows)
     assert {(r["ref"], r["ref_kind"]) for r in rows} == {(ub - 2, "optimum (proven in run)")}
+
+
+def test_limits_parse_and_reach_the_cache_key():
+    import argparse
+
+    assert lb._limits("wait=60, a-min=2.5") == {"wait": 60.0, "a-min": 2.5}
+    with pytest.raises(argparse.ArgumentTypeError, match="ALG=SECONDS"):
+        lb._limits("wait")
+    args = argparse.Namespace(sections="adversarial", study_per_set=0, traces=[], trace_n=0,
+                              search_time=3.0, run_time=10.0, bound_time=1.0, seeds=1,
+                              interval_seeds=1, limits={"fcfs": 60.0})
+    tasks = lb._step_tasks(args, [("fcfs", "policy"), ("sf", "policy")], "r")
+    # a changed limit is another row: the old one is not reused for it
+    assert {(t["row"]["algorithm"], t["row"]["options"], t["limit"]) for t in tasks} == {
+        ("fcfs", "limit=60", 60.0), ("sf", "limit=10", 10.0)}
