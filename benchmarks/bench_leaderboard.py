@@ -753,12 +753,13 @@ def _plot_regimes(plt: Any, rows: list[dict], path: Path) -> None:
     point the mean over seeds with the seeds' range as an error bar."""
     fig, axes = plt.subplots(1, 2, figsize=(15, 6))
     cmap = plt.get_cmap("tab20")
+    pol = sorted({r["algorithm"] for r in rows if r["kind"] == "policy"
+                  and r["regime"] not in ("exact", "none")})  # one colour per rule, both panels
     for ax, by, regs, label in (
             (axes[0], step_ratios(rows, "trace"), REGIMES,
              "objective / best bound (geometric mean, trace instances)"),
             (axes[1], seconds_ratios(rows, "mean_e2el_ms"), REPLAY_REGIMES,
              "mean E2EL / vllm's (geometric mean over traces and loads)")):
-        pol = sorted({a for a, g, _ in by if g != "none"})
         for k, a in enumerate(pol):
             mid, lo, hi = [], [], []
             for g in regs:
@@ -767,12 +768,13 @@ def _plot_regimes(plt: Any, rows: list[dict], path: Path) -> None:
                 mid.append(m)
                 lo.append(m - min(ms) if ms else 0.0)
                 hi.append(max(ms) - m if ms else 0.0)
-            ax.errorbar(list(regs), mid, yerr=[lo, hi], marker="os^vD"[k % 5],
-                        color=cmap(k % 20), label=a, capsize=2)
+            if not np.isnan(mid).all():
+                ax.errorbar(list(regs), mid, yerr=[lo, hi], marker="os^vD"[k % 5],
+                            color=cmap(k % 20), label=a, capsize=2)
         ax.set_yscale("log")
         ax.set_ylabel(label)
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize=7, ncol=2)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
