@@ -161,3 +161,20 @@ def test_limits_parse_and_reach_the_cache_key():
     # a changed limit is another row: the old one is not reused for it
     assert {(t["row"]["algorithm"], t["row"]["options"], t["limit"]) for t in tasks} == {
         ("fcfs", "limit=60", 60.0), ("sf", "limit=10", 10.0)}
+
+
+def test_seed_cell_and_seconds_ratios():
+    by = {("mc-sf", "ln0.5", "0"): [1.1, 1.1], ("mc-sf", "ln0.5", "1"): [1.3, 1.3],
+          ("mc-sf", "exact", "0"): [1.0, 4.0]}
+    assert lb.seed_cell(by, "mc-sf", "exact") == "2.000"  # geometric mean of 1 and 4
+    assert lb.seed_cell(by, "mc-sf", "ln0.5") == "1.200 (1.100-1.300)"  # mean, seeds' range
+    assert lb.seed_cell(by, "sf", "exact") == ""
+
+    def rep(algo, trace, load, e2el):
+        return {"section": "replay", "algorithm": algo, "instance": trace, "group": load,
+                "regime": "none" if algo == "vllm" else "exact", "seed": "0",
+                "mean_e2el_ms": str(e2el)}
+    rows = [rep("vllm", "a", "x1", 100), rep("vllm", "b", "x1", 400),
+            rep("sf", "a", "x1", 50), rep("sf", "b", "x1", 400)]
+    # each setting against vllm's in the same setting, not a pooled baseline
+    assert lb.seconds_ratios(rows, "mean_e2el_ms")[("sf", "exact", "0")] == [0.5, 1.0]
