@@ -193,10 +193,11 @@ def test_nested_wait_keeps_its_safety_buffer_when_lengths_are_one_segment(inst, 
 
 def test_worked_example_threshold_holds_a_type_back():
     """M = 20: a (2, 3) at 0 starts alone (idle). b (2, 3) and c (1, 1) arrive at 1: with
-    threshold 2 neither type has two waiting while a runs; at 3 the system is idle, the
-    oldest (b) starts, c waits again until b ends at 6. With threshold 1 both start at 1."""
+    threshold 2 neither type has two waiting while a runs; at 3 the system is idle and
+    the idle flush starts every type up to its cap (b and c). With threshold 1 both start
+    at 1."""
     inst = Instance.from_arrays(20, [2, 2, 1], [3, 3, 1], [0, 1, 1])
-    assert solve(inst, "wait", threshold=2).schedule.starts.tolist() == [0, 3, 6]
+    assert solve(inst, "wait", threshold=2).schedule.starts.tolist() == [0, 3, 3]
     assert solve(inst, "wait", threshold=1).schedule.starts.tolist() == [0, 1, 1]
 
 
