@@ -42,10 +42,10 @@ load, which each row records (``load1``).
 Resumable: each row is keyed by (algorithm, instance, regime, seed, options) (:func:`key`;
 ``options`` holds the time limit and, for replays, the load). A run reuses the rows of
 ``OUT.csv`` and ``OUT.partial.csv`` (appended as tasks finish) whose key is in the grid
-and runs only the missing ones; ``--only A,B`` reruns every row of those algorithms and
-merges them into the others; ``--fresh`` ignores the cache. Rows outside the grid are
-dropped. Each run is recorded in ``OUT_runs.csv`` (machine, load, command), and each row
-names its run.
+and runs only the missing ones; ``--only A,B`` reruns every row of those algorithms
+(``bound``: the trace instances' lower bounds) and merges them into the others;
+``--fresh`` ignores the cache. Rows outside the grid are dropped. Each run is recorded in
+``OUT_runs.csv`` (machine, load, command), and each row names its run.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ ADV_FAMILIES = (("sf-trap", "16"), ("sf-trap", "64"), ("sf-trap", "256"),
                 ("restart-trap", "4"), ("restart-trap", "6"), ("restart-trap", "8"),
                 ("interval-trap", "4/4"), ("interval-trap", "8/4"), ("interval-trap", "16/2"))
 KEY = ("algorithm", "instance", "regime", "seed", "options")
+#: the name ``--only`` takes for the trace instances' lower bounds (rows ``lower_bound(best)``)
+BOUND = "bound"
 FIELDS = ["section", "group", "instance", "n", "memory", "algorithm", "kind", "regime", "seed",
           "options", "status", "objective", "ref", "ref_kind", "ratio", "bound", "ratio_bound",
           "restarts", "evictions", "time_s", "mean_e2el_ms", "mean_ttft_ms", "p99_e2el_ms",
@@ -420,7 +422,7 @@ def _names(names: str) -> set[str]:
     from lpsched import registry
 
     want = {x.strip() for x in names.split(",") if x.strip()}
-    bad = sorted(want - {s.name for s in registry.specs()})
+    bad = sorted(want - {s.name for s in registry.specs()} - {BOUND})
     if bad:
         print(f"bench_leaderboard: unknown algorithm(s) {', '.join(bad)} "
               "(see `lpsched algorithms`)", file=sys.stderr)
@@ -430,11 +432,13 @@ def _names(names: str) -> set[str]:
 
 def todo(tasks: list[dict], cache: dict, only: set[str]) -> list[dict]:
     """The tasks to run: without ``only`` the ones missing from ``cache``; with it every task
-    of those algorithms (and missing bounds, which the ratios need)."""
+    of those algorithms (``bound``: the trace instances' lower bounds) and missing bounds,
+    which the ratios need."""
     def wanted(t: dict) -> bool:
         missing = key(t["row"]) not in cache
         if only:
-            return t["row"]["algorithm"] in only or (missing and t["fn"] == "bound")
+            is_bound = t["fn"] == "bound"
+            return t["row"]["algorithm"] in only or (is_bound and (missing or BOUND in only))
         return missing
     return [t for t in tasks if wanted(t)]
 
@@ -913,8 +917,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--algos", default="", help="the grid's algorithms (default: all); rows "
                     "of the others are dropped from OUT.csv")
-    ap.add_argument("--only", default="", help="rerun every row of these algorithms, keep the "
-                    "other cached rows")
+    ap.add_argument("--only", default="", help="rerun every row of these algorithms (and "
+                    "'bound': the trace bounds), keep the other cached rows")
     ap.add_argument("--fresh", action="store_true", help="ignore the cached rows")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--no-plots", action="store_true")

@@ -88,6 +88,10 @@ def test_todo_runs_missing_rows_and_every_row_of_only():
     assert lb.todo(tasks, cache, set()) == [tasks[1], tasks[3]]  # resume: the missing ones
     # --only mc-sf: its cached row again, the missing bound, not fcfs's missing row
     assert lb.todo(tasks, cache, {"mc-sf"}) == [tasks[2], tasks[3]]
+    # --only bound: the bounds again (cached or not), nothing else
+    cache[lb.key(tasks[3]["row"])] = {}
+    assert lb.todo(tasks, cache, {lb.BOUND}) == [tasks[3]]
+    assert lb.todo(tasks, cache, {"mc-sf"}) == [tasks[2]]
 
 
 TINY = ["--sections", "study", "--study-per-set", "1", "--algos", "fcfs,mc-sf,vllm",
