@@ -238,7 +238,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 #: Components of a bound, simplest first: ``details["source"]`` is the first of them whose
 #: value is the bound (when several reach it, the simplest argument is named).
 SOURCES = ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
-           "bucket", "lp", "config")
+           "partition", "bucket", "lp", "config")
 
 Progress = Callable[[str], None]
 
@@ -355,6 +355,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method == "combinatorial":
         return _finish(method, t0, cheap, dict(parts), refusals)
 
+    if method == "best" and not instance.offline:
+        _partition(instance, parts, cheap, note, time_limit, t0,
+                   lambda sub, tl: lower_bound(sub, "best", time_limit=tl, threads=threads,
+                                               max_bytes=max_bytes))
     refused = stage_refusal("start windows (serial schedules)", windows_bytes(instance),
                             max_bytes)
     if refused:
@@ -405,6 +409,29 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method in ("lp", "bucket") and solved:
         return _finish(method, t0, solved, details, refusals)
     return _finish(method, t0, {**cheap, **solved}, details, refusals)
+
+
+def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],
+               note: Progress, time_limit: float | None, t0: float,
+               best: Callable[[Instance, float | None], Bound]) -> None:
+    """The burst partition bound (:mod:`lpsched.models.partition_bounds`) with half of the
+    time left, each burst bounded by ``best``; into ``parts`` and ``cheap`` when there are
+    two bursts or more (one burst is the instance itself)."""
+    from lpsched.models.partition_bounds import burst_groups, partition_bound
+
+    if len(burst_groups(instance)) < 2:
+        return
+    note("burst partition bound")
+    deadline = None if time_limit is None else t0 + time_limit / 2
+
+    def group(sub: Instance, tl: float | None) -> tuple[int, str]:
+        b = best(sub, tl)
+        return b.value, str(b.details.get("source", b.method))
+
+    pb = partition_bound(instance, group, deadline=deadline)
+    if pb is not None:
+        cheap["partition"] = parts["partition"] = pb.value
+        parts["partition_groups"] = f"{pb.bounded}/{pb.groups} (largest {pb.largest})"
 
 
 def _config(instance: Instance, w: Windows, t0: float, budget: float | None, threads: int,
