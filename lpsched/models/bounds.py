@@ -16,7 +16,10 @@
 * ``"config"`` - the time-indexed LP with disjoint-tail and lifetime-configuration
   cuts (:mod:`lpsched.models.colgen`), cut rounds until ``time_limit`` (without one,
   until no cut is violated: minutes at n >= 14);
-* ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
+* ``"best"`` - the maximum of the combinatorial bound, with arrivals the burst
+  partition bound (:mod:`lpsched.models.partition_bounds`: the sum of the bursts'
+  own ``best`` bounds, with half of the time left, when the requests fall into two
+  bursts or more) and the LP bound (or the
   bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
   default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
 
@@ -416,11 +419,14 @@ def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],
                best: Callable[[Instance, float | None], Bound]) -> None:
     """The burst partition bound (:mod:`lpsched.models.partition_bounds`) with half of the
     time left, each burst bounded by ``best``; into ``parts`` and ``cheap`` when there are
-    two bursts or more (one burst is the instance itself)."""
+    two bursts or more and none holds more than half of the requests (one burst is the
+    instance itself; a burst of most of it loses the queue it inherits, and the
+    release-date bound of the whole instance sees that)."""
     from lpsched.models.partition_bounds import burst_groups, partition_bound
 
-    if len(burst_groups(instance)) < 2:
-        return
+    groups = burst_groups(instance)
+    if len(groups) < 2 or max(g.size for g in groups) > instance.n // 2:
+        return  # one burst holds most requests: its bound is about the instance's
     note("burst partition bound")
     deadline = None if time_limit is None else t0 + time_limit / 2
 

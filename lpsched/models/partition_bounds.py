@@ -8,8 +8,8 @@ is the finest *natural* one: in arrival order, a new group starts at a request t
 arrives no earlier than every earlier request could have finished with no wait at all
 (``a_i >= max_{j before i} (a_j + o_j)``). On bursty traces (the Azure code trace) the
 groups are the bursts, small enough for the time-indexed LP whose start windows are
-tight inside a burst; a single request's group is exactly its decode length (it starts
-on arrival). The groups' bounds come from a caller-given function (``lower_bound(part,
+tight inside a burst; a group whose peaks fit in memory together (a single request,
+say) is exactly its decode sum (all start on arrival). The groups' bounds come from a caller-given function (``lower_bound(part,
 "best")``), so this module does not import :mod:`lpsched.models.bounds`.
 """
 
@@ -65,7 +65,8 @@ def partition_bound(instance: Instance, group_bound: Callable[[Instance, float |
 
     ``group_bound(part, time_limit)`` returns a proven lower bound on ``part``'s optimal
     ``sum (c_i - a_i)`` (arrivals shifted to start at 0, which changes no latency) and the
-    name of its source. Groups of one request are their decode length. ``deadline`` (a
+    name of its source. A group whose peaks ``s_i + o_i`` sum to at most ``M`` (one
+    request, say) is its decode sum: all start on arrival. ``deadline`` (a
     :func:`time.perf_counter` instant) is shared out in proportion to the groups' sizes;
     a group reached after it counts its decode sum (still valid).
     """
@@ -73,11 +74,12 @@ def partition_bound(instance: Instance, group_bound: Callable[[Instance, float |
     if len(groups) < min_groups:
         return None
     o = instance.decode.astype(np.int64)
+    peak = instance.prefill.astype(np.int64) + o
     total, bounded, sources = 0, 0, {"decode": 0}
-    big = [g for g in groups if g.size > 1]
-    left_n = sum(g.size for g in big)
-    for g in groups:
-        if g.size == 1:
+    free = [int(peak[g].sum()) <= instance.memory for g in groups]
+    left_n = sum(g.size for g, f in zip(groups, free) if not f)
+    for g, fits in zip(groups, free):
+        if fits:  # all of them fit at once: each starts on arrival, exactly its decode
             total += int(o[g].sum())
             bounded += 1
             sources["decode"] += 1
