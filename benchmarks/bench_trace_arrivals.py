@@ -10,8 +10,11 @@ Azure code trace 2023 (Vidur's ``splitwise_code.csv``) with its arrival times, a
 * ``lower_bound(inst, "best", time_limit=--bound-time)`` with the component it comes
   from, and ``bound_before``: the same without the release-date mean-busy-time bound
   and the burst partition bound (what ``best`` returned before them; computed from the
-  same call's components); ``partition`` (the burst partition bound,
-  :mod:`lpsched.models.partition_bounds`) and ``bursts`` (groups bounded / groups);
+  same call's components), ``bound_prev`` / ``gap_prev`` the same with the release-date
+  bound (the previous round's ``best``); ``partition`` (the burst partition bound,
+  :mod:`lpsched.models.partition_bounds`) and ``bursts`` (groups bounded / groups),
+  ``lazy_lp`` (the time-indexed LP by column generation, :mod:`lpsched.models.lazy_lp`,
+  valid at every round) and its ``lazy_rounds``;
 * ``mc-sf``, ``sorted-f-cont``, ``sorted-f-online``, ``smith-area`` and ``local-search``
   (``--ls-time`` s), all through :func:`lpsched.solve.solve` (checked); ``best_sched``
   is the best of them;
@@ -33,9 +36,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_trace_bounds import command  # noqa: E402
 from bench_trace_windows import (  # noqa: E402
-    BEFORE,
     _no_ramps,
     arxiv_window,
+    before_bound,
     conv_window,
     run_heuristics,
 )
@@ -53,13 +56,16 @@ def one(inst, args) -> dict:
     best = min(objs.values())
     b = lower_bound(inst, "best", time_limit=args.bound_time)
     d = b.details
-    before = max(int(d[k]) for k in BEFORE if k in d)
+    before = before_bound(d)
+    prev = max(before, int(d.get("release_busy", 0)))  # best of the previous round
     row.update({"best_sched": best, "best_by": min(objs, key=lambda k: objs[k]),
                 "bound_before": before, "bound": b.value, "bound_src": d["source"],
                 "bound_s": round(b.runtime, 1), "gap_before": round(1 - before / best, 4),
+                "bound_prev": prev, "gap_prev": round(1 - prev / best, 4),
                 "gap": round(1 - b.value / best, 4), "decode": d["decode"], "area": d["area"],
                 "release_busy": d.get("release_busy", ""), "rb_no_ramps": _no_ramps(inst),
-                "partition": d.get("partition", ""), "bursts": d.get("partition_groups", "")})
+                "partition": d.get("partition", ""), "bursts": d.get("partition_groups", ""),
+                "lazy_lp": d.get("lazy_lp", ""), "lazy_rounds": d.get("lazy_rounds", "")})
     for algo in ALGOS:
         row[algo + "_r"] = round(objs[algo] / best, 4)
     return row

@@ -105,7 +105,13 @@ def _no_ramps(inst: Instance):
 
 
 BEFORE = ("decode", "area", "combined", "tail", "mean_busy", "bnb_root", "lp_bound")
-"""The components of ``best`` before issue 22 (no ``release_busy``, no ``partition``)."""
+"""The components of ``best`` before issue 22 (no ``release_busy``, ``partition``, ``lazy_lp``)."""
+
+
+def before_bound(d: dict) -> int:
+    """What ``best`` returned before issue 22, from one call's ``details`` (its ``lp_bound``
+    counts only when it is not the column-generation LP, which is new)."""
+    return max(int(d[k]) for k in BEFORE if k in d and not (k == "lp_bound" and "lazy_lp" in d))
 
 
 def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
@@ -114,16 +120,19 @@ def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
     without ``release_busy``, what ``best`` returned before it), the gaps."""
     b = lower_bound(inst, "best", time_limit=bound_time)
     d = b.details
-    before = max(int(d[k]) for k in BEFORE if k in d)
+    before = before_bound(d)
+    prev = max(before, int(d.get("release_busy", 0)))  # best of the previous round
     lb_cp = int(exact_lb) if exact_lb not in ("", None) else 0
     bound, before = max(b.value, lb_cp), max(before, lb_cp)
     return {"bound": bound, "bound_src": d["source"] if bound == b.value else "exact",
             "bound_before": before, "gap_before": round(1 - before / best_sched, 4),
             "gap": round(1 - bound / best_sched, 4),
+            "gap_prev": round(1 - max(prev, lb_cp) / best_sched, 4),
             "bound_gap_opt": "" if opt is None else round(1 - bound / opt, 4),
             "decode": d["decode"], "area": d["area"], "release_busy": d.get("release_busy", ""),
                 "rb_no_ramps": _no_ramps(inst),
             "lp_bound": d.get("lp_bound", ""), "partition": d.get("partition", ""),
+            "lazy_lp": d.get("lazy_lp", ""),
             "bound_s": round(b.runtime, 2)}
 
 

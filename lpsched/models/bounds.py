@@ -19,9 +19,11 @@
 * ``"best"`` - the maximum of the combinatorial bound, with arrivals the burst
   partition bound (:mod:`lpsched.models.partition_bounds`: the sum of the bursts'
   own ``best`` bounds, with half of the time left, when the requests fall into two
-  bursts or more) and the LP bound (or the
-  bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
-  default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
+  bursts or more) and the LP bound (when the time-indexed LP would exceed
+  ``max_columns`` columns, default 150,000: with arrivals the same LP by column
+  generation, :mod:`lpsched.models.lazy_lp`, ``details["lazy_lp"]``; offline, or when
+  that would price too many starts, the bucket bound, which targets
+  ``bucket_columns``, default 30,000).
 
 Bucket relaxation (validity)
 ----------------------------
@@ -241,7 +243,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 #: Components of a bound, simplest first: ``details["source"]`` is the first of them whose
 #: value is the bound (when several reach it, the simplest argument is named).
 SOURCES = ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
-           "partition", "bucket", "lp", "config")
+           "partition", "bucket", "lazy_lp", "lp", "config")
 
 Progress = Callable[[str], None]
 
@@ -399,6 +401,8 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
                    "lp_cuts": len(lp.cut_rows)}
         solved = {"lp": int(lp.bound)} if lp.bound is not None else {}
         details.update({"lp_bound": int(lp.bound)} if lp.bound is not None else {})
+    elif method == "best" and not instance.offline and _lazy_fits(instance, w):
+        solved, details = _lazy(instance, w, t0, time_limit, threads, parts, note)
     else:
         note("bucket LP")
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,
@@ -412,6 +416,36 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method in ("lp", "bucket") and solved:
         return _finish(method, t0, solved, details, refusals)
     return _finish(method, t0, {**cheap, **solved}, details, refusals)
+
+
+def _lazy_fits(instance: Instance, w: Windows) -> bool:
+    """Whether :func:`lpsched.models.lazy_lp.lazy_lp_bound` prices few enough starts."""
+    from lpsched.models.lazy_lp import MAX_PRICED_STARTS
+
+    H = int((w.incumbent + instance.decode).max())
+    return float(np.maximum(H - instance.arrival + 1, 1).sum()) <= MAX_PRICED_STARTS
+
+
+def _lazy(instance: Instance, w: Windows, t0: float, time_limit: float | None, threads: int,
+          parts: dict[str, Any], note: Progress) -> tuple[dict[str, int], dict[str, Any]]:
+    """``best`` with arrivals, when the windowed LP is too large: the time-indexed LP by
+    column generation (:mod:`lpsched.models.lazy_lp`; prices on the steps up to the
+    incumbent's makespan, seeded with its columns) until the time limit, in place of the
+    bucket LP (which on traces stayed at the decode bound: buckets of 900-93,000 steps)."""
+    from lpsched.models.lazy_lp import lazy_lp_bound
+
+    H = int((w.incumbent + instance.decode).max())
+    note(f"time-indexed LP by column generation ({H} steps)")
+    deadline = None if time_limit is None else t0 + time_limit
+    lz = lazy_lp_bound(instance, H, starts=w.incumbent, deadline=deadline, threads=threads)
+    details: dict[str, Any] = {**parts, "lp_status": "refused" if lz is None else
+                               ("optimal" if lz.converged else "time_limit")}
+    if lz is None:
+        return {}, details
+    value = fractional_bound(lz.bound)
+    details.update(lazy_lp=value, lazy_rounds=lz.rounds, lazy_columns=lz.columns,
+                   lp_bound=value)
+    return {"lazy_lp": value}, details
 
 
 def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],
