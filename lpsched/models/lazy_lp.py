@@ -59,10 +59,10 @@ class LazyLP:
     horizon: int
 
 
-def _price(instance: Instance, lam: np.ndarray, horizon: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _price(instance: Instance, lam: np.ndarray, horizon: int, deadline: float | None = None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(min_p f_i(p), argmin)`` for every request (module docstring); ``lam[t - 1]`` is
-    the price of step ``t``."""
+    the price of step ``t``. None when ``deadline`` passes first."""
     H = horizon
     Lc = np.concatenate([[0.0], np.cumsum(lam)])
     Tc = np.concatenate([[0.0], np.cumsum(lam * np.arange(1, H + 1))])
@@ -70,6 +70,8 @@ def _price(instance: Instance, lam: np.ndarray, horizon: int
     best = np.empty(instance.n)
     arg = np.empty(instance.n, dtype=np.int64)
     for i in range(instance.n):
+        if deadline is not None and i % 256 == 255 and time.perf_counter() > deadline:
+            return None
         ai, oi = int(a[i]), int(o[i])
         p = np.arange(min(ai, H), H + 1)
         hi = np.minimum(p + oi, H)
@@ -83,8 +85,9 @@ def lagrangian_value(instance: Instance, lam: np.ndarray, horizon: int) -> float
     """``sum_i min_p f_i(p) - M sum_t lambda_t`` for prices ``lam >= 0`` of steps
     ``1..horizon``: a lower bound on the optimal ``sum_i (c_i - a_i)`` (module docstring)."""
     lam = np.maximum(np.asarray(lam, dtype=float), 0.0)
-    best, _ = _price(instance, lam, horizon)
-    return float(best.sum() - instance.memory * lam.sum())
+    priced = _price(instance, lam, horizon)
+    assert priced is not None  # no deadline
+    return float(priced[0].sum() - instance.memory * lam.sum())
 
 
 def _column(instance: Instance, i: int, p: int, horizon: int
@@ -146,7 +149,10 @@ def lazy_lp_bound(instance: Instance, horizon: int, *, starts: np.ndarray | None
         lp_value = float(h.getInfo().objective_function_value)
         dual = np.asarray(h.getSolution().row_dual)
         lam = np.maximum(-dual[n:], 0.0)
-        fmin, arg = _price(instance, lam, H)
+        priced = _price(instance, lam, H, deadline)
+        if priced is None:
+            break  # the deadline passed while pricing
+        fmin, arg = priced
         best = max(best, float(fmin.sum() - M * lam.sum()))
         new = np.flatnonzero(fmin - dual[:n] < -1e-9 * np.maximum(1.0, np.abs(fmin)))
         if new.size == 0:
