@@ -452,7 +452,8 @@ def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],
                note: Progress, time_limit: float | None, t0: float,
                best: Callable[[Instance, float | None], Bound]) -> None:
     """The burst partition bound (:mod:`lpsched.models.partition_bounds`) with half of the
-    time left, each burst bounded by ``best``; into ``parts`` and ``cheap`` when there are
+    time left (90% when the whole instance is too large for the column-generation LP),
+    each burst bounded by ``best``; into ``parts`` and ``cheap`` when there are
     two bursts or more and none holds more than half of the requests (one burst is the
     instance itself; a burst of most of it loses the queue it inherits, and the
     release-date bound of the whole instance sees that)."""
@@ -462,7 +463,14 @@ def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],
     if len(groups) < 2 or max(g.size for g in groups) > instance.n // 2:
         return  # one burst holds most requests: its bound is about the instance's
     note("burst partition bound")
-    deadline = None if time_limit is None else t0 + time_limit / 2
+    # half of the time, or 90% when the whole instance's LP by column generation would
+    # price too many starts (the bucket LP left for it stayed at the decode bound on traces)
+    from lpsched.models.lazy_lp import MAX_PRICED_STARTS
+    from lpsched.models.release_bounds import ramp_horizon
+
+    share = 0.5 if float(np.maximum(ramp_horizon(instance) - instance.arrival, 1).sum()) \
+        <= MAX_PRICED_STARTS else 0.9
+    deadline = None if time_limit is None else t0 + time_limit * share
 
     def group(sub: Instance, tl: float | None) -> tuple[int, str]:
         b = best(sub, tl)

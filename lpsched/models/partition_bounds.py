@@ -9,8 +9,9 @@ arrives no earlier than every earlier request could have finished with no wait a
 (``a_i >= max_{j before i} (a_j + o_j)``). On bursty traces (the Azure code trace) the
 groups are the bursts, small enough for the time-indexed LP whose start windows are
 tight inside a burst; a group whose peaks fit in memory together (a single request,
-say) is exactly its decode sum (all start on arrival). The groups' bounds come from a caller-given function (``lower_bound(part,
-"best")``), so this module does not import :mod:`lpsched.models.bounds`.
+say) is exactly its decode sum (all start on arrival). The groups' bounds come from a
+caller-given function (``lower_bound(part, "best")``), so this module does not import
+:mod:`lpsched.models.bounds`.
 """
 
 from __future__ import annotations

@@ -38,8 +38,8 @@ import numpy as np
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import exact_lengths
 
-__all__ = ["RAMP_MAX_STEPS", "profile_busy_bound", "ramp_prefix_moments", "release_busy_bound",
-           "set_first_moments"]
+__all__ = ["RAMP_MAX_STEPS", "profile_busy_bound", "ramp_horizon", "ramp_prefix_moments",
+           "release_busy_bound", "set_first_moments"]
 
 DEFAULT_WORK = 4e7
 """Element operations allowed for the ``G_k`` (about a second of numpy)."""
@@ -155,7 +155,7 @@ def profile_busy_bound(arrival: np.ndarray, area: np.ndarray, first: np.ndarray,
 RAMP_MAX_STEPS = 1_000_000
 
 
-def _ramp_horizon(instance: Instance) -> int:
+def ramp_horizon(instance: Instance) -> int:
     """A step by which the ramp-limited fluid has done all the work: the last request's
     ramp ends by ``max(a) + max(o)``, and the machine is never idle while work waits, so
     ``ceil(sum A / M)`` more steps suffice."""
@@ -178,7 +178,7 @@ def ramp_prefix_moments(instance: Instance, order: np.ndarray, *,
     None when the horizon exceeds :data:`RAMP_MAX_STEPS` or the integer sums could pass
     ``2^62``.
     """
-    T = _ramp_horizon(instance)
+    T = ramp_horizon(instance)
     s, o, a = (x.astype(np.int64) for x in (instance.prefill, instance.decode,
                                               instance.arrival))
     A = s * o + o * (o + 1) // 2
