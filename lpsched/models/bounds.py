@@ -431,21 +431,43 @@ def _lazy(instance: Instance, w: Windows, t0: float, time_limit: float | None, t
     """``best`` with arrivals, when the windowed LP is too large: the time-indexed LP by
     column generation (:mod:`lpsched.models.lazy_lp`; prices on the steps up to the
     incumbent's makespan, seeded with its columns) until the time limit, in place of the
-    bucket LP (which on traces stayed at the decode bound: buckets of 900-93,000 steps)."""
+    bucket LP (which on traces stayed at the decode bound: buckets of 900-93,000 steps).
+    Memory rows summed over buckets of :func:`_first_width` steps first, then a quarter
+    as wide, down to single steps, while time is left; the best bound is kept."""
     from lpsched.models.lazy_lp import lazy_lp_bound
 
     H = int((w.incumbent + instance.decode).max())
-    note(f"time-indexed LP by column generation ({H} steps)")
     deadline = None if time_limit is None else t0 + time_limit
-    lz = lazy_lp_bound(instance, H, starts=w.incumbent, deadline=deadline, threads=threads)
-    details: dict[str, Any] = {**parts, "lp_status": "refused" if lz is None else
-                               ("optimal" if lz.converged else "time_limit")}
-    if lz is None:
+    best: Any = None
+    width = _first_width(H)
+    while True:  # coarse buckets converge fast; refine while time is left
+        note(f"time-indexed LP by column generation ({H} steps, buckets of {width})")
+        lz = lazy_lp_bound(instance, H, starts=w.incumbent, deadline=deadline,
+                           threads=threads, width=width)
+        if lz is not None and (best is None or lz.bound > best[0].bound):
+            best = (lz, width)
+        if width == 1 or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        width = max(1, width // 4)
+    details: dict[str, Any] = {**parts, "lp_status": "refused" if best is None else
+                               ("optimal" if best[0].converged and best[1] == 1
+                                else "time_limit")}
+    if best is None:
         return {}, details
+    lz, width = best
     value = fractional_bound(lz.bound)
     details.update(lazy_lp=value, lazy_rounds=lz.rounds, lazy_columns=lz.columns,
-                   lp_bound=value)
+                   lazy_width=width, lp_bound=value)
     return {"lazy_lp": value}, details
+
+
+def _first_width(horizon: int) -> int:
+    """The first bucket width of the column-generation LP: the power of 4 that leaves at
+    most about 128 buckets (1 up to 128 steps)."""
+    width = 1
+    while horizon > 128 * width:
+        width *= 4
+    return width
 
 
 def _partition(instance: Instance, parts: dict[str, Any], cheap: dict[str, int],

@@ -90,14 +90,20 @@ def lagrangian_value(instance: Instance, lam: np.ndarray, horizon: int) -> float
     return float(priced[0].sum() - instance.memory * lam.sum())
 
 
-def _column(instance: Instance, i: int, p: int, horizon: int
+def _column(instance: Instance, i: int, p: int, horizon: int, width: int = 1
             ) -> tuple[float, np.ndarray, np.ndarray]:
     """Cost, row indices and values of the column "request ``i`` starts at ``p``" (row
-    ``i`` is its convexity row, row ``n + t - 1`` the memory of step ``t <= horizon``)."""
+    ``i`` is its convexity row, row ``n + b`` the memory summed over the steps
+    ``b w + 1 .. (b + 1) w`` (``<= horizon``) of bucket ``b``, ``w = width``)."""
     s, o, a = int(instance.prefill[i]), int(instance.decode[i]), int(instance.arrival[i])
     t = np.arange(p + 1, min(p + o, horizon) + 1)
+    mem = (s + t - p).astype(float)
+    if width > 1 and t.size:
+        b = (t - 1) // width
+        first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        t, mem = b[first] + 1, np.add.reduceat(mem, first)
     rows = np.concatenate([[i], instance.n + t - 1])
-    vals = np.concatenate([[1.0], (s + t - p).astype(float)])
+    vals = np.concatenate([[1.0], mem])
     return float(p + o - a), rows, vals
 
 
@@ -111,28 +117,37 @@ def _add_columns(h: highspy.Highs, cols: list[tuple[float, np.ndarray, np.ndarra
 
 
 def lazy_lp_bound(instance: Instance, horizon: int, *, starts: np.ndarray | None = None,
-                  deadline: float | None = None, threads: int = 1,
+                  deadline: float | None = None, threads: int = 1, width: int = 1,
                   max_rounds: int = 10_000) -> LazyLP | None:
     """The time-indexed LP bound by column generation (module docstring) with the memory
     rows of steps ``1..horizon``; ``starts`` (optional) a feasible schedule whose columns
     seed the master. ``deadline`` is a :func:`time.perf_counter` instant: the best
     Lagrangian bound so far is returned when it passes, or when the master would pass
     :data:`MAX_MASTER_NONZEROS` non-zeros. None when the pricing would exceed
-    :data:`MAX_PRICED_STARTS` starts a round (or no master was solved)."""
+    :data:`MAX_PRICED_STARTS` starts a round (or no master was solved).
+
+    ``width > 1`` sums the memory rows over buckets of ``width`` steps (capacity
+    ``width M``, the last bucket its own steps times ``M``): fewer, shorter rows, a weaker
+    LP; the prices are then constant over each bucket, which the Lagrangian bound allows
+    like any other non-negative prices."""
     n, H, M = instance.n, int(horizon), float(instance.memory)
     if H < 1 or float(np.maximum(H - instance.arrival + 1, 1).sum()) > MAX_PRICED_STARTS:
         return None
     h = new_highs()
     h.setOptionValue("threads", int(threads))
+    h.setOptionValue("presolve", "off")  # keep the basis: each round starts from the last
     if deadline is not None:
         enforce_deadline(h, Deadline(max(1e-3, deadline - time.perf_counter())))
     inf = highspy.kHighsInf
-    h.addRows(n + H, np.concatenate([np.ones(n), np.full(H, -inf)]),
-              np.concatenate([np.ones(n), np.full(H, M)]), 0,
-              np.zeros(n + H, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
-    seed = [_column(instance, i, max(H, int(instance.arrival[i])), H) for i in range(n)]
+    w = max(1, int(width))
+    nb = -(-H // w)
+    steps = np.minimum(w, H - w * np.arange(nb)).astype(float)  # steps in each bucket
+    h.addRows(n + nb, np.concatenate([np.ones(n), np.full(nb, -inf)]),
+              np.concatenate([np.ones(n), steps * M]), 0,
+              np.zeros(n + nb, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+    seed = [_column(instance, i, max(H, int(instance.arrival[i])), H, w) for i in range(n)]
     if starts is not None:
-        seed += [_column(instance, i, int(p), H) for i, p in enumerate(starts)]
+        seed += [_column(instance, i, int(p), H, w) for i, p in enumerate(starts)]
     _add_columns(h, seed)
     best, lp_value, converged, rounds, columns = -np.inf, None, False, 0, len(seed)
     nonzeros = sum(r.size for _, r, _ in seed)
@@ -148,7 +163,7 @@ def lazy_lp_bound(instance: Instance, horizon: int, *, starts: np.ndarray | None
         rounds += 1
         lp_value = float(h.getInfo().objective_function_value)
         dual = np.asarray(h.getSolution().row_dual)
-        lam = np.maximum(-dual[n:], 0.0)
+        lam = np.repeat(np.maximum(-dual[n:], 0.0), w)[:H]  # per step
         priced = _price(instance, lam, H, deadline)
         if priced is None:
             break  # the deadline passed while pricing
@@ -158,7 +173,7 @@ def lazy_lp_bound(instance: Instance, horizon: int, *, starts: np.ndarray | None
         if new.size == 0:
             converged = True
             break
-        cols = [_column(instance, int(i), int(arg[i]), H) for i in new]
+        cols = [_column(instance, int(i), int(arg[i]), H, w) for i in new]
         nonzeros += sum(r.size for _, r, _ in cols)
         if nonzeros > MAX_MASTER_NONZEROS:
             break  # memory guard: keep the best bound so far
