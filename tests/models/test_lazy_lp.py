@@ -78,3 +78,18 @@ def test_best_with_the_lazy_lp_never_above_a_verified_schedule(seed, n):
     b = lower_bound(inst, "best", time_limit=4, max_columns=500)
     assert b.value <= res.objective
     assert "lazy_lp" in b.details or b.details.get("lp_status") == "refused"
+
+
+@settings(max_examples=80, **SETTINGS)
+@given(instances(max_n=5, max_memory=14, max_decode=4, arrivals=True, max_arrival=8),
+       st.integers(2, 5))
+def test_buckets_give_a_weaker_valid_bound(inst, width):
+    """Rows summed over buckets of ``width`` steps: a relaxation of the one-step LP (each
+    bucket row is a sum of step rows), so its converged value is at most that LP's, and
+    its Lagrangian bound (bucket-constant prices) is still below the optimum."""
+    H, starts = _makespan_and_starts(inst)
+    fine = lazy_lp_bound(inst, H, starts=starts)
+    coarse = lazy_lp_bound(inst, H, starts=starts, width=width)
+    assert fine is not None and coarse is not None and coarse.converged
+    assert coarse.bound <= fine.bound + 1e-6 * max(1.0, fine.bound)
+    assert fractional_bound(coarse.bound) <= _opt(inst)
