@@ -96,6 +96,7 @@ from lpsched.models.combinatorial import (
     mean_busy_bound,
 )
 from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES
+from lpsched.models.names import BOUND_METHODS
 from lpsched.models.release_bounds import release_busy_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
@@ -103,7 +104,7 @@ from lpsched.stop import Deadline
 
 __all__ = ["Bound", "METHODS", "SOURCES", "bucket_bound", "lower_bound"]
 
-METHODS = ("combinatorial", "lp", "bucket", "config", "best")
+METHODS = BOUND_METHODS
 
 
 @dataclass(frozen=True)

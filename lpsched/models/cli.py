@@ -116,8 +116,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bound`` and ``export`` to the ``lpsched`` command."""
     from lpsched.cli import _add_instance_options
-    from lpsched.models.bounds import METHODS
-    from lpsched.models.export import FORMATS, MODELS
+    from lpsched.models.names import BOUND_METHODS as METHODS
+    from lpsched.models.names import EXPORT_FORMATS as FORMATS
+    from lpsched.models.names import EXPORT_MODELS as MODELS
     from lpsched.paths import add_output_argument
 
     ex = argparse.RawDescriptionHelpFormatter
