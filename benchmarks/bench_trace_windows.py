@@ -9,6 +9,8 @@ arrivals shifted to start at step 0:
 
 * the conversation trace (Azure 2023) with its own arrival times, ``floor((t - t_0) /
   0.025 s)`` steps (the package's default step time);
+* the Azure code trace 2023 (``--code``, Vidur's ``splitwise_code.csv``) likewise with
+  its own arrival times;
 * the arXiv summarisation trace has no arrival times: its requests get Poisson arrivals
   (seed ``offset``) at the rate that gives the same memory load as the conversation
   trace at the same ``M`` (``rho = lambda * mean area / M``; 1.09 at ``M = 32768``,
@@ -103,6 +105,13 @@ def _no_ramps(inst: Instance):
 
 
 BEFORE = ("decode", "area", "combined", "tail", "mean_busy", "bnb_root", "lp_bound")
+"""The components of ``best`` before issue 22 (no ``release_busy``, ``partition``, ``lazy_lp``)."""
+
+
+def before_bound(d: dict) -> int:
+    """What ``best`` returned before issue 22, from one call's ``details`` (its ``lp_bound``
+    counts only when it is not the column-generation LP, which is new)."""
+    return max(int(d[k]) for k in BEFORE if k in d and not (k == "lp_bound" and "lazy_lp" in d))
 
 
 def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
@@ -111,16 +120,20 @@ def bound_columns(inst: Instance, bound_time: float, best_sched: int, exact_lb,
     without ``release_busy``, what ``best`` returned before it), the gaps."""
     b = lower_bound(inst, "best", time_limit=bound_time)
     d = b.details
-    before = max(int(d[k]) for k in BEFORE if k in d)
+    before = before_bound(d)
+    prev = max(before, int(d.get("release_busy", 0)))  # best of the previous round
     lb_cp = int(exact_lb) if exact_lb not in ("", None) else 0
     bound, before = max(b.value, lb_cp), max(before, lb_cp)
     return {"bound": bound, "bound_src": d["source"] if bound == b.value else "exact",
             "bound_before": before, "gap_before": round(1 - before / best_sched, 4),
             "gap": round(1 - bound / best_sched, 4),
+            "gap_prev": round(1 - max(prev, lb_cp) / best_sched, 4),
             "bound_gap_opt": "" if opt is None else round(1 - bound / opt, 4),
             "decode": d["decode"], "area": d["area"], "release_busy": d.get("release_busy", ""),
                 "rb_no_ramps": _no_ramps(inst),
-            "lp_bound": d.get("lp_bound", ""), "bound_s": round(b.runtime, 2)}
+            "lp_bound": d.get("lp_bound", ""), "partition": d.get("partition", ""),
+            "lazy_lp": d.get("lazy_lp", ""),
+            "bound_s": round(b.runtime, 2)}
 
 
 def run_heuristics(inst: Instance, algos: list[str], ls_time: float, row: dict) -> dict:
@@ -155,8 +168,11 @@ def measure(inst: Instance, args, prove: bool) -> dict:
 
 
 def window(args, trace: str, off: int, n: int, M: int, kind: str) -> tuple[Instance, int]:
-    make = conv_window if trace == "conv" else arxiv_window
-    inst, dropped = make(args.conv if trace == "conv" else args.arxiv, off, n, M)
+    make = arxiv_window if trace == "arxiv" else conv_window
+    path = {"conv": args.conv, "arxiv": args.arxiv, "code": args.code}[trace]
+    if path is None:
+        raise SystemExit(f"trace {trace!r} needs its CSV (--code PATH)")
+    inst, dropped = make(path, off, n, M)
     return (inst if kind == "full" else scaled(inst, args.scale)), dropped
 
 
@@ -180,6 +196,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("conv")
     ap.add_argument("arxiv")
+    ap.add_argument("--code", default=None,
+                    help="the Azure code trace CSV (trace 'code', its own arrival times)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 100, 200])
     ap.add_argument("--memory", type=int, nargs="+", default=[16384, 32768])
     ap.add_argument("--offsets", type=int, nargs="+", default=[0, 5000])
@@ -190,6 +208,9 @@ def main(argv=None) -> int:
     ap.add_argument("--traces", nargs="+", default=["conv", "arxiv"])
     ap.add_argument("--kinds", nargs="+", default=["full", "scaled"])
     ap.add_argument("--prover", choices=["milp", "cpsat"], default="milp")
+    ap.add_argument("--prove-full", action="store_true",
+                    help="run the exact solver on the full-size windows too (short decodes: "
+                         "the code trace)")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--rebound", default=None,
                     help="a CSV of this script: recompute its bound columns only")
@@ -212,7 +233,7 @@ def main(argv=None) -> int:
                         row = {"trace": trace, "window_n": n, "window_M": M, "M": x.memory,
                                "n": x.n, "offset": off,
                                "kind": kind, "dropped": dropped, "rho": round(rho, 2),
-                               **measure(x, args, prove=kind == "scaled"),
+                               **measure(x, args, prove=kind == "scaled" or args.prove_full),
                                "load1": round(os.getloadavg()[0], 1)}
                         rows.append(row)
                         print({k: row[k] for k in ("trace", "M", "n", "offset", "kind", "gap",

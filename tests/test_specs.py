@@ -206,3 +206,20 @@ def test_user_registration_with_a_params_dataclass():
             solve(INST, "u-params", gap=-1)
     finally:
         registry.unregister("u-params")
+
+
+def test_the_command_parser_loads_no_solver():
+    """Building the ``lpsched`` parser (every command does) imports neither HiGHS, PuLP,
+    OR-Tools nor the bound modules: the choices of ``bound`` / ``export`` come from
+    :mod:`lpsched.models.names`, which the solver modules re-export."""
+    code = ("import sys\nfrom lpsched.cli import main\n"
+            "main(['algorithms', 'smith-area'])\n"
+            "heavy = ['highspy', 'pulp', 'ortools', 'lpsched.models.bounds',"
+            " 'lpsched.models.export']\n"
+            "print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.splitlines()[-1] == "[]", out.stdout + out.stderr
+    from lpsched.models import bounds, export, names
+    assert bounds.METHODS == names.BOUND_METHODS
+    assert (export.MODELS, export.FORMATS) == (names.EXPORT_MODELS, names.EXPORT_FORMATS)

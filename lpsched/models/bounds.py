@@ -16,9 +16,14 @@
 * ``"config"`` - the time-indexed LP with disjoint-tail and lifetime-configuration
   cuts (:mod:`lpsched.models.colgen`), cut rounds until ``time_limit`` (without one,
   until no cut is violated: minutes at n >= 14);
-* ``"best"`` - the maximum of the combinatorial bound and the LP bound (or the
-  bucket bound when the time-indexed LP would exceed ``max_columns`` columns,
-  default 150,000; the bucket LP targets ``bucket_columns``, default 30,000).
+* ``"best"`` - the maximum of the combinatorial bound, with arrivals the burst
+  partition bound (:mod:`lpsched.models.partition_bounds`: the sum of the bursts'
+  own ``best`` bounds, with half of the time left, when the requests fall into two
+  bursts or more) and the LP bound (when the time-indexed LP would exceed
+  ``max_columns`` columns, default 150,000: with arrivals the same LP by column
+  generation, :mod:`lpsched.models.lazy_lp`, ``details["lazy_lp"]``; offline, or when
+  that would price too many starts, the bucket bound, which targets
+  ``bucket_columns``, default 30,000).
 
 Bucket relaxation (validity)
 ----------------------------
@@ -73,6 +78,7 @@ import scipy.sparse as sp
 
 from lpsched.instance import Instance
 from lpsched.models._highs import enforce_deadline, new_highs, run_highs
+from lpsched.models.arrival_stages import lazy_fits, lazy_stage, partition_stage
 from lpsched.models.bnb import ROOT_BOUND_MAX_N, root_bound
 from lpsched.models.bound_sizes import (
     BUCKET_BYTES_PER_NONZERO,
@@ -90,6 +96,7 @@ from lpsched.models.combinatorial import (
     mean_busy_bound,
 )
 from lpsched.models.guard import DEFAULT_MAX_MODEL_BYTES
+from lpsched.models.names import BOUND_METHODS
 from lpsched.models.release_bounds import release_busy_bound
 from lpsched.models.tails import tail_bound
 from lpsched.models.windows import Windows, start_windows
@@ -97,7 +104,7 @@ from lpsched.stop import Deadline
 
 __all__ = ["Bound", "METHODS", "SOURCES", "bucket_bound", "lower_bound"]
 
-METHODS = ("combinatorial", "lp", "bucket", "config", "best")
+METHODS = BOUND_METHODS
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,7 @@ def bucket_bound(instance: Instance, *, width: int | None = None, windows: Windo
 #: Components of a bound, simplest first: ``details["source"]`` is the first of them whose
 #: value is the bound (when several reach it, the simplest argument is named).
 SOURCES = ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
-           "bucket", "lp", "config")
+           "partition", "bucket", "lazy_lp", "lp", "config")
 
 Progress = Callable[[str], None]
 
@@ -355,6 +362,10 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
     if method == "combinatorial":
         return _finish(method, t0, cheap, dict(parts), refusals)
 
+    if method == "best" and not instance.offline:
+        partition_stage(instance, parts, cheap, note, time_limit, t0,
+                        lambda sub, tl: lower_bound(sub, "best", time_limit=tl, threads=threads,
+                                                    max_bytes=max_bytes))
     refused = stage_refusal("start windows (serial schedules)", windows_bytes(instance),
                             max_bytes)
     if refused:
@@ -392,6 +403,8 @@ def lower_bound(instance: Instance, method: str = "best", *, max_columns: int = 
                    "lp_cuts": len(lp.cut_rows)}
         solved = {"lp": int(lp.bound)} if lp.bound is not None else {}
         details.update({"lp_bound": int(lp.bound)} if lp.bound is not None else {})
+    elif method == "best" and not instance.offline and lazy_fits(instance, w):
+        solved, details = lazy_stage(instance, w, t0, time_limit, threads, parts, note)
     else:
         note("bucket LP")
         b = bucket_bound(instance, width=bucket_width, windows=w, max_columns=bucket_columns,

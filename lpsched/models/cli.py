@@ -74,11 +74,12 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     named = b.method if source == b.method else f"{b.method}: the {source} bound"
     print(f"lower bound  {b.value}   ({named})")
     for k in ("decode", "area", "combined", "tail", "mean_busy", "release_busy", "bnb_root",
-              "lp_value",
-              "lp_status", "lp_cuts", "width", "columns"):
+              "partition", "partition_groups", "lazy_lp", "lazy_rounds", "lazy_width",
+              "lp_value", "lp_status", "lp_cuts", "width", "columns"):
         if k in b.details:
             v = b.details[k]
-            print(f"  {k:<13}{v:.3f}" if isinstance(v, float) else f"  {k:<13}{v}")
+            label = "bursts" if k == "partition_groups" else k
+            print(f"  {label:<13}{v:.3f}" if isinstance(v, float) else f"  {label:<13}{v}")
     print(f"runtime      {b.runtime:.3f} s")
     if fluid:
         print("fluid (Ao et al.: bounds the throughput of a stationary process with this "
@@ -115,8 +116,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bound`` and ``export`` to the ``lpsched`` command."""
     from lpsched.cli import _add_instance_options
-    from lpsched.models.bounds import METHODS
-    from lpsched.models.export import FORMATS, MODELS
+    from lpsched.models.names import BOUND_METHODS as METHODS
+    from lpsched.models.names import EXPORT_FORMATS as FORMATS
+    from lpsched.models.names import EXPORT_MODELS as MODELS
     from lpsched.paths import add_output_argument
 
     ex = argparse.RawDescriptionHelpFormatter
@@ -128,7 +130,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "bucket (interval-indexed relaxation for large instances), config (LP with "
                     "tail and lifetime-configuration cuts, cut rounds until --time-limit; "
                     "formulations/colgen.md), best "
-                    "(max of combinatorial and lp, or bucket when the LP is too large). "
+                    "(max of combinatorial - with arrivals the release-date mean-busy-time "
+                    "bound - the burst partition bound when requests arrive in separate "
+                    "bursts, and lp, or bucket when the LP is too large). "
                     "The output names the bound whose value is returned; after 3 s a "
                     "progress line goes to stderr every 5 s; a stage whose estimated memory "
                     "is above 2 GB is skipped with a one-line reason on stderr. "

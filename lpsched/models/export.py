@@ -37,13 +37,14 @@ from lpsched.models.guard import (
     smallest_time_indexed_size,
     time_indexed_size,
 )
+from lpsched.models.names import EXPORT_FORMATS, EXPORT_MODELS
 from lpsched.models.time_indexed import build_time_indexed
 from lpsched.models.windows import start_windows
 
 __all__ = ["FORMATS", "LARGE_FILE_BYTES", "MODELS", "ModelTooLarge", "export_model"]
 
-MODELS = ("time-indexed", "lp-relaxation")
-FORMATS = ("mps", "lp")
+MODELS = EXPORT_MODELS
+FORMATS = EXPORT_FORMATS
 
 LARGE_FILE_BYTES = 10e6
 """Exports estimated above this file size report their steps to ``progress``."""

@@ -38,7 +38,8 @@ import numpy as np
 from lpsched.instance import Instance
 from lpsched.models.combinatorial import exact_lengths
 
-__all__ = ["RAMP_MAX_STEPS", "ramp_prefix_moments", "release_busy_bound", "set_first_moments"]
+__all__ = ["RAMP_MAX_STEPS", "profile_busy_bound", "ramp_horizon", "ramp_prefix_moments",
+           "release_busy_bound", "set_first_moments"]
 
 DEFAULT_WORK = 4e7
 """Element operations allowed for the ``G_k`` (about a second of numpy)."""
@@ -106,26 +107,47 @@ def release_busy_bound(instance: Instance, *, work: float = DEFAULT_WORK,
     ``r (1 - r/M) / 2`` per prefix, ``r`` the last partial step).
     """
     s_x, o_x, A_x = exact_lengths(instance)
-    s, o, A = (x.astype(float) for x in (s_x, o_x, A_x))
-    n = instance.n
-    order = np.lexsort((o, A))
+    s, o = s_x.astype(float), o_x.astype(float)
     first = s * (o * (o + 1) / 2) + o * (o + 1) * (2 * o + 1) / 6  # A_i beta_i
-    # Y_k = sum_{j <= k} A_j (B_j - a_j) (discrete steps; every bound below is on it)
+    order = np.lexsort((o, A_x.astype(float)))
+    extra = None
+    if ramps:
+        extra = ramp_prefix_moments(instance, order,
+                                    work=work / 50.0 if A_x.dtype == object else work)
+    return profile_busy_bound(instance.arrival, A_x, first, o, int(instance.memory),
+                              order=order, work=work, extra=extra)
+
+
+def profile_busy_bound(arrival: np.ndarray, area: np.ndarray, first: np.ndarray,
+                       decode: np.ndarray, capacity: int, *, order: np.ndarray | None = None,
+                       work: float = DEFAULT_WORK, extra: np.ndarray | None = None) -> float:
+    """The release-date mean-busy-time bound for any per-step profile (module docstring).
+
+    Request ``i`` started at ``p_i`` is charged ``m'_i(d) >= 0`` in its ``d``-th step, and
+    every feasible schedule keeps ``sum_i m'_i(t) <= capacity`` in every step (for the
+    memory itself ``m'_i(d) = s_i + d``; ``lpsched.models.dff_bounds`` passes transformed
+    profiles). ``area[i] = sum_d m'_i(d) > 0`` (integers, ``int64`` or Python), ``first[i]
+    = sum_d d m'_i(d)``, ``decode[i] = o_i``. ``order`` sorts the areas ascending (ties
+    any order); ``extra`` (optional) holds further lower bounds on ``Y_k`` per prefix of
+    that order. Returns the fractional bound on ``sum_i (c_i - a_i)``.
+    """
+    A = area.astype(float)
+    n = A.size
+    if order is None:
+        order = np.lexsort((decode, A))
     half = np.cumsum(A[order]) / 2.0  # continuous mean busy times are B_j - 1/2
     F = np.cumsum(first[order])
-    if A_x.dtype == object:
+    if area.dtype == object:
         work = work / 50.0  # Python integers: about 50 times slower
     ks = _prefix_grid(n, work)
     G = np.full(n, -np.inf)
-    G[ks - 1] = set_first_moments(instance.arrival, A_x, order, instance.memory, ks)
+    G[ks - 1] = set_first_moments(arrival, area, order, capacity, ks)
     L = np.maximum(np.maximum.accumulate(G) + half, F)
-    if ramps:
-        R = ramp_prefix_moments(instance, order, work=work)
-        if R is not None:
-            L = np.maximum(L, R)
+    if extra is not None:
+        L = np.maximum(L, extra)
     wgt = 1.0 / A[order]
     dw = wgt - np.append(wgt[1:], 0.0)
-    return float(np.sum(dw * L)) + float(np.sum(o - first / A))
+    return float(np.sum(dw * L)) + float(np.sum(decode - first / A))
 
 
 #: Largest horizon (steps) of :func:`ramp_fluid_bound`'s per-step arrays (about 6 arrays
@@ -133,7 +155,7 @@ def release_busy_bound(instance: Instance, *, work: float = DEFAULT_WORK,
 RAMP_MAX_STEPS = 1_000_000
 
 
-def _ramp_horizon(instance: Instance) -> int:
+def ramp_horizon(instance: Instance) -> int:
     """A step by which the ramp-limited fluid has done all the work: the last request's
     ramp ends by ``max(a) + max(o)``, and the machine is never idle while work waits, so
     ``ceil(sum A / M)`` more steps suffice."""
@@ -156,7 +178,7 @@ def ramp_prefix_moments(instance: Instance, order: np.ndarray, *,
     None when the horizon exceeds :data:`RAMP_MAX_STEPS` or the integer sums could pass
     ``2^62``.
     """
-    T = _ramp_horizon(instance)
+    T = ramp_horizon(instance)
     s, o, a = (x.astype(np.int64) for x in (instance.prefill, instance.decode,
                                               instance.arrival))
     A = s * o + o * (o + 1) // 2

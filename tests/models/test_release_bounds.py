@@ -18,7 +18,12 @@ from lpsched.generators import random_instance
 from lpsched.instance import Instance
 from lpsched.models.bounds import lower_bound
 from lpsched.models.combinatorial import decode_bound, fractional_bound, mean_busy_bound
-from lpsched.models.release_bounds import _prefix_grid, ramp_prefix_moments, release_busy_bound
+from lpsched.models.release_bounds import (
+    _prefix_grid,
+    profile_busy_bound,
+    ramp_prefix_moments,
+    release_busy_bound,
+)
 from lpsched.solve import solve
 from tests.oracle_bb import bb_optimum
 from tests.strategies import instances
@@ -154,3 +159,31 @@ def test_a_grid_of_prefixes_stays_valid_and_close():
     assert grid >= decode_bound(inst)
     assert grid >= 0.9 * full  # 20 prefixes of 300
     assert np.all(np.diff(_prefix_grid(10**5, 4e7)) > 0)
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(instances(max_n=5, max_memory=14, max_decode=5, arrivals=None, max_arrival=8),
+       st.integers(1, 6), st.integers(0, 2))
+def test_profile_bound_of_a_dual_feasible_function_never_above_the_optimum(inst, k, alpha):
+    """Any per-step profile with a valid capacity gives a valid bound
+    (formulations/trace_bounds.md, "Dual feasible functions"): here
+    ``alpha (s + d) + phi_k(s + d)`` with ``phi_k(x) = ceil((k + 1) x / M) - 1`` and
+    capacity ``alpha M + k``, written out step by step; requests charged nothing keep
+    their decode floor."""
+    M = inst.memory
+    area, first, charged = [], [], []
+    for s, o in zip(inst.prefill.tolist(), inst.decode.tolist()):
+        prof = [alpha * (s + d) + (-(-(k + 1) * (s + d) // M) - 1) for d in range(1, o + 1)]
+        area.append(sum(prof))
+        first.append(sum(d * m for d, m in zip(range(1, o + 1), prof)))
+        charged.append(area[-1] > 0)
+    mask = np.array(charged)
+    value = float(inst.decode[~mask].sum())
+    if mask.any():
+        value += profile_busy_bound(inst.arrival[mask], np.array(area, dtype=np.int64)[mask],
+                                    np.array(first, dtype=float)[mask],
+                                    inst.decode[mask].astype(float), alpha * M + k)
+    assert fractional_bound(value) <= _opt(inst)
+    if alpha == 1 and k == 1 and not (-(-2 * (inst.prefill + inst.decode)) // M > 1).any():
+        # phi_1 is 0 everywhere (all peaks <= M/2): the memory bound at capacity M + 1
+        assert value <= release_busy_bound(inst, ramps=False) + 1e-9
