@@ -430,15 +430,20 @@ def _names(names: str) -> set[str]:
     return want
 
 
-def todo(tasks: list[dict], cache: dict, only: set[str]) -> list[dict]:
+def todo(tasks: list[dict], cache: dict, only: set[str],
+         sections: Iterable[str] | None = None) -> list[dict]:
     """The tasks to run: without ``only`` the ones missing from ``cache``; with it every task
-    of those algorithms (``bound``: the trace instances' lower bounds) and missing bounds,
-    which the ratios need."""
+    of those algorithms (``bound``: the trace instances' lower bounds) in ``sections`` (all
+    when None) and missing bounds, which the ratios need."""
+    within = set(sections) if sections is not None else None
+
     def wanted(t: dict) -> bool:
         missing = key(t["row"]) not in cache
         if only:
             is_bound = t["fn"] == "bound"
-            return t["row"]["algorithm"] in only or (is_bound and (missing or BOUND in only))
+            chosen = t["row"]["algorithm"] in only or (is_bound and BOUND in only)
+            return (missing and is_bound) or (
+                chosen and (within is None or t["row"]["section"] in within))
         return missing
     return [t for t in tasks if wanted(t)]
 
@@ -475,8 +480,9 @@ def run(args: argparse.Namespace) -> list[dict]:
     if args.fresh and part.exists():
         part.unlink()
     cache = {} if args.fresh else cached(args.out)
-    run_now = sorted(todo(tasks, cache, _names(args.only) if args.only else set()),
-                     key=lambda t: -_cost(t))
+    only = _names(args.only) if args.only else set()
+    within = args.only_sections.split(",") if args.only_sections else None
+    run_now = sorted(todo(tasks, cache, only, within), key=lambda t: -_cost(t))
     start = machine("at start")
     print(f"{len(tasks)} grid rows, {len(run_now)} to run, {args.jobs} workers; {start}",
           flush=True)
@@ -919,6 +925,8 @@ def main(argv: list[str] | None = None) -> None:
                     "of the others are dropped from OUT.csv")
     ap.add_argument("--only", default="", help="rerun every row of these algorithms (and "
                     "'bound': the trace bounds), keep the other cached rows")
+    ap.add_argument("--only-sections", default="", help="with --only: rerun only these "
+                    "sections' rows (e.g. replay, after a change to the engine's V1 limits)")
     ap.add_argument("--fresh", action="store_true", help="ignore the cached rows")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--no-plots", action="store_true")

@@ -92,6 +92,14 @@ def test_todo_runs_missing_rows_and_every_row_of_only():
     cache[lb.key(tasks[3]["row"])] = {}
     assert lb.todo(tasks, cache, {lb.BOUND}) == [tasks[3]]
     assert lb.todo(tasks, cache, {"mc-sf"}) == [tasks[2]]
+    # --only-sections: the chosen algorithms' rows of those sections only
+    rep = {**_task("mc-sf"), "row": {**_task("mc-sf")["row"], "section": "replay",
+                                     "instance": "r"}}
+    for t in tasks:
+        t["row"]["section"] = "study"
+    cache[lb.key(rep["row"])] = {}
+    assert lb.todo([*tasks, rep], cache, {"mc-sf"}, ["replay"]) == [rep]
+    assert lb.todo([*tasks, rep], cache, {"mc-sf"}) == [tasks[2], rep]
 
 
 TINY = ["--sections", "study", "--study-per-set", "1", "--algos", "fcfs,mc-sf,vllm",
