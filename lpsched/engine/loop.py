@@ -145,7 +145,8 @@ class Engine:
         policy.reset(self.state)
         self.s = instance.prefill.tolist()
         comp = instance.prefill if compute_prefill is None else compute_prefill
-        self.s_comp = np.asarray(comp, dtype=np.int64).tolist()
+        self.state.compute = np.asarray(comp, dtype=np.int64)
+        self.s_comp = self.state.compute.tolist()
         self.delta = [m + 1 - c for m, c in zip(self.s, self.s_comp)]  # partial: holds C + delta
         self.o = instance.decode.tolist()
         self.arr_pos = arr_order.tolist()
@@ -426,6 +427,7 @@ class Engine:
             return
         self.calls += 1
         policy = self.policy
+        state.tokens_left = None if self.budget is None else tokens_left
         chosen = policy.decide(state)
         admitted, resumed, refused = self._admit(chosen, t, seqs_left, tokens_left)
         if refused:

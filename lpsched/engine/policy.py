@@ -65,10 +65,19 @@ class SimState:
     prefilling
         ``{position: tokens computed}`` of the request whose prefill is being chunked
         (at most one; chunked prefill only): admitted, neither running nor waiting.
+    compute
+        Prompt tokens each request computes when it starts (by position; a resumed one
+        computes ``compute + D``): the prompt, while ``prefill`` is what it holds.
+    tokens_left
+        In :meth:`Policy.decide`: the token budget the step's admissions may still use
+        (the budget less one token per running decode and the chunk of a prefill
+        finishing now; chunked prefill cuts the last admission to it); None without a
+        budget.
     """
 
     __slots__ = ("t", "_clock", "memory", "block_size", "limits", "prefill", "arrival",
-                 "predicted", "running", "waiting", "done", "prefilling", "_wsum", "_n_run",
+                 "predicted", "running", "waiting", "done", "prefilling", "compute",
+                 "tokens_left", "_wsum", "_n_run",
                  "_res", "_extra", "_zmem", "instance", "_shifts", "_rkey", "_rval")
 
     def __init__(self, instance: Instance, predicted: np.ndarray,
@@ -86,6 +95,8 @@ class SimState:
         self.waiting: set[int] = set()
         self.done: dict[int, int] = {}
         self.prefilling: dict[int, int] = {}
+        self.compute: np.ndarray = instance.prefill
+        self.tokens_left: int | None = None
         self._wsum = 0  # sum over running of (s - p)
         self._n_run = 0
         self._res = [0] * self.block_size  # running requests by (p - s) mod b (b > 1)

@@ -218,7 +218,34 @@ class LookaheadPolicy(BasePolicy):
     costs ``O(R log n)`` for ``R`` records rather than ``O(|W|)`` (the full
     conversation trace at ``M = 16384``: 11 s CPU for ``sf``, against 17 s when the
     waiting set was scanned; 250-335 us per decision from 2,000 to 19,366 requests).
+
+    Chunked prefill (:attr:`chunk_aware`, engine limits with ``chunked_prefill``, the
+    engine's ``state.tokens_left`` told): the
+    engine admits in order while the step's token budget lasts
+    (``state.tokens_left``) and cuts the last admission to what is left; that request
+    computes its other chunks in the next steps (``budget - N(u)`` tokens at decision
+    ``u``, ``N(u)`` the requests predicted to run past ``u``) and starts decoding only
+    at the decision ``x`` before its last chunk. Its look-ahead test is then made at
+    ``x`` (conditions A and B of :mod:`lpsched.heuristics.lookahead` with start ``x``)
+    and, for the steps ``t+1 .. x`` in which it holds at most its prefill ``s``,
+    ``peak(t+1, x) + s <= M``; it enters the profile with start ``x`` and is the last
+    admission of the decision. When it starts, the profile is re-anchored at the engine's
+    start (``state.running``, at the next call). Without a budget nothing changes.
+    With asynchronous scheduling (:attr:`async_aware`, ``limits.async_scheduling``,
+    vLLM V1's ``vllm serve``)
+    a request whose last token is computed in step ``c`` still holds its blocks in step
+    ``c+1``; the look-ahead then counts each request as running ``o_hat + 1`` steps (at
+    most ``M - s``): its memory in that extra step is overstated by one token.
     """
+
+    #: Asynchronous scheduling counted (one more step per request; on by default).
+    #: False: the papers' count, kept for ``benchmarks/bench_lookahead_chunked.py``.
+    async_aware: bool = True
+    #: Chunked prefill starts predicted (off by default: the deployed policy,
+    #: :class:`lpsched.integrations.driver.PolicyDriver`, is not told the step's token
+    #: budget, ``state.tokens_left``, and must decide as the engine does; with it on and
+    #: no budget told, the admission step is the start, as before).
+    chunk_aware: bool = False
 
     def __init__(self, key: str, backfill: bool, name: str | None = None):
         if key not in _KEYS:
@@ -242,7 +269,11 @@ class LookaheadPolicy(BasePolicy):
             primary = state.prefill + o_hat
         order = np.lexsort((pos, state.arrival, primary))
         self._s = state.prefill
-        self._o = o_hat
+        # asynchronous scheduling: a request holds its blocks one step after its last
+        # token (class docstring): the look-ahead counts one more step, at most M - s
+        limits = getattr(state, "limits", None)  # a subclass may pass a narrower view
+        self._tail = int(self.async_aware and limits is not None and limits.async_scheduling)
+        self._o = np.minimum(o_hat + 1, state.memory - state.prefill) if self._tail else o_hat
         self._wait = _RankedSet(order)
         self._pareto_set: _RankedSet | None = None
         self._tree: _RecordTree | None = None  # records of s in the scan order (backfill)
@@ -252,7 +283,10 @@ class LookaheadPolicy(BasePolicy):
             scan = self._wait if self._pareto_set is None else self._pareto_set
             self._scan = scan
             self._tree = _RecordTree(state.prefill[scan.order])
-        self._prof = LookaheadProfile(state.memory, state.prefill, o_hat)
+        self._prof = LookaheadProfile(state.memory, state.prefill, self._o)
+        self._state = state
+        self._tok: int | None = None  # chunked prefill: tokens left in this decision
+        self._pending: dict[int, int] = {}  # admitted with a later start: position -> start
 
     def _push(self, positions) -> None:
         self._wait.insert(positions)
@@ -269,6 +303,7 @@ class LookaheadPolicy(BasePolicy):
     def on_evict(self, state: SimState, positions: list[int]) -> None:
         self._prof.remove(positions)
         self._push(positions)
+        self._unpend(positions)
 
     def on_resume(self, state: SimState, positions: list[int]) -> None:
         for pos in positions:  # its virtual start: the progress it kept
@@ -276,16 +311,108 @@ class LookaheadPolicy(BasePolicy):
 
     def on_finish(self, state: SimState, positions: list[int]) -> None:
         self._prof.remove(positions)
+        self._unpend(positions)
+
+    def _unpend(self, positions: list[int]) -> None:
+        pending = getattr(self, "_pending", None)  # None: a subclass with its own reset
+        if pending:
+            for pos in positions:
+                pending.pop(pos, None)
+
+    # -- chunked prefill ---------------------------------------------------------------------
+    def _sync(self, state: SimState) -> None:
+        """Re-anchor the requests admitted with a predicted start once the engine started
+        them (their virtual start in ``state.running``)."""
+        prof = self._prof
+        for pos, x in list(self._pending.items()):
+            if pos in state.prefilling:
+                continue
+            del self._pending[pos]
+            start = state.running.get(pos)
+            if start is not None and start != x:
+                prof.add(pos, start)
+
+    def _full(self, pos: int) -> int:
+        """Prompt tokens ``pos`` computes when admitted (its progress recomputed too)."""
+        return int(self._state.compute[pos]) + self._state.done.get(pos, 0)
+
+    def _start_of(self, pos: int, t: int) -> int:
+        """The decision time before the step that computes the last prefill chunk of
+        ``pos`` admitted now (``t`` if it fits in the tokens left; class docstring)."""
+        tok = self._tok
+        rem = self._full(pos) - (_BIG if tok is None else tok)
+        if rem <= 0:
+            return t
+        budget = int(self._state.limits.max_num_batched_tokens or 0)
+        prof, u = self._prof, t + 1
+        while True:
+            c = max(budget - prof.running_after(u + self._tail), 1)
+            if rem <= c:
+                return u
+            rem -= c
+            u += 1
+
+    def _fits_at(self, pos: int, t: int) -> bool:
+        """The look-ahead test of ``pos`` admitted now, at the start it will get."""
+        prof, s, o = self._prof, int(self._s[pos]), int(self._o[pos])
+        x = self._start_of(pos, t)
+        if x == t:
+            return prof.fits(s, o, t)
+        return prof.fits(s, o, x) and prof.peak(t + 1, x) + s <= prof.M
+
+    def _take(self, pos: int, t: int) -> None:
+        """Add admitted ``pos`` to the profile (at its start) and spend its tokens."""
+        x = t if self._tok is None else self._start_of(pos, t)
+        self._prof.add(pos, x)
+        self._prof.prepare(t)
+        if self._tok is not None:
+            if x > t:
+                self._pending[pos] = x
+                self._tok = 0  # the engine admits nothing after a cut prefill
+            else:
+                self._tok -= self._full(pos)
+
+    def _fits_vec(self, idx: np.ndarray, t: int) -> np.ndarray:
+        """:meth:`LookaheadProfile.fits_many` of ``idx``, the chunked ones at their start."""
+        ok = self._prof.fits_many(self._s[idx], self._o[idx], t)
+        if self._tok is not None:
+            for j in range(idx.size):
+                if self._start_of(int(idx[j]), t) > t:
+                    ok[j] = self._fits_at(int(idx[j]), t)
+        return ok
+
+    def _admit_prefix_chunked(self, t: int) -> list[int]:
+        """:meth:`LookaheadProfile.admit_prefix` with the starts of chunked prefill."""
+        chosen: list[int] = []
+        for pos in self._wait:
+            if self._tok is not None and self._tok <= 0:
+                break
+            if not self._fits_at(pos, t):
+                break
+            self._take(pos, t)
+            chosen.append(pos)
+        return chosen
+
+    def _chunked(self, state: SimState) -> bool:
+        self._state = state
+        return (self.chunk_aware and getattr(self, "_pending", None) is not None
+                and state.limits.chunked_prefill
+                and state.limits.max_num_batched_tokens is not None)
 
     # -- decisions ---------------------------------------------------------------------------
     def decide(self, state: SimState) -> list[int]:
         t = state.t
         prof = self._prof
+        chunked = self._chunked(state)
+        if chunked:
+            self._sync(state)
+        self._tok = state.tokens_left if chunked else None
         prof.prepare(t)
         chosen: list[int] = []
         s_all, o_all = self._s, self._o
         if not self.backfill:
-            chosen = prof.admit_prefix(self._wait, s_all, o_all, t)
+            chosen = (prof.admit_prefix(self._wait, s_all, o_all, t) if self._tok is None
+                      else self._admit_prefix_chunked(t))
             if chosen:
                 self._wait.drop_first(len(chosen))
             return chosen
@@ -316,18 +443,18 @@ class LookaheadPolicy(BasePolicy):
         lo = 0
         s_failed = _BIG  # smallest prefill among the candidates that failed so far
         chosen = []
-        while True:
+        while self._tok is None or self._tok > 0:
             recs = tree.records(lo, s_failed)
             if not recs:
                 break
             idx = order[np.asarray(recs, dtype=np.int64)]
-            hit = np.flatnonzero(prof.fits_many(s_all[idx], o_all[idx], t))
+            hit = np.flatnonzero(prof.fits_many(s_all[idx], o_all[idx], t)
+                                 if self._tok is None else self._fits_vec(idx, t))
             if hit.size == 0:
                 break
             h = int(hit[0])
             pos = int(idx[h])
-            prof.add(pos, t)
-            prof.prepare(t)
+            self._take(pos, t)
             chosen.append(pos)
             if h > 0:  # the records before it failed (and so did what they dominate)
                 s_failed = min(s_failed, int(s_all[idx[:h]].min()))
@@ -348,19 +475,19 @@ class LookaheadPolicy(BasePolicy):
         rank = self._wait.rank
         chosen = []
         last = -1
-        while len(pareto):
+        while len(pareto) and (self._tok is None or self._tok > 0):
             front = self._front_positions()
             front = front[rank[front] > last]  # the others failed already
             if front.size == 0:
                 break
-            ok = prof.fits_many(self._s[front], self._o[front], t)
+            ok = (prof.fits_many(self._s[front], self._o[front], t) if self._tok is None
+                  else self._fits_vec(front, t))
             if not ok.any():
                 break
             fit = front[ok]
             pos = int(fit[np.argmin(rank[fit])])
             last = int(rank[pos])
-            prof.add(pos, t)
-            prof.prepare(t)
+            self._take(pos, t)
             chosen.append(pos)
             pareto.remove([pos])
             tree.set(int(pareto.rank[pos]), False)
@@ -373,14 +500,31 @@ class LookaheadPolicy(BasePolicy):
         prof = self._prof
         if not len(self._wait):
             return t + 1
+        chunked = self._chunked(state)
+        if chunked:
+            self._sync(state)
         prof.prepare(t)
         if not self.backfill:
             pos = self._wait.first()  # the gate: nothing passes it
-            return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+            x = prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+            return x if not chunked else max(t + 1, x - self._lead([pos]))
         # Backfilling: something can start only when some waiting request fits, and a
         # dominated request (s, o both >=) fits no earlier than its dominator.
         front = self._front_positions()
-        return prof.earliest_fit_many(self._s[front], self._o[front], t)
+        x = prof.earliest_fit_many(self._s[front], self._o[front], t)
+        return x if not chunked else max(t + 1, x - self._lead(front))
+
+    def _lead(self, positions) -> int:
+        """Chunked prefill: most steps between the admission of one of ``positions`` and
+        its start while nothing is admitted: with no prefill in progress now (else the
+        engine steps at ``t+1`` anyway) every chunk until then gets at least
+        ``budget - |R|`` tokens, so a request that starts at ``x`` is admitted no earlier
+        than ``x - (ceil(full / (budget - |R|)) - 1)``."""
+        room = int(self._state.limits.max_num_batched_tokens or 0) - len(self._prof)
+        if room <= 0:
+            return _BIG
+        full = max(self._full(int(p)) for p in positions)
+        return -(-full // room) - 1
 
 
 @dataclass(frozen=True)

@@ -413,7 +413,7 @@ def solve_wait(instance: Instance, *, deadline: Deadline | None = None,
     >>> inst = Instance(20, [Request("a", 2, 3), Request("b", 2, 3, arrival=1),
     ...                      Request("c", 1, 1, arrival=1)])
     >>> solve_wait(inst, threshold=2).schedule.starts.tolist()
-    [0, 3, 6]
+    [0, 3, 3]
     """
     return run_policy(instance, wait(total_limit, launch, threshold), deadline=deadline,
                       seed=seed, **sim)

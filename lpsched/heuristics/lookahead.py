@@ -192,6 +192,10 @@ class LookaheadProfile:
     def __len__(self) -> int:
         return len(self._run)
 
+    def positions(self) -> list[int]:
+        """The positions in the running set."""
+        return list(self._run)
+
     @property
     def next_view_change(self) -> int:
         """Earliest step at which some predicted completion is reached (view changes)."""
@@ -249,6 +253,21 @@ class LookaheadProfile:
         a = self._a
         k = bisect_left(a.e, u)
         return a.sw[k] + int(u) * a.sn[k]
+
+    def running_after(self, u: int) -> int:
+        """Running requests predicted to decode in step ``u + 1`` (``e > u``)."""
+        e = self._a.e
+        return len(e) - bisect_right(e, u)
+
+    def peak(self, lo: int, hi: int) -> int:
+        """Largest predicted memory of the running set over the steps ``lo .. hi``: memory
+        only grows between completions, so the maximum is at ``hi`` or at a completion
+        step ``e_i`` in the range (after :meth:`prepare`)."""
+        e = self._a.e
+        best = int(self.memory(hi))
+        for i in range(bisect_left(e, lo), bisect_right(e, hi)):
+            best = max(best, int(self.memory(e[i])))
+        return best
 
     # -- tests -------------------------------------------------------------------------------
     def fits(self, s: int, o: int, t: int) -> bool:
