@@ -500,14 +500,19 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
                         restrict: bool | None = None) -> ConfigurationBound:
     """Lower bound: the time-indexed LP with tail and configuration cuts (module docstring).
 
-    Each round solves the LP (warm, on one HiGHS object: :class:`_CutLoop`), adds
-    the ``tail_rows`` most violated disjoint-tail rows while any is violated, and
-    otherwise configuration cuts (their separation limited to about the time of the
-    last LP solve, the most loaded steps first); every ``purge_every`` rounds the
-    slack cut rows are deleted. It stops when no cut is violated, after
-    ``max_rounds`` or at the ``deadline`` (a :class:`~lpsched.stop.Deadline` or
-    seconds). The value returned is the largest optimum of the LPs solved, each a
-    lower bound whatever rows were added or deleted before it. Status
+    Each round solves the LP (warm, on one HiGHS object: :class:`_CutLoop`; with
+    ``restrict``, default: above 30,000 columns, over a restricted set of columns
+    with pricing), adds the ``tail_rows`` most violated disjoint-tail rows (at most
+    ``per_tau`` per time point) while any is violated, and then tail rows and
+    configuration cuts together (their separation limited to ``max(2 s, separation
+    x`` the last LP solve time, the most loaded steps first, all steps before
+    convergence is claimed); every ``purge_every`` solves the slack cut rows are
+    deleted. It stops when no cut is violated, after ``max_rounds`` or at the
+    ``deadline`` (a :class:`~lpsched.stop.Deadline` or seconds). The value returned
+    is the largest lower bound met: the optimum of each LP over all columns (each
+    the time-indexed LP plus valid rows, whatever rows were added or deleted before
+    it) and the Lagrangian bound ``L(y)`` of each restricted LP's duals
+    (``formulations/colgen.md`` §3). Status
     ``"optimal"``: no cut is violated (the LP with all configuration cuts is
     reached); ``"capped"``: none among the steps separated, but some steps were
     not (enumeration above ``cap``); ``"time_limit"``: stopped by the deadline or
@@ -546,7 +551,7 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
         if math.isnan(lp_tails):
             lp_tails = v
         # after the first tail-converged LP: tail and configuration rows in the same round
-        budget: float | None = max(0.5, separation * loop.last_solve)
+        budget: float | None = max(2.0, separation * loop.last_solve)
         while True:
             cuts, sk = separate_configuration_cuts(arr, x, cap=cap, widen=widen, deadline=dl,
                                                    cache=cache, budget=budget)
