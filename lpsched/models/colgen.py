@@ -504,9 +504,9 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
     ``restrict``, default: above 30,000 columns, over a restricted set of columns
     with pricing), adds the ``tail_rows`` most violated disjoint-tail rows (at most
     ``per_tau`` per time point) while any is violated, and then tail rows and
-    configuration cuts together (their separation limited to ``max(2 s, separation
-    x`` the last LP solve time, the most loaded steps first, all steps before
-    convergence is claimed); every ``purge_every`` solves the slack cut rows are
+    configuration cuts together (with a deadline, their separation is limited to
+    ``max(2 s, separation x`` the last LP solve time, a tenth of the time left``)``,
+    the most loaded steps first, all steps before convergence is claimed); every ``purge_every`` solves the slack cut rows are
     deleted. It stops when no cut is violated, after ``max_rounds`` or at the
     ``deadline`` (a :class:`~lpsched.stop.Deadline` or seconds). The value returned
     is the largest lower bound met: the optimum of each LP over all columns (each
@@ -551,7 +551,9 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
         if math.isnan(lp_tails):
             lp_tails = v
         # after the first tail-converged LP: tail and configuration rows in the same round
-        budget: float | None = max(2.0, separation * loop.last_solve)
+        # separation time of a round: several LP solves, and a tenth of the time left
+        budget: float | None = (max(2.0, separation * loop.last_solve, 0.1 * dl.remaining())
+                                if dl.limited else None)
         while True:
             cuts, sk = separate_configuration_cuts(arr, x, cap=cap, widen=widen, deadline=dl,
                                                    cache=cache, budget=budget)
