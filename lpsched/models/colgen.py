@@ -164,32 +164,32 @@ def _separation_lps(blocks: list[tuple[np.ndarray, sp.csr_matrix]], lift: float 
                     deadline: Deadline | None = None) -> list[np.ndarray]:
     """Per block ``(z, B)``: ``argmax a.z + lift * sum(a)`` s.t. ``B a <= 1``, ``0 <= a <= 1``.
 
-    The blocks are independent, so they are solved as one block-diagonal LP (one
-    HiGHS run per round instead of one per step). The small ``lift`` term gives
-    positive coefficients to pairs where they cost nothing, so the cut is as strong
-    as possible among the optimal ones. Stopped at ``deadline``: all zeros (no cut).
+    One small HiGHS LP per block (solving the blocks as one block-diagonal LP was
+    measured 10x slower: the simplex does not exploit the blocks). The small
+    ``lift`` term gives positive coefficients to pairs where they cost nothing, so
+    the cut is as strong as possible among the optimal ones. Blocks not solved
+    before ``deadline`` (or where HiGHS fails) get all zeros (no cut).
     """
-    sizes = np.asarray([z.size for z, _ in blocks], dtype=np.int64)
-    offsets = np.concatenate(([0], np.cumsum(sizes)))
-    m = int(offsets[-1])
-    z = np.concatenate([z for z, _ in blocks])
-    B = sp.block_diag([b for _, b in blocks], format="csr") if blocks else sp.csr_matrix((0, 0))
-    h = new_highs()
-    h.setOptionValue("threads", 1)
-    if deadline is not None and deadline.limited:
-        enforce_deadline(h, deadline)
-    h.addVars(m, np.zeros(m), np.ones(m))
-    h.changeColsCost(m, np.arange(m, dtype=np.int32), -(z + lift))
-    if B.shape[0]:
-        h.addRows(B.shape[0], np.full(B.shape[0], -highspy.kHighsInf), np.ones(B.shape[0]),
-                  B.nnz, B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data)
-    run_highs(h)
-    a = np.maximum(np.asarray(h.getSolution().col_value), 0.0)
-    if a.size != m or h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        # stopped or failed: no cuts this round (any a >= 0 would still give valid cuts
-        # after the exact rescaling, but an interrupted point is not worth adding)
-        return [np.zeros(int(k)) for k in sizes]
-    return [a[offsets[q]:offsets[q + 1]] for q in range(len(blocks))]
+    out = []
+    for z, B in blocks:
+        if deadline is not None and deadline.expired():
+            out.append(np.zeros(z.size))
+            continue
+        m = z.size
+        h = new_highs()
+        h.setOptionValue("threads", 1)
+        if deadline is not None and deadline.limited:
+            enforce_deadline(h, deadline)
+        h.addVars(m, np.zeros(m), np.ones(m))
+        h.changeColsCost(m, np.arange(m, dtype=np.int32), -(z + lift))
+        if B.shape[0]:
+            h.addRows(B.shape[0], np.full(B.shape[0], -highspy.kHighsInf), np.ones(B.shape[0]),
+                      B.nnz, B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data)
+        run_highs(h)
+        a = np.maximum(np.asarray(h.getSolution().col_value), 0.0)
+        ok = a.size == m and h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        out.append(a if ok else np.zeros(m))
+    return out
 
 
 def separate_configuration_cuts(arr: TimeIndexedArrays, x: np.ndarray, *, tol: float = 1e-4,
@@ -205,7 +205,7 @@ def separate_configuration_cuts(arr: TimeIndexedArrays, x: np.ndarray, *, tol: f
     within ``widen`` steps of a support start of the same request, whose
     coefficients make the cut harder to dodge by shifting a start; when their
     enumeration exceeds ``cap`` sets, the support alone is tried. The separation
-    LPs of all visited steps are solved together (:func:`_separation_lps`).
+    LPs of the visited steps are solved after the enumeration (:func:`_separation_lps`).
     ``budget`` (seconds) stops the enumeration early (the steps not visited count
     as skipped). Returns ``(cuts, skipped)``: ``cuts`` a list of ``(columns,
     coefficients)``, each a valid row ``sum a_e x_e <= 1``, at most one per step;
