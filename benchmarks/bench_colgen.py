@@ -237,10 +237,10 @@ def report() -> None:
         def pct(v: float, digits: int = 1) -> str:
             return "-" if math.isnan(v) else f"{v:.{digits}%}"
 
-        proven = sum(math.ceil(float(r["config"]) - 1e-6) >= int(r["reference"]) for r in rs)
+        n_proven = sum(math.ceil(float(r["config"]) - 1e-6) >= int(r["reference"]) for r in rs)
         lines.append(f"| {n} | {len(rs)} | {pct(med('gap_lp'))} | {pct(med('gap_lp_tails'))} | "
                      f"{pct(med('gap_config'))} | {pct(med('closed_vs_tails'), 0)} | "
-                     f"{med('rounds'):.0f} | {proven} |")
+                     f"{med('rounds'):.0f} | {n_proven} |")
     lines += ["", "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS)]
     lines += ["| " + " | ".join(r[c] for c in FIELDS) + " |" for r in rows]
     lines += [""] + scale_report()

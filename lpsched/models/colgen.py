@@ -506,17 +506,18 @@ def configuration_bound(instance: Instance, *, windows: Windows | None = None,
     ``per_tau`` per time point) while any is violated, and then tail rows and
     configuration cuts together (with a deadline, their separation is limited to
     ``max(2 s, separation x`` the last LP solve time, a tenth of the time left``)``,
-    the most loaded steps first, all steps before convergence is claimed); every ``purge_every`` solves the slack cut rows are
-    deleted. It stops when no cut is violated, after ``max_rounds`` or at the
-    ``deadline`` (a :class:`~lpsched.stop.Deadline` or seconds). The value returned
-    is the largest lower bound met: the optimum of each LP over all columns (each
-    the time-indexed LP plus valid rows, whatever rows were added or deleted before
-    it) and the Lagrangian bound ``L(y)`` of each restricted LP's duals
-    (``formulations/colgen.md`` §3). Status
-    ``"optimal"``: no cut is violated (the LP with all configuration cuts is
-    reached); ``"capped"``: none among the steps separated, but some steps were
-    not (enumeration above ``cap``); ``"time_limit"``: stopped by the deadline or
-    ``max_rounds``. ``bound`` is None only if not even the first LP finished (status
+    the most loaded steps first, all steps before convergence is claimed); every
+    ``purge_every`` solves the slack cut rows are deleted. It stops when no cut is
+    violated, after ``max_rounds`` or at the ``deadline`` (a
+    :class:`~lpsched.stop.Deadline` or seconds). The value returned is the largest
+    lower bound met: the optimum of each LP over all columns (each the time-indexed
+    LP plus valid rows, whatever rows were added or deleted before it) and the
+    Lagrangian bound ``L(y)`` of each restricted LP's duals
+    (``formulations/colgen.md`` §3). Status ``"optimal"``: no cut is violated (the
+    LP with all configuration cuts is reached); ``"capped"``: none among the steps
+    separated, but some steps were not (enumeration above ``cap``);
+    ``"time_limit"``: stopped by the deadline or ``max_rounds``. ``bound`` is None
+    only if not even the first LP finished (status
     ``"time_limit"``, or ``"error"`` if HiGHS failed).
     """
     t0 = time.perf_counter()
