@@ -165,8 +165,13 @@ def scale_report() -> list[str]:
     lines = ["## Scaling the cut loop (issue 22): before / after, same instances, 60 s", "",
              "Library instances (`lpsched/instances`, reference = proven optimum or best known "
              "objective of `index.json`), `python benchmarks/bench_colgen.py --library ... --tag "
-             "TAG --time-limit 60`, one process at a time, HiGHS threads=1; `before` = the code "
-             "before issue 22 (run with `PYTHONPATH` on that checkout), `after` = this commit. "
+             "TAG --time-limit 60`, one process at a time, HiGHS threads=1. Tags: `before` = the "
+             "code before issue 22 (commit b966c68, run with `PYTHONPATH` on that checkout) at "
+             "about the load of the `after` run; `before-load7` = the same code while other "
+             "jobs loaded the machine (load 5.8-9.4: not comparable); `after` = the final "
+             "code (rows of instances it did not rerun: those of `after-d6bdaff`, whose "
+             "loop at n >= 40 never left the tail phase that later commits did not touch); "
+             "`after-<commit>` = intermediate versions (ablations, docs/exact.md). "
              "`rounds` = configuration-cut rounds (each: LP re-solve, tail and configuration "
              "separation) in the limit; `lp_tails` = NaN when the tail rows did not converge "
              "in the limit (then `gap LP+tails` is `-`). Load: column `load1` (2 cores shared).",
