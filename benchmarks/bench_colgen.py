@@ -21,6 +21,17 @@ Usage (from the repository root)::
     python benchmarks/bench_colgen.py --sizes 10 12 14 16 18 --time-limit 40
     python benchmarks/bench_colgen.py --sizes 20 30 --count 2 --time-limit 60
     python benchmarks/bench_colgen.py --report
+
+Scale mode (issue 22: rounds per minute and gaps at n = 14-60, before/after a code change):
+``--library NAME ... --tag TAG`` runs ``configuration_bound(load_instance(NAME), deadline=L)``
+on library instances (reference: the library's proven optimum, else its best known
+objective, from ``lpsched/instances/index.json``) and appends rows, tagged with the code
+version, to ``benchmarks/results/colgen_scale.csv`` (no plain-LP solve: ``lp_tails`` is
+the loop's own value once the tail rows converge, NaN if they did not within the limit).
+Only ``configuration_bound`` and the library are used, so the same script measures an
+older checkout (``PYTHONPATH=<old tree>``)::
+
+    python benchmarks/bench_colgen.py --library mcsf-n20-s20000 mcsf-n40-s0 --tag after
 """
 
 from __future__ import annotations
@@ -45,6 +56,12 @@ from lpsched.models.lp_relaxation import solve_lp_relaxation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "colgen"
+SCALE = RESULTS / "colgen_scale"
+EARLIER_AFTER = "after-d6bdaff"  # n >= 30 rows of the first "after" run (see scale_report)
+SCALE_FIELDS = ["tag", "name", "n", "M", "reference", "proven", "lp_tails", "config",
+                "gap_lp_tails", "gap_config", "bound", "bound_eq_ref", "rounds", "lp_solves",
+                "config_cuts", "tail_cuts", "skipped_steps", "status", "time", "time_limit",
+                "load1"]
 FIELDS = ["n", "seed", "M", "reference", "proven", "lp", "lp_tails", "config", "gap_lp",
           "gap_lp_tails", "gap_config", "closed_vs_tails", "rounds", "config_cuts",
           "tail_cuts", "skipped_steps", "status", "time", "time_limit", "load1"]
@@ -99,6 +116,95 @@ def run_one(n: int, seed: int, limit: float, ref: tuple[int, bool]) -> dict:
             "load1": round(os.getloadavg()[0], 2)}
 
 
+def library_reference(name: str) -> tuple[int, bool, int, int]:
+    """``(reference, proven, n, M)`` of a library instance from the shipped index."""
+    from lpsched.library import load_index
+
+    for e in load_index()["instances"]:
+        if e["name"] == name:
+            proven = e["optimum"] is not None
+            return (int(e["optimum"] if proven else e["best_known"]), proven, int(e["n"]),
+                    int(e["memory"]))
+    raise SystemExit(f"{name}: not in lpsched/instances/index.json")
+
+
+def run_library(name: str, limit: float, tag: str) -> dict:
+    """One scale-mode row: the configuration bound of a library instance within ``limit``."""
+    from lpsched.library import load_instance
+
+    obj, proven, n, memory = library_reference(name)
+    inst = load_instance(name)
+    load1 = round(os.getloadavg()[0], 2)
+    t0 = time.perf_counter()
+    cb = configuration_bound(inst, deadline=limit)
+    took = time.perf_counter() - t0
+
+    def gap(v: float) -> float:
+        return round((obj - v) / obj, 4)
+
+    return {"tag": tag, "name": name, "n": n, "M": memory, "reference": obj, "proven": proven,
+            "lp_tails": round(cb.lp_tails, 3), "config": round(cb.value, 3),
+            "gap_lp_tails": gap(cb.lp_tails), "gap_config": gap(cb.value), "bound": cb.bound,
+            "bound_eq_ref": cb.bound is not None and cb.bound >= obj, "rounds": cb.rounds,
+            "lp_solves": getattr(cb, "lp_solves", ""), "config_cuts": cb.config_cuts,
+            "tail_cuts": cb.tail_cuts, "skipped_steps": cb.skipped_steps, "status": cb.status,
+            "time": round(took, 1), "time_limit": limit, "load1": load1}
+
+
+def scale_report() -> list[str]:
+    """Markdown lines: per tag and size class, median gaps and rounds (``colgen_scale.csv``)."""
+    path = SCALE.with_suffix(".csv")
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+
+    def size_class(n: int) -> str:
+        return "40-60" if n >= 40 else str(n)
+
+    lines = ["## Scaling the cut loop (issue 22): before / after, same instances, 60 s", "",
+             "Library instances (`lpsched/instances`, reference = proven optimum or best known "
+             "objective of `index.json`), `python benchmarks/bench_colgen.py --library ... --tag "
+             "TAG --time-limit 60`, one process at a time, HiGHS threads=1. Tags: `before` = the "
+             "code before issue 22 (commit b966c68, run with `PYTHONPATH` on that checkout) at "
+             "about the load of the `after` run; `before-load7` = the same code while other "
+             "jobs loaded the machine (load 5.8-9.4: not comparable); `after` = the final "
+             "code (rows of instances it did not rerun: those of `after-d6bdaff`, whose "
+             "loop at n >= 40 never left the tail phase that later commits did not touch); "
+             "`after-<commit>` = intermediate versions (ablations, docs/exact.md). "
+             "`rounds` = configuration-cut rounds (each: LP re-solve, tail and configuration "
+             "separation) in the limit; `lp_tails` = NaN when the tail rows did not converge "
+             "in the limit (then `gap LP+tails` is `-`). Load: column `load1` (2 cores shared).",
+             "", "| tag | n | instances | median gap LP+tails | median gap config | "
+             "median rounds | median LP solves | bound = reference |",
+             "|---|---|---|---|---|---|---|---|"]
+    # "after" = the final code; instances it did not rerun keep their row of an earlier
+    # "after-<commit>" run (named in the text of colgen.md)
+    rerun = {r["name"] for r in rows if r["tag"] == "after"}
+    summary = rows + [{**r, "tag": "after"} for r in rows
+                      if r["tag"] == EARLIER_AFTER and r["name"] not in rerun]
+    keys = sorted({(r["tag"], size_class(int(r["n"]))) for r in summary},
+                  key=lambda k: (int(k[1].split("-")[0]), k[0] != "before", k[0]))
+    for tag, cls in keys:
+        rs = [r for r in summary if r["tag"] == tag and size_class(int(r["n"])) == cls]
+
+        def med(col: str, rs: list = rs) -> float:
+            vals = [float(r[col]) for r in rs if r[col] not in ("nan", "")]
+            return statistics.median(vals) if vals else math.nan
+
+        def pct(v: float) -> str:
+            return "-" if math.isnan(v) else f"{v:.1%}"
+
+        solves = med("lp_solves")
+        eq = sum(r["bound_eq_ref"] == "True" for r in rs)
+        lines.append(f"| {tag} | {cls} | {len(rs)} | {pct(med('gap_lp_tails'))} | "
+                     f"{pct(med('gap_config'))} | {med('rounds'):.0f} | "
+                     f"{'-' if math.isnan(solves) else f'{solves:.0f}'} | {eq} |")
+    lines += ["", "| " + " | ".join(SCALE_FIELDS) + " |", "|" + "---|" * len(SCALE_FIELDS)]
+    lines += ["| " + " | ".join(r[c] for c in SCALE_FIELDS) + " |" for r in rows]
+    return lines + [""]
+
+
 def report() -> None:
     with OUT.with_suffix(".csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -136,12 +242,13 @@ def report() -> None:
         def pct(v: float, digits: int = 1) -> str:
             return "-" if math.isnan(v) else f"{v:.{digits}%}"
 
-        proven = sum(math.ceil(float(r["config"]) - 1e-6) >= int(r["reference"]) for r in rs)
+        n_proven = sum(math.ceil(float(r["config"]) - 1e-6) >= int(r["reference"]) for r in rs)
         lines.append(f"| {n} | {len(rs)} | {pct(med('gap_lp'))} | {pct(med('gap_lp_tails'))} | "
                      f"{pct(med('gap_config'))} | {pct(med('closed_vs_tails'), 0)} | "
-                     f"{med('rounds'):.0f} | {proven} |")
+                     f"{med('rounds'):.0f} | {n_proven} |")
     lines += ["", "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS)]
     lines += ["| " + " | ".join(r[c] for c in FIELDS) + " |" for r in rows]
+    lines += [""] + scale_report()
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"wrote {OUT.with_suffix('.md')}")
 
@@ -152,9 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--library", nargs="*", default=None,
+                    help="library instance names (scale mode, rows to colgen_scale.csv)")
+    ap.add_argument("--tag", default="after", help="code version label of scale-mode rows")
     args = ap.parse_args(argv)
     if args.report:
         report()
+        return 0
+    if args.library:
+        print(machine(), flush=True)
+        with appending_rows(SCALE.with_suffix(".csv"), SCALE_FIELDS) as wr:
+            for name in args.library:
+                row = run_library(name, args.time_limit, args.tag)
+                wr.writerow(row)
+                print(row, flush=True)
         return 0
     ref = references()
     print(machine(), flush=True)

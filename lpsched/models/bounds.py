@@ -437,4 +437,5 @@ def _config(instance: Instance, w: Windows, t0: float, budget: float | None, thr
     return _finish("config", t0, {**cheap, **solved},
                    {**parts, "lp_value": cb.value, "lp_tails": cb.lp_tails,
                     "lp_status": cb.status, "rounds": cb.rounds, "config_cuts": cb.config_cuts,
-                    "tail_cuts": cb.tail_cuts, "skipped_steps": cb.skipped_steps}, refusals)
+                    "tail_cuts": cb.tail_cuts, "skipped_steps": cb.skipped_steps,
+                    "lp_solves": cb.lp_solves}, refusals)

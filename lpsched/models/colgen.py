@@ -48,9 +48,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from lpsched.instance import Instance
-from lpsched.models._highs import enforce_deadline, new_highs, run_highs
+from lpsched.models._highs import enforce_deadline, new_highs, run_highs, set_time_left
 from lpsched.models.arrays import TimeIndexedArrays, time_indexed_arrays
-from lpsched.models.lp_relaxation import _highs_from_arrays
 from lpsched.models.tails import separate_tail_rows, tail_families
 from lpsched.models.windows import Windows
 from lpsched.stop import Deadline
@@ -77,13 +76,21 @@ def lifetime_feasible(memory: int, prefill, decode, pairs) -> bool:
 
 
 class _Enumerator:
-    """Depth-first enumeration of the lifetime configurations within a set of pairs.
+    """Level-by-level (vectorised) enumeration of the lifetime configurations within a set of pairs.
 
-    Candidates are kept as a bitset of the pairs compatible with every chosen one
-    (two pairs are compatible when they are different requests and satisfy (1) as
-    a pair); the memory of the current set at each member's completion (the left
-    side of (1)) is kept incrementally: adding ``(i, k)`` adds ``s_i + c_j - k`` at
-    every level ``c_j <= c_i`` and opens the level ``c_i``.
+    A node is a set ``S`` of pairs (a row of a boolean matrix) with its *level
+    memories*: for every member ``q`` the left side of (1) at its completion
+    ``c_q``. The children of ``S`` are ``S + {e}`` for the pairs ``e > max(S)``
+    compatible with every member (two pairs are compatible when they are different
+    requests and satisfy (1) as a pair) such that (1) still holds: adding ``e``
+    adds ``D[e, q] = s_e + c_q - k_e`` to the level of every member with
+    ``c_q <= c_e`` and opens the level ``c_e`` at ``P_e + sum_q G[e, q]``, with
+    ``G[e, q] = s_q + c_e - k_q`` for the members with ``c_q >= c_e``. All children
+    of one depth are formed at once with numpy. A node without children is a
+    *leaf*; every lifetime configuration ``C`` is a subset of a leaf (follow the
+    members of ``C`` in increasing order: each prefix is a configuration, since (1)
+    is monotone under removing members, so it is a node; the last one is a leaf
+    or has a child, and so on).
     """
 
     def __init__(self, memory: int, prefill: np.ndarray, decode: np.ndarray,
@@ -93,139 +100,161 @@ class _Enumerator:
         k = np.asarray([kk for _, kk in pairs], dtype=np.int64)
         s, o = prefill[req], decode[req]
         c = k + o
-        # pair (e, f) with c_e <= c_f: memory at c_e is P_e + s_f + c_e - k_f
-        first = c[:, None] <= c[None, :]
-        at_e = (s + o)[:, None] + s[None, :] + c[:, None] - k[None, :]
-        need = np.where(first, at_e, at_e.T)
-        ok = (need <= memory) & (req[:, None] != req[None, :])
-        self.compat = [sum(1 << int(f) for f in np.flatnonzero(row)) for row in ok]
-        self.s, self.k, self.c = s.tolist(), k.tolist(), c.tolist()
-        self.peak = (s + o).tolist()
-        self.leaves: list[list[int]] = []
+        first = c[:, None] <= c[None, :]  # first[e, f]: c_e <= c_f
+        # D[e, q]: what e adds at q's completion (c_q <= c_e); G[e, q]: what q adds at c_e
+        self.D = np.where(first.T, s[:, None] + c[None, :] - k[:, None], 0)
+        self.G = np.where(first, s[None, :] + c[:, None] - k[None, :], 0)
+        at_e = (s + o)[:, None] + self.G  # pair (e, q) at c_e, when c_e <= c_q
+        need = np.where(first, at_e, at_e.T)  # the pair's peak: at the first completion
+        later = np.arange(len(pairs))[None, :] > np.arange(len(pairs))[:, None]
+        self.compat = (need <= memory) & (req[:, None] != req[None, :]) & later
+        self.peak = s + o
         self.count = 0
 
-    def run(self) -> list[list[int]] | None:
-        """The DFS leaves (every configuration is a subset of one), or None above ``cap``."""
-        try:
-            self._extend([], (1 << len(self.s)) - 1, [])
-        except OverflowError:
-            return None
-        return self.leaves
-
-    def _extend(self, chosen: list[int], cand: int, mems: list[int]) -> None:
-        self.count += 1
-        if self.count > self.cap:
-            raise OverflowError
-        grown = False
-        while cand:
-            low = cand & -cand
-            e = low.bit_length() - 1
-            cand ^= low
-            new = self._add(chosen, mems, e)
-            if new is None:
-                continue
-            grown = True
-            self._extend(chosen + [e], cand & self.compat[e], new)
-        if not grown and chosen:
-            self.leaves.append(chosen)
-
-    def _add(self, chosen: list[int], mems: list[int], e: int) -> list[int] | None:
-        """Level memories after adding pair ``e``, or None if (1) fails."""
-        se, ke, ce = self.s[e], self.k[e], self.c[e]
-        own = self.peak[e]
-        new = []
-        for q, m in zip(chosen, mems):
-            cq = self.c[q]
-            if cq <= ce:
-                m += se + cq - ke
-                if m > self.M:
-                    return None
-            if cq >= ce:
-                own += self.s[q] + ce - self.k[q]
-            new.append(m)
-        if own > self.M:
-            return None
-        new.append(own)
-        return new
+    def run(self) -> np.ndarray | None:
+        """The leaves as rows of a boolean matrix (``m`` columns), or None above ``cap`` nodes."""
+        m = self.peak.size
+        ok = self.peak <= self.M
+        member = np.zeros((int(ok.sum()), m), dtype=bool)
+        idx = np.flatnonzero(ok)
+        member[np.arange(idx.size), idx] = True
+        mems = np.where(member, self.peak[None, :], 0)
+        cand = self.compat[idx]
+        leaves = []
+        self.count = 1 + idx.size
+        while member.shape[0]:
+            node, e = np.nonzero(cand)
+            new = mems[node] + np.where(member[node], self.D[e], 0)
+            own = self.peak[e] + np.where(member[node], self.G[e], 0).sum(axis=1)
+            fits = (new.max(axis=1) <= self.M) & (own <= self.M)
+            grown = np.zeros(member.shape[0], dtype=bool)
+            grown[node[fits]] = True
+            leaves.append(member[~grown])
+            node, e = node[fits], e[fits]
+            self.count += node.size
+            if self.count > self.cap:
+                return None
+            new = new[fits]
+            new[np.arange(node.size), e] = own[fits]
+            member = member[node]
+            member[np.arange(node.size), e] = True
+            cand = cand[node] & self.compat[e]
+            mems = new
+        return np.concatenate(leaves) if leaves else np.zeros((0, m), dtype=bool)
 
 
 def lifetime_configurations(instance: Instance, pairs: list[tuple[int, int]],
                             cap: int = 20_000) -> list[list[int]] | None:
-    """Maximal-in-DFS-order lifetime configurations of ``pairs`` (indices into ``pairs``).
+    """Leaf lifetime configurations of ``pairs`` (indices into ``pairs``; :class:`_Enumerator`).
 
     Every lifetime configuration within ``pairs`` is a subset of a returned one.
     Returns None when more than ``cap`` sets would be visited.
     """
-    return _Enumerator(int(instance.memory), instance.prefill, instance.decode, pairs,
-                       cap).run()
+    leaves = _Enumerator(int(instance.memory), instance.prefill, instance.decode, pairs,
+                         cap).run()
+    return None if leaves is None else [np.flatnonzero(r).tolist() for r in leaves]
 
 
-def _incidence(leaves: list[list[int]], m: int) -> sp.csr_matrix:
-    """The configurations of at least two pairs as rows of a 0/1 matrix over the ``m`` pairs."""
-    big = [c for c in leaves if len(c) >= 2]
-    ptr = np.concatenate(([0], np.cumsum([len(c) for c in big]))).astype(np.int64)
-    ind = np.concatenate([np.asarray(c) for c in big]).astype(np.int32) if big \
-        else np.zeros(0, dtype=np.int32)
-    return sp.csr_matrix((np.ones(ind.size), ind, ptr), shape=(len(big), m))
+def _incidence(leaves: np.ndarray) -> sp.csr_matrix:
+    """The leaves of at least two pairs as rows of a 0/1 CSR matrix over the pairs."""
+    return sp.csr_matrix(leaves[leaves.sum(axis=1) >= 2], dtype=float)
 
 
-def _separation_lp(z: np.ndarray, B: sp.csr_matrix, lift: float = 1e-3) -> np.ndarray:
-    """``argmax a.z + lift * sum(a)`` s.t. ``B a <= 1``, ``0 <= a <= 1`` (HiGHS).
+def _separation_lps(blocks: list[tuple[np.ndarray, sp.csr_matrix]], lift: float = 1e-3,
+                    deadline: Deadline | None = None) -> list[np.ndarray]:
+    """Per block ``(z, B)``: ``argmax a.z + lift * sum(a)`` s.t. ``B a <= 1``, ``0 <= a <= 1``.
 
-    The small ``lift`` term gives positive coefficients to pairs where they cost
-    nothing, so the cut is as strong as possible among the optimal ones.
+    One small HiGHS LP per block (solving the blocks as one block-diagonal LP was
+    measured 10x slower: the simplex does not exploit the blocks). The small
+    ``lift`` term gives positive coefficients to pairs where they cost nothing, so
+    the cut is as strong as possible among the optimal ones. Blocks not solved
+    before ``deadline`` (or where HiGHS fails) get all zeros (no cut).
     """
-    m = z.size
-    h = new_highs()
-    h.setOptionValue("threads", 1)
-    h.addVars(m, np.zeros(m), np.ones(m))
-    h.changeColsCost(m, np.arange(m, dtype=np.int32), -(z + lift))
-    if B.shape[0]:
-        h.addRows(B.shape[0], np.full(B.shape[0], -highspy.kHighsInf), np.ones(B.shape[0]),
-                  B.nnz, B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data)
-    run_highs(h)
-    return np.maximum(np.asarray(h.getSolution().col_value), 0.0)
+    out = []
+    for z, B in blocks:
+        if deadline is not None and deadline.expired():
+            out.append(np.zeros(z.size))
+            continue
+        m = z.size
+        h = new_highs()
+        h.setOptionValue("threads", 1)
+        if deadline is not None and deadline.limited:
+            enforce_deadline(h, deadline)
+        h.addVars(m, np.zeros(m), np.ones(m))
+        h.changeColsCost(m, np.arange(m, dtype=np.int32), -(z + lift))
+        if B.shape[0]:
+            h.addRows(B.shape[0], np.full(B.shape[0], -highspy.kHighsInf), np.ones(B.shape[0]),
+                      B.nnz, B.indptr[:-1].astype(np.int32), B.indices.astype(np.int32), B.data)
+        run_highs(h)
+        a = np.maximum(np.asarray(h.getSolution().col_value), 0.0)
+        ok = a.size == m and h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        out.append(a if ok else np.zeros(m))
+    return out
 
 
 def separate_configuration_cuts(arr: TimeIndexedArrays, x: np.ndarray, *, tol: float = 1e-4,
                                 cap: int = 5_000, widen: int = 3,
                                 deadline: Deadline | None = None,
-                                cache: dict | None = None):
+                                cache: dict | None = None, budget: float | None = None):
     """Configuration cuts violated by the LP point ``x`` (module docstring).
 
-    The pairs of step ``t`` are the support of ``x`` running in ``t`` plus (``widen``)
-    the starts within ``widen`` steps of a support start of the same request, whose
+    Only the steps where the support of ``x`` running there sums to more than
+    ``1 + tol`` can hold a violated cut (otherwise ``x`` restricted to the step is a
+    combination of singletons); they are visited by decreasing sum. The pairs of
+    step ``t`` are the support of ``x`` running in ``t`` plus (``widen``) the starts
+    within ``widen`` steps of a support start of the same request, whose
     coefficients make the cut harder to dodge by shifting a start; when their
-    enumeration exceeds ``cap`` sets, the support alone is tried. Returns
-    ``(cuts, skipped)``: ``cuts`` a list of ``(columns, coefficients)``, each a valid
-    row ``sum a_e x_e <= 1``, at most one per step; ``skipped`` the number of steps
-    where even the support exceeded ``cap`` (no cut there). ``cache`` (a dict kept
-    across rounds) memoises the enumeration per set of pairs.
+    enumeration exceeds ``cap`` sets, the support alone is tried. The separation
+    LPs of the visited steps are solved after the enumeration (:func:`_separation_lps`).
+    ``budget`` (seconds) stops the enumeration early (the steps not visited count
+    as skipped). Returns ``(cuts, skipped)``: ``cuts`` a list of ``(columns,
+    coefficients)``, each a valid row ``sum a_e x_e <= 1``, at most one per step;
+    ``skipped`` the number of steps not separated (enumeration above ``cap`` even
+    on the support, or not reached within ``budget``/``deadline``). ``cache`` (a
+    dict kept across rounds) memoises the enumeration per set of pairs.
     """
+    t0 = time.perf_counter()
     o = arr.instance.decode
     support = np.flatnonzero(x > _SUPPORT)
     wide = _widened(arr, support, widen) if widen else support
     cache = {} if cache is None else cache
-    last = int((arr.start[support] + o[arr.req[support]]).max()) if support.size else 0
-    cuts, skipped = [], 0
-    for t in range(1, last + 1):
-        if deadline is not None and deadline.expired():
+    load = _running_load(arr, support, x)
+    steps = np.flatnonzero(load > 1 + tol)
+    steps = steps[np.argsort(-load[steps], kind="stable")]
+    blocks, skipped = [], 0
+    for q, t in enumerate(steps.tolist()):
+        if (deadline is not None and deadline.expired()) or \
+                (budget is not None and time.perf_counter() - t0 > budget):
+            skipped += steps.size - q
             break
-        cut, ok = None, False
+        found = False
         for nz in ((wide, support) if widen else (support,)):
             k = arr.start[nz]
             cols = nz[(k < t) & (t <= k + o[arr.req[nz]])]
-            if x[cols].sum() <= 1 + tol:  # a combination of singletons: inside the hull
-                ok = True
-                break
             B = _enumerated(arr, cols, cap, cache)
             if B is not None:
-                cut, ok = _step_cut(x[cols], cols, B, tol), True
+                blocks.append((cols, x[cols], B))
+                found = True
                 break
-        skipped += not ok
-        if cut is not None:
-            cuts.append(cut)
-    return cuts, skipped
+        skipped += not found
+    if not blocks:
+        return [], skipped
+    coefs = _separation_lps([(z, B) for _, z, B in blocks], deadline=deadline)
+    cuts = [_step_cut(z, cols, B, a, tol) for (cols, z, B), a in zip(blocks, coefs)]
+    return [c for c in cuts if c is not None], skipped
+
+
+def _running_load(arr: TimeIndexedArrays, cols: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``load[t] = sum of x over the columns of cols running in step t`` (``k < t <= k + o``)."""
+    k = arr.start[cols]
+    end = k + arr.instance.decode[arr.req[cols]]
+    size = int(end.max()) + 2 if cols.size else 2
+    diff = np.zeros(size)
+    np.add.at(diff, k + 1, x[cols])
+    np.add.at(diff, end + 1, -x[cols])
+    load = np.cumsum(diff)
+    load[0] = 0.0
+    return load
 
 
 def _enumerated(arr: TimeIndexedArrays, cols: np.ndarray, cap: int,
@@ -236,14 +265,14 @@ def _enumerated(arr: TimeIndexedArrays, cols: np.ndarray, cap: int,
         if len(cache) >= _CACHE_SIZE:
             cache.clear()
         pairs = list(zip(arr.req[cols].tolist(), arr.start[cols].tolist()))
-        leaves = lifetime_configurations(arr.instance, pairs, cap)
-        cache[key] = None if leaves is None else _incidence(leaves, cols.size)
+        inst = arr.instance
+        leaves = _Enumerator(int(inst.memory), inst.prefill, inst.decode, pairs, cap).run()
+        cache[key] = None if leaves is None else _incidence(leaves)
     return cache[key]
 
 
-def _step_cut(z: np.ndarray, cols: np.ndarray, B: sp.csr_matrix, tol: float):
-    """The separation LP's cut ``(columns, coefficients)`` if it is violated by ``z``."""
-    a = _separation_lp(z, B)
+def _step_cut(z: np.ndarray, cols: np.ndarray, B: sp.csr_matrix, a: np.ndarray, tol: float):
+    """The cut ``(columns, coefficients)`` of separation solution ``a`` if it is violated by ``z``."""
     # exact validity whatever the LP tolerances: every configuration is a subset of a
     # leaf (a row of B) or a singleton
     scale = max(1.0, float((B @ a).max()) if B.shape[0] else 1.0, float(a.max()))
@@ -270,11 +299,13 @@ def _widened(arr: TimeIndexedArrays, cols: np.ndarray, widen: int) -> np.ndarray
 class ConfigurationBound:
     """Outcome of :func:`configuration_bound`.
 
-    ``value`` is the last LP optimum (with the cuts of the rounds before it), a
-    lower bound on the optimum; ``bound = ceil(value - 1e-6)``; ``lp_tails`` the
-    LP value with only disjoint-tail cuts (NaN if that loop did not finish);
-    ``rounds`` the configuration-cut rounds, ``skipped_steps`` the steps (summed
-    over rounds) whose enumeration exceeded the cap; ``status`` as in
+    ``value`` is the largest optimum of the LPs solved (each the time-indexed LP
+    plus valid rows), a lower bound on the optimum; ``bound = ceil(value - 1e-6)``;
+    ``lp_tails`` the LP value with only disjoint-tail cuts (NaN if that loop did not
+    finish); ``rounds`` the configuration-cut rounds, ``lp_solves`` the LP runs,
+    ``skipped_steps`` the steps (summed over rounds) left without separation
+    (enumeration above the cap, or the round's separation budget spent);
+    ``dropped_rows`` the slack cut rows removed; ``status`` as in
     :func:`configuration_bound`.
     """
 
@@ -288,94 +319,263 @@ class ConfigurationBound:
     converged: bool
     runtime: float
     status: str
+    lp_solves: int = 0
+    dropped_rows: int = 0
 
 
 class _CutLoop:
-    """The LP with tail rows and configuration rows added round by round."""
+    """The LP with tail rows and configuration rows added round by round.
 
-    def __init__(self, arr: TimeIndexedArrays, deadline: Deadline, threads: int) -> None:
-        self.arr, self.deadline = arr, deadline
-        self.h = _highs_from_arrays(arr, integer=False)
+    One HiGHS object holds the LP for the whole loop: rows are appended with
+    ``addRows`` (the basis is kept, the new rows' slacks enter it as basic), so
+    every re-solve is a warm dual simplex from the previous optimal basis.
+    :meth:`purge` deletes cut rows whose slack is basic and positive (not binding;
+    deleting them leaves the basis valid and the current point optimal).
+
+    With ``restrict`` the HiGHS LP holds only some columns (a *restricted master*):
+    at first the incumbent's starts and the starts within ``o_i`` of it or of the
+    window's start; :meth:`price` computes the reduced costs of all columns from
+    the row duals, adds the most negative ones, and returns the Lagrangian bound
+    ``L(y) = b.y + sum_j min(0, c_j - (A^T y)_j)``, valid for the full LP (hence for
+    ``OPT``) for any duals ``y`` with ``y <= 0`` on the ``<=`` rows (module
+    :func:`configuration_bound`). The cut rows are kept over all columns, so a
+    column added later gets its coefficients in them.
+    """
+
+    def __init__(self, arr: TimeIndexedArrays, deadline: Deadline, threads: int,
+                 tail_rows: int, per_tau: int | None, restrict: bool) -> None:
+        self.arr, self.deadline, self.tail_rows, self.per_tau = arr, deadline, tail_rows, per_tau
+        n = arr.instance.n
+        self.base = sp.vstack([arr.A_eq, arr.A_mem]).tocsc()
+        self.n_eq, self.base_rows = n, int(self.base.shape[0])
+        self.rhs = np.concatenate([np.ones(n), np.full(arr.A_mem.shape[0],
+                                                       float(arr.instance.memory))])
+        self.cols = _initial_columns(arr) if restrict else np.arange(arr.ncols)
+        self.pos = np.full(arr.ncols, -1, dtype=np.int64)
+        self.pos[self.cols] = np.arange(self.cols.size)
+        self.h = _restricted_highs(arr, self.base, self.rhs, n, self.cols)
         self.h.setOptionValue("threads", int(threads))
         if deadline.limited:
             enforce_deadline(self.h, deadline)
+        self.cuts: list[tuple[np.ndarray, np.ndarray]] = []  # rows base_rows.. over all columns
         self.families = tail_families(arr.instance)
-        self.tail_cuts = self.config_cuts = 0
+        self.tail_cuts = self.config_cuts = self.solves = self.dropped = self.priced = 0
+        self.last_solve = 0.0
 
     def solve(self) -> float | None:
-        # no HiGHS time_limit (its clock accumulates over the runs of one object): the
-        # interrupt callbacks of enforce_deadline stop a run at the deadline
+        # the interrupt callbacks of enforce_deadline stop a run at the deadline; the
+        # time_limit option (set_time_left: HiGHS's clock accumulates over the runs of
+        # one object) is a second guard where the callbacks are not polled
+        if self.deadline.limited:
+            set_time_left(self.h, max(1e-3, self.deadline.remaining()))
+        t0 = time.perf_counter()
         run_highs(self.h)
+        self.solves += 1
+        self.last_solve = time.perf_counter() - t0
         if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         return float(self.h.getInfo().objective_function_value)
 
     def x(self) -> np.ndarray:
-        return np.asarray(self.h.getSolution().col_value)
+        """The LP point over all columns (zero on the columns not in the restricted LP)."""
+        x = np.zeros(self.arr.ncols)
+        x[self.cols] = np.asarray(self.h.getSolution().col_value)
+        return x
 
-    def add_rows(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def price(self, max_new: int) -> tuple[float, np.ndarray]:
+        """``(L(y), columns)``: the Lagrangian bound of the last solve's duals (class
+        docstring) and the (at most ``max_new``) most negative reduced-cost columns
+        not yet in the LP."""
+        y = np.asarray(self.h.getSolution().row_dual, dtype=float)
+        y[self.n_eq:] = np.minimum(y[self.n_eq:], 0.0)  # <= rows: the valid sign
+        yb, yc = y[:self.base_rows], y[self.base_rows:]
+        d = self.arr.cost - self.base.T @ yb
+        if self.cuts:
+            d -= self._cut_matrix().T @ yc
+        bound = float(self.rhs @ yb + yc.sum() + np.minimum(d, 0.0).sum())
+        neg = np.flatnonzero((d < -1e-7) & (self.pos < 0))
+        if neg.size > max_new:
+            neg = neg[np.argpartition(d[neg], max_new)[:max_new]]
+        return bound, np.sort(neg)
+
+    def add_columns(self, new: np.ndarray) -> None:
+        """Add the columns ``new`` (all-column indices) with their base and cut entries."""
+        A = self.base[:, new]
+        if self.cuts:
+            A = sp.vstack([A, self._cut_matrix().tocsc()[:, new]])
+        A = sp.csc_matrix(A)
+        self.h.addCols(int(new.size), self.arr.cost[new], np.zeros(new.size), np.ones(new.size),
+                       A.nnz, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
+                       A.data.astype(float))
+        self.pos[new] = self.cols.size + np.arange(new.size)
+        self.cols = np.concatenate([self.cols, new])
+        self.priced += int(new.size)
+
+    def _cut_matrix(self) -> sp.csr_matrix:
+        ptr = np.concatenate(([0], np.cumsum([c.size for c, _ in self.cuts])))
+        ind = np.concatenate([c for c, _ in self.cuts])
+        val = np.concatenate([a for _, a in self.cuts]).astype(float)
+        return sp.csr_matrix((val, ind, ptr), shape=(len(self.cuts), self.arr.ncols))
+
+    def add_rows(self, rows: list[tuple[np.ndarray, np.ndarray]], purge: bool = False) -> None:
+        """Append rows ``sum a_e x_e <= 1``; first :meth:`purge` the slack ones if asked."""
+        if purge:
+            self.purge()
         if not rows:
             return
-        ptr = np.concatenate(([0], np.cumsum([c.size for c, _ in rows])))
-        ind = np.concatenate([c for c, _ in rows]).astype(np.int32)
-        val = np.concatenate([a for _, a in rows]).astype(float)
+        self.cuts += rows
+        mapped = [(self.pos[c], a) for c, a in rows]
+        mapped = [(p[p >= 0], a[p >= 0]) for p, a in mapped]
+        ptr = np.concatenate(([0], np.cumsum([c.size for c, _ in mapped])))
+        ind = np.concatenate([c for c, _ in mapped]).astype(np.int32)
+        val = np.concatenate([a for _, a in mapped]).astype(float)
         inf = highspy.kHighsInf
         self.h.addRows(len(rows), np.full(len(rows), -inf), np.ones(len(rows)), ind.size,
                        ptr[:-1].astype(np.int32), ind, val)
 
-    def tail_round(self) -> bool:
-        cuts = separate_tail_rows(self.arr, self.families, self.x()) if self.families else []
-        self.add_rows([(c, np.ones(c.size)) for c in cuts])
-        self.tail_cuts += len(cuts)
-        return bool(cuts)
+    def tail_cuts_for(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The ``tail_rows`` most violated disjoint-tail rows at ``x``, as cut rows."""
+        if not self.families:
+            return []
+        cuts = separate_tail_rows(self.arr, self.families, x, max_rows=self.tail_rows,
+                                  per_tau=self.per_tau)
+        return [(c, np.ones(c.size)) for c in cuts]
+
+    def purge(self, slack: float = 1e-3) -> int:
+        """Delete the cut rows with a basic slack above ``slack``; the number deleted.
+
+        Reads the solution and basis of the last run, so it must come before any
+        change of the model (HiGHS drops the solution when the model changes).
+        """
+        nrow = int(self.h.getNumRow())
+        if nrow <= self.base_rows:
+            return 0
+        act = np.asarray(self.h.getSolution().row_value)[self.base_rows:]
+        basic = np.asarray([st == highspy.HighsBasisStatus.kBasic
+                            for st in self.h.getBasis().row_status[self.base_rows:]])
+        drop = np.flatnonzero(basic & (act < 1.0 - slack))
+        if drop.size:
+            self.h.deleteRows(int(drop.size), (drop + self.base_rows).astype(np.int32))
+            gone = set(drop.tolist())
+            self.cuts = [c for q, c in enumerate(self.cuts) if q not in gone]
+            self.dropped += int(drop.size)
+        return int(drop.size)
+
+
+def _initial_columns(arr: TimeIndexedArrays) -> np.ndarray:
+    """Starts of the restricted master: per request, the incumbent's start and the starts
+    within ``o_i`` of it or of the window's first start (the incumbent makes it feasible)."""
+    w, o = arr.windows, arr.instance.decode
+    i, k = arr.req, arr.start
+    inc = w.incumbent[i]
+    keep = (np.abs(k - inc) <= o[i]) | (k - w.earliest[i] <= o[i])
+    return np.flatnonzero(keep)
+
+
+def _restricted_highs(arr: TimeIndexedArrays, base: sp.csc_matrix, rhs: np.ndarray, n_eq: int,
+                      cols: np.ndarray) -> highspy.Highs:
+    """HiGHS LP of the time-indexed relaxation over the columns ``cols`` only."""
+    h = new_highs()
+    m = cols.size
+    h.addVars(m, np.zeros(m), np.ones(m))
+    h.changeColsCost(m, np.arange(m, dtype=np.int32), arr.cost[cols])
+    A = base[:, cols].tocsr()
+    lower = np.concatenate([np.ones(n_eq), np.full(A.shape[0] - n_eq, -highspy.kHighsInf)])
+    h.addRows(A.shape[0], lower, rhs, A.nnz, A.indptr[:-1].astype(np.int32),
+              A.indices.astype(np.int32), A.data.astype(float))
+    return h
+
+
+def _incumbent_inside(arr: TimeIndexedArrays) -> bool:
+    w = arr.windows
+    return bool(np.all((w.incumbent >= w.earliest) & (w.incumbent <= w.latest)))
 
 
 def configuration_bound(instance: Instance, *, windows: Windows | None = None,
                         deadline: Deadline | float | None = None, max_rounds: int = 1000,
                         threads: int = 1, cap: int = 5_000, widen: int = 3,
-                        arrays: TimeIndexedArrays | None = None) -> ConfigurationBound:
+                        arrays: TimeIndexedArrays | None = None, tail_rows: int = 100,
+                        purge_every: int = 5, separation: float = 4.0,
+                        per_tau: int | None = 1,
+                        restrict: bool | None = None) -> ConfigurationBound:
     """Lower bound: the time-indexed LP with tail and configuration cuts (module docstring).
 
-    Each round solves the LP, separates disjoint-tail rows until none is violated,
-    then configuration cuts; it stops when none is violated, after ``max_rounds``
-    or at the ``deadline`` (a :class:`~lpsched.stop.Deadline` or seconds). The
-    value returned is that of the last LP solved to optimality, which is a lower
-    bound whatever the number of cuts added before it. Status ``"optimal"``: no cut
-    is violated (the LP with all configuration cuts is reached); ``"capped"``: none
-    among the steps enumerated, but some steps exceeded ``cap``; ``"time_limit"``:
-    stopped by the deadline or ``max_rounds``. ``bound`` is None only if not even
-    the first LP finished (status ``"time_limit"``, or ``"error"`` if HiGHS failed).
+    Each round solves the LP (warm, on one HiGHS object: :class:`_CutLoop`; with
+    ``restrict``, default: above 30,000 columns, over a restricted set of columns
+    with pricing), adds the ``tail_rows`` most violated disjoint-tail rows (at most
+    ``per_tau`` per time point) while any is violated, and then tail rows and
+    configuration cuts together (with a deadline, their separation is limited to
+    ``max(2 s, separation x`` the last LP solve time, a tenth of the time left``)``,
+    the most loaded steps first, all steps before convergence is claimed); every
+    ``purge_every`` solves the slack cut rows are deleted. It stops when no cut is
+    violated, after ``max_rounds`` or at the ``deadline`` (a
+    :class:`~lpsched.stop.Deadline` or seconds). The value returned is the largest
+    lower bound met: the optimum of each LP over all columns (each the time-indexed
+    LP plus valid rows, whatever rows were added or deleted before it) and the
+    Lagrangian bound ``L(y)`` of each restricted LP's duals
+    (``formulations/colgen.md`` §3). Status ``"optimal"``: no cut is violated (the
+    LP with all configuration cuts is reached); ``"capped"``: none among the steps
+    separated, but some steps were not (enumeration above ``cap``);
+    ``"time_limit"``: stopped by the deadline or ``max_rounds``. ``bound`` is None
+    only if not even the first LP finished (status
+    ``"time_limit"``, or ``"error"`` if HiGHS failed).
     """
     t0 = time.perf_counter()
     dl = Deadline.coerce(deadline)
     arr = arrays if arrays is not None else time_indexed_arrays(instance, windows)
-    loop = _CutLoop(arr, dl, threads)
+    if restrict is None:
+        restrict = arr.ncols > 30_000
+    if restrict and not _incumbent_inside(arr):
+        restrict = False
+    loop = _CutLoop(arr, dl, threads, tail_rows, per_tau, restrict)
     cache: dict = {}
-    value, lp_tails, rounds, skipped = math.nan, math.nan, 0, 0
+    value, lp_tails, rounds, skipped, solved = -math.inf, math.nan, 0, 0, 0
     converged = stalled = False
     while rounds < max_rounds and not dl.expired():
         v = loop.solve()
         if v is None:
             break
-        value = v
-        if loop.tail_round():
+        solved += 1
+        lag, new = loop.price(max_new=max(2_000, 20 * instance.n))
+        value = max(value, lag)
+        if new.size:  # the restricted LP is not the LP yet: add columns, re-solve
+            loop.add_columns(new)
+            continue
+        value = max(value, v)
+        x = loop.x()
+        tails = loop.tail_cuts_for(x)
+        purge = bool(purge_every) and solved % purge_every == 0
+        if tails and math.isnan(lp_tails):
+            loop.add_rows(tails, purge=purge)
+            loop.tail_cuts += len(tails)
             continue
         if math.isnan(lp_tails):
             lp_tails = v
-        cuts, sk = separate_configuration_cuts(arr, loop.x(), cap=cap, widen=widen,
-                                               deadline=dl, cache=cache)
+        # after the first tail-converged LP: tail and configuration rows in the same round
+        # separation time of a round: several LP solves, and a tenth of the time left
+        budget: float | None = (max(2.0, separation * loop.last_solve, 0.1 * dl.remaining())
+                                if dl.limited else None)
+        while True:
+            cuts, sk = separate_configuration_cuts(arr, x, cap=cap, widen=widen, deadline=dl,
+                                                   cache=cache, budget=budget)
+            if cuts or tails or not sk or budget is None or dl.expired():
+                break
+            budget = None  # none among the most loaded steps: separate them all
         skipped += sk
-        if not cuts:
-            # no violated cut among the steps that were enumerated: the configuration LP
-            # is reached only if no step was skipped (above ``cap``)
+        if not cuts and not tails:
+            # no violated cut among the steps that were separated: the configuration LP
+            # is reached only if every step was (none above ``cap`` or past the budget)
             converged = not dl.expired() and sk == 0
             stalled = sk > 0
             break
-        loop.add_rows(cuts)
+        loop.add_rows(tails + cuts, purge=purge)
         loop.config_cuts += len(cuts)
+        loop.tail_cuts += len(tails)
         rounds += 1
+    value = math.nan if value == -math.inf else value
     bound = None if math.isnan(value) else int(math.ceil(value - 1e-6))
     status = ("optimal" if converged else "capped" if stalled
               else "time_limit" if bound is not None or dl.expired() else "error")
     return ConfigurationBound(bound, value, lp_tails, rounds, loop.config_cuts, loop.tail_cuts,
-                              skipped, converged, time.perf_counter() - t0, status)
+                              skipped, converged, time.perf_counter() - t0, status,
+                              loop.solves, loop.dropped)

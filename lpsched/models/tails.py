@@ -138,11 +138,13 @@ def tail_rows(arr, family: TailFamily, taus: np.ndarray | None = None):
 
 
 def separate_tail_rows(arr, families: list[TailFamily], x: np.ndarray, eps: float = 1e-6,
-                       max_rows: int = 20000):
+                       max_rows: int = 20000, per_tau: int | None = None):
     """Tail clique rows violated by the fractional point ``x``.
 
     Returns a list of column-index arrays (each a row ``sum x <= 1``), the most
-    violated first, at most ``max_rows``.
+    violated first, at most ``max_rows``, and with ``per_tau`` at most that many
+    per time point (the nested families ``B_theta`` give near-duplicate rows at one
+    ``tau``; keeping the most violated ones makes rounds much cheaper to re-solve).
     """
     o = arr.instance.decode
     T = int(arr.windows.horizon) + 2
@@ -161,6 +163,14 @@ def separate_tail_rows(arr, families: list[TailFamily], x: np.ndarray, eps: floa
         for tau in viol.tolist():
             found.append((lhs[tau] - 1, f, tau))
     found.sort(key=lambda z: -z[0])
+    if per_tau is not None:
+        seen: dict[int, int] = {}
+        kept = []
+        for item in found:
+            if seen.get(item[2], 0) < per_tau:
+                seen[item[2]] = seen.get(item[2], 0) + 1
+                kept.append(item)
+        found = kept
     out = []
     for _, f, tau in found[:max_rows]:
         cols = []

@@ -130,3 +130,65 @@ def test_cli_config_bound_proves_tiny_3(capsys, tiny3):
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "config" and out["lower_bound"] == opt
     assert math.ceil(out["lp_tails"] - 1e-6) < opt
+
+
+@settings(max_examples=examples(40))
+@given(instances(**TINY), st.integers(1, 3), st.sampled_from([None, 1]), st.integers(0, 2))
+def test_restricted_master_and_row_management_stay_valid(inst, tail_rows, per_tau, purge):
+    """The restricted master (column pricing, Lagrangian bound), capped tail rounds and
+    slack-row deletion: never above the optimum, and the same LP where it converges.
+
+    Converged runs reach an LP optimum over all columns with every cut satisfied, which
+    is at least the plain LP (HiGHS tolerances: 1e-6 absolute on values of size <= 100).
+    """
+    opt = bb_optimum(inst.memory, inst.prefill.tolist(), inst.decode.tolist(),
+                     inst.arrival.tolist())[0]
+    cb = configuration_bound(inst, restrict=True, tail_rows=tail_rows, per_tau=per_tau,
+                             purge_every=purge)
+    assert cb.bound is not None and cb.bound <= opt
+    if cb.converged:
+        assert cb.value >= solve_lp_relaxation(inst, cuts=False).value - 1e-6
+
+
+def test_lagrangian_bound_of_the_restricted_master_is_below_the_lp(monkeypatch):
+    """Every pricing step's L(y) is at most the full LP optimum; at the end they agree
+    (to 1e-6 relative: both are HiGHS optima of the same LP). The master starts from
+    the incumbent's columns only (feasible), so pricing has work to do."""
+    import lpsched.models.colgen as colgen
+    from lpsched.models.arrays import time_indexed_arrays
+    from lpsched.models.colgen import _CutLoop
+    from lpsched.stop import Deadline
+
+    inst = mcsf_synthetic(8, 11)
+    arr = time_indexed_arrays(inst)
+    monkeypatch.setattr(colgen, "_initial_columns", lambda a: np.flatnonzero(
+        a.start == a.windows.incumbent[a.req]))
+    full = solve_lp_relaxation(inst, cuts=False).value
+    loop = _CutLoop(arr, Deadline.coerce(None), 1, 100, 1, restrict=True)
+    for _ in range(50):
+        v = loop.solve()
+        assert v is not None
+        lag, new = loop.price(max_new=5)
+        assert lag <= full + 1e-6 * abs(full)
+        if not new.size:
+            break
+        loop.add_columns(new)
+    assert not new.size and loop.priced > 0
+    assert v == pytest.approx(full, rel=1e-6) and lag == pytest.approx(full, rel=1e-6)
+
+
+def test_tail_rows_per_tau_keeps_the_most_violated():
+    from lpsched.models.arrays import time_indexed_arrays
+    from lpsched.models.tails import separate_tail_rows, tail_families
+
+    inst = mcsf_synthetic(10, 2000)
+    arr = time_indexed_arrays(inst)
+    lp = solve_lp_relaxation(inst, cuts=False)
+    x = np.zeros(arr.ncols)
+    for (i, k), v in lp.x.items():
+        x[arr.column(i, k)] = v
+    fams = tail_families(inst)
+    every = separate_tail_rows(arr, fams, x)
+    one = separate_tail_rows(arr, fams, x, per_tau=1)
+    assert 0 < len(one) < len(every)
+    assert all(x[c].sum() > 1 + 1e-6 for c in one)
