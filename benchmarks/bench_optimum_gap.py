@@ -179,7 +179,9 @@ def rescore(out: Path) -> tuple[list[dict], list[str], list[str]]:
     header = [x for x in old[:old.index("| algorithm | proven instances (n <= 30) | mean / opt "
                                         "| worst / opt | at opt |")]
               if not x.startswith(("Rescored", "Ratios rescored"))]
-    return rows, labels, header
+    while header and not header[-1].strip():  # a rerun must not add blank lines
+        header.pop()
+    return rows, labels, [*header, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
