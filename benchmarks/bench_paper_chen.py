@@ -53,13 +53,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import machine, write_results  # noqa: E402
+from common import checked_solve, machine, write_results  # noqa: E402
 
-from lpsched.check import check  # noqa: E402
 from lpsched.heuristics.robust import a_max_ratio_bound  # noqa: E402
 from lpsched.instance import Instance, read_trace  # noqa: E402
 from lpsched.predictions import binned_intervals, interval_predictions  # noqa: E402
-from lpsched.solve import solve  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHAS = (0.9, 0.7, 0.5, 0.3, 0.1)
@@ -81,14 +79,7 @@ def regimes(inst: Instance, alphas: list[float], seed: int) -> list[tuple[str, l
 
 
 def run_one(inst: Instance, rule: str, opts: dict, h_sf: int | None) -> dict:
-    t0 = time.perf_counter()
-    res = solve(inst, rule, **opts)
-    wall = time.perf_counter() - t0
-    if res.schedule is None:
-        raise SystemExit(f"{rule}: no schedule ({res.status.value}: {res.message})")
-    rep = check(inst, res.schedule)
-    if not rep.feasible:
-        raise SystemExit(f"{rule}: infeasible schedule: {rep.reason()}")
+    res, rep, wall = checked_solve(inst, rule, opts)
     st = res.stats
     return {"objective": rep.objective,
             "ratio": round(rep.objective / h_sf, 4) if h_sf else 1.0,

@@ -47,10 +47,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import load_average, machine, write_results  # noqa: E402
+from common import checked_solve, load_average, machine, write_results  # noqa: E402
 
-from lpsched import solve  # noqa: E402
-from lpsched.check import check  # noqa: E402
 from lpsched.instance import Instance  # noqa: E402
 from lpsched.models.bounds import lower_bound  # noqa: E402
 from lpsched.traces import read_trace_columns  # noqa: E402
@@ -87,14 +85,7 @@ def backlogs(path: Path, n: int, samples: int, memory: list[int]):
 
 
 def run_rule(inst: Instance, algo: str, opts: dict) -> dict:
-    t0 = time.perf_counter()
-    res = solve(inst, algo, **opts)
-    wall = time.perf_counter() - t0
-    if res.schedule is None:
-        raise SystemExit(f"{inst.name}: {algo} {opts}: no schedule ({res.message})")
-    rep = check(inst, res.schedule)
-    if not rep.feasible or rep.objective != res.objective:
-        raise SystemExit(f"{inst.name}: {algo} {opts}: the checker refuses its schedule")
+    res, _rep, wall = checked_solve(inst, algo, opts)
     wasted = int(res.stats.get("wasted_steps", 0))
     return {"objective": res.objective, "wall": wall,
             "restarts": int(res.stats.get("restarts", 0)),

@@ -103,3 +103,30 @@ def write_results(out: Path, rows: list[dict], preamble: list[str]) -> None:
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.csv')}")
+
+
+def checked_solve(inst, algo: str, opts: dict | None = None):
+    """``solve(inst, algo, **opts)`` timed, its schedule verified by the one checker.
+
+    Returns ``(result, report, wall_seconds)``; exits (``SystemExit`` naming the instance,
+    the algorithm and its options) when there is no schedule, the checker refuses it or
+    its objective differs from the result's: a benchmark never reports an unchecked row.
+    """
+    import time
+
+    from lpsched.check import check
+    from lpsched.solve import solve
+
+    opts = dict(opts or {})
+    t0 = time.perf_counter()
+    res = solve(inst, algo, **opts)
+    wall = time.perf_counter() - t0
+    where = f"{inst.name}: {algo} {opts}"
+    if res.schedule is None:
+        raise SystemExit(f"{where}: no schedule ({res.status.value}: {res.message})")
+    rep = check(inst, res.schedule)
+    if not rep.feasible:
+        raise SystemExit(f"{where}: infeasible schedule: {rep.reason()}")
+    if rep.objective != res.objective:
+        raise SystemExit(f"{where}: objective {res.objective} but the checker says {rep.objective}")
+    return res, rep, wall
