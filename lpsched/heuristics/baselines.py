@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from lpsched.heuristics.lookahead import LookaheadProfile
+from lpsched.heuristics.lookahead import LookaheadProfile, async_lengths
 from lpsched.instance import Instance
 from lpsched.options import OptionError, param
 from lpsched.registry import AlgorithmSpec
@@ -271,9 +271,8 @@ class LookaheadPolicy(BasePolicy):
         self._s = state.prefill
         # asynchronous scheduling: a request holds its blocks one step after its last
         # token (class docstring): the look-ahead counts one more step, at most M - s
-        limits = getattr(state, "limits", None)  # a subclass may pass a narrower view
-        self._tail = int(self.async_aware and limits is not None and limits.async_scheduling)
-        self._o = np.minimum(o_hat + 1, state.memory - state.prefill) if self._tail else o_hat
+        self._o = async_lengths(state, o_hat) if self.async_aware else o_hat
+        self._tail = int(self._o is not o_hat)
         self._wait = _RankedSet(order)
         self._pareto_set: _RankedSet | None = None
         self._tree: _RecordTree | None = None  # records of s in the scan order (backfill)

@@ -76,7 +76,7 @@ import numpy as np
 
 from lpsched.fluid import areas, instance_mix
 from lpsched.heuristics.baselines import LookaheadPolicy, policy_spec, run_policy
-from lpsched.heuristics.lookahead import LookaheadProfile
+from lpsched.heuristics.lookahead import LookaheadProfile, async_lengths
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.schedule import Result
@@ -228,6 +228,7 @@ class WaitPolicy(LookaheadPolicy):
         self._queues: dict[int, list[tuple[int, int]]] = {}
         self._arr = state.arrival.tolist()
         self._s = state.prefill
+        self._o = async_lengths(state, self._o)  # the guard's profile: async holds one step more
         self._prof = LookaheadProfile(budget_m, self._s, self._o)
         self._last = -1  # the last step with admissions (at most one launch per step)
         self._budget_m = budget_m

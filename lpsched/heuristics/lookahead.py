@@ -51,6 +51,21 @@ __all__ = ["LookaheadProfile", "repredicted"]
 _BIG = 1 << 62
 
 
+def async_lengths(state, o_hat: np.ndarray) -> np.ndarray:
+    """The lengths a look-ahead profile should plan with under ``state``'s engine limits.
+
+    With asynchronous scheduling (``state.limits.async_scheduling``, vLLM V1's
+    ``vllm serve``) a request whose last token is computed in step ``c`` still holds its
+    blocks in step ``c + 1``, so the profile counts ``min(o_hat + 1, M - s)`` steps (its
+    memory in that extra step overstated by one token, the safe side). Otherwise, and
+    for a view without ``limits``, ``o_hat`` itself (the papers' model).
+    """
+    limits = getattr(state, "limits", None)
+    if limits is None or not limits.async_scheduling:
+        return o_hat
+    return np.minimum(np.asarray(o_hat, dtype=np.int64) + 1, state.memory - state.prefill)
+
+
 def repredicted(o_hat: int, elapsed: int, cap: int) -> int:
     """The predicted decode length of a request that has run ``elapsed >= o_hat`` steps:
     ``o_hat * 2^k`` for the smallest ``k`` with ``o_hat * 2^k > elapsed``, capped at ``cap``

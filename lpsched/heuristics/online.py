@@ -86,7 +86,7 @@ import numpy as np
 
 from lpsched.heuristics.baselines import policy_spec, run_policy
 from lpsched.heuristics.batches import DEFAULT_THETAS, BatchQueue
-from lpsched.heuristics.lookahead import LookaheadProfile
+from lpsched.heuristics.lookahead import LookaheadProfile, async_lengths
 from lpsched.instance import Instance
 from lpsched.options import param
 from lpsched.schedule import Result, SolveStatus
@@ -135,7 +135,10 @@ class SortedFPolicy(BasePolicy):
         self._o = np.minimum(state.predicted, state.memory - state.prefill)
         self._M = state.memory
         self._n = len(state.prefill)
-        self._prof = LookaheadProfile(state.memory, state.prefill, self._o)
+        # the profile plans with the engine's holding time (async: one step more); the
+        # Sorted-F order and the LP keep the predicted lengths
+        self._o_plan = async_lengths(state, self._o)
+        self._prof = LookaheadProfile(state.memory, state.prefill, self._o_plan)
         self._queue = BatchQueue(state.memory, state.prefill, self._o, self.thetas,
                                  self.exact_batches)
         self._dirty = False
@@ -170,7 +173,7 @@ class SortedFPolicy(BasePolicy):
 
     def decide(self, state: SimState) -> Sequence[int]:
         self._refresh()
-        chosen = self._prof.admit_prefix(self._queue, self._s, self._o, state.t)
+        chosen = self._prof.admit_prefix(self._queue, self._s, self._o_plan, state.t)
         if chosen:
             self._queue.pop_front(len(chosen))
         return chosen
@@ -185,7 +188,7 @@ class SortedFPolicy(BasePolicy):
         prof.prepare(t)
         if prof.overrun(t):
             return t + 1
-        return prof.earliest_fit(int(self._s[pos]), int(self._o[pos]), t)
+        return prof.earliest_fit(int(self._s[pos]), int(self._o_plan[pos]), t)
 
     def stats(self) -> dict[str, Any]:
         """Figures for ``Result.stats``."""

@@ -87,6 +87,7 @@ class _Override:
 
     def __init__(self, state: SimState, predicted: np.ndarray):
         self.memory, self.prefill, self.arrival = state.memory, state.prefill, state.arrival
+        self.limits = state.limits  # the engine's limits (async scheduling: async_lengths)
         self.predicted = predicted
 
 
