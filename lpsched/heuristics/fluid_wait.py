@@ -231,8 +231,6 @@ class WaitPolicy(LookaheadPolicy):
         self._o = async_lengths(state, self._o)  # the guard's profile: async holds one step more
         self._prof = LookaheadProfile(budget_m, self._s, self._o)
         self._last = -1  # the last step with admissions (at most one launch per step)
-        self._budget_m = budget_m
-        self._min_need = int(self._s.min()) + 1 if len(self._s) else 0
 
     def _reset_wait(self, inst: Instance, o_hat: np.ndarray, memory: int) -> None:
         s_t, o_t, p = instance_mix(inst, o_hat)
@@ -270,18 +268,15 @@ class WaitPolicy(LookaheadPolicy):
             bisect.insort(q, (self._arr[int(pos)], int(pos)))
 
     # -- thresholds ------------------------------------------------------------------------
-    def _occupied(self, state: SimState) -> dict[int, int]:
-        """Running requests by type (WAIT), or (Nested WAIT) those past stage 0 and still in
-        segment 1 (``0 < t - start < d_1``)."""
-        occ: dict[int, int] = {}
+    def _occupied(self, tys: np.ndarray, state: SimState) -> np.ndarray:
+        """``r_j`` of the types ``tys``: their running requests (WAIT), or (Nested WAIT, one
+        type) the requests past stage 0 and still in segment 1 (``0 < t - start < d_1``)."""
         if self.nested:
             t, d1 = state.t, self._d1
-            occ[0] = sum(1 for st in state.running.values() if 0 < t - st < d1)
-            return occ
-        for pos in state.running:
-            ty = self._type[pos]
-            occ[ty] = occ.get(ty, 0) + 1
-        return occ
+            r1 = sum(1 for st in state.running.values() if 0 < t - st < d1)
+            return np.full(tys.size, r1, dtype=np.int64)
+        run = np.fromiter(state.running, dtype=np.int64, count=len(state.running))
+        return np.bincount(self._type_arr[run], minlength=len(self.n))[tys]
 
     def _caps(self, state: SimState, flush: bool = False) -> dict[int, int]:
         """``cap_j = min(n_j, max(floor(L_j), n_j) - r_j)`` of the types that may admit now
@@ -290,11 +285,7 @@ class WaitPolicy(LookaheadPolicy):
         tys = np.fromiter(self._queues, dtype=np.int64, count=len(self._queues))
         n = self.n[tys].astype(np.int64)
         room = self.budget[tys]
-        if self.nested:
-            occ = np.full(tys.size, self._occupied(state).get(0, 0), dtype=np.int64)
-        else:
-            run = np.fromiter(state.running, dtype=np.int64, count=len(state.running))
-            occ = np.bincount(self._type_arr[run], minlength=len(self.n))[tys]
+        occ = self._occupied(tys, state)
         # [ours] a budget below n_j (a rare type: L_j < 1 with the finest classes)
         # would never admit the type; it may hold n_j requests, as n_j >= 1 rounds up
         # (Nested WAIT: at least one, else the authors' floor(L_1) as it stands)
@@ -351,10 +342,7 @@ class WaitPolicy(LookaheadPolicy):
         prof.prepare(t)
         if not self._queues or self._last == t:
             return []
-        if state.running and self._budget_m - state.memory_next < self._min_need:
-            return []  # no request fits in step t+1 (each needs s + 1): skip the type scan
-        chosen: list[int] = []
-        chosen.extend(self._admit_caps(self._caps(state), t))
+        chosen = self._admit_caps(self._caps(state), t)
         if not chosen and not state.running:  # idle flush [ours]: every type up to its cap
             chosen.extend(self._admit_caps(self._caps(state, flush=True), t))
         if not chosen and not state.running:  # the guard refused them all: the oldest alone
